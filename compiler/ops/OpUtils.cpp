@@ -1,0 +1,35 @@
+//===- OpUtils.cpp - Helpers for op definitions and kernels ---------------===//
+
+#include "compiler/ops/OpUtils.h"
+
+namespace mote {
+
+std::vector<int64_t> broadcastStrides(const Shape &In, const Shape &Out) {
+  std::vector<int64_t> S(Out.size(), 0);
+  std::vector<int64_t> InStrides = stridesOf(In);
+  size_t Lead = Out.size() - In.size();
+  for (size_t I = 0; I < In.size(); ++I)
+    S[Lead + I] = In[I] == 1 ? 0 : InStrides[I];
+  return S;
+}
+
+Status requireSameDType(const Node &N) {
+  const Value *First = nullptr;
+  for (size_t I = 0; I < N.numInputs(); ++I) {
+    const Value *V = N.input(I);
+    if (!V)
+      continue;
+    if (!First) {
+      First = V;
+      continue;
+    }
+    if (V->type().Elem != First->type().Elem)
+      return opError(fmt::format("input {} has element type {} but input 0 "
+                                 "has {}; insert a Cast",
+                                 I, dtypeName(V->type().Elem),
+                                 dtypeName(First->type().Elem)));
+  }
+  return ok();
+}
+
+} // namespace mote

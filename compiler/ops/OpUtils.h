@@ -1,0 +1,43 @@
+//===- OpUtils.h - Helpers for op definitions and kernels -------*- C++ -*-===//
+//
+// Small helpers the op definitions under compiler/ops/ share: index
+// arithmetic for broadcasting and transposition, attribute shorthands.
+// Internal to compiler/ops.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_COMPILER_OPS_OPUTILS_H
+#define MOTE_COMPILER_OPS_OPUTILS_H
+
+#include "compiler/OpDef.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace mote {
+
+/// Element strides of a tensor of shape \p In read as if broadcast to \p Out
+/// (right-aligned; 0 along broadcast dims). Result has Out.size() entries.
+std::vector<int64_t> broadcastStrides(const Shape &In, const Shape &Out);
+
+/// Offset into a tensor with \p Strides of the element at linear index \p I
+/// of a row-major tensor of shape \p Out.
+inline int64_t offsetFor(int64_t I, const Shape &Out,
+                         const std::vector<int64_t> &Strides) {
+  int64_t Off = 0;
+  for (size_t D = Out.size(); D-- > 0;) {
+    int64_t Dim = Out[D];
+    if (Dim == 0)
+      return 0;
+    Off += (I % Dim) * Strides[D];
+    I /= Dim;
+  }
+  return Off;
+}
+
+/// Ok if all inputs that are present have the same element type.
+Status requireSameDType(const Node &N);
+
+} // namespace mote
+
+#endif // MOTE_COMPILER_OPS_OPUTILS_H

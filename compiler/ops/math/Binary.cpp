@@ -1,0 +1,147 @@
+//===- Binary.cpp - Elementwise binary ops with broadcasting --------------===//
+//
+// Add, Sub, Mul, Div, Pow with numpy broadcasting (ONNX opsets 7+).
+// The result has the broadcast shape and the element type of input 0.
+// Integer Div truncates toward zero; division of integers by zero is an
+// error of the kernel, not undefined behaviour.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/ops/OpUtils.h"
+
+#include <cmath>
+
+namespace mote {
+namespace {
+
+Expected<std::vector<TensorType>> inferBroadcast(const Node &N) {
+  if (N.op() != OpKind::Pow) {
+    Status S = requireSameDType(N);
+    if (!S)
+      return S.takeError();
+  }
+  if (N.inType(0).Elem == DType::Bool)
+    return opError("bool inputs are not supported; insert a Cast");
+  std::optional<Shape> Out = broadcastShapes(N.inType(0).Dims, N.inType(1).Dims);
+  if (!Out)
+    return opError(fmt::format("shapes {} and {} cannot be broadcast",
+                               shapeStr(N.inType(0).Dims),
+                               shapeStr(N.inType(1).Dims)));
+  return std::vector<TensorType>{TensorType(N.inType(0).Elem, *Out)};
+}
+
+/// Applies \p F elementwise with broadcasting, computing in type E (the
+/// element type of A and the result) and reading B as type EB.
+template <class E, class EB, class Fn>
+Status broadcastApply(const Tensor &A, const Tensor &B, Tensor &Out, Fn F) {
+  const Shape &OS = Out.shape();
+  std::vector<int64_t> SA = broadcastStrides(A.shape(), OS);
+  std::vector<int64_t> SB = broadcastStrides(B.shape(), OS);
+  auto PA = A.data<E>();
+  auto PB = B.data<EB>();
+  auto PO = Out.data<E>();
+  int64_t N = Out.numElements();
+  bool Same = A.shape() == OS && B.shape() == OS;
+  for (int64_t I = 0; I < N; ++I) {
+    int64_t OA = Same ? I : offsetFor(I, OS, SA);
+    int64_t OB = Same ? I : offsetFor(I, OS, SB);
+    PO[size_t(I)] = F(PA[size_t(OA)], PB[size_t(OB)]);
+  }
+  return ok();
+}
+
+template <class Op>
+Status arithKernel(const Node &, std::span<const Tensor *const> In,
+                   std::span<Tensor> Out) {
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_same_v<E, bool>) {
+      return opError("bool inputs are not supported");
+    } else {
+      return broadcastApply<E, E>(*In[0], *In[1], Out[0], Op::template apply<E>);
+    }
+  });
+}
+
+struct AddOp {
+  template <class E> static E apply(E A, E B) { return E(A + B); }
+};
+struct SubOp {
+  template <class E> static E apply(E A, E B) { return E(A - B); }
+};
+struct MulOp {
+  template <class E> static E apply(E A, E B) { return E(A * B); }
+};
+
+Status divKernel(const Node &, std::span<const Tensor *const> In,
+                 std::span<Tensor> Out) {
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_same_v<E, bool>) {
+      return opError("bool inputs are not supported");
+    } else if constexpr (std::is_floating_point_v<E>) {
+      return broadcastApply<E, E>(*In[0], *In[1], Out[0],
+                                  [](E A, E B) { return A / B; });
+    } else {
+      // Check for zero divisors first so the kernel never divides by zero.
+      for (E B : In[1]->data<E>())
+        if (B == 0)
+          return opError("integer division by zero");
+      return broadcastApply<E, E>(*In[0], *In[1], Out[0], [](E A, E B) {
+        if (std::is_signed_v<E> && B == E(-1))
+          return E(-A);
+        return E(A / B);
+      });
+    }
+  });
+}
+
+Status powKernel(const Node &, std::span<const Tensor *const> In,
+                 std::span<Tensor> Out) {
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_same_v<E, bool>) {
+      return opError("bool inputs are not supported");
+    } else {
+      return dispatchDType(In[1]->dtype(), [&](auto TagB) -> Status {
+        using EB = decltype(TagB);
+        return broadcastApply<E, EB>(*In[0], *In[1], Out[0], [](E A, EB B) {
+          double R = std::pow(double(A), double(B));
+          if constexpr (std::is_integral_v<E>) {
+            if (!std::isfinite(R) || R > 9.2e18 || R < -9.2e18)
+              return E(0);
+          }
+          return E(R);
+        });
+      });
+    }
+  });
+}
+
+} // namespace
+
+#define MOTE_BINARY(NAME, KERNEL, SUMMARY)                                     \
+  extern const OpDef OpDef_##NAME = {                                          \
+      .Name = #NAME,                                                           \
+      .MinInputs = 2,                                                          \
+      .MaxInputs = 2,                                                          \
+      .MinOutputs = 1,                                                         \
+      .MaxOutputs = 1,                                                         \
+      .Attrs = {},                                                             \
+      .Infer = inferBroadcast,                                                 \
+      .Kernel = KERNEL,                                                        \
+      .Macs = nullptr,                                                         \
+      .Grad = nullptr,                                                         \
+      .Flags = OpFlagElementwise,                                              \
+      .Summary = SUMMARY,                                                      \
+  };
+
+MOTE_BINARY(Add, arithKernel<AddOp>, "A + B, broadcast")
+MOTE_BINARY(Sub, arithKernel<SubOp>, "A - B, broadcast")
+MOTE_BINARY(Mul, arithKernel<MulOp>, "A * B, broadcast")
+MOTE_BINARY(Div, divKernel, "A / B, broadcast (integers truncate)")
+MOTE_BINARY(Pow, powKernel, "A ^ B, broadcast")
+
+#undef MOTE_BINARY
+
+} // namespace mote

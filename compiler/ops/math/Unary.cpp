@@ -1,0 +1,196 @@
+//===- Unary.cpp - Elementwise unary ops ----------------------------------===//
+//
+// Activations and elementwise math: one table row per op. The result has the
+// input's type. Float ops compute in the element type (f32 or f64); the few
+// ops that also accept integers (Relu, Neg, Abs, Identity, Clip) say so.
+//
+// Gelu is mote's own op (ONNX 1.12 has none): the importer fuses the erf
+// form x * 0.5 * (1 + erf(x / sqrt 2)) into it; `approximate = "tanh"`
+// selects the tanh form.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/ops/OpUtils.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace mote {
+namespace {
+
+/// Which element types an op accepts.
+enum class Accepts { Float, Numeric, Any };
+
+Status checkAccepts(const Node &N, Accepts A) {
+  DType T = N.inType(0).Elem;
+  bool Okay = A == Accepts::Any || isFloat(T) ||
+              (A == Accepts::Numeric && T != DType::Bool && T != DType::U8);
+  if (A == Accepts::Numeric && T == DType::U8 && N.op() != OpKind::Neg)
+    Okay = true;
+  if (!Okay)
+    return opError(fmt::format("element type {} is not supported",
+                               dtypeName(T)));
+  return ok();
+}
+
+template <Accepts A>
+Expected<std::vector<TensorType>> inferUnary(const Node &N) {
+  Status S = checkAccepts(N, A);
+  if (!S)
+    return S.takeError();
+  return sameAsInput0(N);
+}
+
+/// Applies F(x, node) to every element.
+template <class Fn>
+Status mapKernel(const Tensor &In, Tensor &Out, const Node &N, Fn F) {
+  return dispatchDType(In.dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_same_v<E, bool>) {
+      auto I = In.data<bool>();
+      auto O = Out.data<bool>();
+      std::copy(I.begin(), I.end(), O.begin());
+      return ok();
+    } else {
+      auto I = In.data<E>();
+      auto O = Out.data<E>();
+      for (size_t K = 0; K < I.size(); ++K)
+        O[K] = E(F(I[K], N));
+      return ok();
+    }
+  });
+}
+
+#define MOTE_UNARY_KERNEL(NAME, EXPR)                                          \
+  Status kernel##NAME(const Node &N, std::span<const Tensor *const> In,        \
+                      std::span<Tensor> Out) {                                 \
+    return mapKernel(*In[0], Out[0], N, [](auto X, const Node &Nd) {           \
+      (void)Nd;                                                                \
+      using E = decltype(X);                                                   \
+      return E(EXPR);                                                          \
+    });                                                                        \
+  }
+
+// relu(x) = max(x, 0)
+MOTE_UNARY_KERNEL(Relu, X > E(0) ? X : E(0))
+// leaky_relu(x) = x if x >= 0 else alpha * x
+MOTE_UNARY_KERNEL(LeakyRelu,
+                  X >= E(0) ? X : E(Nd.attrs().getFloat("alpha", 0.01f) * X))
+// sigmoid(x) = 1 / (1 + e^-x)
+MOTE_UNARY_KERNEL(Sigmoid, E(1) / (E(1) + std::exp(-X)))
+MOTE_UNARY_KERNEL(Tanh, std::tanh(X))
+// hard_sigmoid(x) = clamp(alpha * x + beta, 0, 1)
+MOTE_UNARY_KERNEL(HardSigmoid,
+                  std::clamp<E>(E(E(Nd.attrs().getFloat("alpha", 0.2f)) * X +
+                                 E(Nd.attrs().getFloat("beta", 0.5f))),
+                             E(0), E(1)))
+// hard_swish(x) = x * clamp(x / 6 + 1/2, 0, 1)
+MOTE_UNARY_KERNEL(HardSwish,
+                  X * std::clamp<E>(E(X / E(6) + E(0.5)), E(0), E(1)))
+MOTE_UNARY_KERNEL(Exp, std::exp(X))
+MOTE_UNARY_KERNEL(Log, std::log(X))
+MOTE_UNARY_KERNEL(Sqrt, std::sqrt(X))
+MOTE_UNARY_KERNEL(Neg, -X)
+MOTE_UNARY_KERNEL(Abs, X < E(0) ? E(-X) : X)
+MOTE_UNARY_KERNEL(Reciprocal, E(1) / X)
+MOTE_UNARY_KERNEL(Erf, std::erf(X))
+MOTE_UNARY_KERNEL(Identity, X)
+
+#undef MOTE_UNARY_KERNEL
+
+// gelu(x) = x/2 (1 + erf(x / sqrt 2)), or with approximate = "tanh":
+// x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+Status kernelGelu(const Node &N, std::span<const Tensor *const> In,
+                  std::span<Tensor> Out) {
+  bool Tanh = N.attrs().getString("approximate", "none") == "tanh";
+  return mapKernel(*In[0], Out[0], N, [Tanh](auto X, const Node &) {
+    using E = decltype(X);
+    if (Tanh) {
+      E C = E(0.7978845608028654);
+      return E(E(0.5) * X * (E(1) + std::tanh(C * (X + E(0.044715) * X * X * X))));
+    }
+    return E(E(0.5) * X * (E(1) + std::erf(X * E(0.7071067811865476))));
+  });
+}
+
+Expected<std::vector<TensorType>> inferGelu(const Node &N) {
+  std::string A = N.attrs().getString("approximate", "none");
+  if (A != "none" && A != "tanh")
+    return opError(fmt::format("approximate must be \"none\" or \"tanh\", got "
+                               "\"{}\"",
+                               A));
+  return inferUnary<Accepts::Float>(N);
+}
+
+// clip(x) = min(max(x, min), max); absent bounds are unbounded.
+Status kernelClip(const Node &N, std::span<const Tensor *const> In,
+                  std::span<Tensor> Out) {
+  double Lo = N.attrs().has("min") ? double(N.attrs().getFloat("min", 0))
+                                   : -std::numeric_limits<double>::infinity();
+  double Hi = N.attrs().has("max") ? double(N.attrs().getFloat("max", 0))
+                                   : std::numeric_limits<double>::infinity();
+  return mapKernel(*In[0], Out[0], N, [Lo, Hi](auto X, const Node &) {
+    using E = decltype(X);
+    double V = double(X);
+    if (V < Lo)
+      return E(Lo);
+    if (V > Hi)
+      return E(Hi);
+    return X;
+  });
+}
+
+constexpr AttrSpec LeakyReluAttrs[] = {{"alpha", AttrKind::Float}};
+constexpr AttrSpec HardSigmoidAttrs[] = {{"alpha", AttrKind::Float},
+                                         {"beta", AttrKind::Float}};
+constexpr AttrSpec ClipAttrs[] = {{"min", AttrKind::Float},
+                                  {"max", AttrKind::Float}};
+constexpr AttrSpec GeluAttrs[] = {{"approximate", AttrKind::String}};
+
+} // namespace
+
+#define MOTE_UNARY(NAME, ATTRS, INFER, FLAGS, SUMMARY)                         \
+  extern const OpDef OpDef_##NAME = {                                          \
+      .Name = #NAME,                                                           \
+      .MinInputs = 1,                                                          \
+      .MaxInputs = 1,                                                          \
+      .MinOutputs = 1,                                                         \
+      .MaxOutputs = 1,                                                         \
+      .Attrs = ATTRS,                                                          \
+      .Infer = INFER,                                                          \
+      .Kernel = kernel##NAME,                                                  \
+      .Macs = nullptr,                                                         \
+      .Grad = nullptr,                                                         \
+      .Flags = OpFlagElementwise | (FLAGS),                                    \
+      .Summary = SUMMARY,                                                      \
+  };
+
+constexpr std::span<const AttrSpec> NoAttrs = {};
+
+MOTE_UNARY(Relu, NoAttrs, inferUnary<Accepts::Numeric>, 0, "max(x, 0)")
+MOTE_UNARY(LeakyRelu, LeakyReluAttrs, inferUnary<Accepts::Float>, 0,
+           "x >= 0 ? x : alpha * x")
+MOTE_UNARY(Clip, ClipAttrs, inferUnary<Accepts::Numeric>, 0,
+           "min(max(x, min), max) (ReLU6 = Clip 0..6)")
+MOTE_UNARY(Sigmoid, NoAttrs, inferUnary<Accepts::Float>, 0, "1 / (1 + e^-x)")
+MOTE_UNARY(Tanh, NoAttrs, inferUnary<Accepts::Float>, 0, "tanh(x)")
+MOTE_UNARY(HardSigmoid, HardSigmoidAttrs, inferUnary<Accepts::Float>, 0,
+           "clamp(alpha * x + beta, 0, 1)")
+MOTE_UNARY(HardSwish, NoAttrs, inferUnary<Accepts::Float>, 0,
+           "x * clamp(x / 6 + 1/2, 0, 1)")
+MOTE_UNARY(Exp, NoAttrs, inferUnary<Accepts::Float>, 0, "e^x")
+MOTE_UNARY(Log, NoAttrs, inferUnary<Accepts::Float>, 0, "ln(x)")
+MOTE_UNARY(Sqrt, NoAttrs, inferUnary<Accepts::Float>, 0, "sqrt(x)")
+MOTE_UNARY(Neg, NoAttrs, inferUnary<Accepts::Numeric>, 0, "-x")
+MOTE_UNARY(Abs, NoAttrs, inferUnary<Accepts::Numeric>, 0, "|x|")
+MOTE_UNARY(Reciprocal, NoAttrs, inferUnary<Accepts::Float>, 0, "1 / x")
+MOTE_UNARY(Erf, NoAttrs, inferUnary<Accepts::Float>, 0, "erf(x)")
+MOTE_UNARY(Gelu, GeluAttrs, inferGelu, 0,
+           "x/2 (1 + erf(x / sqrt 2)), or its tanh approximation")
+MOTE_UNARY(Identity, NoAttrs, inferUnary<Accepts::Any>, OpFlagDataMovement,
+           "x")
+
+#undef MOTE_UNARY
+
+} // namespace mote

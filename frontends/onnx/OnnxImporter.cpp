@@ -1,0 +1,952 @@
+//===- OnnxImporter.cpp - ONNX model -> graph IR --------------------------===//
+//
+// The importer walks the ONNX graph in order. Each node is looked up in the
+// handler table by (op_type, opset); the handler emits canonical IR through
+// ImportContext::emit, which runs the op's type rule, cross-checks the result
+// against ONNX shape inference, and folds the node into constants when all
+// its operands are constant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontends/onnx/OnnxImporter.h"
+#include "compiler/Graph.h"
+#include "compiler/OpDef.h"
+#include "compiler/Verifier.h"
+#include "frontends/onnx/OnnxUtil.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <limits>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+#include <unordered_map>
+
+namespace fs = std::filesystem;
+
+namespace mote {
+
+namespace {
+
+/// Largest result the importer folds at compile time (elements).
+constexpr int64_t MaxFoldElements = int64_t(1) << 22;
+
+/// Largest .onnx file accepted (protobuf's own limit is 2 GiB).
+constexpr int64_t MaxModelBytes = (int64_t(1) << 31) - 1;
+
+class ImportContext;
+using Handler = Status (*)(ImportContext &, const onnx::NodeProto &);
+
+struct HandlerEntry {
+  std::string_view OpType;
+  int MinOpset;
+  int MaxOpset;
+  Handler Fn;
+};
+
+/// State of one import.
+class ImportContext {
+public:
+  ImportContext(Graph &G, std::string BaseDir, int Opset)
+      : G(G), BaseDir(std::move(BaseDir)), Opset(Opset) {}
+
+  Graph &G;
+  std::string BaseDir;
+  int Opset;
+  /// ONNX value name -> IR value.
+  std::unordered_map<std::string, Value *> Values;
+  /// Static types ONNX shape inference found, by value name.
+  std::unordered_map<std::string, TensorType> OnnxTypes;
+  /// The node being imported (for diagnostics).
+  const onnx::NodeProto *Current = nullptr;
+  std::string CurrentName;
+
+  /// A Diag located at the current node.
+  Diag error(std::string Msg) const {
+    Diag D(std::move(Msg));
+    D.NodeName = CurrentName;
+    D.OpType = Current ? Current->op_type() : "";
+    D.Opset = Opset;
+    D.File = G.SourceFile;
+    return D;
+  }
+
+  /// IR value of ONNX input \p I of the current node, or null if absent.
+  Expected<Value *> input(const onnx::NodeProto &N, int I) {
+    if (I >= N.input_size() || N.input(I).empty())
+      return static_cast<Value *>(nullptr);
+    auto It = Values.find(N.input(I));
+    if (It == Values.end())
+      return error(fmt::format("input '{}' is not defined before this node "
+                               "(the graph is not in topological order, or "
+                               "the name is missing)",
+                               N.input(I)));
+    return It->second;
+  }
+
+  /// Data of ONNX input \p I, which must be a compile-time constant.
+  Expected<const Tensor *> constInput(const onnx::NodeProto &N, int I,
+                                      std::string_view What) {
+    Expected<Value *> V = input(N, I);
+    if (!V)
+      return V.takeError();
+    if (!*V)
+      return static_cast<const Tensor *>(nullptr);
+    if (!(*V)->hasData())
+      return error(fmt::format("{} ('{}') must be a constant or an "
+                               "initializer; mote needs static shapes",
+                               What, (*V)->name()));
+    return (*V)->data();
+  }
+
+  /// Emits IR op \p Op for the current node with \p Ins and \p Attrs; binds
+  /// the ONNX outputs of the node to the results.
+  Status emit(const onnx::NodeProto &N, OpKind Op, std::vector<Value *> Ins,
+              AttrMap Attrs, int NumResults = -1);
+
+  /// Emits an internal helper node (no ONNX outputs bound); returns its
+  /// single result.
+  Expected<Value *> emitHelper(OpKind Op, std::vector<Value *> Ins,
+                               AttrMap Attrs, std::string_view Suffix);
+
+  /// Binds ONNX output \p Name to \p V.
+  Status bind(const std::string &Name, Value *V) {
+    if (Name.empty())
+      return ok();
+    if (Values.count(Name))
+      return error(fmt::format("value '{}' is defined twice", Name));
+    Values[Name] = V;
+    return ok();
+  }
+
+  /// A fresh value name based on \p Base.
+  std::string freshName(std::string_view Base) { return G.uniqueName(Base); }
+
+private:
+  Expected<Node *> create(OpKind Op, std::vector<Value *> Ins, AttrMap Attrs,
+                          std::vector<std::string> ResultNames,
+                          std::string NodeName);
+  void fold(Node *N);
+};
+
+bool isConstLike(const Value *V) {
+  // Integer initializers are never trained: they are shapes and indices.
+  return V->isConst() || (V->isParam() && !isFloat(V->type().Elem));
+}
+
+Expected<Node *> ImportContext::create(OpKind Op, std::vector<Value *> Ins,
+                                       AttrMap Attrs,
+                                       std::vector<std::string> ResultNames,
+                                       std::string NodeName) {
+  std::vector<ResultSpec> Results;
+  for (std::string &R : ResultNames)
+    Results.push_back({std::move(R), TensorType()});
+  Node *Nd = G.addNode(Op, std::move(NodeName), std::move(Ins),
+                       std::move(Attrs), std::move(Results));
+  Expected<std::vector<TensorType>> Types = inferNodeTypes(*Nd);
+  if (!Types) {
+    Diag D = Types.takeError();
+    Diag E = error(D.Message);
+    G.eraseNode(Nd);
+    return E;
+  }
+  for (size_t I = 0; I < Nd->numOutputs(); ++I)
+    Nd->output(I)->setType((*Types)[I]);
+  return Nd;
+}
+
+void ImportContext::fold(Node *N) {
+  bool AllConst = true;
+  for (Value *In : N->inputs())
+    AllConst &= !In || isConstLike(In);
+  // Shape only needs its input's static type.
+  if (!(AllConst || N->op() == OpKind::Shape))
+    return;
+  for (Value *O : N->outputs())
+    if (O->type().numElements() > MaxFoldElements)
+      return;
+  std::vector<const Tensor *> Ins;
+  Tensor Placeholder;
+  for (Value *In : N->inputs()) {
+    if (In && !In->hasData()) {
+      // Only Shape gets here: its kernel reads the type, not the data.
+      Placeholder = Tensor(TensorType(In->type().Elem, {0}));
+      Ins.push_back(&Placeholder);
+      continue;
+    }
+    Ins.push_back(In ? In->data() : nullptr);
+  }
+  if (N->op() == OpKind::Shape && !Ins.empty() && Ins[0] == &Placeholder)
+    Ins[0] = nullptr;
+  std::vector<Tensor> Outs;
+  for (Value *O : N->outputs())
+    Outs.emplace_back(O->type());
+  if (N->op() == OpKind::Shape) {
+    // Static shapes: the result is the input's dims.
+    const Shape &Dims = N->input(0)->type().Dims;
+    int64_t R = int64_t(Dims.size());
+    int64_t Start = N->attrs().getInt("start", 0);
+    int64_t End = N->attrs().getInt("end", R);
+    Start = std::clamp(Start < 0 ? Start + R : Start, int64_t(0), R);
+    End = std::clamp(End < 0 ? End + R : End, int64_t(0), R);
+    for (int64_t I = Start; I < End; ++I)
+      Outs[0].data<int64_t>()[size_t(I - Start)] = Dims[size_t(I)];
+  } else if (!N->def().Kernel(*N, Ins, Outs)) {
+    return; // leave it to run time, where the kernel reports the problem
+  }
+  for (size_t I = 0; I < N->numOutputs(); ++I)
+    G.convertToConst(N->output(I), std::move(Outs[I]));
+  G.eraseNode(N);
+}
+
+Status ImportContext::emit(const onnx::NodeProto &N, OpKind Op,
+                           std::vector<Value *> Ins, AttrMap Attrs,
+                           int NumResults) {
+  int NumOut = NumResults >= 0 ? NumResults : N.output_size();
+  // Trailing optional outputs that are not used are left out.
+  while (NumOut > 1 && N.output(NumOut - 1).empty())
+    --NumOut;
+  std::vector<std::string> Names;
+  for (int I = 0; I < NumOut; ++I) {
+    const std::string &O = N.output(I);
+    if (!O.empty() && (Values.count(O) || G.isNameTaken(O)))
+      return error(fmt::format("value '{}' is defined twice", O));
+    Names.push_back(O.empty() ? freshName(CurrentName + ".unused") : O);
+  }
+  Expected<Node *> Nd =
+      create(Op, std::move(Ins), std::move(Attrs), Names, CurrentName);
+  if (!Nd)
+    return Nd.takeError();
+  for (int I = 0; I < NumOut; ++I) {
+    Value *V = (*Nd)->output(size_t(I));
+    auto It = OnnxTypes.find(N.output(I));
+    if (It != OnnxTypes.end() && It->second != V->type())
+      return error(fmt::format("output '{}': mote computes {} but ONNX shape "
+                               "inference says {}",
+                               N.output(I), V->type().str(),
+                               It->second.str()));
+    if (Status S = bind(N.output(I), V); !S)
+      return S;
+  }
+  fold(*Nd);
+  return ok();
+}
+
+Expected<Value *> ImportContext::emitHelper(OpKind Op, std::vector<Value *> Ins,
+                                            AttrMap Attrs,
+                                            std::string_view Suffix) {
+  std::string Base = CurrentName + "." + std::string(Suffix);
+  Expected<Node *> Nd = create(Op, std::move(Ins), std::move(Attrs),
+                               {freshName(Base)}, freshName(Base));
+  if (!Nd)
+    return Nd.takeError();
+  Value *R = (*Nd)->output(0);
+  fold(*Nd);
+  return R;
+}
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+Expected<AttrMap> convertAttrs(ImportContext &C, const onnx::NodeProto &N,
+                               std::initializer_list<std::string_view> Drop = {}) {
+  AttrMap M;
+  for (const onnx::AttributeProto &A : N.attribute()) {
+    if (std::find(Drop.begin(), Drop.end(), A.name()) != Drop.end())
+      continue;
+    switch (A.type()) {
+    case onnx::AttributeProto::INT:
+      M.set(A.name(), int64_t(A.i()));
+      break;
+    case onnx::AttributeProto::FLOAT:
+      M.set(A.name(), A.f());
+      break;
+    case onnx::AttributeProto::STRING:
+      M.set(A.name(), A.s());
+      break;
+    case onnx::AttributeProto::INTS:
+      M.set(A.name(), std::vector<int64_t>(A.ints().begin(), A.ints().end()));
+      break;
+    case onnx::AttributeProto::FLOATS:
+      M.set(A.name(), std::vector<float>(A.floats().begin(), A.floats().end()));
+      break;
+    case onnx::AttributeProto::STRINGS:
+      M.set(A.name(),
+            std::vector<std::string>(A.strings().begin(), A.strings().end()));
+      break;
+    default:
+      return C.error(fmt::format("attribute '{}' has type {}, which this op "
+                                 "does not take",
+                                 A.name(),
+                                 onnx::AttributeProto_AttributeType_Name(
+                                     A.type())));
+    }
+  }
+  return M;
+}
+
+const onnx::AttributeProto *findAttr(const onnx::NodeProto &N,
+                                     std::string_view Name) {
+  for (const onnx::AttributeProto &A : N.attribute())
+    if (A.name() == Name)
+      return &A;
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// Handlers
+//===----------------------------------------------------------------------===//
+
+/// Collects the first \p Max ONNX inputs of the node.
+Expected<std::vector<Value *>> inputs(ImportContext &C,
+                                      const onnx::NodeProto &N, int Max) {
+  std::vector<Value *> Ins;
+  for (int I = 0; I < std::min(N.input_size(), Max); ++I) {
+    Expected<Value *> V = C.input(N, I);
+    if (!V)
+      return V.takeError();
+    Ins.push_back(*V);
+  }
+  while (!Ins.empty() && !Ins.back())
+    Ins.pop_back();
+  return Ins;
+}
+
+/// Maps an ONNX op onto the IR op of the same name, attributes unchanged.
+template <OpKind Op, int MaxInputs = 64>
+Status direct(ImportContext &C, const onnx::NodeProto &N) {
+  if (N.input_size() > MaxInputs)
+    return C.error(fmt::format("expects at most {} inputs, got {}", MaxInputs,
+                               N.input_size()));
+  Expected<std::vector<Value *>> Ins = inputs(C, N, MaxInputs);
+  if (!Ins)
+    return Ins.takeError();
+  Expected<AttrMap> A = convertAttrs(C, N);
+  if (!A)
+    return A.takeError();
+  return C.emit(N, Op, std::move(*Ins), std::move(*A));
+}
+
+Status importConstant(ImportContext &C, const onnx::NodeProto &N) {
+  if (N.attribute_size() != 1 || N.output_size() != 1)
+    return C.error("expects exactly one value attribute and one output");
+  const onnx::AttributeProto &A = N.attribute(0);
+  Tensor T;
+  if (A.name() == "value") {
+    Expected<Tensor> V = tensorFromProto(A.t(), C.BaseDir);
+    if (!V)
+      return C.error(V.error().Message);
+    T = std::move(*V);
+  } else if (A.name() == "value_float") {
+    T = Tensor::fromVector<float>({A.f()}, {});
+  } else if (A.name() == "value_floats") {
+    T = Tensor::fromVector<float>({A.floats().begin(), A.floats().end()},
+                                  {A.floats_size()});
+  } else if (A.name() == "value_int") {
+    T = Tensor::fromVector<int64_t>({A.i()}, {});
+  } else if (A.name() == "value_ints") {
+    T = Tensor::fromVector<int64_t>({A.ints().begin(), A.ints().end()},
+                                    {A.ints_size()});
+  } else {
+    return C.error(fmt::format("constant attribute '{}' is not supported",
+                               A.name()));
+  }
+  const std::string &Name = N.output(0);
+  if (C.Values.count(Name) || C.G.isNameTaken(Name))
+    return C.error(fmt::format("value '{}' is defined twice", Name));
+  return C.bind(Name, C.G.addConst(Name, std::move(T)));
+}
+
+Status importConstantOfShape(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<const Tensor *> S = C.constInput(N, 0, "the shape operand");
+  if (!S)
+    return S.takeError();
+  if (!*S)
+    return C.error("the shape operand is missing");
+  Shape Dims = (*S)->toInts();
+  Tensor Fill = Tensor::fromVector<float>({0.0f}, {1});
+  if (const onnx::AttributeProto *A = findAttr(N, "value")) {
+    Expected<Tensor> V = tensorFromProto(A->t(), C.BaseDir);
+    if (!V)
+      return C.error(V.error().Message);
+    if (V->numElements() != 1)
+      return C.error("value must hold exactly one element");
+    Fill = std::move(*V);
+  }
+  TensorType T(Fill.dtype(), Dims);
+  if (!T.isValid() || T.numElements() > MaxFoldElements)
+    return C.error(fmt::format("shape {} is invalid or too large",
+                               shapeStr(Dims)));
+  Tensor R(T);
+  for (int64_t I = 0; I < R.numElements(); ++I)
+    R.setFromDouble(I, Fill.getAsDouble(0));
+  const std::string &Name = N.output(0);
+  if (C.Values.count(Name) || C.G.isNameTaken(Name))
+    return C.error(fmt::format("value '{}' is defined twice", Name));
+  return C.bind(Name, C.G.addConst(Name, std::move(R)));
+}
+
+/// Reshape: the shape operand is resolved (0 copies a dim, -1 infers one)
+/// into the exact result shape.
+Status importReshape(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  Expected<const Tensor *> S = C.constInput(N, 1, "the shape operand");
+  if (!S)
+    return S.takeError();
+  if (!*X || !*S)
+    return C.error("expects data and shape operands");
+  const onnx::AttributeProto *AZ = findAttr(N, "allowzero");
+  bool AllowZero = AZ && AZ->i() != 0;
+  Shape In = (*X)->type().Dims;
+  Shape Req = (*S)->toInts();
+  Shape Out(Req.size());
+  int InferAt = -1;
+  int64_t Known = 1;
+  for (size_t I = 0; I < Req.size(); ++I) {
+    int64_t D = Req[I];
+    if (D == 0 && !AllowZero) {
+      if (I >= In.size())
+        return C.error(fmt::format("shape {} copies dim {} but the input has "
+                                   "rank {}",
+                                   shapeStr(Req), I, In.size()));
+      D = In[I];
+    }
+    if (D == -1) {
+      if (InferAt >= 0)
+        return C.error(fmt::format("shape {} has more than one -1",
+                                   shapeStr(Req)));
+      InferAt = int(I);
+      continue;
+    }
+    if (D < 0)
+      return C.error(fmt::format("shape {} has a negative dim", shapeStr(Req)));
+    Out[I] = D;
+    if (D != 0 && Known > MaxTensorBytes / D)
+      return C.error(fmt::format("shape {} is too large", shapeStr(Req)));
+    Known *= D;
+  }
+  int64_t Total = (*X)->type().numElements();
+  if (InferAt >= 0) {
+    if (Known == 0 || Total % Known != 0)
+      return C.error(fmt::format("cannot reshape {} into {}",
+                                 (*X)->type().str(), shapeStr(Req)));
+    Out[size_t(InferAt)] = Total / Known;
+  }
+  AttrMap A;
+  A.set("shape", Out);
+  return C.emit(N, OpKind::Reshape, {*X}, std::move(A));
+}
+
+/// Ops whose axes moved from an attribute to an input in opset 13
+/// (Squeeze, Unsqueeze, ReduceSum).
+template <OpKind Op>
+Status importAxesOperand(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  Expected<AttrMap> A = convertAttrs(C, N);
+  if (!A)
+    return A.takeError();
+  if (N.input_size() > 1) {
+    Expected<const Tensor *> Axes = C.constInput(N, 1, "the axes operand");
+    if (!Axes)
+      return Axes.takeError();
+    if (*Axes)
+      A->set("axes", (*Axes)->toInts());
+  }
+  return C.emit(N, Op, {*X}, std::move(*A));
+}
+
+Status importSlice(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  AttrMap A;
+  static constexpr std::string_view Names[] = {"starts", "ends", "axes",
+                                               "steps"};
+  for (int I = 1; I < std::min(N.input_size(), 5); ++I) {
+    Expected<const Tensor *> T =
+        C.constInput(N, I, fmt::format("the {} operand", Names[I - 1]));
+    if (!T)
+      return T.takeError();
+    if (*T)
+      A.set(std::string(Names[I - 1]), (*T)->toInts());
+  }
+  return C.emit(N, OpKind::Slice, {*X}, std::move(A));
+}
+
+Status importPad(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  Expected<AttrMap> A = convertAttrs(C, N);
+  if (!A)
+    return A.takeError();
+  Expected<const Tensor *> Pads = C.constInput(N, 1, "the pads operand");
+  if (!Pads)
+    return Pads.takeError();
+  if (!*Pads)
+    return C.error("the pads operand is missing");
+  A->set("pads", (*Pads)->toInts());
+  if (N.input_size() > 2) {
+    Expected<const Tensor *> V = C.constInput(N, 2, "the constant_value operand");
+    if (!V)
+      return V.takeError();
+    if (*V && (*V)->numElements() == 1)
+      A->set("value", float((*V)->getAsDouble(0)));
+  }
+  if (N.input_size() > 3 && !N.input(3).empty())
+    return C.error("the axes operand of Pad (opset 18) is not supported");
+  return C.emit(N, OpKind::Pad, {*X}, std::move(*A));
+}
+
+Status importClip(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  AttrMap A;
+  static constexpr std::string_view Names[] = {"min", "max"};
+  for (int I = 1; I < std::min(N.input_size(), 3); ++I) {
+    Expected<const Tensor *> T =
+        C.constInput(N, I, fmt::format("the {} operand", Names[I - 1]));
+    if (!T)
+      return T.takeError();
+    if (!*T)
+      continue;
+    if ((*T)->numElements() != 1)
+      return C.error(fmt::format("the {} operand must be a scalar",
+                                 Names[I - 1]));
+    A.set(std::string(Names[I - 1]), float((*T)->getAsDouble(0)));
+  }
+  return C.emit(N, OpKind::Clip, {*X}, std::move(A));
+}
+
+Status importExpand(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  Expected<const Tensor *> S = C.constInput(N, 1, "the shape operand");
+  if (!S)
+    return S.takeError();
+  if (!*S)
+    return C.error("the shape operand is missing");
+  AttrMap A;
+  A.set("shape", (*S)->toInts());
+  return C.emit(N, OpKind::Expand, {*X}, std::move(A));
+}
+
+Status importDropout(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  if (N.input_size() > 2 && !N.input(2).empty()) {
+    Expected<const Tensor *> T =
+        C.constInput(N, 2, "the training_mode operand");
+    if (!T)
+      return T.takeError();
+    if (*T && (*T)->numElements() == 1 && (*T)->getAsInt(0) != 0)
+      return C.error("training-mode Dropout is not supported; export the "
+                     "model in eval mode");
+  }
+  AttrMap A;
+  if (const onnx::AttributeProto *S = findAttr(N, "seed"))
+    A.set("seed", int64_t(S->i()));
+  return C.emit(N, OpKind::Dropout, {*X}, std::move(A));
+}
+
+Status importCast(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  const onnx::AttributeProto *To = findAttr(N, "to");
+  if (!To)
+    return C.error("attribute 'to' is missing");
+  std::optional<DType> T = dtypeFromOnnx(int(To->i()));
+  if (!T)
+    return C.error(fmt::format("cast to {} is not supported",
+                               onnxDTypeName(int(To->i()))));
+  AttrMap A;
+  A.set("to", std::string(dtypeName(*T)));
+  return C.emit(N, OpKind::Cast, {*X}, std::move(A));
+}
+
+/// Softmax/LogSoftmax before opset 13 normalise over all dims from `axis` on
+/// (the input is read as a 2-D matrix); opset 13 normalises along `axis`.
+template <OpKind Op>
+Status importSoftmax(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  Expected<AttrMap> A = convertAttrs(C, N);
+  if (!A)
+    return A.takeError();
+  if (C.Opset >= 13)
+    return C.emit(N, Op, {*X}, std::move(*A));
+  int64_t Rank = int64_t((*X)->type().rank());
+  std::optional<int64_t> Axis = normalizeAxis(A->getInt("axis", 1), Rank);
+  if (!Axis)
+    return C.error(fmt::format("axis {} is out of range for rank {}",
+                               A->getInt("axis", 1), Rank));
+  if (*Axis == Rank - 1) {
+    A->set("axis", int64_t(-1));
+    return C.emit(N, Op, {*X}, std::move(*A));
+  }
+  const Shape &D = (*X)->type().Dims;
+  int64_t Outer = 1, Inner = 1;
+  for (int64_t I = 0; I < Rank; ++I)
+    (I < *Axis ? Outer : Inner) *= D[size_t(I)];
+  AttrMap Flat;
+  Flat.set("shape", Shape{Outer, Inner});
+  Expected<Value *> F = C.emitHelper(OpKind::Reshape, {*X}, Flat, "flat");
+  if (!F)
+    return F.takeError();
+  AttrMap SA;
+  SA.set("axis", int64_t(1));
+  Expected<Value *> S = C.emitHelper(Op, {*F}, SA, "2d");
+  if (!S)
+    return S.takeError();
+  AttrMap Back;
+  Back.set("shape", D);
+  return C.emit(N, OpKind::Reshape, {*S}, std::move(Back));
+}
+
+Status importBatchNorm(ImportContext &C, const onnx::NodeProto &N) {
+  if (N.output_size() > 1)
+    return C.error("training-mode BatchNormalization (more than one output) "
+                   "is not supported; export the model in eval mode");
+  return direct<OpKind::BatchNormalization, 5>(C, N);
+}
+
+// The table: (op_type, opset range) -> handler. Ordered by op type.
+const HandlerEntry HandlerTable[] = {
+    {"Abs", 11, 17, direct<OpKind::Abs>},
+    {"Add", 11, 17, direct<OpKind::Add>},
+    {"AveragePool", 11, 17, direct<OpKind::AveragePool>},
+    {"BatchNormalization", 11, 17, importBatchNorm},
+    {"Cast", 11, 17, importCast},
+    {"Clip", 11, 17, importClip},
+    {"Concat", 11, 17, direct<OpKind::Concat>},
+    {"Constant", 11, 17, importConstant},
+    {"ConstantOfShape", 11, 17, importConstantOfShape},
+    {"Conv", 11, 17, direct<OpKind::Conv>},
+    {"Div", 11, 17, direct<OpKind::Div>},
+    {"Dropout", 11, 17, importDropout},
+    {"Erf", 11, 17, direct<OpKind::Erf>},
+    {"Exp", 11, 17, direct<OpKind::Exp>},
+    {"Expand", 11, 17, importExpand},
+    {"Flatten", 11, 17, direct<OpKind::Flatten>},
+    {"Gather", 11, 17, direct<OpKind::Gather>},
+    {"Gemm", 11, 17, direct<OpKind::Gemm>},
+    {"GlobalAveragePool", 11, 17, direct<OpKind::GlobalAveragePool>},
+    {"HardSigmoid", 11, 17, direct<OpKind::HardSigmoid>},
+    {"HardSwish", 14, 17, direct<OpKind::HardSwish>},
+    {"Identity", 11, 17, direct<OpKind::Identity>},
+    {"LayerNormalization", 17, 17, direct<OpKind::LayerNormalization>},
+    {"LeakyRelu", 11, 17, direct<OpKind::LeakyRelu>},
+    {"Log", 11, 17, direct<OpKind::Log>},
+    {"LogSoftmax", 11, 17, importSoftmax<OpKind::LogSoftmax>},
+    {"MatMul", 11, 17, direct<OpKind::MatMul>},
+    {"MaxPool", 11, 17, direct<OpKind::MaxPool>},
+    {"Mul", 11, 17, direct<OpKind::Mul>},
+    {"Neg", 11, 17, direct<OpKind::Neg>},
+    {"Pad", 11, 17, importPad},
+    {"Pow", 11, 17, direct<OpKind::Pow>},
+    {"Reciprocal", 11, 17, direct<OpKind::Reciprocal>},
+    {"ReduceMax", 11, 17, direct<OpKind::ReduceMax>},
+    {"ReduceMean", 11, 17, direct<OpKind::ReduceMean>},
+    {"ReduceSum", 11, 12, direct<OpKind::ReduceSum>},
+    {"ReduceSum", 13, 17, importAxesOperand<OpKind::ReduceSum>},
+    {"Relu", 11, 17, direct<OpKind::Relu>},
+    {"Reshape", 11, 17, importReshape},
+    {"Shape", 11, 17, direct<OpKind::Shape>},
+    {"Sigmoid", 11, 17, direct<OpKind::Sigmoid>},
+    {"Slice", 11, 17, importSlice},
+    {"Softmax", 11, 17, importSoftmax<OpKind::Softmax>},
+    {"SoftmaxCrossEntropyLoss", 13, 17,
+     direct<OpKind::SoftmaxCrossEntropyLoss>},
+    {"Sqrt", 11, 17, direct<OpKind::Sqrt>},
+    {"Squeeze", 11, 12, direct<OpKind::Squeeze>},
+    {"Squeeze", 13, 17, importAxesOperand<OpKind::Squeeze>},
+    {"Sub", 11, 17, direct<OpKind::Sub>},
+    {"Tanh", 11, 17, direct<OpKind::Tanh>},
+    {"Transpose", 11, 17, direct<OpKind::Transpose>},
+    {"Unsqueeze", 11, 12, direct<OpKind::Unsqueeze>},
+    {"Unsqueeze", 13, 17, importAxesOperand<OpKind::Unsqueeze>},
+};
+
+const HandlerEntry *findHandler(std::string_view OpType, int Opset) {
+  for (const HandlerEntry &E : HandlerTable)
+    if (E.OpType == OpType && Opset >= E.MinOpset && Opset <= E.MaxOpset)
+      return &E;
+  return nullptr;
+}
+
+bool isDefaultDomain(const std::string &D) {
+  return D.empty() || D == "ai.onnx";
+}
+
+/// Static type of an ONNX ValueInfo, or nullopt if it is not a fully static
+/// tensor of a supported element type.
+std::optional<TensorType> staticType(const onnx::ValueInfoProto &VI) {
+  if (!VI.type().has_tensor_type())
+    return std::nullopt;
+  const auto &TT = VI.type().tensor_type();
+  std::optional<DType> DT = dtypeFromOnnx(TT.elem_type());
+  if (!DT || !TT.has_shape())
+    return std::nullopt;
+  Shape Dims;
+  for (const auto &D : TT.shape().dim()) {
+    if (!D.has_dim_value() || D.dim_value() < 0)
+      return std::nullopt;
+    Dims.push_back(D.dim_value());
+  }
+  TensorType T(*DT, Dims);
+  if (!T.isValid())
+    return std::nullopt;
+  return T;
+}
+
+Expected<TensorType> inputType(const onnx::ValueInfoProto &VI,
+                               const ImportOptions &Opts,
+                               const std::string &File) {
+  auto Fail = [&](std::string Msg) {
+    Diag D(std::move(Msg));
+    D.File = File;
+    return D;
+  };
+  if (!VI.type().has_tensor_type())
+    return Fail(fmt::format("graph input '{}' is not a tensor", VI.name()));
+  const auto &TT = VI.type().tensor_type();
+  std::optional<DType> DT = dtypeFromOnnx(TT.elem_type());
+  if (!DT)
+    return Fail(fmt::format("graph input '{}' has element type {}, which mote "
+                            "does not support",
+                            VI.name(), onnxDTypeName(TT.elem_type())));
+  auto Bound = Opts.InputShapes.find(VI.name());
+  if (Bound != Opts.InputShapes.end()) {
+    if (TT.has_shape() && TT.shape().dim_size() != int(Bound->second.size()))
+      return Fail(fmt::format("--input-shape {} has rank {} but input '{}' "
+                              "has rank {}",
+                              VI.name(), Bound->second.size(), VI.name(),
+                              TT.shape().dim_size()));
+    if (TT.has_shape())
+      for (int I = 0; I < TT.shape().dim_size(); ++I) {
+        const auto &D = TT.shape().dim(I);
+        if (D.has_dim_value() && D.dim_value() != Bound->second[size_t(I)])
+          return Fail(fmt::format("--input-shape {} sets dim {} to {} but the "
+                                  "model fixes it to {}",
+                                  VI.name(), I, Bound->second[size_t(I)],
+                                  D.dim_value()));
+      }
+    TensorType T(*DT, Bound->second);
+    if (!T.isValid())
+      return Fail(fmt::format("--input-shape {} gives an invalid shape {}",
+                              VI.name(), shapeStr(Bound->second)));
+    return T;
+  }
+  if (!TT.has_shape())
+    return Fail(fmt::format("graph input '{}' has no shape; give one with "
+                            "--input-shape {}=DxDx...",
+                            VI.name(), VI.name()));
+  Shape Dims;
+  for (int I = 0; I < TT.shape().dim_size(); ++I) {
+    const auto &D = TT.shape().dim(I);
+    if (!D.has_dim_value() || D.dim_value() < 0) {
+      std::string What = D.has_dim_param()
+                             ? fmt::format("dynamic dim '{}'", D.dim_param())
+                             : std::string("an unknown dim");
+      return Fail(fmt::format("graph input '{}' has {} at position {}; bind "
+                              "it with --input-shape {}=DxDx...",
+                              VI.name(), What, I, VI.name()));
+    }
+    Dims.push_back(D.dim_value());
+  }
+  TensorType T(*DT, Dims);
+  if (!T.isValid())
+    return Fail(fmt::format("graph input '{}' has an invalid shape {}",
+                            VI.name(), shapeStr(Dims)));
+  return T;
+}
+
+Expected<std::unique_ptr<Graph>> importModel(onnx::ModelProto &M,
+                                             const std::string &File,
+                                             const std::string &BaseDir,
+                                             const ImportOptions &Opts) {
+  auto Fail = [&](std::string Msg) {
+    Diag D(std::move(Msg));
+    D.File = File;
+    return D;
+  };
+  if (!M.has_graph())
+    return Fail("the model has no graph; is this an ONNX model?");
+  int Opset = -1;
+  for (const auto &OS : M.opset_import())
+    if (isDefaultDomain(OS.domain()))
+      Opset = int(OS.version());
+  if (Opset < 0)
+    return Fail("the model imports no opset of the default ONNX domain");
+  if (Opset < MinOnnxOpset || Opset > MaxOnnxOpset)
+    return Fail(fmt::format("opset {} is not supported (mote reads opsets {} "
+                            "to {}); convert the model with "
+                            "onnx.version_converter",
+                            Opset, MinOnnxOpset, MaxOnnxOpset));
+  const onnx::GraphProto &GP = M.graph();
+
+  // List every unsupported op at once.
+  std::vector<std::string> Unsupported;
+  for (int I = 0; I < GP.node_size(); ++I) {
+    const onnx::NodeProto &N = GP.node(I);
+    std::string Name = N.name().empty() ? fmt::format("#{}", I) : N.name();
+    if (!isDefaultDomain(N.domain()))
+      Unsupported.push_back(fmt::format("node '{}' ({}, domain '{}')", Name,
+                                        N.op_type(), N.domain()));
+    else if (!findHandler(N.op_type(), Opset))
+      Unsupported.push_back(fmt::format("node '{}' ({}, opset {})", Name,
+                                        N.op_type(), Opset));
+  }
+  if (!Unsupported.empty())
+    return Fail(fmt::format("{} unsupported op{}: {}", Unsupported.size(),
+                            Unsupported.size() == 1 ? "" : "s",
+                            fmt::join(Unsupported, "; ")));
+
+  // ONNX shape inference, for the cross-check of mote's own type rules.
+  std::unordered_map<std::string, TensorType> OnnxTypes;
+  try {
+    onnx::ModelProto Inferred = M;
+    onnx::shape_inference::InferShapes(Inferred);
+    for (const auto &VI : Inferred.graph().value_info())
+      if (std::optional<TensorType> T = staticType(VI))
+        OnnxTypes[VI.name()] = *T;
+    for (const auto &VI : Inferred.graph().output())
+      if (std::optional<TensorType> T = staticType(VI))
+        OnnxTypes[VI.name()] = *T;
+  } catch (const std::exception &E) {
+    std::string What = E.what();
+    std::replace(What.begin(), What.end(), '\n', ' ');
+    return Fail(fmt::format("ONNX shape inference failed: {}", What));
+  }
+
+  auto G = std::make_unique<Graph>(GP.name().empty() ? "main" : GP.name());
+  G->SourceFile = File;
+  G->Opset = Opset;
+  ImportContext C(*G, BaseDir, Opset);
+  // Bound or partly dynamic inputs make ONNX's static types unreliable.
+  if (Opts.InputShapes.empty())
+    C.OnnxTypes = std::move(OnnxTypes);
+
+  for (const onnx::TensorProto &T : GP.initializer()) {
+    if (T.name().empty())
+      return Fail("an initializer has no name");
+    if (C.Values.count(T.name()))
+      return Fail(fmt::format("initializer '{}' is defined twice", T.name()));
+    Expected<Tensor> D = tensorFromProto(T, BaseDir);
+    if (!D)
+      return D.takeError().inFile(File);
+    C.Values[T.name()] = G->addParam(T.name(), std::move(*D));
+  }
+  for (const onnx::ValueInfoProto &VI : GP.input()) {
+    if (C.Values.count(VI.name()))
+      continue; // an initializer listed as input (IR version < 4 style)
+    if (VI.name().empty())
+      return Fail("a graph input has no name");
+    auto Known = Opts.ConstantInputs.find(VI.name());
+    if (Known != Opts.ConstantInputs.end()) {
+      C.Values[VI.name()] = G->addConst(VI.name(), Known->second);
+      continue;
+    }
+    Expected<TensorType> T = inputType(VI, Opts, File);
+    if (!T)
+      return T.takeError();
+    C.Values[VI.name()] = G->addInput(VI.name(), *T);
+  }
+  for (const auto &[Name, Dims] : Opts.InputShapes)
+    if (!G->lookup(Name) || !G->lookup(Name)->isInput())
+      return Fail(fmt::format("--input-shape names '{}', which is not a graph "
+                              "input",
+                              Name));
+
+  for (int I = 0; I < GP.node_size(); ++I) {
+    const onnx::NodeProto &N = GP.node(I);
+    C.Current = &N;
+    C.CurrentName = N.name().empty() ? fmt::format("{}_{}", N.op_type(), I)
+                                     : N.name();
+    const HandlerEntry *H = findHandler(N.op_type(), Opset);
+    if (Status S = H->Fn(C, N); !S)
+      return S.takeError();
+  }
+  C.Current = nullptr;
+  C.CurrentName.clear();
+
+  if (GP.output_size() == 0)
+    return Fail("the graph has no outputs");
+  for (const onnx::ValueInfoProto &VI : GP.output()) {
+    auto It = C.Values.find(VI.name());
+    if (It == C.Values.end())
+      return Fail(fmt::format("graph output '{}' is not computed by any node",
+                              VI.name()));
+    G->addOutput(It->second);
+  }
+  G->removeDeadCode();
+  if (Status S = verifyGraph(*G); !S)
+    return S.takeError();
+  return G;
+}
+
+} // namespace
+
+Expected<std::unique_ptr<Graph>> importOnnxBytes(std::string_view Bytes,
+                                                 const std::string &SourceName,
+                                                 const std::string &BaseDir,
+                                                 const ImportOptions &Opts) {
+  onnx::ModelProto M;
+  if (Bytes.size() > size_t(MaxModelBytes) ||
+      !M.ParseFromArray(Bytes.data(), int(Bytes.size()))) {
+    Diag D("not a valid ONNX model (the protobuf does not parse; is the file "
+           "truncated or not .onnx?)");
+    D.File = SourceName;
+    return D;
+  }
+  return importModel(M, SourceName, BaseDir, Opts);
+}
+
+Expected<std::unique_ptr<Graph>> importOnnxFile(const std::string &Path,
+                                                const ImportOptions &Opts) {
+  std::error_code EC;
+  if (fs::is_directory(Path, EC)) {
+    Diag D("is a directory, not an .onnx file");
+    D.File = Path;
+    return D;
+  }
+  std::ifstream In(Path, std::ios::binary);
+  if (!In) {
+    Diag D("cannot open the file");
+    D.File = Path;
+    return D;
+  }
+  std::string Bytes((std::istreambuf_iterator<char>(In)),
+                    std::istreambuf_iterator<char>());
+  return importOnnxBytes(Bytes, Path, fs::path(Path).parent_path().string(),
+                         Opts);
+}
+
+bool isOnnxOpSupported(std::string_view OpType, int Opset) {
+  return findHandler(OpType, Opset) != nullptr;
+}
+
+std::vector<OnnxOpSupport> supportedOnnxOps() {
+  std::vector<OnnxOpSupport> R;
+  for (const HandlerEntry &E : HandlerTable) {
+    if (!R.empty() && R.back().OpType == E.OpType) {
+      R.back().MaxOpset = std::max(R.back().MaxOpset, E.MaxOpset);
+      continue;
+    }
+    R.push_back({E.OpType, E.MinOpset, E.MaxOpset});
+  }
+  return R;
+}
+
+} // namespace mote

@@ -1,0 +1,89 @@
+//===- TestUtil.h - Helpers shared by the unit tests ------------*- C++ -*-===//
+//
+// runOp builds a one-node graph, runs the op's type rule and its reference
+// kernel, and returns the results, so an op test reads as inputs, attributes
+// and hand-checked expected values.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_TESTS_UNIT_TESTUTIL_H
+#define MOTE_TESTS_UNIT_TESTUTIL_H
+
+#include "compiler/Graph.h"
+#include "compiler/OpDef.h"
+
+#include <catch2/catch.hpp>
+#include <optional>
+#include <vector>
+
+namespace mote::test {
+
+/// f32 tensor of shape \p Dims holding \p V.
+inline Tensor f32(Shape Dims, std::vector<float> V) {
+  return Tensor::fromVector<float>(std::move(V), std::move(Dims));
+}
+inline Tensor i64(Shape Dims, std::vector<int64_t> V) {
+  return Tensor::fromVector<int64_t>(std::move(V), std::move(Dims));
+}
+inline Tensor i32(Shape Dims, std::vector<int32_t> V) {
+  return Tensor::fromVector<int32_t>(std::move(V), std::move(Dims));
+}
+
+/// Result of inferring and running one op.
+struct OpRun {
+  std::optional<Diag> Error;     ///< set if type inference or the kernel failed
+  std::vector<TensorType> Types; ///< inferred result types
+  std::vector<Tensor> Results;   ///< kernel results
+};
+
+/// Runs \p Op on \p Inputs (std::nullopt = absent optional input) with
+/// \p Attrs, producing \p NumResults results.
+inline OpRun runOp(OpKind Op, std::vector<std::optional<Tensor>> Inputs,
+                   AttrMap Attrs = {}, size_t NumResults = 1) {
+  Graph G("test");
+  std::vector<Value *> Ins;
+  for (size_t I = 0; I < Inputs.size(); ++I)
+    Ins.push_back(Inputs[I] ? G.addInput("in" + std::to_string(I),
+                                         Inputs[I]->type())
+                            : nullptr);
+  std::vector<ResultSpec> Results;
+  for (size_t I = 0; I < NumResults; ++I)
+    Results.push_back({"out" + std::to_string(I), TensorType()});
+  Node *N = G.addNode(Op, "n", Ins, std::move(Attrs), std::move(Results));
+  OpRun R;
+  Expected<std::vector<TensorType>> Types = inferNodeTypes(*N);
+  if (!Types) {
+    R.Error = Types.takeError();
+    return R;
+  }
+  R.Types = *Types;
+  REQUIRE(R.Types.size() >= NumResults);
+  std::vector<const Tensor *> InPtrs;
+  for (auto &T : Inputs)
+    InPtrs.push_back(T ? &*T : nullptr);
+  for (size_t I = 0; I < NumResults; ++I) {
+    N->output(I)->setType(R.Types[I]);
+    R.Results.emplace_back(R.Types[I]);
+  }
+  Status S = N->def().Kernel(*N, InPtrs, R.Results);
+  if (!S)
+    R.Error = S.takeError();
+  return R;
+}
+
+/// Checks that \p T has shape \p Dims and float values close to \p Want.
+inline void checkF32(const Tensor &T, const Shape &Dims,
+                     const std::vector<float> &Want, float Tol = 1e-5f) {
+  REQUIRE(T.dtype() == DType::F32);
+  REQUIRE(T.shape() == Dims);
+  auto Got = T.data<float>();
+  REQUIRE(Got.size() == Want.size());
+  for (size_t I = 0; I < Want.size(); ++I) {
+    INFO("element " << I);
+    CHECK(Got[I] == Approx(Want[I]).margin(Tol));
+  }
+}
+
+} // namespace mote::test
+
+#endif // MOTE_TESTS_UNIT_TESTUTIL_H

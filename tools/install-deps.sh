@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs mote's build and test dependencies from Debian 12's archive.
+# Idempotent: packages already present are skipped, and apt-get runs only
+# when something is missing. Run as root (or with sudo available).
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  g++ cmake ninja-build pkg-config
+  llvm-19-dev clang-19 lld-19 llvm-19-tools
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  libfmt-dev catch2
+  # tests and examples: ONNX node tests, PyTorch as the oracle
+  python3 python3-numpy python3-onnx python3-torch python3-torchvision
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,35 @@
+//===- Commands.h - motec subcommands ---------------------------*- C++ -*-===//
+//
+// Each subcommand is one entry of the table in Main.cpp: its name, summary,
+// options and an entry point returning the process exit code (0 ok, 1
+// user/model error, 2 usage, >2 internal).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_TOOLS_MOTEC_COMMANDS_H
+#define MOTE_TOOLS_MOTEC_COMMANDS_H
+
+#include "Options.h"
+
+#include <span>
+
+namespace mote::cli {
+
+enum ExitCode : int { ExitOk = 0, ExitUserError = 1, ExitUsage = 2, ExitInternal = 3 };
+
+struct Command {
+  std::string_view Name;
+  std::string_view Synopsis;
+  std::string_view Summary;
+  std::span<const OptionSpec> Options;
+  int (*Run)(const ParsedArgs &Args);
+};
+
+extern const Command InspectCommand;
+
+/// Prints a user error ("motec: error: ...") and returns ExitUserError.
+int reportError(const Diag &D);
+
+} // namespace mote::cli
+
+#endif // MOTE_TOOLS_MOTEC_COMMANDS_H

@@ -1,0 +1,191 @@
+//===- Inspect.cpp - motec inspect ----------------------------------------===//
+//
+// Imports a model and prints what mote sees: inputs and outputs, every node
+// with its result types and MACs, parameter counts and bytes, and the total
+// MACs. An unsupported op anywhere makes the import fail with all of them
+// listed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+#include "compiler/Graph.h"
+#include "compiler/Json.h"
+#include "compiler/OpDef.h"
+#include "frontends/onnx/OnnxImporter.h"
+
+#include <fmt/format.h>
+
+namespace mote::cli {
+
+namespace {
+
+const OptionSpec InspectOptions[] = {
+    {"input-shape", "NAME=1x3x96x96", true,
+     "static shape for a graph input (binds dynamic dims)"},
+    {"format", "text|json", false, "output format (default text)"},
+};
+
+/// "1,234,567".
+std::string grouped(int64_t V) {
+  std::string S = fmt::format("{}", V);
+  for (int I = int(S.size()) - 3; I > (S[0] == '-' ? 1 : 0); I -= 3)
+    S.insert(size_t(I), ",");
+  return S;
+}
+
+struct ParamStats {
+  int64_t Tensors = 0, Elements = 0, Bytes = 0;
+};
+
+void addTo(ParamStats &S, const Value *V) {
+  ++S.Tensors;
+  S.Elements += V->type().numElements();
+  S.Bytes += V->type().bytes();
+}
+
+std::string typesOf(const Node &N) {
+  std::string S;
+  for (size_t I = 0; I < N.numOutputs(); ++I)
+    S += (I ? ", " : "") + N.output(I)->type().str();
+  return S;
+}
+
+void printText(const Graph &G, const std::string &Path) {
+  ParamStats Params, Consts;
+  for (const Value *V : G.params())
+    addTo(V->isParam() ? Params : Consts, V);
+  int64_t TotalMacs = 0;
+  for (const auto &N : G.nodes())
+    TotalMacs += nodeMacs(*N);
+
+  fmt::print("model: {} (opset {}, graph '{}')\n", Path, G.Opset, G.name());
+  fmt::print("inputs:\n");
+  for (const Value *V : G.inputs())
+    fmt::print("  {:<24} {}\n", V->name(), V->type().str());
+  fmt::print("outputs:\n");
+  for (const Value *V : G.outputs())
+    fmt::print("  {:<24} {}\n", V->name(), V->type().str());
+  fmt::print("parameters: {} tensors, {} values, {} bytes\n", Params.Tensors,
+             grouped(Params.Elements), grouped(Params.Bytes));
+  fmt::print("constants: {} tensors, {} bytes\n", Consts.Tensors,
+             grouped(Consts.Bytes));
+  fmt::print("nodes: {}\n", G.nodes().size());
+  size_t NameW = 4;
+  for (const auto &N : G.nodes())
+    NameW = std::max(NameW, N->name().size());
+  NameW = std::min<size_t>(NameW, 48);
+  fmt::print("  {:>4}  {:<{}}  {:<20}  {:>14}  {}\n", "#", "node", NameW, "op",
+             "MACs", "result");
+  size_t I = 0;
+  for (const auto &N : G.nodes())
+    fmt::print("  {:>4}  {:<{}}  {:<20}  {:>14}  {}\n", I++, N->name(), NameW,
+               N->opName(), grouped(nodeMacs(*N)), typesOf(*N));
+  fmt::print("total MACs: {}\n", grouped(TotalMacs));
+  fmt::print("unsupported ops: none\n");
+}
+
+void printJson(const Graph &G, const std::string &Path) {
+  JsonWriter W;
+  W.beginObject();
+  W.key("model");
+  W.value(Path);
+  W.key("opset");
+  W.value(G.Opset);
+  auto ValueList = [&](std::string_view Key, const std::vector<Value *> &Vs) {
+    W.key(Key);
+    W.beginArray();
+    for (const Value *V : Vs) {
+      W.beginObject();
+      W.key("name");
+      W.value(V->name());
+      W.key("type");
+      W.value(V->type().str());
+      W.endObject();
+    }
+    W.endArray();
+  };
+  ValueList("inputs", G.inputs());
+  ValueList("outputs", G.outputs());
+  ParamStats Params, Consts;
+  for (const Value *V : G.params())
+    addTo(V->isParam() ? Params : Consts, V);
+  W.key("param_tensors");
+  W.value(Params.Tensors);
+  W.key("param_elements");
+  W.value(Params.Elements);
+  W.key("param_bytes");
+  W.value(Params.Bytes);
+  W.key("const_bytes");
+  W.value(Consts.Bytes);
+  int64_t Total = 0;
+  W.key("nodes");
+  W.beginArray();
+  for (const auto &N : G.nodes()) {
+    W.beginObject();
+    W.key("name");
+    W.value(N->name());
+    W.key("op");
+    W.value(N->opName());
+    W.key("macs");
+    W.value(nodeMacs(*N));
+    W.key("results");
+    W.beginArray();
+    for (const Value *V : N->outputs())
+      W.value(V->type().str());
+    W.endArray();
+    W.endObject();
+    Total += nodeMacs(*N);
+  }
+  W.endArray();
+  W.key("total_macs");
+  W.value(Total);
+  W.key("unsupported_ops");
+  W.beginArray();
+  W.endArray();
+  W.endObject();
+  fmt::print("{}", W.str());
+}
+
+int runInspect(const ParsedArgs &Args) {
+  if (Args.Positional.size() != 1) {
+    fmt::print(stderr, "motec inspect: expected one model file\nusage: motec "
+                       "inspect model.onnx [options]\n");
+    return ExitUsage;
+  }
+  std::string Format = Args.get("format").value_or("text");
+  if (Format != "text" && Format != "json") {
+    fmt::print(stderr, "motec inspect: --format must be text or json\n");
+    return ExitUsage;
+  }
+  ImportOptions Opts;
+  for (const std::string &S : Args.getAll("input-shape")) {
+    auto P = parseInputShape(S);
+    if (!P) {
+      fmt::print(stderr, "motec inspect: {}\n", P.error().Message);
+      return ExitUsage;
+    }
+    Opts.InputShapes[P->first] = P->second;
+  }
+  const std::string &Path = Args.Positional[0];
+  auto G = importOnnxFile(Path, Opts);
+  if (!G)
+    return reportError(G.error());
+  if (Format == "json")
+    printJson(**G, Path);
+  else
+    printText(**G, Path);
+  return ExitOk;
+}
+
+} // namespace
+
+const Command InspectCommand = {
+    "inspect",
+    "inspect model.onnx [--input-shape NAME=DIMS ...] [--format text|json]",
+    "show the ops, value shapes, parameters and MACs of a model, and every op "
+    "mote does not support",
+    InspectOptions,
+    runInspect,
+};
+
+} // namespace mote::cli

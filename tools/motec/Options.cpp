@@ -1,0 +1,91 @@
+//===- Options.cpp - Command-line parsing for motec -----------------------===//
+
+#include "Options.h"
+
+#include <algorithm>
+#include <charconv>
+#include <fmt/format.h>
+
+namespace mote::cli {
+
+std::variant<ParsedArgs, UsageError>
+parseArgs(std::span<const std::string> Args, std::span<const OptionSpec> Specs) {
+  ParsedArgs R;
+  for (size_t I = 0; I < Args.size(); ++I) {
+    const std::string &A = Args[I];
+    if (A.size() < 3 || !A.starts_with("--")) {
+      if (A.starts_with("-") && A != "-")
+        return UsageError{fmt::format("unknown option '{}'", A)};
+      R.Positional.push_back(A);
+      continue;
+    }
+    std::string_view Name = std::string_view(A).substr(2);
+    std::optional<std::string> Inline;
+    if (size_t Eq = Name.find('='); Eq != std::string_view::npos) {
+      Inline = std::string(Name.substr(Eq + 1));
+      Name = Name.substr(0, Eq);
+    }
+    auto It = std::find_if(Specs.begin(), Specs.end(),
+                           [&](const OptionSpec &S) { return S.Name == Name; });
+    if (It == Specs.end())
+      return UsageError{fmt::format("unknown option '--{}'", Name)};
+    std::string Val;
+    if (It->Value.empty()) {
+      if (Inline)
+        return UsageError{fmt::format("option '--{}' takes no value", Name)};
+    } else if (Inline) {
+      Val = *Inline;
+    } else {
+      if (I + 1 >= Args.size())
+        return UsageError{fmt::format("option '--{}' needs a value ({})", Name,
+                                      It->Value)};
+      Val = Args[++I];
+    }
+    auto &Slot = R.Values[std::string(Name)];
+    if (!Slot.empty() && !It->Repeats)
+      return UsageError{fmt::format("option '--{}' given more than once", Name)};
+    Slot.push_back(std::move(Val));
+  }
+  return R;
+}
+
+std::string formatOptions(std::span<const OptionSpec> Specs) {
+  std::string S;
+  for (const OptionSpec &O : Specs) {
+    std::string Left = fmt::format("  --{}", O.Name);
+    if (!O.Value.empty())
+      Left += fmt::format(" {}", O.Value);
+    if (O.Repeats)
+      Left += " ...";
+    S += fmt::format("{:<34} {}\n", Left, O.Help);
+  }
+  return S;
+}
+
+Expected<std::pair<std::string, Shape>> parseInputShape(std::string_view S) {
+  size_t Eq = S.rfind('=');
+  if (Eq == std::string_view::npos || Eq == 0 || Eq + 1 == S.size())
+    return Diag(fmt::format("--input-shape '{}' must look like NAME=1x3x96x96",
+                            S));
+  std::string Name(S.substr(0, Eq));
+  std::string_view Dims = S.substr(Eq + 1);
+  Shape R;
+  while (true) {
+    size_t X = Dims.find('x');
+    std::string_view Tok = Dims.substr(0, X);
+    int64_t V = 0;
+    auto [P, EC] = std::from_chars(Tok.data(), Tok.data() + Tok.size(), V);
+    if (Tok.empty() || EC != std::errc() || P != Tok.data() + Tok.size() ||
+        V < 0)
+      return Diag(fmt::format("--input-shape '{}': '{}' is not a dim (use "
+                              "non-negative integers joined by 'x')",
+                              S, Tok));
+    R.push_back(V);
+    if (X == std::string_view::npos)
+      break;
+    Dims = Dims.substr(X + 1);
+  }
+  return std::make_pair(std::move(Name), std::move(R));
+}
+
+} // namespace mote::cli
