@@ -614,6 +614,24 @@ Status importSoftmax(ImportContext &C, const onnx::NodeProto &N) {
   return C.emit(N, OpKind::Reshape, {*S}, std::move(Back));
 }
 
+/// Identity of an initializer: PyTorch's exporter deduplicates initializers
+/// that happen to hold equal values (e.g. the zero biases of freshly folded
+/// BatchNorms) and hands each user an Identity of the shared one. Those were
+/// distinct parameters in the trained model, so each Identity result becomes
+/// a parameter of its own: training one must not change the others.
+Status importIdentity(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  if (*X && (*X)->isParam() && N.output_size() == 1) {
+    const std::string &Name = N.output(0);
+    if (C.Values.count(Name) || C.G.isNameTaken(Name))
+      return C.error(fmt::format("value '{}' is defined twice", Name));
+    return C.bind(Name, C.G.addParam(Name, *(*X)->data()));
+  }
+  return direct<OpKind::Identity, 1>(C, N);
+}
+
 Status importBatchNorm(ImportContext &C, const onnx::NodeProto &N) {
   if (N.output_size() > 1)
     return C.error("training-mode BatchNormalization (more than one output) "
@@ -644,7 +662,7 @@ const HandlerEntry HandlerTable[] = {
     {"GlobalAveragePool", 11, 17, direct<OpKind::GlobalAveragePool>},
     {"HardSigmoid", 11, 17, direct<OpKind::HardSigmoid>},
     {"HardSwish", 14, 17, direct<OpKind::HardSwish>},
-    {"Identity", 11, 17, direct<OpKind::Identity>},
+    {"Identity", 11, 17, importIdentity},
     {"LayerNormalization", 17, 17, direct<OpKind::LayerNormalization>},
     {"LeakyRelu", 11, 17, direct<OpKind::LeakyRelu>},
     {"Log", 11, 17, direct<OpKind::Log>},

@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""Writes small ONNX models for the motec command-line tests.
+
+usage: make_model.py KIND OUT.onnx
+kinds: tiny (conv net), unsupported (three unsupported ops), dynamic (batch
+dim is symbolic), opset7 (opset out of range)
+"""
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def save(nodes, inputs, outputs, inits, path, opset=13):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.save(model, path)
+
+
+def main():
+    kind, out = sys.argv[1], sys.argv[2]
+    rng = np.random.default_rng(0)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "conv.weight")
+    if kind == "tiny":
+        nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+                 helper.make_node("Relu", ["c"], ["r"], name="relu"),
+                 helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
+                 helper.make_node("Flatten", ["g"], ["y"], name="flat")]
+        save(nodes, [x], [y], [w], out)
+    elif kind == "unsupported":
+        nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="conv"),
+                 helper.make_node("Cos", ["c"], ["d"], name="cosine"),
+                 helper.make_node("Relu", ["d"], ["e"], name="relu"),
+                 helper.make_node("TopK", ["e", "k"], ["y", "i"], name="topk"),
+                 helper.make_node("Celu", ["y"], ["z"], name="celu")]
+        k = numpy_helper.from_array(np.array([2], np.int64), "k")
+        save(nodes, [x], [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], [w, k], out)
+    elif kind == "dynamic":
+        xd = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+        save([helper.make_node("Relu", ["x"], ["y"], name="relu")], [xd], [y], [], out)
+    elif kind == "opset7":
+        save([helper.make_node("Relu", ["x"], ["y"], name="relu")], [x], [y], [], out, opset=7)
+    else:
+        sys.exit("unknown kind " + kind)
+
+
+if __name__ == "__main__":
+    main()
