@@ -129,6 +129,9 @@ void Graph::replaceAllUsesWith(Value *Old, Value *New) {
   for (Value *&O : Outputs)
     if (O == Old)
       O = New;
+  for (StateUpdate &U : Updates)
+    if (U.NewValue == Old)
+      U.NewValue = New;
 }
 
 void Graph::eraseNode(Node *N) {
@@ -143,6 +146,10 @@ void Graph::eraseNode(Node *N) {
 
 bool Graph::removeDeadCode() {
   std::unordered_set<const Value *> Live(Outputs.begin(), Outputs.end());
+  for (const StateUpdate &U : Updates) {
+    Live.insert(U.NewValue);
+    Live.insert(U.Param);
+  }
   std::unordered_set<const Node *> LiveNodes;
   for (auto It = Nodes.rbegin(); It != Nodes.rend(); ++It) {
     Node *N = It->get();
@@ -177,6 +184,10 @@ bool Graph::removeDeadCode() {
   }
   for (Value *V : Outputs)
     Keep.insert(V);
+  for (const StateUpdate &U : Updates) {
+    Keep.insert(U.Param);
+    Keep.insert(U.NewValue);
+  }
   std::vector<Value *> KeptParams;
   for (Value *P : Params)
     if (Keep.count(P))

@@ -35,6 +35,18 @@ struct OpDef;
 
 enum class ValueKind : uint8_t { Input, Param, Const, Result };
 
+/// Which part of a training step a node belongs to.
+enum class NodePhase : uint8_t { Forward, Backward, Update };
+
+/// How a parameter trains (set by the select-trainable pass).
+struct TrainSpec {
+  bool Trainable = false;
+  /// Number of leading output channels that train; -1 for all.
+  int64_t Channels = -1;
+  /// The spec entry that selected it (for the report), if any.
+  std::string Rule;
+};
+
 /// A typed SSA value.
 class Value {
 public:
@@ -56,6 +68,15 @@ public:
   /// Changes the static type; the caller keeps the graph consistent.
   void setType(TensorType T) { Type = std::move(T); }
 
+  /// Training spec of a parameter.
+  const TrainSpec &train() const { return Train; }
+  void setTrain(TrainSpec S) { Train = std::move(S); }
+  bool isTrainable() const { return Kind == ValueKind::Param && Train.Trainable; }
+  /// Optimizer state (momentum, Adam moments, step counter): a param that
+  /// is not a model weight.
+  bool isOptimizerState() const { return OptimizerState; }
+  void setOptimizerState(bool B) { OptimizerState = B; }
+
 private:
   friend class Graph;
   std::string Name;
@@ -64,6 +85,8 @@ private:
   Node *Producer = nullptr;
   unsigned ResultIndex = 0;
   std::shared_ptr<Tensor> Data;
+  TrainSpec Train;
+  bool OptimizerState = false;
 };
 
 /// One operation: op kind, attributes, input values (null for an absent
@@ -89,6 +112,11 @@ public:
   /// Type of input \p I (must be present).
   const TensorType &inType(size_t I) const { return Inputs[I]->type(); }
   void setInput(size_t I, Value *V) { Inputs[I] = V; }
+  /// Replaces the operand list (the caller re-checks types).
+  void setInputs(std::vector<Value *> Vs) { Inputs = std::move(Vs); }
+
+  NodePhase phase() const { return Phase; }
+  void setPhase(NodePhase P) { Phase = P; }
 
 private:
   friend class Graph;
@@ -97,6 +125,7 @@ private:
   std::vector<Value *> Inputs;
   std::vector<Value *> Outputs;
   AttrMap Attrs;
+  NodePhase Phase = NodePhase::Forward;
 };
 
 /// Name and type of a node result to create.
@@ -131,6 +160,19 @@ public:
                    std::vector<ResultSpec> Results);
   void addOutput(Value *V) { Outputs.push_back(V); }
   void setOutputs(std::vector<Value *> Vs) { Outputs = std::move(Vs); }
+
+  /// State carried across training steps: after a step, each Param gets the
+  /// value computed for it (updated weights, optimizer state). In-place on a
+  /// device; explicit here so the IR stays SSA.
+  struct StateUpdate {
+    Value *Param;
+    Value *NewValue;
+  };
+  const std::vector<StateUpdate> &stateUpdates() const { return Updates; }
+  void addStateUpdate(Value *Param, Value *NewValue) {
+    Updates.push_back({Param, NewValue});
+  }
+  void clearStateUpdates() { Updates.clear(); }
 
   /// A name not used by any value or node yet, based on \p Base.
   std::string uniqueName(std::string_view Base) const;
@@ -175,6 +217,7 @@ private:
   std::vector<Value *> Inputs;
   std::vector<Value *> Outputs;
   std::vector<Value *> Params;
+  std::vector<StateUpdate> Updates;
   std::unordered_map<std::string, Value *> ValueByName;
   std::unordered_map<std::string, Node *> NodeByName;
 };

@@ -24,8 +24,10 @@ Status Interpreter::run(const std::map<std::string, Tensor> &Feeds) {
   for (const auto &[Name, T] : Feeds)
     if (!G.lookup(Name) || !G.lookup(Name)->isInput())
       return Diag(fmt::format("'{}' is not a graph input", Name));
-  for (const Value *P : G.params())
-    Values[P] = *P->data();
+  for (const Value *P : G.params()) {
+    auto It = State.find(P);
+    Values[P] = It != State.end() ? It->second : *P->data();
+  }
   for (const auto &NP : G.nodes()) {
     const Node &N = *NP;
     std::vector<const Tensor *> Ins;
@@ -57,7 +59,16 @@ Status Interpreter::run(const std::map<std::string, Tensor> &Feeds) {
     for (size_t I = 0; I < N.numOutputs(); ++I)
       Values[N.output(I)] = std::move(Outs[I]);
   }
+  for (const Graph::StateUpdate &U : G.stateUpdates())
+    State[U.Param] = Values.at(U.NewValue);
   return ok();
+}
+
+const Tensor *Interpreter::state(const Value *P) const {
+  auto It = State.find(P);
+  if (It != State.end())
+    return &It->second;
+  return P->data();
 }
 
 const Tensor *Interpreter::get(const Value *V) const {

@@ -27,8 +27,13 @@ public:
   explicit Interpreter(const Graph &G) : G(G) {}
 
   /// Runs the graph on \p Feeds (graph input name -> tensor). Every graph
-  /// input must be fed with a tensor of its declared type.
+  /// input must be fed with a tensor of its declared type. Params start from
+  /// their data in the graph; after each run, the graph's state updates are
+  /// applied, so repeated runs are successive training steps.
   Status run(const std::map<std::string, Tensor> &Feeds);
+
+  /// Current value of param \p P (after the updates of earlier runs).
+  const Tensor *state(const Value *P) const;
 
   /// Value of \p V after run() (inputs, params, consts and results).
   const Tensor *get(const Value *V) const;
@@ -38,6 +43,7 @@ public:
 private:
   const Graph &G;
   std::unordered_map<const Value *, Tensor> Values;
+  std::unordered_map<const Value *, Tensor> State;
 };
 
 /// Runs \p G once and returns its outputs.

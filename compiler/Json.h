@@ -9,7 +9,11 @@
 #ifndef MOTE_COMPILER_JSON_H
 #define MOTE_COMPILER_JSON_H
 
+#include "compiler/Diagnostic.h"
+
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +48,24 @@ private:
   std::vector<bool> HasElem;
   bool AfterKey = false;
 };
+
+/// A parsed JSON value (for small input files such as update specs).
+struct JsonValue {
+  enum class Kind { Null, Bool, Number, String, Array, Object } K = Kind::Null;
+  bool B = false;
+  double Num = 0;
+  std::string Str;
+  std::vector<JsonValue> Arr;
+  std::map<std::string, JsonValue, std::less<>> Obj;
+
+  const JsonValue *get(std::string_view Key) const {
+    auto It = Obj.find(Key);
+    return It == Obj.end() ? nullptr : &It->second;
+  }
+};
+
+/// Parses \p Text (nesting depth and size bounded); errors name the offset.
+Expected<JsonValue> parseJson(std::string_view Text);
 
 } // namespace mote
 

@@ -110,7 +110,7 @@ Diag opError(std::string Msg);
 /// Shorthand for ops whose result type is the (broadcast) type of inputs.
 Expected<std::vector<TensorType>> sameAsInput0(const Node &N);
 
-/// Requires input \p I to be a float tensor.
+/// Requires input \p I to be a float (f32 or f64) tensor.
 Status requireFloat(const Node &N, size_t I);
 
 } // namespace mote

@@ -53,8 +53,8 @@ Status checkOpSchema(const Node &N) {
       return opError(fmt::format("expects at least {} inputs, got {}",
                                  D.MinInputs, NumIn));
     if (D.MinInputs == D.MaxInputs)
-      return opError(
-          fmt::format("expects {} inputs, got {}", D.MinInputs, NumIn));
+      return opError(fmt::format("expects {} input{}, got {}", D.MinInputs,
+                                 D.MinInputs == 1 ? "" : "s", NumIn));
     return opError(fmt::format("expects {} to {} inputs, got {}", D.MinInputs,
                                D.MaxInputs, NumIn));
   }
@@ -62,9 +62,13 @@ Status checkOpSchema(const Node &N) {
     if (!N.input(size_t(I)))
       return opError(fmt::format("required input {} is missing", I));
   int NumOut = int(N.numOutputs());
-  if (NumOut < D.MinOutputs || NumOut > D.MaxOutputs)
+  if (NumOut < D.MinOutputs || NumOut > D.MaxOutputs) {
+    if (D.MinOutputs == D.MaxOutputs)
+      return opError(fmt::format("expects {} result{}, got {}", D.MinOutputs,
+                                 D.MinOutputs == 1 ? "" : "s", NumOut));
     return opError(fmt::format("expects {} to {} results, got {}",
                                D.MinOutputs, D.MaxOutputs, NumOut));
+  }
   for (const auto &[Name, Val] : N.attrs().all()) {
     auto It = std::find_if(D.Attrs.begin(), D.Attrs.end(),
                            [&](const AttrSpec &S) { return S.Name == Name; });
@@ -132,8 +136,8 @@ Expected<std::vector<TensorType>> sameAsInput0(const Node &N) {
 }
 
 Status requireFloat(const Node &N, size_t I) {
-  if (N.inType(I).Elem != DType::F32)
-    return opError(fmt::format("input {} must be f32, got {}", I,
+  if (!isFloat(N.inType(I).Elem))
+    return opError(fmt::format("input {} must be f32 or f64, got {}", I,
                                dtypeName(N.inType(I).Elem)));
   return ok();
 }

@@ -365,6 +365,11 @@ Status Parser::nodeLine() {
   if (!S)
     return S;
   std::string OpName = word();
+  NodePhase Phase = NodePhase::Forward;
+  if (OpName == "backward" || OpName == "update") {
+    Phase = OpName == "backward" ? NodePhase::Backward : NodePhase::Update;
+    OpName = word();
+  }
   std::optional<OpKind> Op = lookupOp(OpName);
   if (!Op)
     return error(OpName.empty() ? std::string("expected an op name")
@@ -430,8 +435,9 @@ Status Parser::nodeLine() {
       return T.takeError();
     Results.push_back({ResultNames[I], *T});
   }
-  G->addNode(*Op, NodeName, std::move(Ins), std::move(Attrs),
-             std::move(Results));
+  Node *Nd = G->addNode(*Op, NodeName, std::move(Ins), std::move(Attrs),
+                        std::move(Results));
+  Nd->setPhase(Phase);
   return ok();
 }
 
@@ -459,6 +465,23 @@ Expected<std::unique_ptr<Graph>> Parser::parse() {
       continue;
     }
     std::string KW = word();
+    if (KW == "update") {
+      Expected<Value *> P = operand();
+      if (!P)
+        return P.takeError();
+      if (!*P || !(*P)->isParam())
+        return error("'update' needs a param on its left");
+      Status Eq = expect('=', "in an update");
+      if (!Eq)
+        return Eq.takeError();
+      Expected<Value *> V = operand();
+      if (!V)
+        return V.takeError();
+      if (!*V)
+        return error("an update cannot take an absent value");
+      G->addStateUpdate(*P, *V);
+      continue;
+    }
     if (KW == "output") {
       Expected<Value *> V = operand();
       if (!V)
@@ -489,6 +512,41 @@ Expected<std::unique_ptr<Graph>> Parser::parse() {
       G->addInput(*N, *T);
       continue;
     }
+    TrainSpec Train;
+    bool OptState = false;
+    if (KW == "param") {
+      size_t Save = Pos;
+      int SaveLine = Line;
+      if (word() == "trainable") {
+        Train.Trainable = true;
+        if (consume('(')) {
+          bool IsFloat;
+          int64_t Ch = 0;
+          Expected<double> V = number(IsFloat, Ch);
+          if (!V)
+            return V.takeError();
+          if (IsFloat || Ch < 1)
+            return error("trainable(N) needs a positive channel count");
+          Train.Channels = Ch;
+          S = expect(')', "after the channel count");
+          if (!S)
+            return S.takeError();
+        }
+      } else {
+        Pos = Save;
+        Line = SaveLine;
+      }
+      Save = Pos;
+      SaveLine = Line;
+      if (word() == "optimizer_state") {
+        OptState = true;
+      } else {
+        Pos = Save;
+        Line = SaveLine;
+      }
+    } else if (peek() == 't') {
+      return error("only params can be trainable");
+    }
     if (T->bytes() > MaxTextDataBytes)
       return error(fmt::format("'{}' is {} bytes, more than the text format "
                                "holds ({} bytes)",
@@ -501,7 +559,11 @@ Expected<std::unique_ptr<Graph>> Parser::parse() {
       D = std::move(*Dt);
     }
     if (KW == "param")
-      G->addParam(*N, std::move(D));
+    {
+      Value *P = G->addParam(*N, std::move(D));
+      P->setTrain(Train);
+      P->setOptimizerState(OptState);
+    }
     else
       G->addConst(*N, std::move(D));
   }

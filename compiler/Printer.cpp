@@ -112,6 +112,12 @@ std::string printGraph(const Graph &G, const PrintOptions &Opts) {
   for (const Value *V : G.params()) {
     S += fmt::format("  {} %{} : {}", V->isParam() ? "param" : "const",
                      printName(V->name()), V->type().str());
+    if (V->isTrainable())
+      S += V->train().Channels >= 0
+               ? fmt::format(" trainable({})", V->train().Channels)
+               : std::string(" trainable");
+    if (V->isOptimizerState())
+      S += " optimizer_state";
     if (Opts.ElideDataAbove < 0 ||
         V->type().numElements() <= Opts.ElideDataAbove)
       S += " = " + printData(*V->data());
@@ -122,7 +128,12 @@ std::string printGraph(const Graph &G, const PrintOptions &Opts) {
     S += "  ";
     for (size_t I = 0; I < N.numOutputs(); ++I)
       S += (I ? ", %" : "%") + printName(N.output(I)->name());
-    S += fmt::format(" = {} {}(", N.opName(), quote(N.name()));
+    S += " = ";
+    if (N.phase() == NodePhase::Backward)
+      S += "backward ";
+    else if (N.phase() == NodePhase::Update)
+      S += "update ";
+    S += fmt::format("{} {}(", N.opName(), quote(N.name()));
     for (size_t I = 0; I < N.numInputs(); ++I) {
       S += I ? ", " : "";
       S += N.input(I) ? "%" + printName(N.input(I)->name()) : "_";
@@ -145,6 +156,9 @@ std::string printGraph(const Graph &G, const PrintOptions &Opts) {
   }
   for (const Value *V : G.outputs())
     S += fmt::format("  output %{}\n", printName(V->name()));
+  for (const Graph::StateUpdate &U : G.stateUpdates())
+    S += fmt::format("  update %{} = %{}\n", printName(U.Param->name()),
+                     printName(U.NewValue->name()));
   S += "}\n";
   return S;
 }

@@ -86,6 +86,27 @@ Status verifyGraph(const Graph &G) {
                                   .at(N));
     }
   }
+  std::unordered_set<const Value *> Updated;
+  for (const Graph::StateUpdate &U : G.stateUpdates()) {
+    if (!U.Param->isParam())
+      return located(G, Diag(fmt::format("update of '{}', which is not a "
+                                         "param",
+                                         U.Param->name())));
+    if (!Defined.count(U.NewValue))
+      return located(G, Diag(fmt::format("update of '{}' with '{}', which is "
+                                         "not defined",
+                                         U.Param->name(),
+                                         U.NewValue->name())));
+    if (U.NewValue->type() != U.Param->type())
+      return located(G, Diag(fmt::format("update of '{}' ({}) with a value "
+                                         "of type {}",
+                                         U.Param->name(),
+                                         U.Param->type().str(),
+                                         U.NewValue->type().str())));
+    if (!Updated.insert(U.Param).second)
+      return located(G, Diag(fmt::format("'{}' is updated twice",
+                                         U.Param->name())));
+  }
   for (const Value *V : G.outputs())
     if (!Defined.count(V))
       return located(G, Diag(fmt::format("graph output '{}' is not defined",

@@ -1,6 +1,7 @@
 //===- OpUtils.cpp - Helpers for op definitions and kernels ---------------===//
 
 #include "compiler/ops/OpUtils.h"
+#include "compiler/GradContext.h"
 
 namespace mote {
 
@@ -30,6 +31,12 @@ Status requireSameDType(const Node &N) {
                                  dtypeName(First->type().Elem)));
   }
   return ok();
+}
+
+Value *scalarLike(GradContext &Ctx, const Value *Like, double V) {
+  Tensor T(TensorType(Like->type().Elem, {}));
+  T.setFromDouble(0, V);
+  return Ctx.constant(std::move(T), "c");
 }
 
 } // namespace mote

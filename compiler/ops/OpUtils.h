@@ -38,6 +38,13 @@ inline int64_t offsetFor(int64_t I, const Shape &Out,
 /// Ok if all inputs that are present have the same element type.
 Status requireSameDType(const Node &N);
 
+class GradContext;
+class Value;
+
+/// A scalar constant of \p Like's element type (for gradient rules, which
+/// must work in f32 and in the f64 of the gradient checks).
+Value *scalarLike(GradContext &Ctx, const Value *Like, double V);
+
 } // namespace mote
 
 #endif // MOTE_COMPILER_OPS_OPUTILS_H

@@ -614,6 +614,61 @@ Status importSoftmax(ImportContext &C, const onnx::NodeProto &N) {
   return C.emit(N, OpKind::Reshape, {*S}, std::move(Back));
 }
 
+/// Split becomes one Slice per output (opset 13 takes the sizes as an
+/// operand, opset 11 as an attribute; without sizes the parts are equal).
+Status importSplit(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  if (!*X)
+    return C.error("the input is missing");
+  const Shape &D = (*X)->type().Dims;
+  int64_t Axis = 0;
+  if (const onnx::AttributeProto *A = findAttr(N, "axis"))
+    Axis = A->i();
+  std::optional<int64_t> Ax = normalizeAxis(Axis, int64_t(D.size()));
+  if (!Ax)
+    return C.error(fmt::format("axis {} is out of range for rank {}", Axis,
+                               D.size()));
+  std::vector<int64_t> Sizes;
+  if (C.Opset >= 13 && N.input_size() > 1 && !N.input(1).empty()) {
+    Expected<const Tensor *> S = C.constInput(N, 1, "the split operand");
+    if (!S)
+      return S.takeError();
+    Sizes = (*S)->toInts();
+  } else if (const onnx::AttributeProto *A = findAttr(N, "split")) {
+    Sizes.assign(A->ints().begin(), A->ints().end());
+  } else {
+    int64_t K = N.output_size();
+    if (K < 1 || D[size_t(*Ax)] % K != 0)
+      return C.error(fmt::format("cannot split dim {} of size {} into {} "
+                                 "equal parts",
+                                 *Ax, D[size_t(*Ax)], K));
+    Sizes.assign(size_t(K), D[size_t(*Ax)] / K);
+  }
+  if (int64_t(Sizes.size()) != N.output_size())
+    return C.error(fmt::format("{} split sizes for {} outputs", Sizes.size(),
+                               N.output_size()));
+  int64_t Start = 0;
+  for (int I = 0; I < N.output_size(); ++I) {
+    if (Sizes[size_t(I)] < 0 || Start + Sizes[size_t(I)] > D[size_t(*Ax)])
+      return C.error(fmt::format("split sizes {} do not fit dim {} of size "
+                                 "{}",
+                                 shapeStr(Sizes), *Ax, D[size_t(*Ax)]));
+    AttrMap A;
+    A.set("starts", std::vector<int64_t>{Start});
+    A.set("ends", std::vector<int64_t>{Start + Sizes[size_t(I)]});
+    A.set("axes", std::vector<int64_t>{*Ax});
+    Start += Sizes[size_t(I)];
+    onnx::NodeProto Part;
+    Part.set_op_type("Split");
+    Part.add_output(N.output(I));
+    if (Status S = C.emit(Part, OpKind::Slice, {*X}, std::move(A)); !S)
+      return S;
+  }
+  return ok();
+}
+
 /// Identity of an initializer: PyTorch's exporter deduplicates initializers
 /// that happen to hold equal values (e.g. the zero biases of freshly folded
 /// BatchNorms) and hands each user an Identity of the shared one. Those were
@@ -686,6 +741,7 @@ const HandlerEntry HandlerTable[] = {
     {"Softmax", 11, 17, importSoftmax<OpKind::Softmax>},
     {"SoftmaxCrossEntropyLoss", 13, 17,
      direct<OpKind::SoftmaxCrossEntropyLoss>},
+    {"Split", 11, 17, importSplit},
     {"Sqrt", 11, 17, direct<OpKind::Sqrt>},
     {"Squeeze", 11, 12, direct<OpKind::Squeeze>},
     {"Squeeze", 13, 17, importAxesOperand<OpKind::Squeeze>},
@@ -773,6 +829,15 @@ Expected<TensorType> inputType(const onnx::ValueInfoProto &VI,
   Shape Dims;
   for (int I = 0; I < TT.shape().dim_size(); ++I) {
     const auto &D = TT.shape().dim(I);
+    if (I == 0 && Opts.Batch > 0) {
+      if (D.has_dim_value() && D.dim_value() != 1 &&
+          D.dim_value() != Opts.Batch)
+        return Fail(fmt::format("--batch {}: input '{}' has a fixed batch "
+                                "dim of {}",
+                                Opts.Batch, VI.name(), D.dim_value()));
+      Dims.push_back(Opts.Batch);
+      continue;
+    }
     if (!D.has_dim_value() || D.dim_value() < 0) {
       std::string What = D.has_dim_param()
                              ? fmt::format("dynamic dim '{}'", D.dim_param())
@@ -853,7 +918,7 @@ Expected<std::unique_ptr<Graph>> importModel(onnx::ModelProto &M,
   G->Opset = Opset;
   ImportContext C(*G, BaseDir, Opset);
   // Bound or partly dynamic inputs make ONNX's static types unreliable.
-  if (Opts.InputShapes.empty())
+  if (Opts.InputShapes.empty() && Opts.Batch <= 0)
     C.OnnxTypes = std::move(OnnxTypes);
 
   for (const onnx::TensorProto &T : GP.initializer()) {

@@ -39,6 +39,9 @@ class Graph;
 struct ImportOptions {
   /// Static shapes for graph inputs (binds dynamic dims): name -> dims.
   std::map<std::string, Shape> InputShapes;
+  /// If positive, dim 0 (the batch) of every graph input whose dim 0 is 1 or
+  /// symbolic becomes this (--batch).
+  int64_t Batch = -1;
   /// Graph inputs whose values are known at compile time; they become
   /// constants (the ONNX node tests feed shape operands this way).
   std::map<std::string, Tensor> ConstantInputs;

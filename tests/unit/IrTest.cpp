@@ -84,7 +84,7 @@ TEST_CASE("the verifier checks arity and attributes", "[ir][verifier]") {
   G.addOutput(N->output(0));
   Status S = verifyGraph(G);
   REQUIRE_FALSE(S);
-  CHECK(S.error().str() == "node 'lr' (LeakyRelu): expects 1 inputs, got 2");
+  CHECK(S.error().str() == "node 'lr' (LeakyRelu): expects 1 input, got 2");
 }
 
 TEST_CASE("dead code removal keeps what reaches outputs", "[ir]") {

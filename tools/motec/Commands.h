@@ -21,14 +21,19 @@ struct Command {
   std::string_view Name;
   std::string_view Synopsis;
   std::string_view Summary;
-  std::span<const OptionSpec> Options;
+  /// The command's options (a function: the tables are built on first use,
+  /// not during static initialisation).
+  std::span<const OptionSpec> (*Options)();
   int (*Run)(const ParsedArgs &Args);
 };
 
 extern const Command InspectCommand;
+extern const Command RunCommand;
 
 /// Prints a user error ("motec: error: ...") and returns ExitUserError.
 int reportError(const Diag &D);
+/// Prints a usage error of \p Command and returns ExitUsage.
+int reportUsage(std::string_view Command, const Diag &D);
 
 } // namespace mote::cli
 

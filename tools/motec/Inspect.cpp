@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "Session.h"
+#include "compiler/Printer.h"
 #include "compiler/Graph.h"
 #include "compiler/Json.h"
 #include "compiler/OpDef.h"
@@ -19,11 +21,14 @@ namespace mote::cli {
 
 namespace {
 
-const OptionSpec InspectOptions[] = {
-    {"input-shape", "NAME=1x3x96x96", true,
-     "static shape for a graph input (binds dynamic dims)"},
+const OptionSpec InspectOwnOptions[] = {
     {"format", "text|json", false, "output format (default text)"},
+    {"print-ir", "", false, "print the graph in mote's textual IR instead"},
 };
+std::span<const OptionSpec> inspectOptions() {
+  static const std::vector<OptionSpec> V = withModelOptions(InspectOwnOptions);
+  return V;
+}
 
 /// "1,234,567".
 std::string grouped(int64_t V) {
@@ -50,7 +55,7 @@ std::string typesOf(const Node &N) {
   return S;
 }
 
-void printText(const Graph &G, const std::string &Path) {
+void printText(const Graph &G, const std::string &Path, bool Training) {
   ParamStats Params, Consts;
   for (const Value *V : G.params())
     addTo(V->isParam() ? Params : Consts, V);
@@ -81,10 +86,19 @@ void printText(const Graph &G, const std::string &Path) {
     fmt::print("  {:>4}  {:<{}}  {:<20}  {:>14}  {}\n", I++, N->name(), NameW,
                N->opName(), grouped(nodeMacs(*N)), typesOf(*N));
   fmt::print("total MACs: {}\n", grouped(TotalMacs));
+  if (Training) {
+    TrainingStats S = computeTrainingStats(G);
+    fmt::print("training: {} forward, {} backward, {} update nodes; {} "
+               "trainable parameters ({} values)\n",
+               S.ForwardNodes, S.BackwardNodes, S.UpdateNodes,
+               S.TrainableParams, grouped(S.TrainableElements));
+    fmt::print("saved activations: {} tensors, {} bytes\n",
+               S.SavedActivations, grouped(S.SavedActivationBytes));
+  }
   fmt::print("unsupported ops: none\n");
 }
 
-void printJson(const Graph &G, const std::string &Path) {
+void printJson(const Graph &G, const std::string &Path, bool Training) {
   JsonWriter W;
   W.beginObject();
   W.key("model");
@@ -139,6 +153,26 @@ void printJson(const Graph &G, const std::string &Path) {
   W.endArray();
   W.key("total_macs");
   W.value(Total);
+  if (Training) {
+    TrainingStats S = computeTrainingStats(G);
+    W.key("training");
+    W.beginObject();
+    W.key("forward_nodes");
+    W.value(S.ForwardNodes);
+    W.key("backward_nodes");
+    W.value(S.BackwardNodes);
+    W.key("update_nodes");
+    W.value(S.UpdateNodes);
+    W.key("saved_activations");
+    W.value(S.SavedActivations);
+    W.key("saved_activation_bytes");
+    W.value(S.SavedActivationBytes);
+    W.key("trainable_params");
+    W.value(S.TrainableParams);
+    W.key("trainable_elements");
+    W.value(S.TrainableElements);
+    W.endObject();
+  }
   W.key("unsupported_ops");
   W.beginArray();
   W.endArray();
@@ -147,33 +181,24 @@ void printJson(const Graph &G, const std::string &Path) {
 }
 
 int runInspect(const ParsedArgs &Args) {
-  if (Args.Positional.size() != 1) {
-    fmt::print(stderr, "motec inspect: expected one model file\nusage: motec "
-                       "inspect model.onnx [options]\n");
-    return ExitUsage;
-  }
   std::string Format = Args.get("format").value_or("text");
   if (Format != "text" && Format != "json") {
     fmt::print(stderr, "motec inspect: --format must be text or json\n");
     return ExitUsage;
   }
-  ImportOptions Opts;
-  for (const std::string &S : Args.getAll("input-shape")) {
-    auto P = parseInputShape(S);
-    if (!P) {
-      fmt::print(stderr, "motec inspect: {}\n", P.error().Message);
-      return ExitUsage;
-    }
-    Opts.InputShapes[P->first] = P->second;
-  }
-  const std::string &Path = Args.Positional[0];
-  auto G = importOnnxFile(Path, Opts);
+  Expected<Session> S = parseSession(Args);
+  if (!S)
+    return S.error().Line == -2 ? reportUsage("inspect", S.error())
+                                : reportError(S.error());
+  auto G = buildGraph(*S);
   if (!G)
     return reportError(G.error());
-  if (Format == "json")
-    printJson(**G, Path);
+  if (Args.has("print-ir"))
+    fmt::print("{}", printGraph(**G, PrintOptions{.ElideDataAbove = 16}));
+  else if (Format == "json")
+    printJson(**G, S->ModelPath, S->Training);
   else
-    printText(**G, Path);
+    printText(**G, S->ModelPath, S->Training);
   return ExitOk;
 }
 
@@ -181,10 +206,10 @@ int runInspect(const ParsedArgs &Args) {
 
 const Command InspectCommand = {
     "inspect",
-    "inspect model.onnx [--input-shape NAME=DIMS ...] [--format text|json]",
+    "inspect model.onnx [--format text|json] [--print-ir] [model options]",
     "show the ops, value shapes, parameters and MACs of a model, and every op "
     "mote does not support",
-    InspectOptions,
+    inspectOptions,
     runInspect,
 };
 

@@ -18,7 +18,7 @@ using namespace mote::cli;
 
 namespace {
 
-const Command *const Commands[] = {&InspectCommand};
+const Command *const Commands[] = {&InspectCommand, &RunCommand};
 
 void printUsage(std::FILE *Out) {
   fmt::print(Out, "usage: motec <command> [options]\n\n"
@@ -33,7 +33,7 @@ void printUsage(std::FILE *Out) {
 
 void printCommandHelp(const Command &C) {
   fmt::print("usage: motec {}\n\n{}\n\noptions:\n{}", C.Synopsis, C.Summary,
-             formatOptions(C.Options));
+             formatOptions(C.Options()));
 }
 
 int run(int Argc, char **Argv) {
@@ -61,7 +61,7 @@ int run(int Argc, char **Argv) {
         printCommandHelp(*C);
         return ExitOk;
       }
-    auto Parsed = parseArgs(Rest, C->Options);
+    auto Parsed = parseArgs(Rest, C->Options());
     if (auto *U = std::get_if<UsageError>(&Parsed)) {
       fmt::print(stderr, "motec {}: {}\nusage: motec {}\n", C->Name,
                  U->Message, C->Synopsis);
@@ -75,6 +75,11 @@ int run(int Argc, char **Argv) {
 }
 
 } // namespace
+
+int mote::cli::reportUsage(std::string_view Command, const mote::Diag &D) {
+  fmt::print(stderr, "motec {}: {}\n", Command, D.Message);
+  return ExitUsage;
+}
 
 int mote::cli::reportError(const mote::Diag &D) {
   fmt::print(stderr, "motec: error: {}\n", D.str());

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
 
 #include <cmath>
@@ -118,6 +119,123 @@ Status powKernel(const Node &, std::span<const Tensor *const> In,
   });
 }
 
+//===----------------------------------------------------------------------===//
+// Gradient rules. Broadcasting is undone by summing each operand's gradient
+// back to the operand's shape (GradContext::sumToShape).
+//===----------------------------------------------------------------------===//
+
+/// Adds sumToShape(G) as the gradient of input \p I (if it needs one).
+Status addReduced(GradContext &Ctx, const Node &N, size_t I,
+                  Expected<Value *> G) {
+  if (!G)
+    return G.takeError();
+  Expected<Value *> R = Ctx.sumToShape(*G, N.inType(I).Dims);
+  return R ? Ctx.addInputGrad(I, *R) : R.takeError();
+}
+
+// d(a + b) = da + db
+Status gradAdd(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY)
+    return ok();
+  for (size_t I = 0; I < 2; ++I)
+    if (Ctx.needsGrad(I))
+      if (Status S = addReduced(Ctx, N, I, DY); !S)
+        return S;
+  return ok();
+}
+
+// d(a - b) = da - db
+Status gradSub(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY)
+    return ok();
+  if (Ctx.needsGrad(0))
+    if (Status S = addReduced(Ctx, N, 0, DY); !S)
+      return S;
+  if (Ctx.needsGrad(1))
+    return addReduced(Ctx, N, 1, Ctx.emit1(OpKind::Neg, {DY}));
+  return ok();
+}
+
+// d(a b) = b da + a db
+Status gradMul(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY)
+    return ok();
+  for (size_t I = 0; I < 2; ++I)
+    if (Ctx.needsGrad(I))
+      if (Status S = addReduced(Ctx, N, I,
+                                Ctx.emit1(OpKind::Mul, {DY, N.input(1 - I)}));
+          !S)
+        return S;
+  return ok();
+}
+
+// d(a / b) = da / b - (a / b^2) db = da / b - (y / b) db
+Status gradDiv(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY)
+    return ok();
+  if (Ctx.needsGrad(0))
+    if (Status S = addReduced(Ctx, N, 0,
+                              Ctx.emit1(OpKind::Div, {DY, N.input(1)}));
+        !S)
+      return S;
+  if (!Ctx.needsGrad(1))
+    return ok();
+  Expected<Value *> YB = Ctx.emit1(OpKind::Div, {N.output(0), N.input(1)});
+  if (!YB)
+    return YB.takeError();
+  Expected<Value *> P = Ctx.emit1(OpKind::Mul, {DY, *YB});
+  if (!P)
+    return P.takeError();
+  return addReduced(Ctx, N, 1, Ctx.emit1(OpKind::Neg, {*P}));
+}
+
+// d(a^b) = b a^(b-1) da + a^b ln(a) db
+Status gradPow(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY)
+    return ok();
+  Value *A = N.input(0), *B = N.input(1);
+  if (Ctx.needsGrad(0)) {
+    Value *BF = B;
+    if (B->type().Elem != A->type().Elem) {
+      // An integer exponent must be a constant; read it as A's type.
+      if (!B->hasData())
+        return opError("the exponent has another element type than the base "
+                       "and is not a constant; insert a Cast");
+      Tensor T(TensorType(A->type().Elem, B->type().Dims));
+      for (int64_t I = 0; I < T.numElements(); ++I)
+        T.setFromDouble(I, B->data()->getAsDouble(I));
+      BF = Ctx.constant(std::move(T), "exponent");
+    }
+    Expected<Value *> BM1 =
+        Ctx.emit1(OpKind::Sub, {BF, scalarLike(Ctx, BF, 1.0)});
+    if (!BM1)
+      return BM1.takeError();
+    Expected<Value *> P = Ctx.emit1(OpKind::Pow, {A, *BM1});
+    if (!P)
+      return P.takeError();
+    Expected<Value *> Q = Ctx.emit1(OpKind::Mul, {*P, BF});
+    if (!Q)
+      return Q.takeError();
+    if (Status S = addReduced(Ctx, N, 0, Ctx.emit1(OpKind::Mul, {DY, *Q})); !S)
+      return S;
+  }
+  if (Ctx.needsGrad(1)) {
+    Expected<Value *> L = Ctx.emit1(OpKind::Log, {A});
+    if (!L)
+      return L.takeError();
+    Expected<Value *> P = Ctx.emit1(OpKind::Mul, {N.output(0), *L});
+    if (!P)
+      return P.takeError();
+    return addReduced(Ctx, N, 1, Ctx.emit1(OpKind::Mul, {DY, *P}));
+  }
+  return ok();
+}
+
 } // namespace
 
 #define MOTE_BINARY(NAME, KERNEL, SUMMARY)                                     \
@@ -131,7 +249,7 @@ Status powKernel(const Node &, std::span<const Tensor *const> In,
       .Infer = inferBroadcast,                                                 \
       .Kernel = KERNEL,                                                        \
       .Macs = nullptr,                                                         \
-      .Grad = nullptr,                                                         \
+      .Grad = grad##NAME,                                                      \
       .Flags = OpFlagElementwise,                                              \
       .Summary = SUMMARY,                                                      \
   };

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
 
 #include <algorithm>
@@ -141,6 +142,87 @@ Status kernelClip(const Node &N, std::span<const Tensor *const> In,
   });
 }
 
+//===----------------------------------------------------------------------===//
+// Gradient rules: dX from dY (the gradient of the result).
+//===----------------------------------------------------------------------===//
+
+/// dX = GradOp(dY, v) with v the input (UseResult false) or the result,
+/// carrying the forward node's attributes.
+template <OpKind GradOp, bool UseResult = false>
+Status gradVia(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  Expected<Value *> DX =
+      Ctx.emit1(GradOp, {DY, UseResult ? N.output(0) : N.input(0)}, N.attrs());
+  if (!DX)
+    return DX.takeError();
+  return Ctx.addInputGrad(0, *DX);
+}
+
+// d/dx e^x = e^x = y
+Status gradExp(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  Expected<Value *> DX = Ctx.emit1(OpKind::Mul, {DY, N.output(0)});
+  return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
+}
+
+// d/dx ln x = 1 / x
+Status gradLog(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  Expected<Value *> DX = Ctx.emit1(OpKind::Div, {DY, N.input(0)});
+  return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
+}
+
+// d/dx sqrt x = 1 / (2 sqrt x) = 0.5 / y
+Status gradSqrt(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  Expected<Value *> Half =
+      Ctx.emit1(OpKind::Mul, {DY, scalarLike(Ctx, DY, 0.5)});
+  if (!Half)
+    return Half.takeError();
+  Expected<Value *> DX = Ctx.emit1(OpKind::Div, {*Half, N.output(0)});
+  return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
+}
+
+// d/dx -x = -1
+Status gradNeg(GradContext &Ctx, const Node &) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  Expected<Value *> DX = Ctx.emit1(OpKind::Neg, {DY});
+  return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
+}
+
+// d/dx 1/x = -1/x^2 = -y^2
+Status gradReciprocal(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  Expected<Value *> Y2 = Ctx.emit1(OpKind::Mul, {N.output(0), N.output(0)});
+  if (!Y2)
+    return Y2.takeError();
+  Expected<Value *> P = Ctx.emit1(OpKind::Mul, {DY, *Y2});
+  if (!P)
+    return P.takeError();
+  Expected<Value *> DX = Ctx.emit1(OpKind::Neg, {*P});
+  return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
+}
+
+// Identity passes the gradient through.
+Status gradIdentity(GradContext &Ctx, const Node &) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  return Ctx.addInputGrad(0, DY);
+}
+
 constexpr AttrSpec LeakyReluAttrs[] = {{"alpha", AttrKind::Float}};
 constexpr AttrSpec HardSigmoidAttrs[] = {{"alpha", AttrKind::Float},
                                          {"beta", AttrKind::Float}};
@@ -150,7 +232,7 @@ constexpr AttrSpec GeluAttrs[] = {{"approximate", AttrKind::String}};
 
 } // namespace
 
-#define MOTE_UNARY(NAME, ATTRS, INFER, FLAGS, SUMMARY)                         \
+#define MOTE_UNARY(NAME, ATTRS, INFER, GRAD, FLAGS, SUMMARY)                   \
   extern const OpDef OpDef_##NAME = {                                          \
       .Name = #NAME,                                                           \
       .MinInputs = 1,                                                          \
@@ -161,34 +243,41 @@ constexpr AttrSpec GeluAttrs[] = {{"approximate", AttrKind::String}};
       .Infer = INFER,                                                          \
       .Kernel = kernel##NAME,                                                  \
       .Macs = nullptr,                                                         \
-      .Grad = nullptr,                                                         \
+      .Grad = GRAD,                                                            \
       .Flags = OpFlagElementwise | (FLAGS),                                    \
       .Summary = SUMMARY,                                                      \
   };
 
 constexpr std::span<const AttrSpec> NoAttrs = {};
 
-MOTE_UNARY(Relu, NoAttrs, inferUnary<Accepts::Numeric>, 0, "max(x, 0)")
-MOTE_UNARY(LeakyRelu, LeakyReluAttrs, inferUnary<Accepts::Float>, 0,
+MOTE_UNARY(Relu, NoAttrs, inferUnary<Accepts::Numeric>, (gradVia<OpKind::ReluGrad>), 0, "max(x, 0)")
+MOTE_UNARY(LeakyRelu, LeakyReluAttrs, inferUnary<Accepts::Float>,
+           (gradVia<OpKind::LeakyReluGrad>), 0,
            "x >= 0 ? x : alpha * x")
-MOTE_UNARY(Clip, ClipAttrs, inferUnary<Accepts::Numeric>, 0,
+MOTE_UNARY(Clip, ClipAttrs, inferUnary<Accepts::Numeric>,
+           (gradVia<OpKind::ClipGrad>), 0,
            "min(max(x, min), max) (ReLU6 = Clip 0..6)")
-MOTE_UNARY(Sigmoid, NoAttrs, inferUnary<Accepts::Float>, 0, "1 / (1 + e^-x)")
-MOTE_UNARY(Tanh, NoAttrs, inferUnary<Accepts::Float>, 0, "tanh(x)")
-MOTE_UNARY(HardSigmoid, HardSigmoidAttrs, inferUnary<Accepts::Float>, 0,
+MOTE_UNARY(Sigmoid, NoAttrs, inferUnary<Accepts::Float>,
+           (gradVia<OpKind::SigmoidGrad, true>), 0, "1 / (1 + e^-x)")
+MOTE_UNARY(Tanh, NoAttrs, inferUnary<Accepts::Float>,
+           (gradVia<OpKind::TanhGrad, true>), 0, "tanh(x)")
+MOTE_UNARY(HardSigmoid, HardSigmoidAttrs, inferUnary<Accepts::Float>,
+           (gradVia<OpKind::HardSigmoidGrad>), 0,
            "clamp(alpha * x + beta, 0, 1)")
-MOTE_UNARY(HardSwish, NoAttrs, inferUnary<Accepts::Float>, 0,
+MOTE_UNARY(HardSwish, NoAttrs, inferUnary<Accepts::Float>,
+           (gradVia<OpKind::HardSwishGrad>), 0,
            "x * clamp(x / 6 + 1/2, 0, 1)")
-MOTE_UNARY(Exp, NoAttrs, inferUnary<Accepts::Float>, 0, "e^x")
-MOTE_UNARY(Log, NoAttrs, inferUnary<Accepts::Float>, 0, "ln(x)")
-MOTE_UNARY(Sqrt, NoAttrs, inferUnary<Accepts::Float>, 0, "sqrt(x)")
-MOTE_UNARY(Neg, NoAttrs, inferUnary<Accepts::Numeric>, 0, "-x")
-MOTE_UNARY(Abs, NoAttrs, inferUnary<Accepts::Numeric>, 0, "|x|")
-MOTE_UNARY(Reciprocal, NoAttrs, inferUnary<Accepts::Float>, 0, "1 / x")
-MOTE_UNARY(Erf, NoAttrs, inferUnary<Accepts::Float>, 0, "erf(x)")
-MOTE_UNARY(Gelu, GeluAttrs, inferGelu, 0,
+MOTE_UNARY(Exp, NoAttrs, inferUnary<Accepts::Float>, gradExp, 0, "e^x")
+MOTE_UNARY(Log, NoAttrs, inferUnary<Accepts::Float>, gradLog, 0, "ln(x)")
+MOTE_UNARY(Sqrt, NoAttrs, inferUnary<Accepts::Float>, gradSqrt, 0, "sqrt(x)")
+MOTE_UNARY(Neg, NoAttrs, inferUnary<Accepts::Numeric>, gradNeg, 0, "-x")
+MOTE_UNARY(Abs, NoAttrs, inferUnary<Accepts::Numeric>, nullptr, 0, "|x|")
+MOTE_UNARY(Reciprocal, NoAttrs, inferUnary<Accepts::Float>, gradReciprocal, 0, "1 / x")
+MOTE_UNARY(Erf, NoAttrs, inferUnary<Accepts::Float>,
+           (gradVia<OpKind::ErfGrad>), 0, "erf(x)")
+MOTE_UNARY(Gelu, GeluAttrs, inferGelu, (gradVia<OpKind::GeluGrad>), 0,
            "x/2 (1 + erf(x / sqrt 2)), or its tanh approximation")
-MOTE_UNARY(Identity, NoAttrs, inferUnary<Accepts::Any>, OpFlagDataMovement,
+MOTE_UNARY(Identity, NoAttrs, inferUnary<Accepts::Any>, gradIdentity, OpFlagDataMovement,
            "x")
 
 #undef MOTE_UNARY

@@ -1,0 +1,164 @@
+//===- ActivationGrad.cpp - Backward ops of the activations ---------------===//
+//
+// Each takes the gradient of the activation's result dY and the value the
+// derivative needs (the input X, or for Sigmoid and Tanh the result Y, which
+// is cheaper) and returns dX = dY * f'(.):
+//
+//   ReluGrad(dY, X)        dY * [x > 0]
+//   LeakyReluGrad(dY, X)   dY * (x >= 0 ? 1 : alpha)
+//   ClipGrad(dY, X)        dY * [min < x < max]        (ReLU6: min 0, max 6)
+//   SigmoidGrad(dY, Y)     dY * y (1 - y)
+//   TanhGrad(dY, Y)        dY * (1 - y^2)
+//   HardSigmoidGrad(dY, X) dY * alpha * [0 < alpha x + beta < 1]
+//   HardSwishGrad(dY, X)   dY * (x < -3 ? 0 : x > 3 ? 1 : x / 3 + 1/2)
+//   GeluGrad(dY, X)        dY * (Phi(x) + x phi(x))      (erf form)
+//                          tanh form: derivative of x/2 (1 + tanh(u)),
+//                          u = sqrt(2/pi) (x + 0.044715 x^3)
+//   ErfGrad(dY, X)         dY * 2/sqrt(pi) e^(-x^2)
+//
+// At the kinks (x = 0 for ReLU, the clip bounds) the derivative taken is
+// the one PyTorch takes, so training matches it bit for bit in direction.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/ops/OpUtils.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mote {
+namespace {
+
+Expected<std::vector<TensorType>> inferActGrad(const Node &N) {
+  const TensorType &DY = N.inType(0);
+  if (!isFloat(DY.Elem))
+    return opError(fmt::format("the gradient must be a float tensor, got {}",
+                               DY.str()));
+  if (N.inType(1) != DY)
+    return opError(fmt::format("the gradient is {} but the saved value is {}",
+                               DY.str(), N.inType(1).str()));
+  return std::vector<TensorType>{DY};
+}
+
+/// dX[i] = dY[i] * D(v[i], node).
+template <class Fn>
+Status gradKernel(const Node &N, std::span<const Tensor *const> In,
+                  std::span<Tensor> Out, Fn D) {
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_floating_point_v<E>) {
+      auto DY = In[0]->data<E>();
+      auto V = In[1]->data<E>();
+      auto DX = Out[0].data<E>();
+      for (size_t I = 0; I < DY.size(); ++I)
+        DX[I] = E(DY[I] * E(D(V[I], N)));
+      return ok();
+    } else {
+      return opError("float tensors only");
+    }
+  });
+}
+
+#define MOTE_ACT_GRAD_KERNEL(NAME, EXPR)                                       \
+  Status kernel##NAME(const Node &N, std::span<const Tensor *const> In,        \
+                      std::span<Tensor> Out) {                                 \
+    return gradKernel(N, In, Out, [](auto V, const Node &Nd) {                 \
+      (void)Nd;                                                                \
+      using E = decltype(V);                                                   \
+      return E(EXPR);                                                          \
+    });                                                                        \
+  }
+
+MOTE_ACT_GRAD_KERNEL(ReluGrad, V > E(0) ? E(1) : E(0))
+MOTE_ACT_GRAD_KERNEL(LeakyReluGrad,
+                     V >= E(0) ? E(1) : E(Nd.attrs().getFloat("alpha", 0.01f)))
+MOTE_ACT_GRAD_KERNEL(SigmoidGrad, V *(E(1) - V))
+MOTE_ACT_GRAD_KERNEL(TanhGrad, E(1) - V * V)
+MOTE_ACT_GRAD_KERNEL(HardSwishGrad,
+                     V < E(-3) ? E(0) : (V > E(3) ? E(1) : V / E(3) + E(0.5)))
+MOTE_ACT_GRAD_KERNEL(ErfGrad, E(1.1283791670955126) * std::exp(-V * V))
+
+#undef MOTE_ACT_GRAD_KERNEL
+
+Status kernelClipGrad(const Node &N, std::span<const Tensor *const> In,
+                      std::span<Tensor> Out) {
+  double Lo = N.attrs().has("min") ? double(N.attrs().getFloat("min", 0))
+                                   : -std::numeric_limits<double>::infinity();
+  double Hi = N.attrs().has("max") ? double(N.attrs().getFloat("max", 0))
+                                   : std::numeric_limits<double>::infinity();
+  return gradKernel(N, In, Out, [Lo, Hi](auto V, const Node &) {
+    using E = decltype(V);
+    return double(V) > Lo && double(V) < Hi ? E(1) : E(0);
+  });
+}
+
+Status kernelHardSigmoidGrad(const Node &N, std::span<const Tensor *const> In,
+                             std::span<Tensor> Out) {
+  double Alpha = N.attrs().getFloat("alpha", 0.2f);
+  double Beta = N.attrs().getFloat("beta", 0.5f);
+  return gradKernel(N, In, Out, [Alpha, Beta](auto V, const Node &) {
+    using E = decltype(V);
+    double Y = Alpha * double(V) + Beta;
+    return Y > 0 && Y < 1 ? E(Alpha) : E(0);
+  });
+}
+
+Status kernelGeluGrad(const Node &N, std::span<const Tensor *const> In,
+                      std::span<Tensor> Out) {
+  bool Tanh = N.attrs().getString("approximate", "none") == "tanh";
+  return gradKernel(N, In, Out, [Tanh](auto V, const Node &) {
+    using E = decltype(V);
+    double X = double(V);
+    if (Tanh) {
+      double C = 0.7978845608028654;
+      double U = C * (X + 0.044715 * X * X * X);
+      double T = std::tanh(U);
+      double DU = C * (1 + 3 * 0.044715 * X * X);
+      return E(0.5 * (1 + T) + 0.5 * X * (1 - T * T) * DU);
+    }
+    double Cdf = 0.5 * (1 + std::erf(X * 0.7071067811865476));
+    double Pdf = 0.3989422804014327 * std::exp(-0.5 * X * X);
+    return E(Cdf + X * Pdf);
+  });
+}
+
+constexpr AttrSpec LeakyAttrs[] = {{"alpha", AttrKind::Float}};
+constexpr AttrSpec ClipAttrs[] = {{"min", AttrKind::Float},
+                                  {"max", AttrKind::Float}};
+constexpr AttrSpec HardSigmoidAttrs[] = {{"alpha", AttrKind::Float},
+                                         {"beta", AttrKind::Float}};
+constexpr AttrSpec GeluAttrs[] = {{"approximate", AttrKind::String}};
+constexpr std::span<const AttrSpec> NoAttrs = {};
+
+} // namespace
+
+#define MOTE_ACT_GRAD(NAME, ATTRS, SUMMARY)                                    \
+  extern const OpDef OpDef_##NAME = {                                          \
+      .Name = #NAME,                                                           \
+      .MinInputs = 2,                                                          \
+      .MaxInputs = 2,                                                          \
+      .MinOutputs = 1,                                                         \
+      .MaxOutputs = 1,                                                         \
+      .Attrs = ATTRS,                                                          \
+      .Infer = inferActGrad,                                                   \
+      .Kernel = kernel##NAME,                                                  \
+      .Macs = nullptr,                                                         \
+      .Grad = nullptr,                                                         \
+      .Flags = OpFlagElementwise | OpFlagNotDifferentiable,                    \
+      .Summary = SUMMARY,                                                      \
+  };
+
+MOTE_ACT_GRAD(ReluGrad, NoAttrs, "dY * [x > 0]")
+MOTE_ACT_GRAD(LeakyReluGrad, LeakyAttrs, "dY * (x >= 0 ? 1 : alpha)")
+MOTE_ACT_GRAD(ClipGrad, ClipAttrs, "dY * [min < x < max]")
+MOTE_ACT_GRAD(SigmoidGrad, NoAttrs, "dY * y (1 - y), from the result y")
+MOTE_ACT_GRAD(TanhGrad, NoAttrs, "dY * (1 - y^2), from the result y")
+MOTE_ACT_GRAD(HardSigmoidGrad, HardSigmoidAttrs,
+              "dY * alpha * [0 < alpha x + beta < 1]")
+MOTE_ACT_GRAD(HardSwishGrad, NoAttrs, "dY * (x/3 + 1/2 on [-3, 3], 0 / 1 outside)")
+MOTE_ACT_GRAD(GeluGrad, GeluAttrs, "dY * (Phi(x) + x phi(x))")
+MOTE_ACT_GRAD(ErfGrad, NoAttrs, "dY * 2/sqrt(pi) e^(-x^2)")
+
+#undef MOTE_ACT_GRAD
+
+} // namespace mote

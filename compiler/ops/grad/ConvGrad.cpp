@@ -1,0 +1,329 @@
+//===- ConvGrad.cpp - Backward ops of Conv --------------------------------===//
+//
+// The gradients of Conv's input and weight (its bias gradient is a plain
+// ReduceSum). Both carry Conv's attributes (auto_pad, dilations, group,
+// kernel_shape, pads, strides) and the shape of the operand they replace,
+// so they see the same window geometry as the forward op (convGeometry,
+// NnUtils.h). With X [N, C, D1..Dk], W [M, C/G, K1..Kk], dY [N, M, O1..Ok],
+// g = m / (M/G) and the tap position t(o, k) = o * s - pb + k * d:
+//
+//   ConvGradInput(dY, W){input_shape = X.shape}
+//     dX[n, g C/G + c, t] = sum_{m in group g} sum_{o, k : t(o, k) = t}
+//                           dY[n, m, o] W[m, c, k]
+//
+//   ConvGradWeight(X, dY){weight_shape = W.shape, out_channels = K}
+//     dW[m, c, k] = sum_n sum_o X[n, g C/G + c, t(o, k)] dY[n, m, o]
+//     for m < K only: the result is [K, C/G, K1..Kk]. Sparse-update training
+//     trains the first K output channels of a layer (prune-backward sets
+//     out_channels), and the kernel computes nothing else. Without
+//     out_channels, K = M.
+//
+// Taps in the padding read nothing and receive nothing. The kernels
+// accumulate in double.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/ops/nn/NnUtils.h"
+
+namespace mote {
+namespace {
+
+/// Checks that dY (input \p I) has the shape Conv produces for \p G.
+Status checkOutputGrad(const Node &N, size_t I, const ConvGeometry &G) {
+  Shape Want = {G.Batch, G.M};
+  Want.insert(Want.end(), G.Win.Out.begin(), G.Win.Out.end());
+  if (N.inType(I).Dims != Want)
+    return opError(fmt::format("the output gradient dY {} must have the "
+                               "shape {} of the convolution's result",
+                               shapeStr(N.inType(I).Dims), shapeStr(Want)));
+  return ok();
+}
+
+/// Checks an ints attribute holding a shape; returns it.
+Expected<Shape> shapeAttr(const Node &N, std::string_view Name) {
+  Shape S = N.attrs().getInts(Name);
+  if (!TensorType(DType::F32, S).isValid())
+    return opError(fmt::format("{} {} must have non-negative dims and at most "
+                               "{} bytes",
+                               Name, shapeStr(S), MaxTensorBytes));
+  return S;
+}
+
+//===----------------------------------------------------------------------===//
+// ConvGradInput(dY, W)
+//===----------------------------------------------------------------------===//
+
+Expected<ConvGeometry> convGradInputGeometry(const Node &N) {
+  if (Status S = requireFloatOperands(N, {0, 1}); !S)
+    return S.takeError();
+  Expected<Shape> X = shapeAttr(N, "input_shape");
+  if (!X)
+    return X.takeError();
+  Expected<ConvGeometry> G = convGeometry(
+      N, *X, N.inType(1).Dims, {.XLong = "input_shape", .X = "input_shape"});
+  if (!G)
+    return G.takeError();
+  if (Status S = checkOutputGrad(N, 0, *G); !S)
+    return S.takeError();
+  return G;
+}
+
+Expected<std::vector<TensorType>> inferConvGradInput(const Node &N) {
+  Expected<ConvGeometry> G = convGradInputGeometry(N);
+  if (!G)
+    return G.takeError();
+  return std::vector<TensorType>{
+      TensorType(N.inType(0).Elem, N.attrs().getInts("input_shape"))};
+}
+
+/// Offsets (kernel tap, input plane) of the taps of output position \p OutIdx
+/// that lie inside the input.
+void insideTaps(const ConvGeometry &G, const std::vector<int64_t> &OutIdx,
+                const std::vector<int64_t> &InStrides,
+                std::vector<std::pair<int64_t, int64_t>> &Taps) {
+  const Window &Win = G.Win;
+  size_t R = Win.rank();
+  int64_t KSize = productOf(Win.Kernel, 0, R);
+  std::vector<int64_t> KIdx(R, 0);
+  Taps.clear();
+  for (int64_t K = 0; K < KSize; ++K) {
+    int64_t Off = 0;
+    bool Inside = true;
+    for (size_t D = 0; D < R && Inside; ++D) {
+      int64_t Pos = OutIdx[D] * Win.Strides[D] - Win.PadBegin[D] +
+                    KIdx[D] * Win.Dilations[D];
+      Inside = Pos >= 0 && Pos < G.InSpatial[D];
+      Off += Pos * InStrides[D];
+    }
+    if (Inside)
+      Taps.emplace_back(K, Off);
+    nextIndex(KIdx, Win.Kernel);
+  }
+}
+
+template <class E>
+void convGradInputImpl(const ConvGeometry &G, const Tensor &DY, const Tensor &W,
+                       Tensor &DX) {
+  auto PDY = DY.data<E>();
+  auto PW = W.data<E>();
+  size_t R = G.Win.rank();
+  int64_t InSize = productOf(G.InSpatial, 0, R);
+  int64_t OutSize = productOf(G.Win.Out, 0, R);
+  int64_t KSize = productOf(G.Win.Kernel, 0, R);
+  int64_t CPerGroup = G.cPerGroup(), MPerGroup = G.mPerGroup();
+  std::vector<int64_t> InStrides = stridesOf(G.InSpatial);
+  std::vector<double> Acc(size_t(G.Batch * G.C * InSize), 0.0);
+  std::vector<std::pair<int64_t, int64_t>> Taps;
+  std::vector<int64_t> OutIdx(R, 0);
+  for (int64_t P = 0; P < OutSize; ++P) {
+    insideTaps(G, OutIdx, InStrides, Taps);
+    for (int64_t Nb = 0; Nb < G.Batch; ++Nb) {
+      for (int64_t M = 0; M < G.M; ++M) {
+        int64_t Grp = M / MPerGroup;
+        double D = double(PDY[size_t((Nb * G.M + M) * OutSize + P)]);
+        for (int64_t C = 0; C < CPerGroup; ++C) {
+          int64_t XBase = (Nb * G.C + Grp * CPerGroup + C) * InSize;
+          int64_t WBase = (M * CPerGroup + C) * KSize;
+          for (auto [K, Off] : Taps)
+            Acc[size_t(XBase + Off)] += D * double(PW[size_t(WBase + K)]);
+        }
+      }
+    }
+    nextIndex(OutIdx, G.Win.Out);
+  }
+  auto PDX = DX.data<E>();
+  for (size_t I = 0; I < Acc.size(); ++I)
+    PDX[I] = E(Acc[I]);
+}
+
+Status kernelConvGradInput(const Node &N, std::span<const Tensor *const> In,
+                           std::span<Tensor> Out) {
+  Expected<ConvGeometry> G = convGradInputGeometry(N);
+  if (!G)
+    return G.takeError();
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_floating_point_v<E>) {
+      convGradInputImpl<E>(*G, *In[0], *In[1], Out[0]);
+      return ok();
+    } else {
+      return opError(fmt::format("element type {} is not supported",
+                                 dtypeName(In[0]->dtype())));
+    }
+  });
+}
+
+// MACs = those of the forward Conv: N * M * prod(out) * (C / group) *
+// prod(kernel).
+int64_t macsConvGradInput(const Node &N) {
+  Expected<ConvGeometry> G = convGradInputGeometry(N);
+  if (!G)
+    return 0;
+  size_t R = G->Win.rank();
+  return G->Batch * G->M * productOf(G->Win.Out, 0, R) * G->cPerGroup() *
+         productOf(G->Win.Kernel, 0, R);
+}
+
+//===----------------------------------------------------------------------===//
+// ConvGradWeight(X, dY)
+//===----------------------------------------------------------------------===//
+
+/// Geometry of a ConvGradWeight node and the number of output channels it
+/// computes.
+struct WeightGradGeometry {
+  ConvGeometry Conv;
+  int64_t Channels = 0;
+};
+
+Expected<WeightGradGeometry> convGradWeightGeometry(const Node &N) {
+  if (Status S = requireFloatOperands(N, {0, 1}); !S)
+    return S.takeError();
+  Expected<Shape> W = shapeAttr(N, "weight_shape");
+  if (!W)
+    return W.takeError();
+  Expected<ConvGeometry> G = convGeometry(
+      N, N.inType(0).Dims, *W, {.WLong = "weight_shape", .W = "weight_shape"});
+  if (!G)
+    return G.takeError();
+  if (Status S = checkOutputGrad(N, 1, *G); !S)
+    return S.takeError();
+  WeightGradGeometry R;
+  R.Channels = N.attrs().getInt("out_channels", G->M);
+  if (N.attrs().has("out_channels") && (R.Channels < 1 || R.Channels > G->M))
+    return opError(fmt::format("out_channels {} must be in [1, {}], the "
+                               "output channels of weight_shape {}",
+                               R.Channels, G->M, shapeStr(*W)));
+  R.Conv = std::move(*G);
+  return R;
+}
+
+Expected<std::vector<TensorType>> inferConvGradWeight(const Node &N) {
+  Expected<WeightGradGeometry> G = convGradWeightGeometry(N);
+  if (!G)
+    return G.takeError();
+  Shape Dims = N.attrs().getInts("weight_shape");
+  Dims[0] = G->Channels;
+  return std::vector<TensorType>{TensorType(N.inType(1).Elem, Dims)};
+}
+
+template <class E>
+void convGradWeightImpl(const WeightGradGeometry &WG, const Tensor &X,
+                        const Tensor &DY, Tensor &DW) {
+  const ConvGeometry &G = WG.Conv;
+  auto PX = X.data<E>();
+  auto PDY = DY.data<E>();
+  size_t R = G.Win.rank();
+  int64_t InSize = productOf(G.InSpatial, 0, R);
+  int64_t OutSize = productOf(G.Win.Out, 0, R);
+  int64_t KSize = productOf(G.Win.Kernel, 0, R);
+  int64_t CPerGroup = G.cPerGroup(), MPerGroup = G.mPerGroup();
+  std::vector<int64_t> InStrides = stridesOf(G.InSpatial);
+  std::vector<double> Acc(size_t(WG.Channels * CPerGroup * KSize), 0.0);
+  std::vector<std::pair<int64_t, int64_t>> Taps;
+  std::vector<int64_t> OutIdx(R, 0);
+  for (int64_t P = 0; P < OutSize; ++P) {
+    insideTaps(G, OutIdx, InStrides, Taps);
+    for (int64_t Nb = 0; Nb < G.Batch; ++Nb) {
+      for (int64_t M = 0; M < WG.Channels; ++M) {
+        int64_t Grp = M / MPerGroup;
+        double D = double(PDY[size_t((Nb * G.M + M) * OutSize + P)]);
+        for (int64_t C = 0; C < CPerGroup; ++C) {
+          int64_t XBase = (Nb * G.C + Grp * CPerGroup + C) * InSize;
+          int64_t WBase = (M * CPerGroup + C) * KSize;
+          for (auto [K, Off] : Taps)
+            Acc[size_t(WBase + K)] += D * double(PX[size_t(XBase + Off)]);
+        }
+      }
+    }
+    nextIndex(OutIdx, G.Win.Out);
+  }
+  auto PDW = DW.data<E>();
+  for (size_t I = 0; I < Acc.size(); ++I)
+    PDW[I] = E(Acc[I]);
+}
+
+Status kernelConvGradWeight(const Node &N, std::span<const Tensor *const> In,
+                            std::span<Tensor> Out) {
+  Expected<WeightGradGeometry> G = convGradWeightGeometry(N);
+  if (!G)
+    return G.takeError();
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_floating_point_v<E>) {
+      convGradWeightImpl<E>(*G, *In[0], *In[1], Out[0]);
+      return ok();
+    } else {
+      return opError(fmt::format("element type {} is not supported",
+                                 dtypeName(In[0]->dtype())));
+    }
+  });
+}
+
+// MACs = those of the forward Conv restricted to the computed channels:
+// N * out_channels * prod(out) * (C / group) * prod(kernel).
+int64_t macsConvGradWeight(const Node &N) {
+  Expected<WeightGradGeometry> G = convGradWeightGeometry(N);
+  if (!G)
+    return 0;
+  const ConvGeometry &C = G->Conv;
+  size_t R = C.Win.rank();
+  return C.Batch * G->Channels * productOf(C.Win.Out, 0, R) * C.cPerGroup() *
+         productOf(C.Win.Kernel, 0, R);
+}
+
+constexpr AttrSpec ConvGradInputAttrs[] = {
+    {"auto_pad", AttrKind::String},
+    {"dilations", AttrKind::Ints},
+    {"group", AttrKind::Int},
+    {"input_shape", AttrKind::Ints, /*Required=*/true},
+    {"kernel_shape", AttrKind::Ints},
+    {"pads", AttrKind::Ints},
+    {"strides", AttrKind::Ints},
+};
+
+constexpr AttrSpec ConvGradWeightAttrs[] = {
+    {"auto_pad", AttrKind::String},
+    {"dilations", AttrKind::Ints},
+    {"group", AttrKind::Int},
+    {"kernel_shape", AttrKind::Ints},
+    {"out_channels", AttrKind::Int},
+    {"pads", AttrKind::Ints},
+    {"strides", AttrKind::Ints},
+    {"weight_shape", AttrKind::Ints, /*Required=*/true},
+};
+
+} // namespace
+
+extern const OpDef OpDef_ConvGradInput = {
+    .Name = "ConvGradInput",
+    .MinInputs = 2,
+    .MaxInputs = 2,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = ConvGradInputAttrs,
+    .Infer = inferConvGradInput,
+    .Kernel = kernelConvGradInput,
+    .Macs = macsConvGradInput,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "gradient of Conv's input X from dY and W (a transposed "
+               "convolution), with Conv's attributes and input_shape",
+};
+
+extern const OpDef OpDef_ConvGradWeight = {
+    .Name = "ConvGradWeight",
+    .MinInputs = 2,
+    .MaxInputs = 2,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = ConvGradWeightAttrs,
+    .Infer = inferConvGradWeight,
+    .Kernel = kernelConvGradWeight,
+    .Macs = macsConvGradWeight,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "gradient of Conv's weight from X and dY, for the first "
+               "out_channels output channels",
+};
+
+} // namespace mote

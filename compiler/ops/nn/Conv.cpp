@@ -1,0 +1,198 @@
+//===- Conv.cpp - N-D grouped convolution ---------------------------------===//
+//
+// Conv over any number of spatial dims (1-D, 2-D, 3-D, ...), with groups
+// (depthwise convolution is group = C), strides, dilations, explicit or
+// automatic padding and an optional bias. The reference kernel loops over
+// output positions, gathers the kernel taps that fall inside the input once
+// per position and accumulates in double.
+//
+// With X [N, C, D1..Dk], W [M, C/G, K1..Kk], B [M] and g = m / (M/G):
+//
+//   Y[n, m, o] = B[m] + sum_{c < C/G} sum_{k}
+//                X[n, g C/G + c, o * s - pb + k * d] * W[m, c, k]
+//
+// where X reads as 0 in the padding and the output spatial dims are those of
+// resolveWindow (NnUtils.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/GradContext.h"
+#include "compiler/ops/nn/NnUtils.h"
+
+namespace mote {
+namespace {
+
+/// Geometry of a Conv node, checked with its operands.
+Expected<ConvGeometry> checkConv(const Node &N) {
+  if (Status S = requireFloatOperands(N, {0, 1, 2}); !S)
+    return S.takeError();
+  Expected<ConvGeometry> G =
+      convGeometry(N, N.inType(0).Dims, N.inType(1).Dims);
+  if (!G)
+    return G.takeError();
+  if (const Value *B = N.input(2); B && B->type().Dims != Shape{G->M})
+    return opError(fmt::format("bias B {} must have shape [{}], one value per "
+                               "output channel",
+                               shapeStr(B->type().Dims), G->M));
+  return G;
+}
+
+Expected<std::vector<TensorType>> inferConv(const Node &N) {
+  Expected<ConvGeometry> G = checkConv(N);
+  if (!G)
+    return G.takeError();
+  Shape Out = {G->Batch, G->M};
+  Out.insert(Out.end(), G->Win.Out.begin(), G->Win.Out.end());
+  return std::vector<TensorType>{TensorType(N.inType(0).Elem, Out)};
+}
+
+template <class E>
+void convImpl(const ConvGeometry &G, const Tensor &X, const Tensor &W,
+              const Tensor *B, Tensor &Y) {
+  auto PX = X.data<E>();
+  auto PW = W.data<E>();
+  auto PY = Y.data<E>();
+  const Window &Win = G.Win;
+  size_t R = Win.rank();
+  int64_t InSize = productOf(G.InSpatial, 0, R);
+  int64_t OutSize = productOf(Win.Out, 0, R);
+  int64_t KSize = productOf(Win.Kernel, 0, R);
+  int64_t CPerGroup = G.C / G.Group;
+  int64_t MPerGroup = G.M / G.Group;
+  std::vector<int64_t> InStrides = stridesOf(G.InSpatial);
+
+  // (offset in the kernel, offset in the input plane) of each tap of the
+  // current window that lies inside the input.
+  std::vector<std::pair<int64_t, int64_t>> Taps;
+  std::vector<int64_t> OutIdx(R, 0);
+  std::vector<int64_t> KIdx(R, 0);
+  for (int64_t P = 0; P < OutSize; ++P) {
+    Taps.clear();
+    for (int64_t K = 0; K < KSize; ++K) {
+      int64_t Off = 0;
+      bool Inside = true;
+      for (size_t D = 0; D < R && Inside; ++D) {
+        int64_t Pos = OutIdx[D] * Win.Strides[D] - Win.PadBegin[D] +
+                      KIdx[D] * Win.Dilations[D];
+        Inside = Pos >= 0 && Pos < G.InSpatial[D];
+        Off += Pos * InStrides[D];
+      }
+      if (Inside)
+        Taps.emplace_back(K, Off);
+      nextIndex(KIdx, Win.Kernel);
+    }
+    for (int64_t Nb = 0; Nb < G.Batch; ++Nb) {
+      for (int64_t M = 0; M < G.M; ++M) {
+        int64_t Grp = M / MPerGroup;
+        double Acc = B ? double(B->data<E>()[size_t(M)]) : 0.0;
+        for (int64_t C = 0; C < CPerGroup; ++C) {
+          int64_t XBase = (Nb * G.C + Grp * CPerGroup + C) * InSize;
+          int64_t WBase = (M * CPerGroup + C) * KSize;
+          for (auto [K, Off] : Taps)
+            Acc +=
+                double(PX[size_t(XBase + Off)]) * double(PW[size_t(WBase + K)]);
+        }
+        PY[size_t((Nb * G.M + M) * OutSize + P)] = E(Acc);
+      }
+    }
+    nextIndex(OutIdx, Win.Out);
+  }
+}
+
+Status kernelConv(const Node &N, std::span<const Tensor *const> In,
+                  std::span<Tensor> Out) {
+  Expected<ConvGeometry> G = checkConv(N);
+  if (!G)
+    return G.takeError();
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_floating_point_v<E>) {
+      convImpl<E>(*G, *In[0], *In[1], In.size() > 2 ? In[2] : nullptr, Out[0]);
+      return ok();
+    } else {
+      return opError(fmt::format("element type {} is not supported",
+                                 dtypeName(In[0]->dtype())));
+    }
+  });
+}
+
+// MACs = N * M * prod(out spatial) * (C / group) * prod(kernel).
+int64_t macsConv(const Node &N) {
+  Expected<ConvGeometry> G = checkConv(N);
+  if (!G)
+    return 0;
+  size_t R = G->Win.rank();
+  return G->Batch * G->M * productOf(G->Win.Out, 0, R) * (G->C / G->Group) *
+         productOf(G->Win.Kernel, 0, R);
+}
+
+// Gradient rule. With the backward ops of grad/ConvGrad.cpp:
+//   dX = ConvGradInput(dY, W){Conv's attributes, input_shape = X.shape}
+//   dW = ConvGradWeight(X, dY){Conv's attributes, weight_shape = W.shape}
+//   dB[m] = sum_{n, o} dY[n, m, o]  (ReduceSum over every dim but 1)
+Status gradConv(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY)
+    return ok();
+  if (Ctx.needsGrad(0)) {
+    AttrMap A = N.attrs();
+    A.set("input_shape", N.inType(0).Dims);
+    Expected<Value *> DX =
+        Ctx.emit1(OpKind::ConvGradInput, {DY, N.input(1)}, std::move(A));
+    if (!DX)
+      return DX.takeError();
+    if (Status S = Ctx.addInputGrad(0, *DX); !S)
+      return S;
+  }
+  if (Ctx.needsGrad(1)) {
+    AttrMap A = N.attrs();
+    A.set("weight_shape", N.inType(1).Dims);
+    Expected<Value *> DW =
+        Ctx.emit1(OpKind::ConvGradWeight, {N.input(0), DY}, std::move(A));
+    if (!DW)
+      return DW.takeError();
+    if (Status S = Ctx.addInputGrad(1, *DW); !S)
+      return S;
+  }
+  if (Ctx.needsGrad(2)) {
+    std::vector<int64_t> Axes;
+    for (size_t D = 0; D < DY->type().rank(); ++D)
+      if (D != 1)
+        Axes.push_back(int64_t(D));
+    AttrMap A;
+    A.set("axes", Axes);
+    A.set("keepdims", int64_t(0));
+    Expected<Value *> DB = Ctx.emit1(OpKind::ReduceSum, {DY}, std::move(A));
+    if (!DB)
+      return DB.takeError();
+    if (Status S = Ctx.addInputGrad(2, *DB); !S)
+      return S;
+  }
+  return ok();
+}
+
+constexpr AttrSpec ConvAttrs[] = {
+    {"auto_pad", AttrKind::String}, {"dilations", AttrKind::Ints},
+    {"group", AttrKind::Int},       {"kernel_shape", AttrKind::Ints},
+    {"pads", AttrKind::Ints},       {"strides", AttrKind::Ints},
+};
+
+} // namespace
+
+extern const OpDef OpDef_Conv = {
+    .Name = "Conv",
+    .MinInputs = 2,
+    .MaxInputs = 3,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = ConvAttrs,
+    .Infer = inferConv,
+    .Kernel = kernelConv,
+    .Macs = macsConv,
+    .Grad = gradConv,
+    .Flags = OpFlagNone,
+    .Summary = "N-D grouped convolution of X [N, C, D...] with W [M, C/group, "
+               "K...] plus bias B [M]",
+};
+
+} // namespace mote

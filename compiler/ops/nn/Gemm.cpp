@@ -1,0 +1,215 @@
+//===- Gemm.cpp - General matrix multiply ---------------------------------===//
+//
+// Gemm (ONNX opset 13 semantics): a fully connected layer. With A' = A^T if
+// transA else A ([M, K]) and B' = B^T if transB else B ([K, N]):
+//
+//   Y[i, j] = alpha * sum_k A'[i, k] B'[k, j] + beta * C[i, j]
+//
+// where the optional C is unidirectionally broadcast to [M, N] (a scalar, a
+// row [N], a column [M, 1] or the full matrix). The kernel accumulates in
+// double.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/GradContext.h"
+#include "compiler/ops/nn/NnUtils.h"
+
+namespace mote {
+namespace {
+
+/// Sizes of one Gemm node, checked.
+struct GemmGeometry {
+  int64_t M = 0, N = 0, K = 0;
+  bool TransA = false, TransB = false;
+};
+
+Expected<GemmGeometry> gemmGeometry(const Node &N) {
+  if (Status S = requireFloatOperands(N, {0, 1, 2}); !S)
+    return S.takeError();
+  const Shape &A = N.inType(0).Dims;
+  const Shape &B = N.inType(1).Dims;
+  if (A.size() != 2)
+    return opError(fmt::format("A {} must be a matrix (rank 2); insert a "
+                               "Flatten or use MatMul",
+                               shapeStr(A)));
+  if (B.size() != 2)
+    return opError(fmt::format("B {} must be a matrix (rank 2)", shapeStr(B)));
+  GemmGeometry G;
+  for (const char *Name : {"transA", "transB"}) {
+    int64_t V = N.attrs().getInt(Name, 0);
+    if (V != 0 && V != 1)
+      return opError(fmt::format("{} must be 0 or 1, got {}", Name, V));
+  }
+  G.TransA = N.attrs().getInt("transA", 0) == 1;
+  G.TransB = N.attrs().getInt("transB", 0) == 1;
+  G.M = G.TransA ? A[1] : A[0];
+  G.K = G.TransA ? A[0] : A[1];
+  int64_t KB = G.TransB ? B[1] : B[0];
+  G.N = G.TransB ? B[0] : B[1];
+  if (G.K != KB)
+    return opError(fmt::format("inner dims do not match: A {} (transA = {}) "
+                               "has K = {} but B {} (transB = {}) has K = {}",
+                               shapeStr(A), int(G.TransA), G.K, shapeStr(B),
+                               int(G.TransB), KB));
+  if (const Value *C = N.input(2)) {
+    const Shape &CS = C->type().Dims;
+    Shape MN = {G.M, G.N};
+    if (CS.size() > 2 || broadcastShapes(CS, MN) != MN)
+      return opError(fmt::format("C {} cannot be broadcast to the result "
+                                 "shape [M, N] = {}",
+                                 shapeStr(CS), shapeStr(MN)));
+  }
+  return G;
+}
+
+Expected<std::vector<TensorType>> inferGemm(const Node &N) {
+  Expected<GemmGeometry> G = gemmGeometry(N);
+  if (!G)
+    return G.takeError();
+  return std::vector<TensorType>{
+      TensorType(N.inType(0).Elem, Shape{G->M, G->N})};
+}
+
+template <class E>
+void gemmImpl(const GemmGeometry &G, double Alpha, double Beta, const Tensor &A,
+              const Tensor &B, const Tensor *C, Tensor &Y) {
+  auto PA = A.data<E>();
+  auto PB = B.data<E>();
+  auto PY = Y.data<E>();
+  // Element (i, k) of A' and (k, j) of B' in the stored matrices.
+  auto AAt = [&](int64_t I, int64_t K) {
+    return double(PA[size_t(G.TransA ? K * G.M + I : I * G.K + K)]);
+  };
+  auto BAt = [&](int64_t K, int64_t J) {
+    return double(PB[size_t(G.TransB ? J * G.K + K : K * G.N + J)]);
+  };
+  Shape MN = {G.M, G.N};
+  std::vector<int64_t> CStrides;
+  if (C)
+    CStrides = broadcastStrides(C->shape(), MN);
+  for (int64_t I = 0; I < G.M; ++I) {
+    for (int64_t J = 0; J < G.N; ++J) {
+      double Acc = 0;
+      for (int64_t K = 0; K < G.K; ++K)
+        Acc += AAt(I, K) * BAt(K, J);
+      double V = Alpha * Acc;
+      if (C)
+        V += Beta *
+             double(C->data<E>()[size_t(I * CStrides[0] + J * CStrides[1])]);
+      PY[size_t(I * G.N + J)] = E(V);
+    }
+  }
+}
+
+Status kernelGemm(const Node &N, std::span<const Tensor *const> In,
+                  std::span<Tensor> Out) {
+  Expected<GemmGeometry> G = gemmGeometry(N);
+  if (!G)
+    return G.takeError();
+  double Alpha = N.attrs().getFloat("alpha", 1.0f);
+  double Beta = N.attrs().getFloat("beta", 1.0f);
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_floating_point_v<E>) {
+      gemmImpl<E>(*G, Alpha, Beta, *In[0], *In[1],
+                  In.size() > 2 ? In[2] : nullptr, Out[0]);
+      return ok();
+    } else {
+      return opError(fmt::format("element type {} is not supported",
+                                 dtypeName(In[0]->dtype())));
+    }
+  });
+}
+
+// MACs = M * N * K.
+int64_t macsGemm(const Node &N) {
+  Expected<GemmGeometry> G = gemmGeometry(N);
+  return G ? G->M * G->N * G->K : 0;
+}
+
+// Gradient rule. With A' = op(A), B' = op(B) (op = transpose if the flag
+// is set) and Y = alpha A' B' + beta C:
+//   dA' = alpha dY B'^T,   dB' = alpha A'^T dY,   dC = beta sumToShape(dY)
+// and dA = dA' (or dA'^T if transA), dB likewise, each one Gemm:
+//   transA = 0: dA = alpha dY op(B)^T    = Gemm(dY, B, transB = !transB)
+//   transA = 1: dA = alpha op(B) dY^T    = Gemm(B, dY, transA = transB,
+//                                               transB = 1)
+//   transB = 0: dB = alpha op(A)^T dY    = Gemm(A, dY, transA = !transA)
+//   transB = 1: dB = alpha dY^T op(A)    = Gemm(dY, A, transA = 1,
+//                                               transB = transA)
+// The weight gradients have no C operand, so prune-backward can slice
+// their dY operand to the trained channels.
+Status gradGemm(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY)
+    return ok();
+  Value *A = N.input(0), *B = N.input(1);
+  int64_t TA = N.attrs().getInt("transA", 0);
+  int64_t TB = N.attrs().getInt("transB", 0);
+  float Alpha = N.attrs().getFloat("alpha", 1.0f);
+  auto Product = [&](Value *L, Value *R, int64_t TL,
+                     int64_t TR) -> Expected<Value *> {
+    AttrMap Attrs;
+    if (TL)
+      Attrs.set("transA", int64_t(1));
+    if (TR)
+      Attrs.set("transB", int64_t(1));
+    if (Alpha != 1.0f)
+      Attrs.set("alpha", Alpha);
+    return Ctx.emit1(OpKind::Gemm, {L, R}, std::move(Attrs));
+  };
+  if (Ctx.needsGrad(0)) {
+    Expected<Value *> DA = TA ? Product(B, DY, TB, 1) : Product(DY, B, 0, !TB);
+    if (!DA)
+      return DA.takeError();
+    if (Status S = Ctx.addInputGrad(0, *DA); !S)
+      return S;
+  }
+  if (Ctx.needsGrad(1)) {
+    Expected<Value *> DB = TB ? Product(DY, A, 1, TA) : Product(A, DY, !TA, 0);
+    if (!DB)
+      return DB.takeError();
+    if (Status S = Ctx.addInputGrad(1, *DB); !S)
+      return S;
+  }
+  if (Ctx.needsGrad(2)) {
+    Expected<Value *> DC = Ctx.sumToShape(DY, N.inType(2).Dims);
+    if (!DC)
+      return DC.takeError();
+    float Beta = N.attrs().getFloat("beta", 1.0f);
+    if (Beta != 1.0f) {
+      DC = Ctx.emit1(OpKind::Mul, {*DC, scalarLike(Ctx, *DC, double(Beta))});
+      if (!DC)
+        return DC.takeError();
+    }
+    if (Status S = Ctx.addInputGrad(2, *DC); !S)
+      return S;
+  }
+  return ok();
+}
+
+constexpr AttrSpec GemmAttrs[] = {
+    {"alpha", AttrKind::Float},
+    {"beta", AttrKind::Float},
+    {"transA", AttrKind::Int},
+    {"transB", AttrKind::Int},
+};
+
+} // namespace
+
+extern const OpDef OpDef_Gemm = {
+    .Name = "Gemm",
+    .MinInputs = 2,
+    .MaxInputs = 3,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = GemmAttrs,
+    .Infer = inferGemm,
+    .Kernel = kernelGemm,
+    .Macs = macsGemm,
+    .Grad = gradGemm,
+    .Flags = OpFlagNone,
+    .Summary = "alpha * A' B' + beta * C with optional transposes of A and B",
+};
+
+} // namespace mote

@@ -1,0 +1,198 @@
+//===- MatMul.cpp - Batched matrix product with numpy semantics -----------===//
+//
+// MatMul follows numpy.matmul: the last two dims of each operand are the
+// matrices and the leading dims broadcast as batch dims. A 1-D A [K] is read
+// as [1, K] and a 1-D B [K] as [K, 1]; the added dim is dropped from the
+// result. With A [..., M, K] and B [..., K, N]:
+//
+//   Y[b, i, j] = sum_k A[b, i, k] B[b, k, j]
+//
+// where b ranges over the broadcast batch dims. The kernel accumulates in
+// double.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/GradContext.h"
+#include "compiler/ops/nn/NnUtils.h"
+
+#include <utility>
+
+namespace mote {
+namespace {
+
+/// Sizes of one MatMul node, checked.
+struct MatMulGeometry {
+  Shape ABatch, BBatch; ///< leading (batch) dims of each operand
+  Shape Batch;          ///< broadcast batch dims
+  int64_t M = 0, N = 0, K = 0;
+  Shape Out; ///< result shape (promoted 1-D dims dropped)
+};
+
+Expected<MatMulGeometry> matMulGeometry(const Node &N) {
+  if (Status S = requireFloatOperands(N, {0, 1}); !S)
+    return S.takeError();
+  const Shape &A = N.inType(0).Dims;
+  const Shape &B = N.inType(1).Dims;
+  if (A.empty() || B.empty())
+    return opError(fmt::format("operands must have rank 1 or more, got A {} "
+                               "and B {}",
+                               shapeStr(A), shapeStr(B)));
+  MatMulGeometry G;
+  // Promote 1-D operands to matrices.
+  Shape AM = A.size() == 1 ? Shape{1, A[0]} : A;
+  Shape BM = B.size() == 1 ? Shape{B[0], 1} : B;
+  G.M = AM[AM.size() - 2];
+  G.K = AM[AM.size() - 1];
+  G.N = BM[BM.size() - 1];
+  int64_t KB = BM[BM.size() - 2];
+  if (G.K != KB)
+    return opError(fmt::format("inner dims do not match: A {} has K = {} but "
+                               "B {} has K = {}",
+                               shapeStr(A), G.K, shapeStr(B), KB));
+  G.ABatch.assign(AM.begin(), AM.end() - 2);
+  G.BBatch.assign(BM.begin(), BM.end() - 2);
+  std::optional<Shape> Batch = broadcastShapes(G.ABatch, G.BBatch);
+  if (!Batch)
+    return opError(fmt::format("batch dims {} of A {} and {} of B {} cannot "
+                               "be broadcast",
+                               shapeStr(G.ABatch), shapeStr(A),
+                               shapeStr(G.BBatch), shapeStr(B)));
+  G.Batch = *Batch;
+  G.Out = G.Batch;
+  if (A.size() > 1)
+    G.Out.push_back(G.M);
+  if (B.size() > 1)
+    G.Out.push_back(G.N);
+  return G;
+}
+
+Expected<std::vector<TensorType>> inferMatMul(const Node &N) {
+  Expected<MatMulGeometry> G = matMulGeometry(N);
+  if (!G)
+    return G.takeError();
+  return std::vector<TensorType>{TensorType(N.inType(0).Elem, G->Out)};
+}
+
+template <class E>
+void matMulImpl(const MatMulGeometry &G, const Tensor &A, const Tensor &B,
+                Tensor &Y) {
+  auto PA = A.data<E>();
+  auto PB = B.data<E>();
+  auto PY = Y.data<E>();
+  std::vector<int64_t> AStrides = broadcastStrides(G.ABatch, G.Batch);
+  std::vector<int64_t> BStrides = broadcastStrides(G.BBatch, G.Batch);
+  int64_t NumBatch = productOf(G.Batch, 0, G.Batch.size());
+  for (int64_t Bt = 0; Bt < NumBatch; ++Bt) {
+    int64_t ABase = offsetFor(Bt, G.Batch, AStrides) * G.M * G.K;
+    int64_t BBase = offsetFor(Bt, G.Batch, BStrides) * G.K * G.N;
+    int64_t YBase = Bt * G.M * G.N;
+    for (int64_t I = 0; I < G.M; ++I) {
+      for (int64_t J = 0; J < G.N; ++J) {
+        double Acc = 0;
+        for (int64_t K = 0; K < G.K; ++K)
+          Acc += double(PA[size_t(ABase + I * G.K + K)]) *
+                 double(PB[size_t(BBase + K * G.N + J)]);
+        PY[size_t(YBase + I * G.N + J)] = E(Acc);
+      }
+    }
+  }
+}
+
+Status kernelMatMul(const Node &N, std::span<const Tensor *const> In,
+                    std::span<Tensor> Out) {
+  Expected<MatMulGeometry> G = matMulGeometry(N);
+  if (!G)
+    return G.takeError();
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_floating_point_v<E>) {
+      matMulImpl<E>(*G, *In[0], *In[1], Out[0]);
+      return ok();
+    } else {
+      return opError(fmt::format("element type {} is not supported",
+                                 dtypeName(In[0]->dtype())));
+    }
+  });
+}
+
+// MACs = prod(batch) * M * N * K.
+int64_t macsMatMul(const Node &N) {
+  Expected<MatMulGeometry> G = matMulGeometry(N);
+  if (!G)
+    return 0;
+  return productOf(G->Batch, 0, G->Batch.size()) * G->M * G->N * G->K;
+}
+
+/// \p V with its last two dims swapped.
+Expected<Value *> swapLastTwo(GradContext &Ctx, Value *V) {
+  std::vector<int64_t> Perm;
+  size_t R = V->type().rank();
+  for (size_t I = 0; I < R; ++I)
+    Perm.push_back(int64_t(I));
+  std::swap(Perm[R - 2], Perm[R - 1]);
+  AttrMap A;
+  A.set("perm", Perm);
+  return Ctx.emit1(OpKind::Transpose, {V}, std::move(A));
+}
+
+// Gradient rule, for operands of rank 2 or more. With Y = A B batched over
+// the broadcast batch dims:
+//   dA = sumToShape(dY B^T, A.shape),   dB = sumToShape(A^T dY, B.shape)
+// where ^T swaps the last two dims and sumToShape sums over the batch dims
+// broadcasting added or stretched.
+Status gradMatMul(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY)
+    return ok();
+  Value *A = N.input(0), *B = N.input(1);
+  if (A->type().rank() < 2 || B->type().rank() < 2)
+    return opError("no gradient rule for MatMul with a 1-D operand; reshape "
+                   "it to 2-D");
+  if (Ctx.needsGrad(0)) {
+    Expected<Value *> BT = swapLastTwo(Ctx, B);
+    if (!BT)
+      return BT.takeError();
+    Expected<Value *> P = Ctx.emit1(OpKind::MatMul, {DY, *BT});
+    if (!P)
+      return P.takeError();
+    Expected<Value *> DA = Ctx.sumToShape(*P, A->type().Dims);
+    if (!DA)
+      return DA.takeError();
+    if (Status S = Ctx.addInputGrad(0, *DA); !S)
+      return S;
+  }
+  if (Ctx.needsGrad(1)) {
+    Expected<Value *> AT = swapLastTwo(Ctx, A);
+    if (!AT)
+      return AT.takeError();
+    Expected<Value *> P = Ctx.emit1(OpKind::MatMul, {*AT, DY});
+    if (!P)
+      return P.takeError();
+    Expected<Value *> DB = Ctx.sumToShape(*P, B->type().Dims);
+    if (!DB)
+      return DB.takeError();
+    if (Status S = Ctx.addInputGrad(1, *DB); !S)
+      return S;
+  }
+  return ok();
+}
+
+} // namespace
+
+extern const OpDef OpDef_MatMul = {
+    .Name = "MatMul",
+    .MinInputs = 2,
+    .MaxInputs = 2,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = {},
+    .Infer = inferMatMul,
+    .Kernel = kernelMatMul,
+    .Macs = macsMatMul,
+    .Grad = gradMatMul,
+    .Flags = OpFlagNone,
+    .Summary = "numpy matmul: batched A [..., M, K] x B [..., K, N] with "
+               "broadcast batch dims and 1-D promotion",
+};
+
+} // namespace mote

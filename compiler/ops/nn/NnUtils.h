@@ -1,0 +1,188 @@
+//===- NnUtils.h - Helpers shared by the neural-network ops -----*- C++ -*-===//
+//
+// Conv, AveragePool and MaxPool slide a kernel over the spatial dims of an
+// [N, C, D1, ..., Dk] tensor and read their window from the same attributes
+// (auto_pad, pads, strides, dilations, ceil_mode). resolveWindow checks those
+// attributes once and turns them into explicit per-dim padding and output
+// sizes, so the type rule, the kernel and the MAC count of each op agree.
+// convGeometry and poolGeometry add the channel checks and window loop that
+// the forward ops share with their backward ops (compiler/ops/grad/).
+// Also: the float-operand check of the nn ops, the operand checks of the
+// softmax cross-entropy loss and a row-major multi-index counter for N-D
+// loops. Internal to compiler/ops/nn and compiler/ops/grad.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_COMPILER_OPS_NN_NNUTILS_H
+#define MOTE_COMPILER_OPS_NN_NNUTILS_H
+
+#include "compiler/ops/OpUtils.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <string_view>
+
+namespace mote {
+
+/// Explicit geometry of a sliding window over k spatial dims.
+struct Window {
+  Shape Kernel;    ///< kernel size per spatial dim (before dilation)
+  Shape Strides;   ///< step between windows
+  Shape Dilations; ///< step between kernel taps
+  Shape PadBegin;  ///< padding before each dim (auto_pad resolved)
+  Shape PadEnd;    ///< padding after each dim (auto_pad resolved)
+  Shape Out;       ///< output size per spatial dim
+
+  size_t rank() const { return Kernel.size(); }
+  /// Extent of the dilated kernel along \p I: (k - 1) * d + 1.
+  int64_t extent(size_t I) const { return (Kernel[I] - 1) * Dilations[I] + 1; }
+};
+
+/// How resolveWindow reads the attributes of an op.
+struct WindowOptions {
+  bool HasDilations = true; ///< the op has a `dilations` attribute
+  bool HasCeilMode = false; ///< the op has a `ceil_mode` attribute
+};
+
+/// Reads the window attributes of \p N for input spatial dims \p InSpatial
+/// and kernel \p Kernel, checks them and computes the output spatial dims.
+///
+///   NOTSET:     out = floor((in + pb + pe - ext) / s) + 1  (ceil if ceil_mode;
+///               a window starting in the end padding is then dropped)
+///   VALID:      pads 0, out = floor((in - ext) / s) + 1
+///   SAME_UPPER: out = ceil(in / s), total pad = max(0, (out-1) s + ext - in),
+///               pb = total / 2, pe = total - pb
+///   SAME_LOWER: as SAME_UPPER with pe = total / 2, pb = total - pe
+///
+/// where ext = (k - 1) d + 1 is the extent of the dilated kernel.
+Expected<Window> resolveWindow(const Node &N, const Shape &InSpatial,
+                               const Shape &Kernel, WindowOptions Opts);
+
+/// Advances the row-major multi-index \p Idx over \p Dims; returns false
+/// (with \p Idx back at all zeros) after the last index.
+inline bool nextIndex(std::vector<int64_t> &Idx, const Shape &Dims) {
+  for (size_t D = Dims.size(); D-- > 0;) {
+    if (++Idx[D] < Dims[D])
+      return true;
+    Idx[D] = 0;
+  }
+  return false;
+}
+
+/// Product of Dims[Begin, End).
+inline int64_t productOf(const Shape &Dims, size_t Begin, size_t End) {
+  int64_t P = 1;
+  for (size_t I = Begin; I < End; ++I)
+    P *= Dims[I];
+  return P;
+}
+
+/// Sizes of a convolution, checked: Conv and its backward ops
+/// (ConvGradInput, ConvGradWeight) read them from the same attributes.
+struct ConvGeometry {
+  int64_t Batch = 0;
+  int64_t C = 0; ///< input channels
+  int64_t M = 0; ///< output channels
+  int64_t Group = 1;
+  Shape InSpatial;
+  Window Win;
+
+  int64_t cPerGroup() const { return C / Group; }
+  int64_t mPerGroup() const { return M / Group; }
+};
+
+/// How the messages of convGeometry name the input and weight shapes (an
+/// operand of Conv, or an attribute of a backward op).
+struct ConvShapeNames {
+  std::string_view XLong = "input X";  ///< subject of a sentence
+  std::string_view X = "X";            ///< in a phrase
+  std::string_view WLong = "weight W"; ///< subject of a sentence
+  std::string_view W = "W";            ///< in a phrase
+};
+
+/// Checks the Conv attributes of \p N (group, kernel_shape and the window
+/// attributes) for input shape \p X and weight shape \p W and computes the
+/// geometry.
+Expected<ConvGeometry> convGeometry(const Node &N, const Shape &X,
+                                    const Shape &W, ConvShapeNames Names = {});
+
+/// Sizes of a pooling node, checked: AveragePool, MaxPool and their backward
+/// ops read them from the same attributes.
+struct PoolGeometry {
+  int64_t Planes = 0; ///< N * C
+  Shape InSpatial;
+  Window Win;
+};
+
+/// Checks the pooling attributes of \p N for input shape \p X (named
+/// \p XName in messages); \p IsMax selects MaxPool's attributes (dilations).
+Expected<PoolGeometry> poolGeometry(const Node &N, const Shape &X, bool IsMax,
+                                    std::string_view XName = "input X");
+
+/// One tap of a pooling window that lies inside the input.
+struct PoolTap {
+  int64_t Offset; ///< row-major offset in the channel plane
+  int64_t Index;  ///< offset in the plane in the Indices storage order
+};
+
+/// Calls F(P, Taps, Count) for each output position P of a channel plane,
+/// with the taps of its window inside the input in row-major window order
+/// and the count_include_pad divisor (the window size clipped to the padded
+/// input). \p ColMajor selects the column-major Index of MaxPool's
+/// storage_order = 1.
+template <class Fn>
+void forEachPoolWindow(const PoolGeometry &G, bool ColMajor, Fn F) {
+  const Window &Win = G.Win;
+  size_t R = Win.rank();
+  std::vector<int64_t> RowStrides = stridesOf(G.InSpatial);
+  std::vector<int64_t> IdxStrides = RowStrides;
+  if (ColMajor)
+    for (size_t D = 0; D < R; ++D)
+      IdxStrides[D] = productOf(G.InSpatial, 0, D);
+  int64_t OutSize = productOf(Win.Out, 0, R);
+  int64_t KSize = productOf(Win.Kernel, 0, R);
+  std::vector<PoolTap> Taps;
+  std::vector<int64_t> OutIdx(R, 0);
+  std::vector<int64_t> KIdx(R, 0);
+  for (int64_t P = 0; P < OutSize; ++P) {
+    int64_t Count = 1;
+    for (size_t D = 0; D < R; ++D) {
+      int64_t Start = OutIdx[D] * Win.Strides[D] - Win.PadBegin[D];
+      int64_t End =
+          std::min(Start + Win.extent(D), G.InSpatial[D] + Win.PadEnd[D]);
+      Count *= End - Start;
+    }
+    Taps.clear();
+    for (int64_t K = 0; K < KSize; ++K) {
+      PoolTap T = {0, 0};
+      bool Inside = true;
+      for (size_t D = 0; D < R && Inside; ++D) {
+        int64_t Pos = OutIdx[D] * Win.Strides[D] - Win.PadBegin[D] +
+                      KIdx[D] * Win.Dilations[D];
+        Inside = Pos >= 0 && Pos < G.InSpatial[D];
+        T.Offset += Pos * RowStrides[D];
+        T.Index += Pos * IdxStrides[D];
+      }
+      if (Inside)
+        Taps.push_back(T);
+      nextIndex(KIdx, Win.Kernel);
+    }
+    F(P, Taps, Count);
+    nextIndex(OutIdx, Win.Out);
+  }
+}
+
+/// The operand checks of SoftmaxCrossEntropyLoss and its backward op: the
+/// reduction attribute, scores (input \p Scores) [N, C] or [N, C, d1..],
+/// integer labels (input Scores + 1) [N, d1..] and optional float weights
+/// (input Scores + 2) [C]. Returns the shape of the unreduced loss.
+Expected<Shape> checkSoftmaxCrossEntropyOperands(const Node &N, size_t Scores);
+
+/// Requires the present inputs among \p Indices to be float tensors (f32 or
+/// f64) of one element type.
+Status requireFloatOperands(const Node &N,
+                            std::initializer_list<size_t> Indices);
+
+} // namespace mote
+
+#endif // MOTE_COMPILER_OPS_NN_NNUTILS_H

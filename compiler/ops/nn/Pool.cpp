@@ -1,0 +1,281 @@
+//===- Pool.cpp - Average and max pooling ---------------------------------===//
+//
+// AveragePool and MaxPool slide kernel_shape over the spatial dims of
+// X [N, C, D1..Dk] (any k) with the window geometry of resolveWindow
+// (NnUtils.h); GlobalAveragePool averages each whole channel plane.
+// For a window w (the taps o * s - pb + k * d, d = 1 for AveragePool):
+//
+//   MaxPool:     Y = max_{t in w, t inside X} X[t]
+//   AveragePool: Y = sum_{t in w, t inside X} X[t] / count
+//   GlobalAveragePool: Y[n, c, 1, ..] = mean over D1..Dk of X[n, c]
+//
+// where count is the number of taps inside X, or with count_include_pad = 1
+// the window size clipped to the padded input (taps beyond the end padding,
+// which ceil_mode can add, are not counted). MaxPool's optional Indices
+// result holds, for each maximum, the index of the input element in X
+// flattened row-major (storage_order = 0) or with the spatial dims flattened
+// column-major (storage_order = 1): ((n C + c) prod(D) + spatial index).
+// The first maximum in row-major window order wins; a NaN in the window
+// propagates (the first NaN is the maximum, as in numpy and PyTorch). A
+// window with no tap inside X (only possible with pads at least as large as
+// the kernel) gives -inf and index -1 for MaxPool and 0 for AveragePool.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/GradContext.h"
+#include "compiler/ops/nn/NnUtils.h"
+
+#include <limits>
+
+namespace mote {
+namespace {
+
+/// Geometry of a pooling node, checked with its operand.
+Expected<PoolGeometry> checkPool(const Node &N) {
+  if (Status S = requireFloatOperands(N, {0}); !S)
+    return S.takeError();
+  return poolGeometry(N, N.inType(0).Dims, N.op() == OpKind::MaxPool);
+}
+
+Expected<std::vector<TensorType>> inferPool(const Node &N) {
+  Expected<PoolGeometry> G = checkPool(N);
+  if (!G)
+    return G.takeError();
+  const Shape &X = N.inType(0).Dims;
+  Shape Out = {X[0], X[1]};
+  Out.insert(Out.end(), G->Win.Out.begin(), G->Win.Out.end());
+  std::vector<TensorType> Types = {TensorType(N.inType(0).Elem, Out)};
+  if (N.numOutputs() > 1)
+    Types.emplace_back(DType::I64, Out);
+  return Types;
+}
+
+template <class E>
+void averagePoolImpl(const PoolGeometry &G, bool IncludePad, const Tensor &X,
+                     Tensor &Y) {
+  auto PX = X.data<E>();
+  auto PY = Y.data<E>();
+  int64_t InSize = productOf(G.InSpatial, 0, G.InSpatial.size());
+  int64_t OutSize = productOf(G.Win.Out, 0, G.Win.rank());
+  forEachPoolWindow(
+      G, false,
+      [&](int64_t P, const std::vector<PoolTap> &Taps, int64_t Count) {
+        int64_t Div = IncludePad ? Count : int64_t(Taps.size());
+        for (int64_t Pl = 0; Pl < G.Planes; ++Pl) {
+          double Sum = 0;
+          for (const PoolTap &T : Taps)
+            Sum += double(PX[size_t(Pl * InSize + T.Offset)]);
+          PY[size_t(Pl * OutSize + P)] =
+              Taps.empty() ? E(0) : E(Sum / double(Div));
+        }
+      });
+}
+
+template <class E>
+void maxPoolImpl(const PoolGeometry &G, bool ColMajor, const Tensor &X,
+                 Tensor &Y, Tensor *Indices) {
+  auto PX = X.data<E>();
+  auto PY = Y.data<E>();
+  int64_t InSize = productOf(G.InSpatial, 0, G.InSpatial.size());
+  int64_t OutSize = productOf(G.Win.Out, 0, G.Win.rank());
+  forEachPoolWindow(
+      G, ColMajor, [&](int64_t P, const std::vector<PoolTap> &Taps, int64_t) {
+        for (int64_t Pl = 0; Pl < G.Planes; ++Pl) {
+          E Best = -std::numeric_limits<E>::infinity();
+          int64_t BestIdx = -1;
+          for (const PoolTap &T : Taps) {
+            E V = PX[size_t(Pl * InSize + T.Offset)];
+            bool IsNaN = V != V;
+            if (V > Best || BestIdx < 0 || IsNaN) {
+              Best = V;
+              BestIdx = Pl * InSize + T.Index;
+              if (IsNaN)
+                break;
+            }
+          }
+          PY[size_t(Pl * OutSize + P)] = Best;
+          if (Indices)
+            Indices->data<int64_t>()[size_t(Pl * OutSize + P)] = BestIdx;
+        }
+      });
+}
+
+Status kernelPool(const Node &N, std::span<const Tensor *const> In,
+                  std::span<Tensor> Out) {
+  Expected<PoolGeometry> G = checkPool(N);
+  if (!G)
+    return G.takeError();
+  bool IsMax = N.op() == OpKind::MaxPool;
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_floating_point_v<E>) {
+      if (IsMax)
+        maxPoolImpl<E>(*G, N.attrs().getInt("storage_order", 0) == 1, *In[0],
+                       Out[0], Out.size() > 1 ? &Out[1] : nullptr);
+      else
+        averagePoolImpl<E>(*G, N.attrs().getInt("count_include_pad", 0) == 1,
+                           *In[0], Out[0]);
+      return ok();
+    } else {
+      return opError(fmt::format("element type {} is not supported",
+                                 dtypeName(In[0]->dtype())));
+    }
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// GlobalAveragePool
+//===----------------------------------------------------------------------===//
+
+Expected<std::vector<TensorType>> inferGlobalAveragePool(const Node &N) {
+  if (Status S = requireFloatOperands(N, {0}); !S)
+    return S.takeError();
+  const Shape &X = N.inType(0).Dims;
+  if (X.size() < 3)
+    return opError(fmt::format("input X {} must have rank 3 or more "
+                               "([N, C, D1, ...])",
+                               shapeStr(X)));
+  Shape Out = X;
+  std::fill(Out.begin() + 2, Out.end(), 1);
+  return std::vector<TensorType>{TensorType(N.inType(0).Elem, Out)};
+}
+
+Status kernelGlobalAveragePool(const Node &, std::span<const Tensor *const> In,
+                               std::span<Tensor> Out) {
+  const Shape &XS = In[0]->shape();
+  int64_t Planes = XS[0] * XS[1];
+  int64_t Size = productOf(XS, 2, XS.size());
+  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    if constexpr (std::is_floating_point_v<E>) {
+      auto PX = In[0]->data<E>();
+      auto PY = Out[0].data<E>();
+      for (int64_t Pl = 0; Pl < Planes; ++Pl) {
+        double Sum = 0;
+        for (int64_t I = 0; I < Size; ++I)
+          Sum += double(PX[size_t(Pl * Size + I)]);
+        PY[size_t(Pl)] = E(Sum / double(Size));
+      }
+      return ok();
+    } else {
+      return opError(fmt::format("element type {} is not supported",
+                                 dtypeName(In[0]->dtype())));
+    }
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Gradient rules
+//===----------------------------------------------------------------------===//
+
+// dX = AveragePoolGrad(dY){AveragePool's attributes, input_shape = X.shape}:
+// each dY spread over its window divided by the forward divisor.
+Status gradAveragePool(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  AttrMap A = N.attrs();
+  A.set("input_shape", N.inType(0).Dims);
+  Expected<Value *> DX = Ctx.emit1(OpKind::AveragePoolGrad, {DY}, std::move(A));
+  return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
+}
+
+// dX = MaxPoolGrad(dY, X){MaxPool's attributes}: each dY goes to the first
+// maximum of its window. Only Y carries a gradient (Indices are integers).
+Status gradMaxPool(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  Expected<Value *> DX =
+      Ctx.emit1(OpKind::MaxPoolGrad, {DY, N.input(0)}, N.attrs());
+  return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
+}
+
+// y[n, c] = sum_d x[n, c, d] / S with S = prod(D1..Dk), so
+// dX = Expand(dY, X.shape) * (1 / S).
+Status gradGlobalAveragePool(GradContext &Ctx, const Node &N) {
+  Value *DY = Ctx.outputGrad(0);
+  if (!DY || !Ctx.needsGrad(0))
+    return ok();
+  const Shape &X = N.inType(0).Dims;
+  AttrMap A;
+  A.set("shape", X);
+  Expected<Value *> E = Ctx.emit1(OpKind::Expand, {DY}, std::move(A));
+  if (!E)
+    return E.takeError();
+  int64_t Size = productOf(X, 2, X.size());
+  if (Size == 0)
+    return Ctx.addInputGrad(0, *E);
+  Expected<Value *> DX =
+      Ctx.emit1(OpKind::Mul, {*E, scalarLike(Ctx, *E, 1.0 / double(Size))});
+  return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
+}
+
+constexpr AttrSpec AveragePoolAttrs[] = {
+    {"auto_pad", AttrKind::String},
+    {"ceil_mode", AttrKind::Int},
+    {"count_include_pad", AttrKind::Int},
+    {"kernel_shape", AttrKind::Ints, /*Required=*/true},
+    {"pads", AttrKind::Ints},
+    {"strides", AttrKind::Ints},
+};
+
+constexpr AttrSpec MaxPoolAttrs[] = {
+    {"auto_pad", AttrKind::String},
+    {"ceil_mode", AttrKind::Int},
+    {"dilations", AttrKind::Ints},
+    {"kernel_shape", AttrKind::Ints, /*Required=*/true},
+    {"pads", AttrKind::Ints},
+    {"storage_order", AttrKind::Int},
+    {"strides", AttrKind::Ints},
+};
+
+} // namespace
+
+extern const OpDef OpDef_AveragePool = {
+    .Name = "AveragePool",
+    .MinInputs = 1,
+    .MaxInputs = 1,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = AveragePoolAttrs,
+    .Infer = inferPool,
+    .Kernel = kernelPool,
+    .Macs = nullptr,
+    .Grad = gradAveragePool,
+    .Flags = OpFlagNone,
+    .Summary = "N-D average over sliding windows of the spatial dims",
+};
+
+extern const OpDef OpDef_MaxPool = {
+    .Name = "MaxPool",
+    .MinInputs = 1,
+    .MaxInputs = 1,
+    .MinOutputs = 1,
+    .MaxOutputs = 2,
+    .Attrs = MaxPoolAttrs,
+    .Infer = inferPool,
+    .Kernel = kernelPool,
+    .Macs = nullptr,
+    .Grad = gradMaxPool,
+    .Flags = OpFlagNone,
+    .Summary = "N-D maximum over sliding windows of the spatial dims, with "
+               "optional flattened argmax Indices",
+};
+
+extern const OpDef OpDef_GlobalAveragePool = {
+    .Name = "GlobalAveragePool",
+    .MinInputs = 1,
+    .MaxInputs = 1,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = {},
+    .Infer = inferGlobalAveragePool,
+    .Kernel = kernelGlobalAveragePool,
+    .Macs = nullptr,
+    .Grad = gradGlobalAveragePool,
+    .Flags = OpFlagNone,
+    .Summary = "mean of each channel plane of X [N, C, D...] -> [N, C, 1...]",
+};
+
+} // namespace mote

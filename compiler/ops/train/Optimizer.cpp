@@ -1,0 +1,248 @@
+//===- Optimizer.cpp - Parameter update ops -------------------------------===//
+//
+// The update ops add-optimizer inserts. Each takes the parameter X and its
+// gradient G and returns the new X (and new optimizer state); a graph state
+// update writes the results back, in place on a device. Semantics follow the
+// ONNX preview-training ops (ai.onnx.preview.training Momentum and Adam),
+// with the learning rate as an attribute:
+//
+//   SgdUpdate:      g' = G + norm_coefficient * X;   X' = X - lr * g'
+//   MomentumUpdate: g' = G + norm_coefficient * X;
+//                   V' = alpha * V + (T > 0 ? beta : 1) * g'
+//                   X' = X - lr * V'                       (mode standard)
+//                   X' = X - lr * (g' + alpha * V')        (mode nesterov)
+//   AdamUpdate:     g' = G + norm_coefficient * X
+//                   V' = alpha * V + (1 - alpha) * g'
+//                   H' = beta * H + (1 - beta) * g'^2
+//                   r  = T > 0 ? lr * sqrt(1 - beta^T) / (1 - alpha^T) : lr
+//                   X' = (1 - norm_coefficient_post) * (X - r V' / (sqrt(H') + epsilon))
+//
+// Sparse update: with `channels = k`, only the first k slices of X along
+// `axis` (its output channels) are updated; G then has extent k along
+// `axis` (the gradient was computed for the kept slice only) or the full
+// extent (then only its first k slices are read). Everything else of X and
+// of the state passes through unchanged.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/ops/OpUtils.h"
+
+#include <cmath>
+
+namespace mote {
+namespace {
+
+constexpr AttrSpec SgdAttrs[] = {{"lr", AttrKind::Float, true},
+                                 {"norm_coefficient", AttrKind::Float},
+                                 {"axis", AttrKind::Int},
+                                 {"channels", AttrKind::Int}};
+constexpr AttrSpec MomentumAttrs[] = {
+    {"lr", AttrKind::Float, true}, {"alpha", AttrKind::Float},
+    {"beta", AttrKind::Float},     {"mode", AttrKind::String},
+    {"norm_coefficient", AttrKind::Float}, {"axis", AttrKind::Int},
+    {"channels", AttrKind::Int}};
+constexpr AttrSpec AdamAttrs[] = {
+    {"lr", AttrKind::Float, true},
+    {"alpha", AttrKind::Float},
+    {"beta", AttrKind::Float},
+    {"epsilon", AttrKind::Float},
+    {"norm_coefficient", AttrKind::Float},
+    {"norm_coefficient_post", AttrKind::Float},
+    {"axis", AttrKind::Int},
+    {"channels", AttrKind::Int}};
+
+/// Checks X, G (and the state inputs, same type as X) and the channel
+/// slice; returns the result types: X's type, once per result.
+Expected<std::vector<TensorType>> inferUpdate(const Node &N, size_t NumState,
+                                              size_t NumResults) {
+  const TensorType &X = N.inType(0);
+  if (!isFloat(X.Elem))
+    return opError(fmt::format("the parameter must be a float tensor, got {}",
+                               X.str()));
+  for (size_t I = 2; I < 2 + NumState; ++I)
+    if (N.inType(I) != X)
+      return opError(fmt::format("optimizer state (input {}) is {} but the "
+                                 "parameter is {}",
+                                 I, N.inType(I).str(), X.str()));
+  int64_t Rank = int64_t(X.rank());
+  int64_t Axis = N.attrs().getInt("axis", 0);
+  int64_t Channels = N.attrs().getInt("channels", -1);
+  const TensorType &G = N.inType(1);
+  if (G.Elem != X.Elem)
+    return opError(fmt::format("gradient is {} but the parameter is {}",
+                               G.str(), X.str()));
+  if (Channels == -1) {
+    if (G.Dims != X.Dims)
+      return opError(fmt::format("gradient is {} but the parameter is {}",
+                                 G.str(), X.str()));
+  } else {
+    if (Rank == 0 || Axis < 0 || Axis >= Rank)
+      return opError(fmt::format("axis {} is out of range for {}", Axis,
+                                 X.str()));
+    if (Channels < 1 || Channels > X.Dims[size_t(Axis)])
+      return opError(fmt::format("channels {} must be in [1, {}]", Channels,
+                                 X.Dims[size_t(Axis)]));
+    Shape Sliced = X.Dims;
+    Sliced[size_t(Axis)] = Channels;
+    if (G.Dims != X.Dims && G.Dims != Sliced)
+      return opError(fmt::format("gradient is {} but the parameter is {} "
+                                 "(channels {} on axis {})",
+                                 G.str(), X.str(), Channels, Axis));
+  }
+  for (size_t I = 2 + NumState; I < N.numInputs(); ++I) {
+    const TensorType &T = N.inType(I);
+    if (T.Elem != DType::I64 || T.numElements() != 1)
+      return opError(fmt::format("the step count must be an i64 scalar, got "
+                                 "{}",
+                                 T.str()));
+  }
+  return std::vector<TensorType>(NumResults, X);
+}
+
+Expected<std::vector<TensorType>> inferSgd(const Node &N) {
+  return inferUpdate(N, 0, 1);
+}
+Expected<std::vector<TensorType>> inferMomentum(const Node &N) {
+  std::string Mode = N.attrs().getString("mode", "standard");
+  if (Mode != "standard" && Mode != "nesterov")
+    return opError(fmt::format("mode must be \"standard\" or \"nesterov\", "
+                               "got \"{}\"",
+                               Mode));
+  return inferUpdate(N, 1, 2);
+}
+Expected<std::vector<TensorType>> inferAdam(const Node &N) {
+  return inferUpdate(N, 2, 3);
+}
+
+/// Calls F(XIndex, GIndex) for every element of X that updates.
+template <class Fn> void forEachUpdated(const Node &N, const Tensor &X,
+                                       const Tensor &G, Fn F) {
+  int64_t Channels = N.attrs().getInt("channels", -1);
+  if (Channels == -1) {
+    for (int64_t I = 0; I < X.numElements(); ++I)
+      F(I, I);
+    return;
+  }
+  size_t Axis = size_t(N.attrs().getInt("axis", 0));
+  const Shape &XS = X.shape();
+  int64_t Outer = 1, Inner = 1;
+  for (size_t D = 0; D < Axis; ++D)
+    Outer *= XS[D];
+  for (size_t D = Axis + 1; D < XS.size(); ++D)
+    Inner *= XS[D];
+  int64_t GExtent = G.shape()[Axis];
+  for (int64_t O = 0; O < Outer; ++O)
+    for (int64_t C = 0; C < Channels; ++C)
+      for (int64_t I = 0; I < Inner; ++I)
+        F((O * XS[Axis] + C) * Inner + I, (O * GExtent + C) * Inner + I);
+}
+
+int64_t stepOf(std::span<const Tensor *const> In, size_t I) {
+  return I < In.size() && In[I] ? In[I]->getAsInt(0) : 1;
+}
+
+Status kernelSgd(const Node &N, std::span<const Tensor *const> In,
+                 std::span<Tensor> Out) {
+  double Lr = N.attrs().getFloat("lr", 0);
+  double Norm = N.attrs().getFloat("norm_coefficient", 0);
+  Out[0] = *In[0];
+  forEachUpdated(N, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
+    double X = In[0]->getAsDouble(XI);
+    double G = In[1]->getAsDouble(GI) + Norm * X;
+    Out[0].setFromDouble(XI, X - Lr * G);
+  });
+  return ok();
+}
+
+Status kernelMomentum(const Node &N, std::span<const Tensor *const> In,
+                      std::span<Tensor> Out) {
+  double Lr = N.attrs().getFloat("lr", 0);
+  double Alpha = N.attrs().getFloat("alpha", 0.9f);
+  double Beta = N.attrs().getFloat("beta", 1.0f);
+  double Norm = N.attrs().getFloat("norm_coefficient", 0);
+  bool Nesterov = N.attrs().getString("mode", "standard") == "nesterov";
+  if (stepOf(In, 3) <= 0)
+    Beta = 1;
+  Out[0] = *In[0];
+  Out[1] = *In[2];
+  forEachUpdated(N, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
+    double X = In[0]->getAsDouble(XI);
+    double G = In[1]->getAsDouble(GI) + Norm * X;
+    double V = Alpha * In[2]->getAsDouble(XI) + Beta * G;
+    Out[1].setFromDouble(XI, V);
+    Out[0].setFromDouble(XI, Nesterov ? X - Lr * (G + Alpha * V) : X - Lr * V);
+  });
+  return ok();
+}
+
+Status kernelAdam(const Node &N, std::span<const Tensor *const> In,
+                  std::span<Tensor> Out) {
+  double Lr = N.attrs().getFloat("lr", 0);
+  double Alpha = N.attrs().getFloat("alpha", 0.9f);
+  double Beta = N.attrs().getFloat("beta", 0.999f);
+  double Eps = N.attrs().getFloat("epsilon", 0.0f); // ONNX default
+  double Norm = N.attrs().getFloat("norm_coefficient", 0);
+  double Post = N.attrs().getFloat("norm_coefficient_post", 0);
+  int64_t T = stepOf(In, 4);
+  double R = Lr;
+  if (T > 0)
+    R = Lr * std::sqrt(1 - std::pow(Beta, double(T))) /
+        (1 - std::pow(Alpha, double(T)));
+  Out[0] = *In[0];
+  Out[1] = *In[2];
+  Out[2] = *In[3];
+  forEachUpdated(N, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
+    double X = In[0]->getAsDouble(XI);
+    double G = In[1]->getAsDouble(GI) + Norm * X;
+    double V = Alpha * In[2]->getAsDouble(XI) + (1 - Alpha) * G;
+    double H = Beta * In[3]->getAsDouble(XI) + (1 - Beta) * G * G;
+    Out[1].setFromDouble(XI, V);
+    Out[2].setFromDouble(XI, H);
+    Out[0].setFromDouble(XI, (1 - Post) * (X - R * V / (std::sqrt(H) + Eps)));
+  });
+  return ok();
+}
+
+} // namespace
+
+extern const OpDef OpDef_SgdUpdate = {
+    .Name = "SgdUpdate",
+    .MinInputs = 2,
+    .MaxInputs = 2,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = SgdAttrs,
+    .Infer = inferSgd,
+    .Kernel = kernelSgd,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "X - lr * (G + norm_coefficient * X), optionally on the first "
+               "channels only",
+};
+
+extern const OpDef OpDef_MomentumUpdate = {
+    .Name = "MomentumUpdate",
+    .MinInputs = 3,
+    .MaxInputs = 4,
+    .MinOutputs = 2,
+    .MaxOutputs = 2,
+    .Attrs = MomentumAttrs,
+    .Infer = inferMomentum,
+    .Kernel = kernelMomentum,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "SGD with momentum (ONNX Momentum semantics)",
+};
+
+extern const OpDef OpDef_AdamUpdate = {
+    .Name = "AdamUpdate",
+    .MinInputs = 5,
+    .MaxInputs = 5,
+    .MinOutputs = 3,
+    .MaxOutputs = 3,
+    .Attrs = AdamAttrs,
+    .Infer = inferAdam,
+    .Kernel = kernelAdam,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "Adam (ONNX Adam semantics)",
+};
+
+} // namespace mote

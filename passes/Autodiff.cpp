@@ -1,0 +1,161 @@
+//===- Autodiff.cpp - Compile-time reverse-mode differentiation -----------===//
+//
+// The pass differentiates the loss (PassContext::Loss) with respect to every
+// trainable parameter and records the gradients in PassContext::Gradients
+// for add-optimizer. buildGradients is the engine, also used directly by the
+// finite-difference gradient checks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Autodiff.h"
+#include "compiler/GradContext.h"
+#include "compiler/Graph.h"
+#include "compiler/OpDef.h"
+#include "passes/Pass.h"
+
+#include <fmt/format.h>
+#include <unordered_set>
+
+namespace mote {
+
+namespace {
+
+/// Values that need a gradient: float values that depend on some value of
+/// \p Wrt and on which the loss depends.
+std::unordered_set<const Value *>
+valuesNeedingGrad(const Graph &G, const Value *Loss,
+                  std::span<Value *const> Wrt) {
+  std::unordered_set<const Value *> FromWrt(Wrt.begin(), Wrt.end());
+  for (const auto &N : G.nodes()) {
+    bool Any = false;
+    for (const Value *In : N->inputs())
+      Any |= In && FromWrt.count(In);
+    if (!Any)
+      continue;
+    for (const Value *O : N->outputs())
+      FromWrt.insert(O);
+  }
+  std::unordered_set<const Value *> ToLoss = {Loss};
+  for (auto It = G.nodes().rbegin(); It != G.nodes().rend(); ++It) {
+    const Node &N = **It;
+    bool Any = false;
+    for (const Value *O : N.outputs())
+      Any |= ToLoss.count(O) > 0;
+    if (!Any)
+      continue;
+    for (const Value *In : N.inputs())
+      if (In)
+        ToLoss.insert(In);
+  }
+  std::unordered_set<const Value *> R;
+  for (const Value *V : FromWrt)
+    if (ToLoss.count(V) && isFloat(V->type().Elem))
+      R.insert(V);
+  return R;
+}
+
+/// A parameter of \p Wrt that \p V depends on, for messages.
+std::string someSource(const Graph &G, const Value *V,
+                       std::span<Value *const> Wrt) {
+  std::unordered_set<const Value *> Seen;
+  std::vector<const Value *> Work = {V};
+  while (!Work.empty()) {
+    const Value *X = Work.back();
+    Work.pop_back();
+    if (!Seen.insert(X).second)
+      continue;
+    for (const Value *W : Wrt)
+      if (W == X)
+        return W->name();
+    if (const Node *P = X->producer())
+      for (const Value *In : P->inputs())
+        if (In)
+          Work.push_back(In);
+  }
+  (void)G;
+  return "?";
+}
+
+} // namespace
+
+Expected<std::unordered_map<const Value *, Value *>>
+buildGradients(Graph &G, Value *Loss, std::span<Value *const> Wrt) {
+  if (!isFloat(Loss->type().Elem) || Loss->type().numElements() != 1)
+    return Diag(fmt::format("the loss '{}' must be a float scalar, got {}",
+                            Loss->name(), Loss->type().str()));
+  std::unordered_set<const Value *> Needs = valuesNeedingGrad(G, Loss, Wrt);
+  std::unordered_map<const Value *, Value *> Grads;
+  Tensor One(Loss->type());
+  One.setFromDouble(0, 1.0);
+  Grads[Loss] = G.addConst(G.uniqueName(Loss->name() + ".grad.seed"), One);
+
+  // Walk the forward nodes backwards; rules append backward nodes.
+  std::vector<Node *> Forward;
+  for (const auto &N : G.nodes())
+    Forward.push_back(N.get());
+  auto NeedsGrad = [&](const Value *V) { return Needs.count(V) > 0; };
+  for (auto It = Forward.rbegin(); It != Forward.rend(); ++It) {
+    Node &N = **It;
+    bool HasOutGrad = false;
+    for (const Value *O : N.outputs())
+      HasOutGrad |= Grads.count(O) > 0;
+    bool InNeeds = false;
+    for (const Value *In : N.inputs())
+      InNeeds |= In && Needs.count(In);
+    if (!HasOutGrad || !InNeeds)
+      continue;
+    const OpDef &D = N.def();
+    auto Located = [&](Diag E) {
+      E.at(N);
+      E.inFile(G.SourceFile);
+      E.withOpset(G.Opset);
+      return E;
+    };
+    if (!D.Grad || (D.Flags & OpFlagNotDifferentiable)) {
+      const Value *Src = nullptr;
+      for (const Value *In : N.inputs())
+        if (In && Needs.count(In))
+          Src = In;
+      return Located(Diag(fmt::format(
+          "{} has no gradient rule, but it lies between the trainable "
+          "parameter '{}' and the loss; freeze the layers before it or "
+          "choose another --update spec",
+          D.Name, someSource(G, Src, Wrt))));
+    }
+    GradContext Ctx(G, N, NeedsGrad, Grads, nullptr);
+    if (Status S = D.Grad(Ctx, N); !S)
+      return Located(S.takeError());
+  }
+  std::unordered_map<const Value *, Value *> R;
+  for (const Value *W : Wrt) {
+    auto It = Grads.find(W);
+    R[W] = It == Grads.end() ? nullptr : It->second;
+  }
+  return R;
+}
+
+Expected<bool> runAutodiff(Graph &G, PassContext &Ctx) {
+  if (!Ctx.Loss)
+    return Diag("autodiff needs a loss; run add-loss first");
+  std::vector<Value *> Wrt;
+  for (Value *P : G.params())
+    if (P->isTrainable())
+      Wrt.push_back(P);
+  if (Wrt.empty())
+    return Diag("no parameter is trainable; check the --update spec");
+  auto Grads = buildGradients(G, Ctx.Loss, Wrt);
+  if (!Grads)
+    return Grads.takeError();
+  Ctx.Gradients.clear();
+  for (Value *W : Wrt) {
+    Value *Gr = (*Grads)[W];
+    if (!Gr)
+      return Diag(fmt::format("trainable parameter '{}' does not affect the "
+                              "loss; leave it out of the --update spec",
+                              W->name()));
+    Ctx.Gradients.push_back({W, Gr});
+  }
+  return true;
+}
+
+} // namespace mote

@@ -1,0 +1,106 @@
+//===- Pass.h - Pass interface, options and shared state --------*- C++ -*-===//
+//
+// A pass is a function `Expected<bool> run(Graph &, PassContext &)` that
+// returns whether it changed the graph, or a Diag for a user/model error.
+// Passes are listed once in Passes.def; the pipeline (Pipeline.cpp) is a
+// list of them with the reason each sits where it does.
+//
+// PassContext carries the user's options (TrainOptions) and what earlier
+// passes hand to later ones (the loss value, the gradients).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_PASSES_PASS_H
+#define MOTE_PASSES_PASS_H
+
+#include "compiler/Diagnostic.h"
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mote {
+
+class Graph;
+class Value;
+
+/// One entry of an update spec: parameters whose name matches the glob
+/// Pattern train; with Ratio < 1 only the first ceil(Ratio * C) output
+/// channels do.
+struct UpdateRule {
+  std::string Pattern;
+  double Ratio = 1.0;
+  /// "--update 'x:0.5'" or "spec.json entry 2", for messages and the report.
+  std::string Origin;
+};
+
+/// Parses "PATTERN[:RATIO]" (--update).
+Expected<UpdateRule> parseUpdateRule(std::string_view S);
+/// Reads {"update": [{"params": GLOB, "channels": RATIO?}, ...]}.
+Expected<std::vector<UpdateRule>> readUpdateFile(const std::string &Path);
+
+enum class LossKind { CrossEntropy, Mse };
+enum class OptimizerKind { Sgd, Momentum, Adam };
+
+struct TrainOptions {
+  LossKind Loss = LossKind::CrossEntropy;
+  /// Which graph output gets the loss (empty: the only output).
+  std::string Output;
+  /// Name of the label/target input add-loss creates.
+  std::string LabelName = "label";
+  OptimizerKind Optimizer = OptimizerKind::Sgd;
+  float LearningRate = 0.01f;
+  /// Momentum coefficient (alpha of ONNX Momentum).
+  float Momentum = 0.9f;
+  /// Adam coefficients (ONNX Adam: alpha, beta, epsilon).
+  float Beta1 = 0.9f, Beta2 = 0.999f, Epsilon = 1e-8f;
+  /// L2 regularisation coefficient (ONNX norm_coefficient).
+  float WeightDecay = 0.0f;
+  /// Empty: every float parameter trains (full update).
+  std::vector<UpdateRule> Update;
+};
+
+struct PassContext {
+  TrainOptions Train;
+  /// Set by add-loss.
+  Value *Loss = nullptr;
+  /// Set by autodiff: (trainable parameter, its gradient).
+  std::vector<std::pair<Value *, Value *>> Gradients;
+  /// Names of the passes that ran, in order.
+  std::vector<std::string> PassesRun;
+  /// Verify the graph after every pass (tests, debug builds).
+  bool VerifyEach = true;
+};
+
+using PassFn = Expected<bool> (*)(Graph &, PassContext &);
+
+struct PassInfo {
+  std::string_view Name;
+  PassFn Run;
+  std::string_view Help;
+};
+
+#define MOTE_PASS(NAME, FN, HELP) Expected<bool> FN(Graph &G, PassContext &Ctx);
+#include "passes/Passes.def"
+
+/// Every pass, in Passes.def order.
+std::span<const PassInfo> allPasses();
+const PassInfo *lookupPass(std::string_view Name);
+
+/// Runs one pass (and the verifier after it if Ctx.VerifyEach).
+Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx);
+
+/// The default pipeline: for training (loss, autodiff, optimizer...) or for
+/// inference.
+std::vector<const PassInfo *> defaultPipeline(bool Training);
+
+/// Runs \p Pipeline in order.
+Status runPipeline(const std::vector<const PassInfo *> &Pipeline, Graph &G,
+                   PassContext &Ctx);
+
+} // namespace mote
+
+#endif // MOTE_PASSES_PASS_H

@@ -1,0 +1,90 @@
+//===- Pipeline.cpp - The pass pipeline, as data --------------------------===//
+
+#include "compiler/Graph.h"
+#include "compiler/Verifier.h"
+#include "passes/Pass.h"
+
+#include <array>
+#include <fmt/format.h>
+
+namespace mote {
+
+namespace {
+
+const PassInfo PassTable[] = {
+#define MOTE_PASS(NAME, FN, HELP) {NAME, FN, HELP},
+#include "passes/Passes.def"
+};
+
+struct PipelineEntry {
+  std::string_view Pass;
+  bool TrainingOnly;
+};
+
+// The pipeline. Each entry says why it sits where it does.
+const PipelineEntry Pipeline[] = {
+    // First: every later pass sees one canonical form (no Identity or
+    // Dropout, BatchNorm folded), and folding before autodiff means the
+    // backward graph never differentiates through eval-mode BatchNorm.
+    {"canonicalize", false},
+    // The loss must exist before autodiff can differentiate it.
+    {"add-loss", true},
+    // Autodiff needs to know which parameters train to build only their
+    // backward paths.
+    {"select-trainable", true},
+    {"autodiff", true},
+    // Updates consume the gradients autodiff made.
+    {"add-optimizer", true},
+    // Last of the training passes: the updates decide which gradient
+    // elements are used, so partial-channel slicing and dead-node removal
+    // happen once everything that reads a gradient exists.
+    {"prune-backward", true},
+};
+
+} // namespace
+
+std::span<const PassInfo> allPasses() { return PassTable; }
+
+const PassInfo *lookupPass(std::string_view Name) {
+  for (const PassInfo &P : PassTable)
+    if (P.Name == Name)
+      return &P;
+  return nullptr;
+}
+
+Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx) {
+  Expected<bool> Changed = P.Run(G, Ctx);
+  if (!Changed) {
+    Changed.error().inFile(G.SourceFile);
+    return Changed;
+  }
+  Ctx.PassesRun.push_back(std::string(P.Name));
+  if (Ctx.VerifyEach) {
+    if (Status S = verifyGraph(G); !S) {
+      Diag D = S.takeError();
+      D.Message = fmt::format("after pass {}: {}", P.Name, D.Message);
+      return D;
+    }
+  }
+  return Changed;
+}
+
+std::vector<const PassInfo *> defaultPipeline(bool Training) {
+  std::vector<const PassInfo *> R;
+  for (const PipelineEntry &E : Pipeline)
+    if (Training || !E.TrainingOnly)
+      R.push_back(lookupPass(E.Pass));
+  return R;
+}
+
+Status runPipeline(const std::vector<const PassInfo *> &Pipeline, Graph &G,
+                   PassContext &Ctx) {
+  for (const PassInfo *P : Pipeline) {
+    Expected<bool> R = runPass(*P, G, Ctx);
+    if (!R)
+      return R.takeError();
+  }
+  return ok();
+}
+
+} // namespace mote
