@@ -5,8 +5,9 @@ The network follows the DS-CNN family used for keyword spotting on
 microcontrollers: a 49x10 MFCC patch (49 frames of 10 coefficients), one
 regular convolution, depthwise-separable blocks, global average pooling and
 a linear classifier over 12 classes (10 keywords, silence, unknown).
-Weights are seeded random; the model is exported to ONNX at opset 13 in eval
-mode (BatchNorm folded into the convolutions by the exporter).
+Weights are seeded random; BatchNorm is folded into the convolutions in
+PyTorch before the export (ONNX opset 13, eval mode), so every parameter
+keeps a readable name such as blocks.1.pw.weight.
 
 usage: make_kws.py OUT.onnx
 """
@@ -43,10 +44,22 @@ class KWS(nn.Module):
         return self.classifier(torch.flatten(self.pool(x), 1))
 
 
+def fold_batchnorm(model):
+    """Folds each block's BatchNorms into the convolution before them."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    for block in model.blocks:
+        block.dw = fuse_conv_bn_eval(block.dw, block.bn1)
+        block.bn1 = nn.Identity()
+        block.pw = fuse_conv_bn_eval(block.pw, block.bn2)
+        block.bn2 = nn.Identity()
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "kws.onnx"
     torch.manual_seed(0)
     model = KWS().eval()
+    with torch.no_grad():
+        fold_batchnorm(model)
     x = torch.randn(1, 1, 49, 10)
     torch.onnx.export(model, x, out, opset_version=13, input_names=["mfcc"],
                       output_names=["logits"], do_constant_folding=True)

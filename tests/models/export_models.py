@@ -59,13 +59,19 @@ def count(model, x):
 
 
 def export(name, outdir):
+    from train_oracle import fold_batchnorm, randomize_batchnorm
     torch.manual_seed(0)
     model, x = MODELS[name]()
     model.eval()
+    # Fold BatchNorm in PyTorch (as the training oracle does) so every ONNX
+    # initializer keeps its PyTorch name, e.g. features.16.conv.0.0.weight.
+    randomize_batchnorm(model, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        fold_batchnorm(model)
     layers = count(model, x)
     path = os.path.join(outdir, name + ".onnx")
     torch.onnx.export(model, x, path, opset_version=13, input_names=["input"],
-                      output_names=["output"], do_constant_folding=True)
+                      output_names=["output"], do_constant_folding=False)
     params = sum(p.numel() for p in model.parameters())
     with open(os.path.join(outdir, name + ".json"), "w") as f:
         json.dump({"layers": layers, "total_macs": sum(l["macs"] for l in layers),

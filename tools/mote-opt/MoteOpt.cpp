@@ -1,13 +1,17 @@
 //===- MoteOpt.cpp - Read, verify, transform and print textual IR ---------===//
 //
 // mote-opt FILE [--split-input-file] [--verify-diagnostics] [--no-verify]
+//              [--pass NAME ...] [--update PATTERN[:RATIO] ...] [--loss K]
+//              [--optimizer O] [--lr F] [--output NAME]
 //
 // The engine of the golden IR tests (tests/ir, run by lit + FileCheck):
 // parses the IR, verifies it, and prints it back. With --split-input-file
 // the file is cut at lines `// -----` and each piece is handled on its own.
 // With --verify-diagnostics a piece holding `// expected-error {{TEXT}}`
 // must fail with a message containing TEXT, and every other piece must
-// succeed; the exit code says whether all expectations held.
+// succeed; the exit code says whether all expectations held. Each --pass
+// runs that pass (in the order given, verifying after each) before printing;
+// the training options configure them as motec's flags do.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +19,7 @@
 #include "compiler/Parser.h"
 #include "compiler/Printer.h"
 #include "compiler/Verifier.h"
+#include "passes/Pass.h"
 
 #include <fmt/format.h>
 #include <fstream>
@@ -31,6 +36,8 @@ struct Flags {
   bool Split = false;
   bool VerifyDiags = false;
   bool Verify = true;
+  std::vector<const PassInfo *> Passes;
+  TrainOptions Train;
 };
 
 std::vector<std::string> splitChunks(const std::string &Text, bool Split) {
@@ -74,6 +81,13 @@ bool handleChunk(const std::string &Chunk, const std::string &File,
     Err = G.takeError();
   } else if (F.Verify) {
     if (Status S = verifyGraph(**G); !S)
+      Err = S.takeError();
+  }
+  if (!Err && !F.Passes.empty()) {
+    PassContext Ctx;
+    Ctx.Train = F.Train;
+    Ctx.VerifyEach = F.Verify;
+    if (Status S = runPipeline(F.Passes, **G, Ctx); !S)
       Err = S.takeError();
   }
   if (!F.VerifyDiags) {
@@ -125,9 +139,46 @@ int main(int Argc, char **Argv) {
       F.VerifyDiags = true;
     else if (A == "--no-verify")
       F.Verify = false;
+    else if ((A == "--pass" || A == "--update" || A == "--loss" ||
+              A == "--optimizer" || A == "--lr" || A == "--output") &&
+             I + 1 >= Argc) {
+      fmt::print(stderr, "mote-opt: {} needs a value\n", A);
+      return 2;
+    } else if (A == "--pass") {
+      const PassInfo *P = lookupPass(Argv[++I]);
+      if (!P) {
+        fmt::print(stderr, "mote-opt: unknown pass '{}'\n", Argv[I]);
+        return 2;
+      }
+      F.Passes.push_back(P);
+    } else if (A == "--update") {
+      auto R = parseUpdateRule(Argv[++I]);
+      if (!R) {
+        fmt::print(stderr, "mote-opt: {}\n", R.error().Message);
+        return 2;
+      }
+      F.Train.Update.push_back(*R);
+    } else if (A == "--loss") {
+      std::string V = Argv[++I];
+      F.Train.Loss = V == "mse" ? LossKind::Mse : LossKind::CrossEntropy;
+    } else if (A == "--optimizer") {
+      std::string V = Argv[++I];
+      F.Train.Optimizer = V == "adam"       ? OptimizerKind::Adam
+                          : V == "momentum" ? OptimizerKind::Momentum
+                                            : OptimizerKind::Sgd;
+    } else if (A == "--lr") {
+      F.Train.LearningRate = std::stof(Argv[++I]);
+    } else if (A == "--output") {
+      F.Train.Output = Argv[++I];
+    }
     else if (A == "--help" || A == "-h") {
       fmt::print("usage: mote-opt FILE|- [--split-input-file] "
-                 "[--verify-diagnostics] [--no-verify]\n");
+                 "[--verify-diagnostics] [--no-verify] [--pass NAME ...] "
+                 "[--update P[:R] ...] [--loss cross-entropy|mse] "
+                 "[--optimizer sgd|momentum|adam] [--lr F] [--output NAME]\n"
+                 "passes:\n");
+      for (const PassInfo &P : allPasses())
+        fmt::print("  {:<18} {}\n", P.Name, P.Help);
       return 0;
     } else if (!A.empty() && A[0] == '-' && A != "-") {
       fmt::print(stderr, "mote-opt: unknown option '{}'\n", A);
