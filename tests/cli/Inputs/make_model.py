@@ -3,7 +3,8 @@
 
 usage: make_model.py KIND OUT.onnx
 kinds: tiny (conv net), unsupported (three unsupported ops), dynamic (batch
-dim is symbolic), opset7 (opset out of range)
+dim is symbolic), opset7 (opset out of range), sceloss (ends in its own
+SoftmaxCrossEntropyLoss)
 """
 import sys
 
@@ -41,6 +42,16 @@ def main():
     elif kind == "dynamic":
         xd = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
         save([helper.make_node("Relu", ["x"], ["y"], name="relu")], [xd], [y], [], out)
+    elif kind == "sceloss":
+        # A model that already ends in its loss: Gemm -> SoftmaxCrossEntropyLoss.
+        xi = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])
+        lab = helper.make_tensor_value_info("target", TensorProto.INT64, [2])
+        loss = helper.make_tensor_value_info("loss", TensorProto.FLOAT, [])
+        fw = numpy_helper.from_array(rng.standard_normal((3, 4)).astype(np.float32), "fc.weight")
+        nodes = [helper.make_node("Gemm", ["x", "fc.weight"], ["logits"], name="fc", transB=1),
+                 helper.make_node("SoftmaxCrossEntropyLoss", ["logits", "target"], ["loss"],
+                                  name="xent", reduction="mean")]
+        save(nodes, [xi, lab], [loss], [fw], out)
     elif kind == "opset7":
         save([helper.make_node("Relu", ["x"], ["y"], name="relu")], [x], [y], [], out, opset=7)
     else:
