@@ -3,7 +3,8 @@
 // With no spec every float parameter trains (full update). A spec is a list
 // of rules "GLOB[:RATIO]" over initializer names (fnmatch-style * ? [..]);
 // a parameter trains if some rule matches it, and the LAST matching rule
-// decides its channel ratio: only the first ceil(RATIO * C) output channels
+// decides its channel ratio (BatchNorm running statistics and loss class
+// weights never train: no gradient flows into them): only the first ceil(RATIO * C) output channels
 // train, C being the parameter's output-channel extent (dim 0 of a Conv
 // weight or bias, the output dim of a Gemm/MatMul weight). A rule matching
 // no float parameter is an error: a typo must not silently freeze a layer.
@@ -96,11 +97,35 @@ Expected<std::vector<UpdateRule>> readUpdateFile(const std::string &Path) {
   return Rules;
 }
 
+namespace {
+
+/// Whether \p P is only read as an operand no gradient flows into: the
+/// running statistics of an eval-mode BatchNormalization, the class weights
+/// of a loss. Such parameters are constants of the training step.
+bool onlyStatistics(const Graph &G, const Value *P) {
+  std::vector<Node *> Users = G.users(P);
+  if (Users.empty())
+    return false;
+  for (const Node *N : Users)
+    for (size_t I = 0; I < N->numInputs(); ++I) {
+      if (N->input(I) != P)
+        continue;
+      bool Stat = (N->op() == OpKind::BatchNormalization && I >= 3) ||
+                  (N->op() == OpKind::SoftmaxCrossEntropyLoss && I == 2);
+      if (!Stat)
+        return false;
+    }
+  return true;
+}
+
+} // namespace
+
 Expected<bool> runSelectTrainable(Graph &G, PassContext &Ctx) {
   const std::vector<UpdateRule> &Rules = Ctx.Train.Update;
   std::vector<Value *> Candidates;
   for (Value *P : G.params())
-    if (P->isParam() && !P->isOptimizerState() && isFloat(P->type().Elem))
+    if (P->isParam() && !P->isOptimizerState() && isFloat(P->type().Elem) &&
+        !onlyStatistics(G, P))
       Candidates.push_back(P);
   if (Candidates.empty())
     return Diag("the model has no float parameters to train");
