@@ -51,31 +51,26 @@ Expected<std::vector<Value *>> GradContext::emit(OpKind Op,
   std::string Base = Hint.empty()
                          ? fmt::format("{}.{}", N.name(), getOpDef(Op).Name)
                          : std::string(Hint);
-  std::vector<ResultSpec> Results;
+  std::vector<std::string> Names;
   for (size_t I = 0; I < NumResults; ++I)
-    Results.push_back({G.uniqueName(NumResults == 1
-                                        ? Base
-                                        : fmt::format("{}.{}", Base, I)),
-                       TensorType()});
-  Node *Nd = G.insertNode(InsertBefore, Op, G.uniqueName(Base + ".node"),
-                          std::move(Ins), std::move(Attrs),
-                          std::move(Results));
-  Nd->setPhase(NodePhase::Backward);
-  Expected<std::vector<TensorType>> Types = inferNodeTypes(*Nd);
-  if (!Types) {
-    Diag D = Types.takeError();
-    G.eraseNode(Nd);
+    Names.push_back(G.uniqueName(NumResults == 1
+                                     ? Base
+                                     : fmt::format("{}.{}", Base, I)));
+  Expected<Node *> Nd =
+      G.createNode(InsertBefore, Op, G.uniqueName(Base + ".node"),
+                   std::move(Ins), std::move(Attrs), std::move(Names));
+  if (!Nd) {
+    Diag D = Nd.takeError();
+    D.NodeName.clear();
+    D.OpType.clear();
     D.Message = fmt::format("gradient of node '{}' ({}): {} emits an invalid "
                             "{}: {}",
                             N.name(), N.opName(), N.opName(),
                             getOpDef(Op).Name, D.Message);
     return D;
   }
-  std::vector<Value *> Outs;
-  for (size_t I = 0; I < NumResults; ++I) {
-    Nd->output(I)->setType((*Types)[I]);
-    Outs.push_back(Nd->output(I));
-  }
+  (*Nd)->setPhase(NodePhase::Backward);
+  std::vector<Value *> Outs((*Nd)->outputs().begin(), (*Nd)->outputs().end());
   return Outs;
 }
 

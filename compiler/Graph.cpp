@@ -79,6 +79,27 @@ Node *Graph::insertNode(Node *Before, OpKind Op, std::string NodeName,
   return P;
 }
 
+Expected<Node *> Graph::createNode(Node *Before, OpKind Op,
+                                  std::string NodeName,
+                                  std::vector<Value *> Ins, AttrMap Attrs,
+                                  std::vector<std::string> ResultNames) {
+  std::vector<ResultSpec> Results;
+  for (std::string &R : ResultNames)
+    Results.push_back({std::move(R), TensorType()});
+  Node *N = insertNode(Before, Op, std::move(NodeName), std::move(Ins),
+                       std::move(Attrs), std::move(Results));
+  Expected<std::vector<TensorType>> Types = inferNodeTypes(*N);
+  if (!Types) {
+    Diag D = Types.takeError();
+    D.at(*N);
+    eraseNode(N);
+    return D;
+  }
+  for (size_t I = 0; I < N->numOutputs(); ++I)
+    N->output(I)->setType((*Types)[I]);
+  return N;
+}
+
 bool Graph::isNameTaken(std::string_view N) const {
   std::string S(N);
   return ValueByName.count(S) || NodeByName.count(S);

@@ -154,6 +154,12 @@ public:
   /// Appends a node at the end of the execution order.
   Node *addNode(OpKind Op, std::string NodeName, std::vector<Value *> Inputs,
                 AttrMap Attrs, std::vector<ResultSpec> Results);
+  /// Builder: inserts a node before \p Before (at the end if null) whose
+  /// result types come from the op's type rule; on a type error nothing is
+  /// added and the Diag (located at the node) is returned.
+  Expected<Node *> createNode(Node *Before, OpKind Op, std::string NodeName,
+                              std::vector<Value *> Inputs, AttrMap Attrs,
+                              std::vector<std::string> ResultNames);
   /// Inserts a node before \p Before (or at the end if null).
   Node *insertNode(Node *Before, OpKind Op, std::string NodeName,
                    std::vector<Value *> Inputs, AttrMap Attrs,

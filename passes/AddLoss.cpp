@@ -23,16 +23,12 @@ namespace {
 
 Expected<Value *> addNode(Graph &G, OpKind Op, std::vector<Value *> Ins,
                           AttrMap Attrs, const std::string &Name) {
-  Node *N = G.addNode(Op, G.uniqueName(Name), std::move(Ins), std::move(Attrs),
-                      {{G.uniqueName(Name), TensorType()}});
-  Expected<std::vector<TensorType>> T = inferNodeTypes(*N);
-  if (!T) {
-    Diag D = T.takeError();
-    D.at(*N);
-    return D;
-  }
-  N->output(0)->setType((*T)[0]);
-  return N->output(0);
+  Expected<Node *> N = G.createNode(nullptr, Op, G.uniqueName(Name),
+                                    std::move(Ins), std::move(Attrs),
+                                    {G.uniqueName(Name)});
+  if (!N)
+    return N.takeError();
+  return (*N)->output(0);
 }
 
 Expected<Value *> chooseOutput(Graph &G, const TrainOptions &Opts) {

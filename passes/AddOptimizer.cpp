@@ -27,24 +27,16 @@ Expected<std::vector<Value *>> addUpdate(Graph &G, OpKind Op,
                                          std::vector<Value *> Ins,
                                          AttrMap Attrs,
                                          std::vector<std::string> Names) {
-  std::vector<ResultSpec> Results;
+  std::string NodeName = G.uniqueName(Names[0] + ".update");
   for (std::string &N : Names)
-    Results.push_back({G.uniqueName(N), TensorType()});
-  Node *N = G.addNode(Op, G.uniqueName(Names[0] + ".update"), std::move(Ins),
-                      std::move(Attrs), std::move(Results));
-  N->setPhase(NodePhase::Update);
-  Expected<std::vector<TensorType>> T = inferNodeTypes(*N);
-  if (!T) {
-    Diag D = T.takeError();
-    D.at(*N);
-    return D;
-  }
-  std::vector<Value *> Outs;
-  for (size_t I = 0; I < N->numOutputs(); ++I) {
-    N->output(I)->setType((*T)[I]);
-    Outs.push_back(N->output(I));
-  }
-  return Outs;
+    N = G.uniqueName(N);
+  Expected<Node *> N = G.createNode(nullptr, Op, std::move(NodeName),
+                                    std::move(Ins), std::move(Attrs),
+                                    std::move(Names));
+  if (!N)
+    return N.takeError();
+  (*N)->setPhase(NodePhase::Update);
+  return std::vector<Value *>((*N)->outputs().begin(), (*N)->outputs().end());
 }
 
 Value *stateLike(Graph &G, const Value *W, const std::string &Suffix) {

@@ -139,20 +139,11 @@ Expected<Node *> ImportContext::create(OpKind Op, std::vector<Value *> Ins,
                                        AttrMap Attrs,
                                        std::vector<std::string> ResultNames,
                                        std::string NodeName) {
-  std::vector<ResultSpec> Results;
-  for (std::string &R : ResultNames)
-    Results.push_back({std::move(R), TensorType()});
-  Node *Nd = G.addNode(Op, std::move(NodeName), std::move(Ins),
-                       std::move(Attrs), std::move(Results));
-  Expected<std::vector<TensorType>> Types = inferNodeTypes(*Nd);
-  if (!Types) {
-    Diag D = Types.takeError();
-    Diag E = error(D.Message);
-    G.eraseNode(Nd);
-    return E;
-  }
-  for (size_t I = 0; I < Nd->numOutputs(); ++I)
-    Nd->output(I)->setType((*Types)[I]);
+  Expected<Node *> Nd = G.createNode(nullptr, Op, std::move(NodeName),
+                                     std::move(Ins), std::move(Attrs),
+                                     std::move(ResultNames));
+  if (!Nd)
+    return error(Nd.error().Message);
   return Nd;
 }
 
