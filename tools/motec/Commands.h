@@ -29,6 +29,7 @@ struct Command {
 
 extern const Command InspectCommand;
 extern const Command RunCommand;
+extern const Command PlanCommand;
 
 /// Prints a user error ("motec: error: ...") and returns ExitUserError.
 int reportError(const Diag &D);

@@ -18,7 +18,7 @@ using namespace mote::cli;
 
 namespace {
 
-const Command *const Commands[] = {&InspectCommand, &RunCommand};
+const Command *const Commands[] = {&InspectCommand, &PlanCommand, &RunCommand};
 
 void printUsage(std::FILE *Out) {
   fmt::print(Out, "usage: motec <command> [options]\n\n"

@@ -1,0 +1,123 @@
+//===- Liveness.cpp - Buffers of a scheduled graph and their layout -------===//
+
+#include "passes/Liveness.h"
+#include "compiler/Graph.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <unordered_map>
+
+namespace mote {
+
+std::string_view bufferKindName(BufferKind K) {
+  switch (K) {
+  case BufferKind::Activation: return "activation";
+  case BufferKind::Gradient: return "gradient";
+  case BufferKind::Param: return "param";
+  case BufferKind::OptimizerState: return "optimizer_state";
+  case BufferKind::Input: return "input";
+  }
+  return "?";
+}
+
+Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align) {
+  MemoryLayout L;
+  const auto &Nodes = G.nodes();
+  int32_t N = int32_t(Nodes.size());
+  L.NumSteps = N;
+  int32_t End = std::max(N - 1, 0);
+  std::unordered_map<const Value *, int32_t> Def, LastUse;
+  std::unordered_map<const Node *, int32_t> Step;
+  for (int32_t I = 0; I < N; ++I) {
+    const Node &Nd = *Nodes[size_t(I)];
+    Step[&Nd] = I;
+    for (const Value *In : Nd.inputs())
+      if (In)
+        LastUse[In] = std::max(LastUse.count(In) ? LastUse[In] : 0, I);
+    for (const Value *O : Nd.outputs())
+      Def[O] = I;
+  }
+  for (const Value *O : G.outputs())
+    LastUse[O] = End;
+  // A state update writes into its parameter: the writer must be the
+  // parameter's last reader.
+  std::unordered_map<const Value *, const Value *> WritesInto;
+  for (const Graph::StateUpdate &U : G.stateUpdates()) {
+    if (!U.NewValue->producer())
+      return Diag(fmt::format("the new value of '{}' is not computed by a "
+                              "node",
+                              U.Param->name()));
+    int32_t W = Step[U.NewValue->producer()];
+    if (LastUse.count(U.Param) && LastUse[U.Param] > W)
+      return Diag(fmt::format("'{}' is read after its update in the schedule",
+                              U.Param->name()));
+    WritesInto[U.NewValue] = U.Param;
+  }
+  auto Add = [&](const Value *V, BufferKind K, bool Arena, int32_t First,
+                 int32_t Last) {
+    BufferInfo B;
+    B.V = V;
+    B.Kind = K;
+    B.InArena = Arena;
+    B.Bytes = V->type().bytes();
+    B.First = First;
+    B.Last = std::max(First, Last);
+    L.Buffers.push_back(B);
+  };
+  for (const Value *V : G.inputs())
+    Add(V, BufferKind::Input, true, 0, LastUse.count(V) ? LastUse[V] : 0);
+  for (const Value *P : G.params()) {
+    if (P->isOptimizerState())
+      Add(P, BufferKind::OptimizerState, true, 0, End);
+    else if (P->isTrainable())
+      Add(P, BufferKind::Param, true, 0, End);
+    else
+      Add(P, BufferKind::Param, false, 0, 0);
+  }
+  std::unordered_map<const Value *, size_t> Index;
+  for (size_t I = 0; I < L.Buffers.size(); ++I)
+    Index[L.Buffers[I].V] = I;
+  for (const auto &Nd : Nodes)
+    for (const Value *O : Nd->outputs()) {
+      auto W = WritesInto.find(O);
+      BufferKind K = Nd->phase() == NodePhase::Forward
+                         ? BufferKind::Activation
+                         : BufferKind::Gradient;
+      if (W != WritesInto.end()) {
+        // Stored in the parameter's own buffer.
+        BufferInfo B;
+        B.V = O;
+        B.Kind = W->second->isOptimizerState() ? BufferKind::OptimizerState
+                                               : BufferKind::Param;
+        B.Bytes = O->type().bytes();
+        B.First = B.Last = Def[O];
+        B.InplaceWith = W->second;
+        L.Buffers.push_back(B);
+        continue;
+      }
+      Add(O, K, true, Def[O], LastUse.count(O) ? LastUse[O] : Def[O]);
+    }
+
+  std::vector<BufferRequest> Requests;
+  std::vector<size_t> Planned;
+  for (size_t I = 0; I < L.Buffers.size(); ++I) {
+    const BufferInfo &B = L.Buffers[I];
+    if (!B.InArena) {
+      L.FlashBytes += B.Bytes;
+      continue;
+    }
+    if (B.InplaceWith)
+      continue;
+    Requests.push_back({B.Bytes, Align, B.First, B.Last, -1});
+    Planned.push_back(I);
+  }
+  L.Plan = planMemory(Requests, Align);
+  for (size_t K = 0; K < Planned.size(); ++K)
+    L.Buffers[Planned[K]].Offset = L.Plan.Offsets[K];
+  for (BufferInfo &B : L.Buffers)
+    if (B.InplaceWith)
+      B.Offset = L.Buffers[Index[B.InplaceWith]].Offset;
+  return L;
+}
+
+} // namespace mote

@@ -1,0 +1,56 @@
+//===- Liveness.h - Buffers of a scheduled graph and their layout -*- C++ -*-===//
+//
+// Turns a graph, taken in its node order as the schedule, into the buffers a
+// device needs and lays them out with the memory planner:
+//   - frozen parameters and constants are read-only (flash),
+//   - trainable parameters and optimizer state persist across steps: arena,
+//     live over the whole step,
+//   - graph inputs and node results are arena buffers live from their
+//     definition (inputs: step 0) to their last use (outputs: the last step),
+//   - the new value of a parameter (a state update) is written in place
+//     into the parameter's buffer, so it is no buffer of its own.
+// Schedule step i is node i.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_PASSES_LIVENESS_H
+#define MOTE_PASSES_LIVENESS_H
+
+#include "compiler/Diagnostic.h"
+#include "passes/MemoryPlanner.h"
+
+#include <string>
+#include <vector>
+
+namespace mote {
+
+class Graph;
+class Value;
+
+enum class BufferKind { Activation, Gradient, Param, OptimizerState, Input };
+std::string_view bufferKindName(BufferKind K);
+
+struct BufferInfo {
+  const Value *V = nullptr;
+  BufferKind Kind = BufferKind::Activation;
+  bool InArena = true;
+  int64_t Bytes = 0;
+  int32_t First = 0, Last = 0; ///< schedule steps, inclusive (arena only)
+  int64_t Offset = -1;         ///< arena offset, -1 for flash
+  /// Parameter whose storage this value is written into (state updates).
+  const Value *InplaceWith = nullptr;
+};
+
+struct MemoryLayout {
+  std::vector<BufferInfo> Buffers;
+  MemoryPlan Plan;
+  int64_t FlashBytes = 0;
+  int32_t NumSteps = 0;
+};
+
+/// Buffers and arena layout of \p G in its current node order.
+Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align = 16);
+
+} // namespace mote
+
+#endif // MOTE_PASSES_LIVENESS_H

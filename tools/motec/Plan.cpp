@@ -1,0 +1,158 @@
+//===- Plan.cpp - motec plan and report.json ------------------------------===//
+//
+// Builds the graph (training step or inference), lays out its memory and
+// prints the arena, the liveness lower bound, the efficiency and the flash
+// bytes; --report FILE.json writes the report in the format DESIGN.md fixes
+// (arena_bytes, lower_bound_bytes, efficiency, flash_bytes, tensors, ops,
+// update, passes).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+#include "Session.h"
+#include "compiler/Graph.h"
+#include "compiler/Json.h"
+#include "compiler/OpDef.h"
+#include "passes/Liveness.h"
+
+#include <fmt/format.h>
+#include <fstream>
+
+namespace mote::cli {
+
+namespace {
+
+const OptionSpec PlanOwnOptions[] = {
+    {"report", "FILE.json", false, "write the memory report (report.json format)"},
+};
+
+std::span<const OptionSpec> planOptions() {
+  static const std::vector<OptionSpec> V = withModelOptions(PlanOwnOptions);
+  return V;
+}
+
+std::string reportJson(const Graph &G, const MemoryLayout &L,
+                       const PassContext &Ctx) {
+  JsonWriter W;
+  W.beginObject();
+  W.key("arena_bytes");
+  W.value(L.Plan.ArenaBytes);
+  W.key("lower_bound_bytes");
+  W.value(L.Plan.LowerBoundBytes);
+  W.key("efficiency");
+  W.value(L.Plan.ArenaBytes ? double(L.Plan.LowerBoundBytes) /
+                                  double(L.Plan.ArenaBytes)
+                            : 1.0);
+  W.key("flash_bytes");
+  W.value(L.FlashBytes);
+  W.key("strategy");
+  W.value(L.Plan.Strategy);
+  W.key("tensors");
+  W.beginArray();
+  for (const BufferInfo &B : L.Buffers) {
+    W.beginObject();
+    W.key("name");
+    W.value(B.V->name());
+    W.key("kind");
+    W.value(bufferKindName(B.Kind));
+    W.key("region");
+    W.value(B.InArena ? "arena" : "flash");
+    W.key("bytes");
+    W.value(B.Bytes);
+    W.key("offset");
+    if (B.InArena)
+      W.value(B.Offset);
+    else
+      W.null();
+    W.key("first");
+    W.value(int64_t(B.First));
+    W.key("last");
+    W.value(int64_t(B.Last));
+    W.key("inplace_with");
+    if (B.InplaceWith)
+      W.value(B.InplaceWith->name());
+    else
+      W.null();
+    W.endObject();
+  }
+  W.endArray();
+  W.key("ops");
+  W.beginArray();
+  int64_t I = 0;
+  for (const auto &N : G.nodes()) {
+    W.beginObject();
+    W.key("index");
+    W.value(I++);
+    W.key("name");
+    W.value(N->name());
+    W.key("op");
+    W.value(N->opName());
+    W.key("macs");
+    W.value(nodeMacs(*N));
+    W.endObject();
+  }
+  W.endArray();
+  W.key("update");
+  W.beginArray();
+  for (const Value *P : G.params())
+    if (P->isTrainable()) {
+      W.beginObject();
+      W.key("param");
+      W.value(P->name());
+      W.key("channels");
+      if (P->train().Channels >= 0)
+        W.value(P->train().Channels);
+      else
+        W.null();
+      W.key("rule");
+      W.value(P->train().Rule);
+      W.endObject();
+    }
+  W.endArray();
+  W.key("passes");
+  W.beginArray();
+  for (const std::string &P : Ctx.PassesRun)
+    W.value(P);
+  W.endArray();
+  W.endObject();
+  return W.str();
+}
+
+int runPlan(const ParsedArgs &Args) {
+  Expected<Session> S = parseSession(Args);
+  if (!S)
+    return S.error().Line == -2 ? reportUsage("plan", S.error())
+                                : reportError(S.error());
+  auto G = buildGraph(*S);
+  if (!G)
+    return reportError(G.error());
+  Expected<MemoryLayout> L = computeLayout(**G);
+  if (!L)
+    return reportError(L.error());
+  const MemoryPlan &P = L->Plan;
+  double Eff = P.ArenaBytes ? double(P.LowerBoundBytes) / double(P.ArenaBytes)
+                            : 1.0;
+  fmt::print("arena: {} bytes (lower bound {}, efficiency {:.3f}, strategy "
+             "{})\nflash: {} bytes\n",
+             P.ArenaBytes, P.LowerBoundBytes, Eff, P.Strategy, L->FlashBytes);
+  if (auto R = Args.get("report")) {
+    std::ofstream Out(*R);
+    Out << reportJson(**G, *L, S->Passes);
+    if (!Out)
+      return reportError(Diag(fmt::format("{}: cannot write the report", *R)));
+  }
+  return ExitOk;
+}
+
+} // namespace
+
+const Command PlanCommand = {
+    "plan",
+    "plan model.onnx [--report FILE.json] [model options]",
+    "lay out the memory of the compiled step: arena bytes against the "
+    "liveness lower bound, flash bytes, and the report",
+    planOptions,
+    runPlan,
+};
+
+} // namespace mote::cli
