@@ -94,8 +94,10 @@ const PassInfo *lookupPass(std::string_view Name);
 Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx);
 
 /// The default pipeline: for training (loss, autodiff, optimizer...) or for
-/// inference.
-std::vector<const PassInfo *> defaultPipeline(bool Training);
+/// inference; without \p Reorder the schedule pass is left out (the naive
+/// order: forward, all gradients, all updates).
+std::vector<const PassInfo *> defaultPipeline(bool Training,
+                                              bool Reorder = true);
 
 /// Runs \p Pipeline in order.
 Status runPipeline(const std::vector<const PassInfo *> &Pipeline, Graph &G,

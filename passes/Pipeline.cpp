@@ -39,6 +39,9 @@ const PipelineEntry Pipeline[] = {
     // elements are used, so partial-channel slicing and dead-node removal
     // happen once everything that reads a gradient exists.
     {"prune-backward", true},
+    // Last: the order decides liveness, so it is chosen once the set of
+    // nodes is final. Updates run as soon as their gradient exists.
+    {"schedule", false},
 };
 
 } // namespace
@@ -69,10 +72,10 @@ Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx) {
   return Changed;
 }
 
-std::vector<const PassInfo *> defaultPipeline(bool Training) {
+std::vector<const PassInfo *> defaultPipeline(bool Training, bool Reorder) {
   std::vector<const PassInfo *> R;
   for (const PipelineEntry &E : Pipeline)
-    if (Training || !E.TrainingOnly)
+    if ((Training || !E.TrainingOnly) && (Reorder || E.Pass != "schedule"))
       R.push_back(lookupPass(E.Pass));
   return R;
 }

@@ -29,6 +29,7 @@ constexpr OptionSpec ModelOptionSpecs[] = {
     {"update", "PATTERN[:RATIO]", true,
      "train parameters matching the glob; RATIO trains the first "
      "ceil(RATIO*C) output channels (default: every parameter)"},
+    {"no-reorder", "", false, "keep the naive order (all gradients, then all updates) to measure what scheduling buys"},
     {"update-file", "FILE", false, "update spec as JSON: {\"update\": [{\"params\": GLOB, \"channels\": RATIO}]}"},
 };
 } // namespace
@@ -79,6 +80,7 @@ Expected<Session> parseSession(const ParsedArgs &Args) {
   if (Args.has("train") && Args.has("infer"))
     return usage("--train and --infer exclude each other");
   S.Training = Args.has("train");
+  S.Reorder = !Args.has("no-reorder");
   TrainOptions &T = S.Passes.Train;
   static constexpr std::string_view TrainOnly[] = {
       "loss", "output", "label-name", "optimizer", "lr", "momentum",
@@ -146,7 +148,8 @@ Expected<std::unique_ptr<Graph>> buildGraph(Session &S) {
   auto G = importOnnxFile(S.ModelPath, S.Import);
   if (!G)
     return G;
-  Status St = runPipeline(defaultPipeline(S.Training), **G, S.Passes);
+  Status St =
+      runPipeline(defaultPipeline(S.Training, S.Reorder), **G, S.Passes);
   if (!St)
     return St.takeError();
   return G;

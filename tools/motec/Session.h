@@ -29,6 +29,7 @@ struct Session {
   ImportOptions Import;
   PassContext Passes;
   bool Training = false;
+  bool Reorder = true;
 };
 
 /// Reads the model options from \p Args. A usage error has Diag::Line == -2.
