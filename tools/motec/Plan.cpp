@@ -15,7 +15,10 @@
 #include "compiler/OpDef.h"
 #include "passes/Liveness.h"
 
+#include <algorithm>
+#include <charconv>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 
 namespace mote::cli {
@@ -24,7 +27,51 @@ namespace {
 
 const OptionSpec PlanOwnOptions[] = {
     {"report", "FILE.json", false, "write the memory report (report.json format)"},
+    {"ram-budget", "BYTES", false,
+     "fail (exit 1) if the arena is larger, naming what is live at the peak"},
 };
+
+/// The error for an arena over budget: the peak step and the largest
+/// buffers live there, with their producer and why they are alive.
+Diag overBudget(const Graph &G, const MemoryLayout &L, int64_t Budget) {
+  int32_t Steps = std::max<int32_t>(L.NumSteps, 1);
+  std::vector<int64_t> Live(size_t(Steps), 0);
+  for (const BufferInfo &B : L.Buffers)
+    if (B.InArena && !B.InplaceWith)
+      for (int32_t S = B.First; S <= B.Last && S < Steps; ++S)
+        Live[size_t(S)] += B.Bytes;
+  int32_t Peak = int32_t(std::max_element(Live.begin(), Live.end()) -
+                         Live.begin());
+  std::vector<const BufferInfo *> At;
+  for (const BufferInfo &B : L.Buffers)
+    if (B.InArena && !B.InplaceWith && B.First <= Peak && Peak <= B.Last)
+      At.push_back(&B);
+  std::stable_sort(At.begin(), At.end(), [](const BufferInfo *A, const BufferInfo *B) {
+    return A->Bytes > B->Bytes;
+  });
+  std::vector<std::string> Top;
+  const auto &Nodes = G.nodes();
+  for (size_t I = 0; I < At.size() && I < 5; ++I) {
+    const BufferInfo &B = *At[I];
+    const Node *P = B.V->producer();
+    std::string Why =
+        B.Kind == BufferKind::Param || B.Kind == BufferKind::OptimizerState
+            ? std::string("trained, kept for the whole step")
+            : fmt::format("read until step {} ({})", B.Last,
+                          Nodes[size_t(B.Last)]->name());
+    Top.push_back(fmt::format("'{}' {} bytes ({}, from {}, {})",
+                              B.V->name(), B.Bytes, bufferKindName(B.Kind),
+                              P ? P->name() : std::string("outside"), Why));
+  }
+  const Node &PeakNode = *Nodes[size_t(Peak)];
+  Diag D(fmt::format("the arena needs {} bytes, over the --ram-budget of {}; "
+                     "at the peak (step {}, {} '{}') the largest live buffers "
+                     "are: {}; freeze or shrink those layers",
+                     L.Plan.ArenaBytes, Budget, Peak, PeakNode.opName(),
+                     PeakNode.name(), fmt::join(Top, "; ")));
+  D.File = G.SourceFile;
+  return D;
+}
 
 std::span<const OptionSpec> planOptions() {
   static const std::vector<OptionSpec> V = withModelOptions(PlanOwnOptions);
@@ -135,6 +182,14 @@ int runPlan(const ParsedArgs &Args) {
   fmt::print("arena: {} bytes (lower bound {}, efficiency {:.3f}, strategy "
              "{})\nflash: {} bytes\n",
              P.ArenaBytes, P.LowerBoundBytes, Eff, P.Strategy, L->FlashBytes);
+  if (auto B = Args.get("ram-budget")) {
+    int64_t Budget = 0;
+    auto [Ptr, EC] = std::from_chars(B->data(), B->data() + B->size(), Budget);
+    if (EC != std::errc() || Ptr != B->data() + B->size() || Budget < 0)
+      return reportUsage("plan", Diag("--ram-budget must be a byte count"));
+    if (P.ArenaBytes > Budget && !(*G)->nodes().empty())
+      return reportError(overBudget(**G, *L, Budget));
+  }
   if (auto R = Args.get("report")) {
     std::ofstream Out(*R);
     Out << reportJson(**G, *L, S->Passes);
