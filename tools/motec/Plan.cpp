@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "HtmlReport.h"
 #include "Session.h"
 #include "compiler/Graph.h"
 #include "compiler/Json.h"
@@ -27,6 +28,8 @@ namespace {
 
 const OptionSpec PlanOwnOptions[] = {
     {"report", "FILE.json", false, "write the memory report (report.json format)"},
+    {"report-html", "FILE.html", false,
+     "write the memory report as a page: the arena over time"},
     {"ram-budget", "BYTES", false,
      "fail (exit 1) if the arena is larger, naming what is live at the peak"},
 };
@@ -189,6 +192,13 @@ int runPlan(const ParsedArgs &Args) {
       return reportUsage("plan", Diag("--ram-budget must be a byte count"));
     if (P.ArenaBytes > Budget && !(*G)->nodes().empty())
       return reportError(overBudget(**G, *L, Budget));
+  }
+  if (auto R = Args.get("report-html")) {
+    std::ofstream Out(*R);
+    Out << memoryReportHtml(**G, *L, S->ModelPath);
+    if (!Out)
+      return reportError(Diag(fmt::format("{}: cannot write the report", *R)));
+    fmt::print("report: {}\n", *R);
   }
   if (auto R = Args.get("report")) {
     std::ofstream Out(*R);

@@ -1,0 +1,23 @@
+//===- HtmlReport.h - The memory report as a self-contained page -*- C++ -*-===//
+//
+// Draws the arena as rectangles over time (schedule step, x) and address
+// (y): one rectangle per buffer, colored by kind, a tooltip naming it, the
+// peak step marked. One HTML file with inline SVG and CSS: no scripts from
+// elsewhere, no network.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_TOOLS_MOTEC_HTMLREPORT_H
+#define MOTE_TOOLS_MOTEC_HTMLREPORT_H
+
+#include <string>
+
+namespace mote {
+class Graph;
+struct MemoryLayout;
+
+std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
+                             const std::string &Title);
+} // namespace mote
+
+#endif // MOTE_TOOLS_MOTEC_HTMLREPORT_H
