@@ -20,6 +20,33 @@ std::string_view bufferKindName(BufferKind K) {
   return "?";
 }
 
+std::vector<int64_t> liveBytesPerStep(const MemoryLayout &L) {
+  std::vector<int64_t> Live(size_t(std::max<int32_t>(L.NumSteps, 1)), 0);
+  for (const BufferInfo &B : L.Buffers)
+    if (B.InArena && !B.InplaceWith)
+      for (int32_t S = B.First; S <= B.Last && size_t(S) < Live.size(); ++S)
+        Live[size_t(S)] += B.Bytes;
+  return Live;
+}
+
+int32_t peakStep(const MemoryLayout &L) {
+  std::vector<int64_t> Live = liveBytesPerStep(L);
+  return int32_t(std::max_element(Live.begin(), Live.end()) - Live.begin());
+}
+
+std::vector<const BufferInfo *> buffersLiveAt(const MemoryLayout &L,
+                                              int32_t S) {
+  std::vector<const BufferInfo *> At;
+  for (const BufferInfo &B : L.Buffers)
+    if (B.InArena && !B.InplaceWith && B.First <= S && S <= B.Last)
+      At.push_back(&B);
+  std::stable_sort(At.begin(), At.end(),
+                   [](const BufferInfo *A, const BufferInfo *B) {
+                     return A->Bytes > B->Bytes;
+                   });
+  return At;
+}
+
 Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align) {
   MemoryLayout L;
   const auto &Nodes = G.nodes();

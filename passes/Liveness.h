@@ -48,6 +48,13 @@ struct MemoryLayout {
   int32_t NumSteps = 0;
 };
 
+/// Live arena bytes at each schedule step.
+std::vector<int64_t> liveBytesPerStep(const MemoryLayout &L);
+/// The step with the most live bytes (the first such step).
+int32_t peakStep(const MemoryLayout &L);
+/// Arena buffers live at step \p S, largest first (stable by creation order).
+std::vector<const BufferInfo *> buffersLiveAt(const MemoryLayout &L, int32_t S);
+
 /// Buffers and arena layout of \p G in its current node order.
 Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align = 16);
 

@@ -45,13 +45,8 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
   int64_t Arena = std::max<int64_t>(L.Plan.ArenaBytes, 1);
   double XS = double(W - Left - 10) / Steps;
   double YS = double(H - Top - Bottom) / double(Arena);
-  std::vector<int64_t> Live(size_t(Steps), 0);
-  for (const BufferInfo &B : L.Buffers)
-    if (B.InArena && !B.InplaceWith)
-      for (int32_t S = B.First; S <= B.Last && S < Steps; ++S)
-        Live[size_t(S)] += B.Bytes;
-  int32_t Peak =
-      int32_t(std::max_element(Live.begin(), Live.end()) - Live.begin());
+  std::vector<int64_t> Live = liveBytesPerStep(L);
+  int32_t Peak = peakStep(L);
 
   std::string Svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
@@ -100,12 +95,7 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
                           colorOf(K), bufferKindName(K));
   double Eff = double(L.Plan.LowerBoundBytes) / double(Arena);
   std::string Rows;
-  std::vector<const BufferInfo *> At;
-  for (const BufferInfo &B : L.Buffers)
-    if (B.InArena && !B.InplaceWith && B.First <= Peak && Peak <= B.Last)
-      At.push_back(&B);
-  std::stable_sort(At.begin(), At.end(),
-                   [](auto *A, auto *B) { return A->Bytes > B->Bytes; });
+  std::vector<const BufferInfo *> At = buffersLiveAt(L, Peak);
   for (size_t I = 0; I < At.size() && I < 10; ++I)
     Rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}-{}</td>"
                         "</tr>\n",

@@ -188,8 +188,7 @@ int runInspect(const ParsedArgs &Args) {
   }
   Expected<Session> S = parseSession(Args);
   if (!S)
-    return S.error().Line == -2 ? reportUsage("inspect", S.error())
-                                : reportError(S.error());
+    return reportSessionError("inspect", S.error());
   auto G = buildGraph(*S);
   if (!G)
     return reportError(G.error());

@@ -37,21 +37,8 @@ const OptionSpec PlanOwnOptions[] = {
 /// The error for an arena over budget: the peak step and the largest
 /// buffers live there, with their producer and why they are alive.
 Diag overBudget(const Graph &G, const MemoryLayout &L, int64_t Budget) {
-  int32_t Steps = std::max<int32_t>(L.NumSteps, 1);
-  std::vector<int64_t> Live(size_t(Steps), 0);
-  for (const BufferInfo &B : L.Buffers)
-    if (B.InArena && !B.InplaceWith)
-      for (int32_t S = B.First; S <= B.Last && S < Steps; ++S)
-        Live[size_t(S)] += B.Bytes;
-  int32_t Peak = int32_t(std::max_element(Live.begin(), Live.end()) -
-                         Live.begin());
-  std::vector<const BufferInfo *> At;
-  for (const BufferInfo &B : L.Buffers)
-    if (B.InArena && !B.InplaceWith && B.First <= Peak && Peak <= B.Last)
-      At.push_back(&B);
-  std::stable_sort(At.begin(), At.end(), [](const BufferInfo *A, const BufferInfo *B) {
-    return A->Bytes > B->Bytes;
-  });
+  int32_t Peak = peakStep(L);
+  std::vector<const BufferInfo *> At = buffersLiveAt(L, Peak);
   std::vector<std::string> Top;
   const auto &Nodes = G.nodes();
   for (size_t I = 0; I < At.size() && I < 5; ++I) {
@@ -171,8 +158,7 @@ std::string reportJson(const Graph &G, const MemoryLayout &L,
 int runPlan(const ParsedArgs &Args) {
   Expected<Session> S = parseSession(Args);
   if (!S)
-    return S.error().Line == -2 ? reportUsage("plan", S.error())
-                                : reportError(S.error());
+    return reportSessionError("plan", S.error());
   auto G = buildGraph(*S);
   if (!G)
     return reportError(G.error());

@@ -71,8 +71,7 @@ Expected<Tensor> adapt(const Value &In, Tensor T) {
 int runRun(const ParsedArgs &Args) {
   Expected<Session> S = parseSession(Args);
   if (!S)
-    return S.error().Line == -2 ? reportUsage("run", S.error())
-                                : reportError(S.error());
+    return reportSessionError("run", S.error());
   std::string Engine = Args.get("engine").value_or("generated");
   if (Engine != "interp" && Engine != "generated")
     return reportUsage("run", Diag("--engine must be interp or generated"));

@@ -1,6 +1,7 @@
 //===- Session.cpp - Options shared by compile, run and inspect -----------===//
 
 #include "Session.h"
+#include "Commands.h"
 #include "compiler/Graph.h"
 
 #include "passes/TrainUtil.h"
@@ -142,6 +143,10 @@ Expected<Session> parseSession(const ParsedArgs &Args) {
     T.Update = std::move(*Rules);
   }
   return S;
+}
+
+int reportSessionError(std::string_view Command, const Diag &D) {
+  return D.Line == -2 ? reportUsage(Command, D) : reportError(D);
 }
 
 Expected<std::unique_ptr<Graph>> buildGraph(Session &S) {

@@ -35,6 +35,10 @@ struct Session {
 /// Reads the model options from \p Args. A usage error has Diag::Line == -2.
 Expected<Session> parseSession(const ParsedArgs &Args);
 
+/// Reports an error of parseSession: a usage error (exit 2) or a user error
+/// (exit 1).
+int reportSessionError(std::string_view Command, const Diag &D);
+
 /// Imports the model and runs the default pipeline.
 Expected<std::unique_ptr<Graph>> buildGraph(Session &S);
 
