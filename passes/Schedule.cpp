@@ -11,12 +11,14 @@
 // Updates free their gradient and allocate nothing, so each runs as soon as
 // its gradient and the parameter's last reader are done and the gradient
 // dies at once: TTE's in-place update reordering falls out of the rule.
-// --no-reorder leaves the pass out (naive order: all gradients, then all
-// updates).
+// The greedy choice is local, so the pass keeps the order the graph came in
+// if that one has the lower peak of live bytes. --no-reorder leaves the pass
+// out (naive order: all gradients, then all updates).
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Graph.h"
+#include "passes/Liveness.h"
 #include "passes/Pass.h"
 
 #include <unordered_map>
@@ -114,10 +116,21 @@ Expected<bool> runSchedule(Graph &G, PassContext &) {
   }
   if (Order.size() != N)
     return Diag("the graph has a cycle; cannot schedule it");
+  // The greedy choice is local; keep whichever order (the new one or the
+  // one the graph came in) has the lower peak of live bytes.
+  std::vector<Node *> Before;
+  for (const auto &Nd : Nodes)
+    Before.push_back(Nd.get());
+  Expected<MemoryLayout> Old = computeLayout(G);
+  G.setNodeOrder(Order);
+  Expected<MemoryLayout> New = computeLayout(G);
+  if (Old && New && Old->Plan.LowerBoundBytes < New->Plan.LowerBoundBytes) {
+    G.setNodeOrder(Before);
+    return false;
+  }
   bool Changed = false;
   for (size_t I = 0; I < N; ++I)
-    Changed |= Order[I] != Nodes[I].get();
-  G.setNodeOrder(Order);
+    Changed |= Order[I] != Before[I];
   return Changed;
 }
 

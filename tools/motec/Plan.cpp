@@ -17,6 +17,7 @@
 #include "passes/Liveness.h"
 
 #include <algorithm>
+#include <chrono>
 #include <charconv>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -162,15 +163,21 @@ int runPlan(const ParsedArgs &Args) {
   auto G = buildGraph(*S);
   if (!G)
     return reportError(G.error());
+  auto Start = std::chrono::steady_clock::now();
   Expected<MemoryLayout> L = computeLayout(**G);
   if (!L)
     return reportError(L.error());
+  double Ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - Start)
+                  .count();
   const MemoryPlan &P = L->Plan;
   double Eff = P.ArenaBytes ? double(P.LowerBoundBytes) / double(P.ArenaBytes)
                             : 1.0;
   fmt::print("arena: {} bytes (lower bound {}, efficiency {:.3f}, strategy "
-             "{})\nflash: {} bytes\n",
-             P.ArenaBytes, P.LowerBoundBytes, Eff, P.Strategy, L->FlashBytes);
+             "{})\nflash: {} bytes\nplanned {} buffers over {} steps in {:.1f} "
+             "ms\n",
+             P.ArenaBytes, P.LowerBoundBytes, Eff, P.Strategy, L->FlashBytes,
+             P.Offsets.size(), L->NumSteps, Ms);
   if (auto B = Args.get("ram-budget")) {
     int64_t Budget = 0;
     auto [Ptr, EC] = std::from_chars(B->data(), B->data() + B->size(), Budget);
