@@ -35,6 +35,18 @@ inline int64_t offsetFor(int64_t I, const Shape &Out,
   return Off;
 }
 
+/// Calls \p F with a float or a double tag for f32 / f64 (\p F returns
+/// Status); any other element type is an error. The float-only kernels
+/// dispatch through this.
+template <class Fn> Status dispatchFloat(DType T, Fn &&F) {
+  if (T == DType::F32)
+    return F(float{});
+  if (T == DType::F64)
+    return F(double{});
+  return opError(
+      fmt::format("element type {} is not supported", dtypeName(T)));
+}
+
 /// Ok if all inputs that are present have the same element type.
 Status requireSameDType(const Node &N);
 

@@ -141,15 +141,10 @@ Status kernelConvGradInput(const Node &N, std::span<const Tensor *const> In,
   Expected<ConvGeometry> G = convGradInputGeometry(N);
   if (!G)
     return G.takeError();
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      convGradInputImpl<E>(*G, *In[0], *In[1], Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    convGradInputImpl<E>(*G, *In[0], *In[1], Out[0]);
+    return ok();
   });
 }
 
@@ -247,15 +242,10 @@ Status kernelConvGradWeight(const Node &N, std::span<const Tensor *const> In,
   Expected<WeightGradGeometry> G = convGradWeightGeometry(N);
   if (!G)
     return G.takeError();
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      convGradWeightImpl<E>(*G, *In[0], *In[1], Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    convGradWeightImpl<E>(*G, *In[0], *In[1], Out[0]);
+    return ok();
   });
 }
 

@@ -116,14 +116,9 @@ Status lossGradImpl(const Node &N, std::span<const Tensor *const> In,
 Status kernelSoftmaxCrossEntropyLossGrad(const Node &N,
                                          std::span<const Tensor *const> In,
                                          std::span<Tensor> Out) {
-  return dispatchDType(In[1]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[1]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      return lossGradImpl<E>(N, In, Out[0]);
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[1]->dtype())));
-    }
+    return lossGradImpl<E>(N, In, Out[0]);
   });
 }
 

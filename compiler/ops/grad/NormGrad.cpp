@@ -147,15 +147,10 @@ Status kernelLayerNormGrad(const Node &N, std::span<const Tensor *const> In,
   if (!Axis)
     return opError("axis is out of range");
   double Eps = N.attrs().getFloat("epsilon", 1e-5f);
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      layerNormGradImpl<E>(*Axis, Eps, In, Out);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    layerNormGradImpl<E>(*Axis, Eps, In, Out);
+    return ok();
   });
 }
 
@@ -227,15 +222,10 @@ void batchNormGradImpl(double Eps, std::span<const Tensor *const> In,
 Status kernelBatchNormGrad(const Node &N, std::span<const Tensor *const> In,
                            std::span<Tensor> Out) {
   double Eps = N.attrs().getFloat("epsilon", 1e-5f);
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      batchNormGradImpl<E>(Eps, In, Out);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    batchNormGradImpl<E>(Eps, In, Out);
+    return ok();
   });
 }
 

@@ -144,15 +144,10 @@ Status kernelMaxPoolGrad(const Node &N, std::span<const Tensor *const> In,
   Expected<PoolGeometry> G = maxPoolGradGeometry(N);
   if (!G)
     return G.takeError();
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      maxPoolGradImpl<E>(*G, *In[0], *In[1], Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    maxPoolGradImpl<E>(*G, *In[0], *In[1], Out[0]);
+    return ok();
   });
 }
 
@@ -162,15 +157,10 @@ Status kernelAveragePoolGrad(const Node &N, std::span<const Tensor *const> In,
   if (!G)
     return G.takeError();
   bool IncludePad = N.attrs().getInt("count_include_pad", 0) == 1;
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      averagePoolGradImpl<E>(*G, IncludePad, *In[0], Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    averagePoolGradImpl<E>(*G, IncludePad, *In[0], Out[0]);
+    return ok();
   });
 }
 

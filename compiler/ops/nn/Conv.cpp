@@ -104,15 +104,10 @@ Status kernelConv(const Node &N, std::span<const Tensor *const> In,
   Expected<ConvGeometry> G = checkConv(N);
   if (!G)
     return G.takeError();
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      convImpl<E>(*G, *In[0], *In[1], In.size() > 2 ? In[2] : nullptr, Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    convImpl<E>(*G, *In[0], *In[1], In.size() > 2 ? In[2] : nullptr, Out[0]);
+    return ok();
   });
 }
 

@@ -108,16 +108,11 @@ Status kernelGemm(const Node &N, std::span<const Tensor *const> In,
     return G.takeError();
   double Alpha = N.attrs().getFloat("alpha", 1.0f);
   double Beta = N.attrs().getFloat("beta", 1.0f);
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      gemmImpl<E>(*G, Alpha, Beta, *In[0], *In[1],
-                  In.size() > 2 ? In[2] : nullptr, Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    gemmImpl<E>(*G, Alpha, Beta, *In[0], *In[1],
+                In.size() > 2 ? In[2] : nullptr, Out[0]);
+    return ok();
   });
 }
 

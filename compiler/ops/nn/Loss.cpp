@@ -114,14 +114,9 @@ Status softmaxCrossEntropyImpl(const Node &N, std::span<const Tensor *const> In,
 Status kernelSoftmaxCrossEntropy(const Node &N,
                                  std::span<const Tensor *const> In,
                                  std::span<Tensor> Out) {
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      return softmaxCrossEntropyImpl<E>(N, In, Out);
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    return softmaxCrossEntropyImpl<E>(N, In, Out);
   });
 }
 

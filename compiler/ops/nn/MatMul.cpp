@@ -103,15 +103,10 @@ Status kernelMatMul(const Node &N, std::span<const Tensor *const> In,
   Expected<MatMulGeometry> G = matMulGeometry(N);
   if (!G)
     return G.takeError();
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      matMulImpl<E>(*G, *In[0], *In[1], Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    matMulImpl<E>(*G, *In[0], *In[1], Out[0]);
+    return ok();
   });
 }
 

@@ -101,15 +101,10 @@ void batchNormImpl(double Eps, std::span<const Tensor *const> In, Tensor &Y) {
 Status kernelBatchNorm(const Node &N, std::span<const Tensor *const> In,
                        std::span<Tensor> Out) {
   double Eps = N.attrs().getFloat("epsilon", 1e-5f);
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      batchNormImpl<E>(Eps, In, Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    batchNormImpl<E>(Eps, In, Out[0]);
+    return ok();
   });
 }
 
@@ -209,15 +204,10 @@ Status kernelLayerNorm(const Node &N, std::span<const Tensor *const> In,
   if (!Axis)
     return opError("axis is out of range");
   double Eps = N.attrs().getFloat("epsilon", 1e-5f);
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      layerNormImpl<E>(*Axis, Eps, In, Out);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    layerNormImpl<E>(*Axis, Eps, In, Out);
+    return ok();
   });
 }
 

@@ -106,20 +106,15 @@ Status kernelPool(const Node &N, std::span<const Tensor *const> In,
   if (!G)
     return G.takeError();
   bool IsMax = N.op() == OpKind::MaxPool;
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      if (IsMax)
-        maxPoolImpl<E>(*G, N.attrs().getInt("storage_order", 0) == 1, *In[0],
-                       Out[0], Out.size() > 1 ? &Out[1] : nullptr);
-      else
-        averagePoolImpl<E>(*G, N.attrs().getInt("count_include_pad", 0) == 1,
-                           *In[0], Out[0]);
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
-    }
+    if (IsMax)
+      maxPoolImpl<E>(*G, N.attrs().getInt("storage_order", 0) == 1, *In[0],
+                     Out[0], Out.size() > 1 ? &Out[1] : nullptr);
+    else
+      averagePoolImpl<E>(*G, N.attrs().getInt("count_include_pad", 0) == 1,
+                         *In[0], Out[0]);
+    return ok();
   });
 }
 
@@ -145,22 +140,17 @@ Status kernelGlobalAveragePool(const Node &, std::span<const Tensor *const> In,
   const Shape &XS = In[0]->shape();
   int64_t Planes = XS[0] * XS[1];
   int64_t Size = productOf(XS, 2, XS.size());
-  return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
-    if constexpr (std::is_floating_point_v<E>) {
-      auto PX = In[0]->data<E>();
-      auto PY = Out[0].data<E>();
-      for (int64_t Pl = 0; Pl < Planes; ++Pl) {
-        double Sum = 0;
-        for (int64_t I = 0; I < Size; ++I)
-          Sum += double(PX[size_t(Pl * Size + I)]);
-        PY[size_t(Pl)] = E(Sum / double(Size));
-      }
-      return ok();
-    } else {
-      return opError(fmt::format("element type {} is not supported",
-                                 dtypeName(In[0]->dtype())));
+    auto PX = In[0]->data<E>();
+    auto PY = Out[0].data<E>();
+    for (int64_t Pl = 0; Pl < Planes; ++Pl) {
+      double Sum = 0;
+      for (int64_t I = 0; I < Size; ++I)
+        Sum += double(PX[size_t(Pl * Size + I)]);
+      PY[size_t(Pl)] = E(Sum / double(Size));
     }
+    return ok();
   });
 }
 
