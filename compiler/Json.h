@@ -36,6 +36,11 @@ public:
   void value(double V);
   void value(bool V);
   void null();
+  /// key(K) followed by value(V).
+  template <class T> void field(std::string_view K, const T &V) {
+    key(K);
+    value(V);
+  }
 
   const std::string &str() const { return Out; }
 

@@ -48,6 +48,10 @@ struct MemoryPlan {
   /// Max over steps of the sum of sizes live at that step, in-place pairs
   /// counted once; no layout can use fewer bytes.
   int64_t LowerBoundBytes = 0;
+  /// LowerBoundBytes / ArenaBytes (1 for an empty arena): 1 is optimal.
+  double efficiency() const {
+    return ArenaBytes ? double(LowerBoundBytes) / double(ArenaBytes) : 1.0;
+  }
   /// Name of the strategy that produced the plan; planMemory appends
   /// "+improved" when its improvement step lowered the arena.
   std::string Strategy;

@@ -93,7 +93,7 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
                        BufferKind::OptimizerState})
     Legend += fmt::format("<span><i style=\"background:{}\"></i>{}</span>",
                           colorOf(K), bufferKindName(K));
-  double Eff = double(L.Plan.LowerBoundBytes) / double(Arena);
+  double Eff = L.Plan.efficiency();
   std::string Rows;
   std::vector<const BufferInfo *> At = buffersLiveAt(L, Peak);
   for (size_t I = 0; I < At.size() && I < 10; ++I)

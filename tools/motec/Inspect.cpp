@@ -101,19 +101,15 @@ void printText(const Graph &G, const std::string &Path, bool Training) {
 void printJson(const Graph &G, const std::string &Path, bool Training) {
   JsonWriter W;
   W.beginObject();
-  W.key("model");
-  W.value(Path);
-  W.key("opset");
-  W.value(G.Opset);
+  W.field("model", Path);
+  W.field("opset", G.Opset);
   auto ValueList = [&](std::string_view Key, const std::vector<Value *> &Vs) {
     W.key(Key);
     W.beginArray();
     for (const Value *V : Vs) {
       W.beginObject();
-      W.key("name");
-      W.value(V->name());
-      W.key("type");
-      W.value(V->type().str());
+      W.field("name", V->name());
+      W.field("type", V->type().str());
       W.endObject();
     }
     W.endArray();
@@ -123,25 +119,18 @@ void printJson(const Graph &G, const std::string &Path, bool Training) {
   ParamStats Params, Consts;
   for (const Value *V : G.params())
     addTo(V->isParam() ? Params : Consts, V);
-  W.key("param_tensors");
-  W.value(Params.Tensors);
-  W.key("param_elements");
-  W.value(Params.Elements);
-  W.key("param_bytes");
-  W.value(Params.Bytes);
-  W.key("const_bytes");
-  W.value(Consts.Bytes);
+  W.field("param_tensors", Params.Tensors);
+  W.field("param_elements", Params.Elements);
+  W.field("param_bytes", Params.Bytes);
+  W.field("const_bytes", Consts.Bytes);
   int64_t Total = 0;
   W.key("nodes");
   W.beginArray();
   for (const auto &N : G.nodes()) {
     W.beginObject();
-    W.key("name");
-    W.value(N->name());
-    W.key("op");
-    W.value(N->opName());
-    W.key("macs");
-    W.value(nodeMacs(*N));
+    W.field("name", N->name());
+    W.field("op", N->opName());
+    W.field("macs", nodeMacs(*N));
     W.key("results");
     W.beginArray();
     for (const Value *V : N->outputs())
@@ -151,26 +140,18 @@ void printJson(const Graph &G, const std::string &Path, bool Training) {
     Total += nodeMacs(*N);
   }
   W.endArray();
-  W.key("total_macs");
-  W.value(Total);
+  W.field("total_macs", Total);
   if (Training) {
     TrainingStats S = computeTrainingStats(G);
     W.key("training");
     W.beginObject();
-    W.key("forward_nodes");
-    W.value(S.ForwardNodes);
-    W.key("backward_nodes");
-    W.value(S.BackwardNodes);
-    W.key("update_nodes");
-    W.value(S.UpdateNodes);
-    W.key("saved_activations");
-    W.value(S.SavedActivations);
-    W.key("saved_activation_bytes");
-    W.value(S.SavedActivationBytes);
-    W.key("trainable_params");
-    W.value(S.TrainableParams);
-    W.key("trainable_elements");
-    W.value(S.TrainableElements);
+    W.field("forward_nodes", S.ForwardNodes);
+    W.field("backward_nodes", S.BackwardNodes);
+    W.field("update_nodes", S.UpdateNodes);
+    W.field("saved_activations", S.SavedActivations);
+    W.field("saved_activation_bytes", S.SavedActivationBytes);
+    W.field("trainable_params", S.TrainableParams);
+    W.field("trainable_elements", S.TrainableElements);
     W.endObject();
   }
   W.key("unsupported_ops");

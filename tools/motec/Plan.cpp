@@ -73,39 +73,26 @@ std::string reportJson(const Graph &G, const MemoryLayout &L,
                        const PassContext &Ctx) {
   JsonWriter W;
   W.beginObject();
-  W.key("arena_bytes");
-  W.value(L.Plan.ArenaBytes);
-  W.key("lower_bound_bytes");
-  W.value(L.Plan.LowerBoundBytes);
-  W.key("efficiency");
-  W.value(L.Plan.ArenaBytes ? double(L.Plan.LowerBoundBytes) /
-                                  double(L.Plan.ArenaBytes)
-                            : 1.0);
-  W.key("flash_bytes");
-  W.value(L.FlashBytes);
-  W.key("strategy");
-  W.value(L.Plan.Strategy);
+  W.field("arena_bytes", L.Plan.ArenaBytes);
+  W.field("lower_bound_bytes", L.Plan.LowerBoundBytes);
+  W.field("efficiency", L.Plan.efficiency());
+  W.field("flash_bytes", L.FlashBytes);
+  W.field("strategy", L.Plan.Strategy);
   W.key("tensors");
   W.beginArray();
   for (const BufferInfo &B : L.Buffers) {
     W.beginObject();
-    W.key("name");
-    W.value(B.V->name());
-    W.key("kind");
-    W.value(bufferKindName(B.Kind));
-    W.key("region");
-    W.value(B.InArena ? "arena" : "flash");
-    W.key("bytes");
-    W.value(B.Bytes);
+    W.field("name", B.V->name());
+    W.field("kind", bufferKindName(B.Kind));
+    W.field("region", B.InArena ? "arena" : "flash");
+    W.field("bytes", B.Bytes);
     W.key("offset");
     if (B.InArena)
       W.value(B.Offset);
     else
       W.null();
-    W.key("first");
-    W.value(int64_t(B.First));
-    W.key("last");
-    W.value(int64_t(B.Last));
+    W.field("first", int64_t(B.First));
+    W.field("last", int64_t(B.Last));
     W.key("inplace_with");
     if (B.InplaceWith)
       W.value(B.InplaceWith->name());
@@ -119,14 +106,10 @@ std::string reportJson(const Graph &G, const MemoryLayout &L,
   int64_t I = 0;
   for (const auto &N : G.nodes()) {
     W.beginObject();
-    W.key("index");
-    W.value(I++);
-    W.key("name");
-    W.value(N->name());
-    W.key("op");
-    W.value(N->opName());
-    W.key("macs");
-    W.value(nodeMacs(*N));
+    W.field("index", I++);
+    W.field("name", N->name());
+    W.field("op", N->opName());
+    W.field("macs", nodeMacs(*N));
     W.endObject();
   }
   W.endArray();
@@ -135,15 +118,13 @@ std::string reportJson(const Graph &G, const MemoryLayout &L,
   for (const Value *P : G.params())
     if (P->isTrainable()) {
       W.beginObject();
-      W.key("param");
-      W.value(P->name());
+      W.field("param", P->name());
       W.key("channels");
       if (P->train().Channels >= 0)
         W.value(P->train().Channels);
       else
         W.null();
-      W.key("rule");
-      W.value(P->train().Rule);
+      W.field("rule", P->train().Rule);
       W.endObject();
     }
   W.endArray();
@@ -171,8 +152,7 @@ int runPlan(const ParsedArgs &Args) {
                   std::chrono::steady_clock::now() - Start)
                   .count();
   const MemoryPlan &P = L->Plan;
-  double Eff = P.ArenaBytes ? double(P.LowerBoundBytes) / double(P.ArenaBytes)
-                            : 1.0;
+  double Eff = P.efficiency();
   fmt::print("arena: {} bytes (lower bound {}, efficiency {:.3f}, strategy "
              "{})\nflash: {} bytes\nplanned {} buffers over {} steps in {:.1f} "
              "ms\n",
