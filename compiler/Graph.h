@@ -111,6 +111,8 @@ public:
 
   /// Type of input \p I (must be present).
   const TensorType &inType(size_t I) const { return Inputs[I]->type(); }
+  /// Type of result \p I.
+  const TensorType &outType(size_t I) const { return Outputs[I]->type(); }
   void setInput(size_t I, Value *V) { Inputs[I] = V; }
   /// Replaces the operand list (the caller re-checks types).
   void setInputs(std::vector<Value *> Vs) { Inputs = std::move(Vs); }

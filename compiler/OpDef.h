@@ -14,6 +14,7 @@
 #include "compiler/Attribute.h"
 #include "compiler/Diagnostic.h"
 #include "compiler/Graph.h"
+#include "compiler/KernelCall.h"
 #include "compiler/Tensor.h"
 
 #include <cstdint>
@@ -53,6 +54,11 @@ using MacsFn = int64_t (*)(const Node &N);
 /// differentiable). Filled in by the training-graph work.
 using GradFn = Status (*)(GradContext &Ctx, const Node &N);
 
+/// Lowering to a runtime-stub kernel call (see KernelCall.h). Ops the
+/// canonical pipeline removes or folds (Identity, Dropout, Shape) have none;
+/// code generation reports a node without one as unsupported.
+using LowerFn = Status (*)(const Node &N, KernelCall &Call);
+
 enum OpFlags : unsigned {
   OpFlagNone = 0,
   /// Result i depends only on element i of each (broadcast) input.
@@ -78,6 +84,7 @@ struct OpDef {
   GradFn Grad = nullptr;
   unsigned Flags = OpFlagNone;
   std::string_view Summary = {};
+  LowerFn Lower = nullptr;
 };
 
 /// The definition of \p K.

@@ -40,3 +40,26 @@ Value *scalarLike(GradContext &Ctx, const Value *Like, double V) {
 }
 
 } // namespace mote
+
+namespace mote {
+
+Status requireKernelRank(const TensorType &T) {
+  if (T.Dims.size() > size_t(KernelMaxRank))
+    return opError(fmt::format("rank {} exceeds the kernel limit of {}",
+                               T.Dims.size(), KernelMaxRank));
+  return ok();
+}
+
+Status lowerBroadcast(const Node &N, KernelCall &C) {
+  const Shape &Out = N.outType(0).Dims;
+  if (Status S = requireKernelRank(N.outType(0)); !S)
+    return S;
+  C.ParamType = "BroadcastP";
+  C.addInt(int64_t(Out.size()));
+  C.addInts(Out);
+  C.addInts(broadcastStrides(N.inType(0).Dims, Out));
+  C.addInts(broadcastStrides(N.inType(1).Dims, Out));
+  return ok();
+}
+
+} // namespace mote

@@ -50,6 +50,13 @@ template <class Fn> Status dispatchFloat(DType T, Fn &&F) {
 /// Ok if all inputs that are present have the same element type.
 Status requireSameDType(const Node &N);
 
+/// Pushes the fields of mote_rt::BroadcastP for a node whose result 0 is the
+/// broadcast of inputs 0 and 1: rank, out dims, strides of A, strides of B.
+Status lowerBroadcast(const Node &N, KernelCall &C);
+
+/// Fails with a clear message if \p T's rank exceeds the kernels' limit.
+Status requireKernelRank(const TensorType &T);
+
 class GradContext;
 class Value;
 

@@ -236,9 +236,26 @@ Status gradPow(GradContext &Ctx, const Node &N) {
   return ok();
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::add<T>(BroadcastP, a, b, y) etc. (elementwise.h).
+//===----------------------------------------------------------------------===//
+
+template <const char *Kernel>
+Status lowerBinary(const Node &N, KernelCall &C) {
+  C.Header = "mote_rt/elementwise.h";
+  C.Kernel = Kernel;
+  C.TypeArgs = {N.inType(0).Elem};
+  if (N.op() == OpKind::Pow)
+    C.TypeArgs.push_back(N.inType(1).Elem);
+  return lowerBroadcast(N, C);
+}
+
+constexpr char AddName[] = "add", SubName[] = "sub", MulName[] = "mul",
+               DivName[] = "div", PowName[] = "pow";
+
 } // namespace
 
-#define MOTE_BINARY(NAME, KERNEL, SUMMARY)                                     \
+#define MOTE_BINARY(NAME, KERNEL, SUMMARY, KNAME)                                     \
   extern const OpDef OpDef_##NAME = {                                          \
       .Name = #NAME,                                                           \
       .MinInputs = 2,                                                          \
@@ -252,13 +269,14 @@ Status gradPow(GradContext &Ctx, const Node &N) {
       .Grad = grad##NAME,                                                      \
       .Flags = OpFlagElementwise,                                              \
       .Summary = SUMMARY,                                                      \
+      .Lower = lowerBinary<KNAME>,                                             \
   };
 
-MOTE_BINARY(Add, arithKernel<AddOp>, "A + B, broadcast")
-MOTE_BINARY(Sub, arithKernel<SubOp>, "A - B, broadcast")
-MOTE_BINARY(Mul, arithKernel<MulOp>, "A * B, broadcast")
-MOTE_BINARY(Div, divKernel, "A / B, broadcast (integers truncate)")
-MOTE_BINARY(Pow, powKernel, "A ^ B, broadcast")
+MOTE_BINARY(Add, arithKernel<AddOp>, "A + B, broadcast", AddName)
+MOTE_BINARY(Sub, arithKernel<SubOp>, "A - B, broadcast", SubName)
+MOTE_BINARY(Mul, arithKernel<MulOp>, "A * B, broadcast", MulName)
+MOTE_BINARY(Div, divKernel, "A / B, broadcast (integers truncate)", DivName)
+MOTE_BINARY(Pow, powKernel, "A ^ B, broadcast", PowName)
 
 #undef MOTE_BINARY
 

@@ -1,0 +1,76 @@
+//===- KernelCall.h - An op's lowering to a runtime-stub kernel -*- C++ -*-===//
+//
+// Every op lowers to one call of a runtime-stub kernel (runtime-stub/mote_rt/).
+// The lowering hook of an op (OpDef::Lower) fills a KernelCall: which header,
+// which kernel, its element-type template arguments and the fields of its
+// parameter struct. The code generators turn it into code:
+//
+//   mote_rt::conv2d<float>(mote_rt::ConvP{...}, in0, in1, in2, out0);
+//
+// Calling convention of every kernel (the contract between lowerings, the
+// emitters and the kernels):
+//   - the parameter struct first (if the kernel has one), passed as
+//     `const P &`; its fields are int32_t, float, or int32_t[MaxRank]
+//     arrays (zero-padded), in declaration order, as pushed here;
+//   - then one pointer per node input in input order (`const T *`, nullptr
+//     for an absent optional input), then one per result (`T *`), unless
+//     the lowering lists its own operand order in Operands;
+//   - kernels never allocate, never fail (the verifier and the lowering
+//     reject what they cannot do) and may not read an output before they
+//     write it unless the lowering says so.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_COMPILER_KERNELCALL_H
+#define MOTE_COMPILER_KERNELCALL_H
+
+#include "compiler/DType.h"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mote {
+
+/// The rank limit of runtime-stub kernels (mote_rt::MaxRank).
+inline constexpr int KernelMaxRank = 6;
+
+struct KernelParam {
+  enum class Kind : uint8_t { Int, Float, Ints } K = Kind::Int;
+  int64_t I = 0;
+  double F = 0;
+  std::vector<int64_t> Ints;
+};
+
+/// An operand of a kernel call: input or result \p Index of the node.
+struct KernelOperand {
+  bool IsResult = false;
+  int Index = 0;
+};
+
+struct KernelCall {
+  /// Header under runtime-stub, e.g. "mote_rt/conv.h".
+  std::string_view Header;
+  /// Kernel function name in namespace mote_rt, e.g. "conv2d".
+  std::string Kernel;
+  /// Element-type template arguments, e.g. {F32} -> conv2d<float>.
+  std::vector<DType> TypeArgs;
+  /// Parameter struct name in namespace mote_rt (empty: no parameters).
+  std::string ParamType;
+  std::vector<KernelParam> Params;
+  /// Operand order; empty means all inputs then all results.
+  std::vector<KernelOperand> Operands;
+
+  void addInt(int64_t V) { Params.push_back({KernelParam::Kind::Int, V, 0, {}}); }
+  void addFloat(double V) { Params.push_back({KernelParam::Kind::Float, 0, V, {}}); }
+  /// An int32_t[MaxRank] field; \p V must have at most KernelMaxRank entries.
+  void addInts(std::span<const int64_t> V) {
+    Params.push_back({KernelParam::Kind::Ints, 0, 0, {V.begin(), V.end()}});
+  }
+};
+
+} // namespace mote
+
+#endif // MOTE_COMPILER_KERNELCALL_H

@@ -1,0 +1,82 @@
+//===- core.h - Conventions shared by every runtime-stub kernel -*- C++ -*-===//
+//
+// runtime-stub is the one source of kernel truth: header-only, freestanding
+// C++20 (no libc, no heap, no exceptions, no RTTI, no static constructors).
+// The C++ emitter includes these headers; the LLVM backend compiles them.
+//
+// Calling convention (see compiler/KernelCall.h, which lowerings fill):
+//   kernel<T...>(const P &params, inputs..., outputs...)
+// where P is a plain struct of int32_t, float and int32_t[MaxRank] fields.
+// Generated code passes a `static constexpr` P, and kernels are always
+// inlined by default, so every call is specialised on its constant shapes.
+// Define MOTE_RT_NO_FORCE_INLINE to trade that speed for code size.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_RT_CORE_H
+#define MOTE_RT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(MOTE_RT_NO_FORCE_INLINE)
+#define MOTE_RT_KERNEL inline
+#else
+#define MOTE_RT_KERNEL inline __attribute__((always_inline))
+#endif
+
+/// Small helpers that must be inlined everywhere (index math, scalar ops).
+#define MOTE_RT_INLINE inline __attribute__((always_inline))
+
+namespace mote_rt {
+
+/// Highest tensor rank a kernel parameter struct describes.
+inline constexpr int MaxRank = 6;
+
+/// Element count of the first \p Rank entries of \p D.
+MOTE_RT_INLINE int32_t product(const int32_t *D, int32_t Rank) {
+  int32_t N = 1;
+  for (int32_t I = 0; I < Rank; ++I)
+    N *= D[I];
+  return N;
+}
+
+template <class T> MOTE_RT_INLINE void copy(const T *Src, T *Dst, int32_t N) {
+  for (int32_t I = 0; I < N; ++I)
+    Dst[I] = Src[I];
+}
+
+template <class T> MOTE_RT_INLINE void fill(T *Dst, T V, int32_t N) {
+  for (int32_t I = 0; I < N; ++I)
+    Dst[I] = V;
+}
+
+/// Visits every index of a row-major tensor of rank \p Rank and dims \p D,
+/// calling F(linear output index, offset into A, offset into B) where the
+/// offsets use strides SA and SB (0 along broadcast dimensions).
+template <class F>
+MOTE_RT_INLINE void forEachBroadcast(int32_t Rank, const int32_t *D,
+                                     const int32_t *SA, const int32_t *SB,
+                                     F Fn) {
+  int32_t Idx[MaxRank] = {0, 0, 0, 0, 0, 0};
+  int32_t N = product(D, Rank);
+  int32_t OA = 0, OB = 0;
+  for (int32_t I = 0; I < N; ++I) {
+    Fn(I, OA, OB);
+    // Advance the multi-index (innermost dimension fastest).
+    for (int32_t K = Rank - 1; K >= 0; --K) {
+      ++Idx[K];
+      OA += SA[K];
+      OB += SB[K];
+      if (Idx[K] < D[K])
+        break;
+      OA -= SA[K] * D[K];
+      OB -= SB[K] * D[K];
+      Idx[K] = 0;
+    }
+  }
+}
+
+} // namespace mote_rt
+
+#endif // MOTE_RT_CORE_H
