@@ -114,6 +114,7 @@ Expected<bool> runAddLoss(Graph &G, PassContext &Ctx) {
     Loss = *L;
   }
   Ctx.Loss = Loss;
+  Ctx.Prediction = Y;
   G.setOutputs({Loss});
   G.removeDeadCode();
   return true;

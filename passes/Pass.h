@@ -67,6 +67,9 @@ struct PassContext {
   TrainOptions Train;
   /// Set by add-loss.
   Value *Loss = nullptr;
+  /// Set by add-loss: the model output the loss is on (what inference
+  /// returns); null if the model computes its own loss.
+  Value *Prediction = nullptr;
   /// Set by autodiff: (trainable parameter, its gradient).
   std::vector<std::pair<Value *, Value *>> Gradients;
   /// Names of the passes that ran, in order.

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-COMMANDS = ["inspect", "plan", "run"]
+COMMANDS = ["inspect", "compile", "plan", "run"]
 
 
 def render(motec):

@@ -11,7 +11,13 @@
 
 #include "Options.h"
 
+#include <filesystem>
 #include <span>
+
+namespace mote {
+class Graph;
+struct MemoryLayout;
+} // namespace mote
 
 namespace mote::cli {
 
@@ -30,11 +36,23 @@ struct Command {
 extern const Command InspectCommand;
 extern const Command RunCommand;
 extern const Command PlanCommand;
+extern const Command CompileCommand;
 
 /// Prints a user error ("motec: error: ...") and returns ExitUserError.
 int reportError(const Diag &D);
 /// Prints a usage error of \p Command and returns ExitUsage.
 int reportUsage(std::string_view Command, const Diag &D);
+
+struct Session;
+/// The memory report options shared by plan and compile: --ram-budget
+/// (exit 1 naming the peak's contributors), --report FILE.json and
+/// --report-html FILE.html (written to DefaultDir/report.{json,html} when
+/// not given and DefaultDir is not empty). Returns an exit code.
+int budgetAndReports(const ParsedArgs &Args, std::string_view Command,
+                     const Session &S, const Graph &G, const MemoryLayout &L,
+                     const std::filesystem::path &DefaultDir);
+/// The options of budgetAndReports.
+extern const OptionSpec ReportOptions[3];
 
 } // namespace mote::cli
 

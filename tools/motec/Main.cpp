@@ -18,7 +18,8 @@ using namespace mote::cli;
 
 namespace {
 
-const Command *const Commands[] = {&InspectCommand, &PlanCommand, &RunCommand};
+const Command *const Commands[] = {&InspectCommand, &CompileCommand, &PlanCommand,
+                                   &RunCommand};
 
 void printUsage(std::FILE *Out) {
   fmt::print(Out, "usage: motec <command> [options]\n\n"

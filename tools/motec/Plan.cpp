@@ -25,15 +25,24 @@
 
 namespace mote::cli {
 
-namespace {
-
-const OptionSpec PlanOwnOptions[] = {
+const OptionSpec ReportOptions[3] = {
     {"report", "FILE.json", false, "write the memory report (report.json format)"},
     {"report-html", "FILE.html", false,
      "write the memory report as a page: the arena over time"},
     {"ram-budget", "BYTES", false,
      "fail (exit 1) if the arena is larger, naming what is live at the peak"},
 };
+
+namespace {
+
+std::span<const OptionSpec> planOptions() {
+  static const std::vector<OptionSpec> V = withModelOptions(ReportOptions);
+  return V;
+}
+
+} // namespace
+
+namespace {
 
 /// The error for an arena over budget: the peak step and the largest
 /// buffers live there, with their producer and why they are alive.
@@ -62,11 +71,6 @@ Diag overBudget(const Graph &G, const MemoryLayout &L, int64_t Budget) {
                      PeakNode.name(), fmt::join(Top, "; ")));
   D.File = G.SourceFile;
   return D;
-}
-
-std::span<const OptionSpec> planOptions() {
-  static const std::vector<OptionSpec> V = withModelOptions(PlanOwnOptions);
-  return V;
 }
 
 std::string reportJson(const Graph &G, const MemoryLayout &L,
@@ -137,6 +141,46 @@ std::string reportJson(const Graph &G, const MemoryLayout &L,
   return W.str();
 }
 
+} // namespace
+
+int budgetAndReports(const ParsedArgs &Args, std::string_view Command,
+                     const Session &S, const Graph &G, const MemoryLayout &L,
+                     const std::filesystem::path &DefaultDir) {
+  const MemoryPlan &P = L.Plan;
+  if (auto B = Args.get("ram-budget")) {
+    int64_t Budget = 0;
+    auto [Ptr, EC] = std::from_chars(B->data(), B->data() + B->size(), Budget);
+    if (EC != std::errc() || Ptr != B->data() + B->size() || Budget < 0)
+      return reportUsage(Command, Diag("--ram-budget must be a byte count"));
+    if (P.ArenaBytes > Budget && !G.nodes().empty())
+      return reportError(overBudget(G, L, Budget));
+  }
+  auto PathOf = [&](std::string_view Opt, std::string_view Default)
+      -> std::optional<std::string> {
+    if (auto R = Args.get(Opt))
+      return std::string(*R);
+    if (DefaultDir.empty())
+      return std::nullopt;
+    return (DefaultDir / Default).string();
+  };
+  if (auto R = PathOf("report-html", "report.html")) {
+    std::ofstream Out(*R);
+    Out << memoryReportHtml(G, L, S.ModelPath);
+    if (!Out)
+      return reportError(Diag(fmt::format("{}: cannot write the report", *R)));
+    fmt::print("report: {}\n", *R);
+  }
+  if (auto R = PathOf("report", "report.json")) {
+    std::ofstream Out(*R);
+    Out << reportJson(G, L, S.Passes);
+    if (!Out)
+      return reportError(Diag(fmt::format("{}: cannot write the report", *R)));
+  }
+  return ExitOk;
+}
+
+namespace {
+
 int runPlan(const ParsedArgs &Args) {
   Expected<Session> S = parseSession(Args);
   if (!S)
@@ -158,27 +202,8 @@ int runPlan(const ParsedArgs &Args) {
              "ms\n",
              P.ArenaBytes, P.LowerBoundBytes, Eff, P.Strategy, L->FlashBytes,
              P.Offsets.size(), L->NumSteps, Ms);
-  if (auto B = Args.get("ram-budget")) {
-    int64_t Budget = 0;
-    auto [Ptr, EC] = std::from_chars(B->data(), B->data() + B->size(), Budget);
-    if (EC != std::errc() || Ptr != B->data() + B->size() || Budget < 0)
-      return reportUsage("plan", Diag("--ram-budget must be a byte count"));
-    if (P.ArenaBytes > Budget && !(*G)->nodes().empty())
-      return reportError(overBudget(**G, *L, Budget));
-  }
-  if (auto R = Args.get("report-html")) {
-    std::ofstream Out(*R);
-    Out << memoryReportHtml(**G, *L, S->ModelPath);
-    if (!Out)
-      return reportError(Diag(fmt::format("{}: cannot write the report", *R)));
-    fmt::print("report: {}\n", *R);
-  }
-  if (auto R = Args.get("report")) {
-    std::ofstream Out(*R);
-    Out << reportJson(**G, *L, S->Passes);
-    if (!Out)
-      return reportError(Diag(fmt::format("{}: cannot write the report", *R)));
-  }
+  if (int RC = budgetAndReports(Args, "plan", *S, **G, *L, {}); RC != ExitOk)
+    return RC;
   return ExitOk;
 }
 

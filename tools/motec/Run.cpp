@@ -7,19 +7,28 @@
 // <initializer name>.pb ('/' in names becomes '_'); for inference, every
 // graph output as <output name>.pb.
 //
-// Engines: interp (the reference interpreter) and generated (the C++ code
-// generator's output built for the host, the default once it exists).
+// Engines: generated (the default: the C++ code generator's output built for
+// the host with $MOTE_CXX, else $CXX, else c++, and run in a temporary
+// directory) and interp (the reference interpreter). Both print and dump
+// exactly the same things.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "Generate.h"
 #include "Session.h"
+#include "codegen/Targets.h"
+#include "codegen/cpp/Harness.h"
 #include "compiler/Graph.h"
 #include "compiler/Interpreter.h"
 
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fstream>
 #include <map>
 
 namespace fs = std::filesystem;
@@ -32,7 +41,12 @@ const OptionSpec RunOwnOptions[] = {
     {"input", "NAME=FILE.pb", true, "value of a graph input (ONNX TensorProto)"},
     {"steps", "N", false, "training steps to run (default 1)"},
     {"dump", "DIR", false, "write loss.pb and the trained parameters (or the outputs) here"},
-    {"engine", "interp|generated", false, "how to run: the reference interpreter or generated code"},
+    {"engine", "interp|generated", false,
+     "how to run: generated code built for the host (default) or the "
+     "reference interpreter"},
+    {"target", "host|cortex-m4|cortex-m7", false,
+     "where the generated code runs (emulated boards under qemu)"},
+    {"keep", "", false, "keep the generated code and harness (prints where)"},
 };
 std::span<const OptionSpec> runOptions() {
   static const std::vector<OptionSpec> V = withModelOptions(RunOwnOptions);
@@ -68,6 +82,174 @@ Expected<Tensor> adapt(const Value &In, Tensor T) {
                           In.name(), In.type().str(), T.type().str()));
 }
 
+/// What a run produced, whichever engine ran it.
+struct RunResult {
+  std::vector<float> Losses;              ///< training: one per step
+  std::vector<std::pair<const Value *, Tensor>> Params; ///< trained values
+  std::vector<std::pair<const Value *, Tensor>> Outputs; ///< inference
+};
+
+Expected<RunResult> runInterpreter(const Graph &G, bool Training,
+                                   int64_t Steps,
+                                   const std::map<std::string, Tensor> &Feeds) {
+  RunResult R;
+  Interpreter I(G);
+  for (int64_t K = 0; K < Steps; ++K) {
+    if (Status St = I.run(Feeds); !St)
+      return St.takeError();
+    if (Training)
+      R.Losses.push_back(float(I.get(G.outputs()[0])->getAsDouble(0)));
+  }
+  if (Training) {
+    for (const Value *P : G.params())
+      if (P->isTrainable())
+        R.Params.emplace_back(P, *I.state(P));
+  } else {
+    for (const Value *O : G.outputs())
+      R.Outputs.emplace_back(O, *I.get(O));
+  }
+  return R;
+}
+
+/// Reads a whole binary file.
+Expected<std::string> readBinary(const fs::path &P) {
+  std::ifstream In(P, std::ios::binary);
+  if (!In)
+    return Diag(fmt::format("{}: the generated program wrote no result",
+                            P.string()));
+  return std::string(std::istreambuf_iterator<char>(In), {});
+}
+
+/// Runs \p Cmd through the shell; on failure, an error quoting \p Log.
+Status runLogged(const std::string &Cmd, const fs::path &Log,
+                 std::string_view What) {
+  if (std::system(Cmd.c_str()) == 0)
+    return ok();
+  auto Text = readBinary(Log);
+  std::string T = Text ? *Text : "";
+  if (T.size() > 4000)
+    T = "...\n" + T.substr(T.size() - 4000);
+  return Diag(fmt::format("{}:\n{}", What, T));
+}
+
+Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
+                                 int64_t Steps,
+                                 const std::map<std::string, Tensor> &Feeds,
+                                 const TargetInfo &Target, bool KeepDir) {
+  const Graph &G = *Gen.G;
+  char Template[] = "/tmp/motec-run-XXXXXX";
+  if (!::mkdtemp(Template))
+    return Diag("cannot create a temporary directory");
+  fs::path Dir(Template);
+  struct Cleanup {
+    fs::path D;
+    bool Keep;
+    ~Cleanup() {
+      std::error_code EC;
+      if (!Keep)
+        fs::remove_all(D, EC);
+    }
+  } C{Dir, KeepDir};
+  if (KeepDir)
+    fmt::print("generated code kept in {}\n", Dir.string());
+  std::vector<EmittedFile> Files = Gen.Files;
+  HarnessSpec H;
+  H.Name = "model";
+  H.Training = Training;
+  H.Steps = Steps;
+  std::vector<const Value *> Outs(G.outputs().begin(), G.outputs().end());
+  for (size_t I = 0; I < G.inputs().size(); ++I) {
+    const Tensor &T = Feeds.at(G.inputs()[I]->name());
+    H.InputBytes.push_back(T.type().bytes());
+    Files.push_back({fmt::format("in{}.bin", I),
+                     std::string(reinterpret_cast<const char *>(T.raw()),
+                                 size_t(T.type().bytes()))});
+  }
+  for (const Value *O : Outs)
+    H.OutputBytes.push_back(O->type().bytes());
+  std::vector<CheckpointEntry> Ck = checkpointLayout(G);
+  bool Board = !Target.Board.empty();
+  Files.push_back({"main.cpp", Board ? emitBoardHarness(H) : emitHostHarness(H)});
+  for (const EmittedFile &F : Files) {
+    fs::path P = Dir / F.Path;
+    fs::create_directories(P.parent_path());
+    std::ofstream Out(P, std::ios::binary);
+    Out << F.Text;
+    if (!Out)
+      return Diag(fmt::format("{}: cannot write", P.string()));
+  }
+  std::string Cxx = "c++";
+  if (!Target.Cxx.empty())
+    Cxx = Target.Cxx;
+  else if (const char *E = std::getenv("MOTE_CXX"))
+    Cxx = E;
+  else if (const char *E2 = std::getenv("CXX"))
+    Cxx = E2;
+  std::string Cmd;
+  if (Board)
+    Cmd = fmt::format(
+        "cd '{0}' && {1} -std=c++20 -O2 {2} -ffreestanding -fno-exceptions "
+        "-fno-rtti -fno-tree-loop-distribute-patterns -nostdlib -I . -T "
+        "board/{3}/link.ld model.cpp main.cpp board/{3}/startup.cpp "
+        "board/{3}/mem.cpp -lgcc -o run.elf > build.log 2>&1",
+        Dir.string(), Cxx, Target.CxxFlags, Target.Board);
+  else
+    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2 -I . model.cpp main.cpp "
+                      "-o run > build.log 2>&1",
+                      Dir.string(), Cxx);
+  if (Status St = runLogged(Cmd, Dir / "build.log",
+                            fmt::format("the generated code did not build "
+                                        "with '{}' (an internal error of "
+                                        "mote; please report it)",
+                                        Cxx));
+      !St)
+    return St.takeError();
+  if (Board)
+    Cmd = fmt::format("cd '{}' && timeout 900 {} -nographic -monitor none "
+                      "-serial none -semihosting-config "
+                      "enable=on,target=native -kernel run.elf > run.log 2>&1",
+                      Dir.string(), Target.Emulator);
+  else
+    Cmd = fmt::format("cd '{}' && ./run > run.log 2>&1", Dir.string());
+  if (Status St = runLogged(Cmd, Dir / "run.log", "the generated program failed");
+      !St)
+    return St.takeError();
+  RunResult R;
+  if (Training) {
+    auto L = readBinary(Dir / "loss.bin");
+    if (!L)
+      return L.takeError();
+    R.Losses.resize(size_t(Steps));
+    if (L->size() != R.Losses.size() * sizeof(float))
+      return Diag("loss.bin has the wrong size");
+    std::memcpy(R.Losses.data(), L->data(), L->size());
+    auto CkData = readBinary(Dir / "checkpoint.bin");
+    if (!CkData)
+      return CkData.takeError();
+    for (const CheckpointEntry &E : Ck) {
+      if (!E.V->isTrainable())
+        continue;
+      if (size_t(E.Offset + E.Bytes) > CkData->size())
+        return Diag("checkpoint.bin is too short");
+      Tensor T(E.V->type());
+      std::memcpy(T.raw(), CkData->data() + E.Offset, size_t(E.Bytes));
+      R.Params.emplace_back(E.V, std::move(T));
+    }
+  } else {
+    for (size_t I = 0; I < Outs.size(); ++I) {
+      auto B = readBinary(Dir / fmt::format("out{}.bin", I));
+      if (!B)
+        return B.takeError();
+      Tensor T(Outs[I]->type());
+      if (int64_t(B->size()) != T.type().bytes())
+        return Diag(fmt::format("out{}.bin has the wrong size", I));
+      std::memcpy(T.raw(), B->data(), B->size());
+      R.Outputs.emplace_back(Outs[I], std::move(T));
+    }
+  }
+  return R;
+}
+
 int runRun(const ParsedArgs &Args) {
   Expected<Session> S = parseSession(Args);
   if (!S)
@@ -83,14 +265,36 @@ int runRun(const ParsedArgs &Args) {
   }
   if (!S->Training && Steps != 1)
     return reportUsage("run", Diag("--steps needs --train"));
-  if (Engine == "generated")
-    return reportError(Diag("the generated-code engine needs mote's C++ code "
-                            "generator, which this build does not have yet; "
-                            "use --engine interp"));
-  auto G = buildGraph(*S);
-  if (!G)
-    return reportError(G.error());
-  const Graph &Gr = **G;
+  std::string TargetName = Args.get("target").value_or("host");
+  const TargetInfo *Target = lookupTarget(TargetName);
+  if (!Target)
+    return reportUsage("run", Diag(fmt::format("--target '{}' is not a "
+                                               "target this build runs",
+                                               TargetName)));
+  if (Target->Name != "host" && Engine != "generated")
+    return reportUsage("run", Diag("--target needs --engine generated"));
+  for (std::string_view Tool : {Target->Cxx, Target->Emulator}) {
+    std::string Exe(Tool.substr(0, Tool.find(' ')));
+    if (!Exe.empty() &&
+        std::system(fmt::format("command -v {} > /dev/null 2>&1", Exe).c_str()) != 0)
+      return reportError(Diag(fmt::format("--target {} needs {}, which is not "
+                                          "installed (tools/install-deps.sh "
+                                          "installs it)",
+                                          TargetName, Exe)));
+  }
+  Generated Gen;
+  if (Engine == "generated") {
+    Expected<Generated> G = generateCpp(*S, "model");
+    if (!G)
+      return reportError(G.error());
+    Gen = std::move(*G);
+  } else {
+    auto G = buildGraph(*S);
+    if (!G)
+      return reportError(G.error());
+    Gen.G = std::move(*G);
+  }
+  const Graph &Gr = *Gen.G;
 
   std::map<std::string, Tensor> Feeds;
   for (const std::string &A : Args.getAll("input")) {
@@ -123,20 +327,17 @@ int runRun(const ParsedArgs &Args) {
                                           "({})",
                                           In->name(), In->type().str())));
 
-  Interpreter I(Gr);
-  std::vector<float> Losses;
-  for (int64_t K = 0; K < Steps; ++K) {
-    if (Status St = I.run(Feeds); !St)
-      return reportError(St.error());
-    if (S->Training) {
-      float L = float(I.get(Gr.outputs()[0])->getAsDouble(0));
-      Losses.push_back(L);
-      fmt::print("step {}: loss {}\n", K + 1, L);
-    }
-  }
-  if (!S->Training)
-    for (const Value *O : Gr.outputs())
-      fmt::print("output {}: {}\n", O->name(), O->type().str());
+  Expected<RunResult> R =
+      Engine == "generated"
+          ? runGenerated(Gen, S->Training, Steps, Feeds, *Target,
+                         Args.has("keep"))
+          : runInterpreter(Gr, S->Training, Steps, Feeds);
+  if (!R)
+    return reportError(R.error());
+  for (size_t K = 0; K < R->Losses.size(); ++K)
+    fmt::print("step {}: loss {}\n", K + 1, R->Losses[K]);
+  for (const auto &[O, T] : R->Outputs)
+    fmt::print("output {}: {}\n", O->name(), O->type().str());
 
   if (auto Dir = Args.get("dump")) {
     std::error_code EC;
@@ -150,18 +351,17 @@ int runRun(const ParsedArgs &Args) {
                              Name);
     };
     if (S->Training) {
-      Tensor L = Tensor::fromVector<float>(Losses, {int64_t(Losses.size())});
+      Tensor L = Tensor::fromVector<float>(R->Losses,
+                                           {int64_t(R->Losses.size())});
       if (Status St = Write("loss", L); !St)
         return reportError(St.error());
-      for (const Value *P : Gr.params())
-        if (P->isTrainable())
-          if (Status St = Write(P->name(), *I.state(P)); !St)
-            return reportError(St.error());
-    } else {
-      for (const Value *O : Gr.outputs())
-        if (Status St = Write(O->name(), *I.get(O)); !St)
-          return reportError(St.error());
     }
+    for (const auto &[V, T] : R->Params)
+      if (Status St = Write(V->name(), T); !St)
+        return reportError(St.error());
+    for (const auto &[V, T] : R->Outputs)
+      if (Status St = Write(V->name(), T); !St)
+        return reportError(St.error());
   }
   return ExitOk;
 }
