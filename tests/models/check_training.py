@@ -2,13 +2,17 @@
 """Runs motec on an oracle case (train_oracle.py) and compares with PyTorch.
 
 usage: check_training.py MOTEC ORACLE_DIR MODEL SPEC [--engine interp|generated]
-                         [--tolerance T]
+                         [--tolerance T] [--target T] [--vs-interp T2]
 
 Runs `motec run --train` with the spec's update rules and optimizer for the
 same number of steps on the same batch, then checks:
   - the set of parameters motec trains is exactly PyTorch's,
   - the loss of every step and every trained parameter after the last step
     agree: max |mote - torch| <= T * max(|torch|) per tensor (T = 1e-4).
+With --vs-interp T2 (generated engine), the same run on the reference
+interpreter must also agree with the generated code within T2 (1e-5): the
+code generator is checked against the oracle it was built from, not only
+against PyTorch. --target runs the generated code on an emulated board.
 Prints one line per tensor that differs, then a summary; exits 1 on failure.
 """
 import argparse
@@ -38,16 +42,20 @@ def main():
     ap.add_argument("spec")
     ap.add_argument("--engine", default="interp")
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--target", default=None)
+    ap.add_argument("--vs-interp", type=float, default=None)
     a = ap.parse_args()
     mdir = os.path.join(a.oracle, a.model)
     sdir = os.path.join(mdir, a.spec)
     spec = json.load(open(os.path.join(sdir, "spec.json")))
-    with tempfile.TemporaryDirectory() as dump:
+    def run(engine, dump, target=None):
         cmd = [a.motec, "run", os.path.join(mdir, "model.onnx"), "--train",
-               "--engine", a.engine, "--input", "input=" + os.path.join(mdir, "input.pb"),
+               "--engine", engine, "--input", "input=" + os.path.join(mdir, "input.pb"),
                "--input", "label=" + os.path.join(mdir, "label.pb"),
                "--steps", str(spec["steps"]), "--lr", str(spec["lr"]),
                "--optimizer", spec["optimizer"], "--dump", dump]
+        if target:
+            cmd += ["--target", target]
         for rule in spec["update"]:
             cmd += ["--update", rule]
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -55,6 +63,12 @@ def main():
             print(" ".join(cmd))
             print(r.stdout, r.stderr)
             sys.exit(1)
+
+    with tempfile.TemporaryDirectory() as dump, \
+            tempfile.TemporaryDirectory() as idump:
+        run(a.engine, dump, a.target)
+        if a.vs_interp is not None:
+            run("interp", idump)
         got = {f[:-3] for f in os.listdir(dump) if f.endswith(".pb")} - {"loss"}
         want = set(spec["trainable"])
         errors = []
@@ -62,6 +76,7 @@ def main():
             errors.append(f"trained set differs: only mote {sorted(got - want)}, "
                           f"only torch {sorted(want - got)}")
         worst = 0.0
+        worst_interp = 0.0
         for name in ["loss"] + sorted(want & got):
             m = load(os.path.join(dump, name + ".pb"))
             t = load(os.path.join(sdir, "expected", name + ".pb"))
@@ -73,10 +88,20 @@ def main():
             worst = max(worst, err)
             if not err <= a.tolerance:
                 errors.append(f"{name}: relative error {err:.3g}")
+            if a.vs_interp is not None:
+                i = load(os.path.join(idump, name + ".pb"))
+                iscale = max(float(np.max(np.abs(i))), 1e-12)
+                ierr = float(np.max(np.abs(m.astype(np.float64) - i))) / iscale
+                worst_interp = max(worst_interp, ierr)
+                if not ierr <= a.vs_interp:
+                    errors.append(f"{name}: generated vs interpreter relative "
+                                  f"error {ierr:.3g}")
     for e in errors:
         print("MISMATCH", a.model, a.spec, e)
+    vs = (f", vs interpreter {worst_interp:.3g}" if a.vs_interp is not None
+          else "")
     print(f"{a.model}/{a.spec}: {len(want)} trained tensors, worst relative "
-          f"error {worst:.3g} ({'ok' if not errors else 'FAILED'})")
+          f"error {worst:.3g}{vs} ({'ok' if not errors else 'FAILED'})")
     sys.exit(1 if errors else 0)
 
 

@@ -23,7 +23,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/nn/NnLower.h"
 
 namespace mote {
 namespace {
@@ -261,6 +261,36 @@ int64_t macsConvGradWeight(const Node &N) {
          productOf(C.Win.Kernel, 0, R);
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::conv_grad_input<T>(ConvP, dY, W, dX) and
+// conv_grad_weight<T>(ConvP, X, dY, dW) (conv.h), ConvP.Channels being the
+// output channels computed.
+//===----------------------------------------------------------------------===//
+
+Status lowerConvGradInput(const Node &N, KernelCall &C) {
+  Expected<ConvGeometry> G = convGradInputGeometry(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/conv.h";
+  C.Kernel = "conv_grad_input";
+  C.TypeArgs = {N.inType(0).Elem};
+  return lowerConvParams(*G, G->M, C);
+}
+
+Status lowerConvGradWeight(const Node &N, KernelCall &C) {
+  Expected<WeightGradGeometry> G = convGradWeightGeometry(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/conv.h";
+  C.Kernel = "conv_grad_weight";
+  C.TypeArgs = {N.inType(0).Elem};
+  return lowerConvParams(G->Conv, G->Channels, C);
+}
+
 constexpr AttrSpec ConvGradInputAttrs[] = {
     {"auto_pad", AttrKind::String},
     {"dilations", AttrKind::Ints},
@@ -298,6 +328,7 @@ extern const OpDef OpDef_ConvGradInput = {
     .Flags = OpFlagNotDifferentiable,
     .Summary = "gradient of Conv's input X from dY and W (a transposed "
                "convolution), with Conv's attributes and input_shape",
+    .Lower = lowerConvGradInput,
 };
 
 extern const OpDef OpDef_ConvGradWeight = {
@@ -314,6 +345,7 @@ extern const OpDef OpDef_ConvGradWeight = {
     .Flags = OpFlagNotDifferentiable,
     .Summary = "gradient of Conv's weight from X and dY, for the first "
                "out_channels output channels",
+    .Lower = lowerConvGradWeight,
 };
 
 } // namespace mote

@@ -27,7 +27,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/nn/NnLower.h"
 
 #include <cmath>
 
@@ -229,6 +229,48 @@ Status kernelBatchNormGrad(const Node &N, std::span<const Tensor *const> In,
   });
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::layer_norm_grad<T>(LayerNormGradP, dY, X, Scale, dX
+// [, dScale[, dBias]]) and batch_norm_grad<T>(BatchNormP, dY, X, scale,
+// mean, var, dX[, dScale[, dBias]]) (norm.h).
+//===----------------------------------------------------------------------===//
+
+Status lowerLayerNormGrad(const Node &N, KernelCall &C) {
+  if (Expected<std::vector<TensorType>> T = inferLayerNormGrad(N); !T)
+    return T.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  const Shape &X = N.inType(1).Dims;
+  int64_t Axis =
+      *normalizeAxis(N.attrs().getInt("axis", -1), int64_t(X.size()));
+  C.Header = "mote_rt/norm.h";
+  C.Kernel = "layer_norm_grad";
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "LayerNormGradP";
+  const Shape &ScaleDims = N.inType(2).Dims;
+  lowerLayerNormParams(X, Axis, N.attrs().getFloat("epsilon", 1e-5f), ScaleDims,
+                       /*PushBias=*/false, nullptr, C);
+  C.addInt(productOf(ScaleDims, 0, ScaleDims.size()));
+  return ok();
+}
+
+Status lowerBatchNormGrad(const Node &N, KernelCall &C) {
+  if (Expected<std::vector<TensorType>> T = inferBatchNormGrad(N); !T)
+    return T.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  const Shape &X = N.inType(1).Dims;
+  C.Header = "mote_rt/norm.h";
+  C.Kernel = "batch_norm_grad";
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "BatchNormP";
+  C.addInt(X[0]);
+  C.addInt(X[1]);
+  C.addInt(productOf(X, 2, X.size()));
+  C.addFloat(N.attrs().getFloat("epsilon", 1e-5f));
+  return ok();
+}
+
 constexpr AttrSpec LayerNormGradAttrs[] = {
     {"axis", AttrKind::Int},
     {"epsilon", AttrKind::Float},
@@ -254,6 +296,7 @@ extern const OpDef OpDef_LayerNormGrad = {
     .Flags = OpFlagNotDifferentiable,
     .Summary = "gradients of LayerNormalization's X, Scale and B from dY, X "
                "and Scale",
+    .Lower = lowerLayerNormGrad,
 };
 
 extern const OpDef OpDef_BatchNormGrad = {
@@ -270,6 +313,7 @@ extern const OpDef OpDef_BatchNormGrad = {
     .Flags = OpFlagNotDifferentiable,
     .Summary = "gradients of eval-mode BatchNormalization's X, scale and B "
                "from dY, X, scale, mean and var",
+    .Lower = lowerBatchNormGrad,
 };
 
 } // namespace mote

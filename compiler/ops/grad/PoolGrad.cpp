@@ -20,7 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/nn/NnLower.h"
 
 #include <limits>
 
@@ -164,6 +164,35 @@ Status kernelAveragePoolGrad(const Node &N, std::span<const Tensor *const> In,
   });
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::max_pool_grad<T>(PoolP, dY, X, dX) and
+// avg_pool_grad<T>(PoolP, dY, dX) (pool.h).
+//===----------------------------------------------------------------------===//
+
+Status lowerMaxPoolGrad(const Node &N, KernelCall &C) {
+  Expected<PoolGeometry> G = maxPoolGradGeometry(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/pool.h";
+  C.Kernel = "max_pool_grad";
+  C.TypeArgs = {N.inType(0).Elem};
+  return lowerPoolParams(N, *G, C);
+}
+
+Status lowerAveragePoolGrad(const Node &N, KernelCall &C) {
+  Expected<PoolGeometry> G = averagePoolGradGeometry(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/pool.h";
+  C.Kernel = "avg_pool_grad";
+  C.TypeArgs = {N.inType(0).Elem};
+  return lowerPoolParams(N, *G, C);
+}
+
 constexpr AttrSpec MaxPoolGradAttrs[] = {
     {"auto_pad", AttrKind::String},
     {"ceil_mode", AttrKind::Int},
@@ -200,6 +229,7 @@ extern const OpDef OpDef_MaxPoolGrad = {
     .Flags = OpFlagNotDifferentiable,
     .Summary = "gradient of MaxPool's input from dY and X: each dY goes to "
                "the first maximum of its window",
+    .Lower = lowerMaxPoolGrad,
 };
 
 extern const OpDef OpDef_AveragePoolGrad = {
@@ -216,6 +246,7 @@ extern const OpDef OpDef_AveragePoolGrad = {
     .Flags = OpFlagNotDifferentiable,
     .Summary = "gradient of AveragePool's input from dY: dY / count spread "
                "over each window",
+    .Lower = lowerAveragePoolGrad,
 };
 
 } // namespace mote

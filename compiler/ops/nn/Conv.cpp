@@ -17,7 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
-#include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/nn/NnLower.h"
 
 namespace mote {
 namespace {
@@ -166,6 +166,38 @@ Status gradConv(GradContext &Ctx, const Node &N) {
   return ok();
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::conv / conv_depthwise / conv_pointwise<T>(ConvP, X, W,
+// B, Y) (conv.h). A 1x1 kernel with stride 1 and no padding is a matrix
+// product per image and group; one input channel per group (depthwise) needs
+// no channel loop; everything else takes the general kernel.
+//===----------------------------------------------------------------------===//
+
+/// A 1x1 kernel with stride 1 and no padding: every output position reads
+/// the one input position under it.
+bool isPointwise(const ConvGeometry &G) {
+  const Window &W = G.Win;
+  auto AllEqual = [](const Shape &S, int64_t V) {
+    return std::all_of(S.begin(), S.end(), [V](int64_t E) { return E == V; });
+  };
+  return AllEqual(W.Kernel, 1) && AllEqual(W.Strides, 1) &&
+         AllEqual(W.PadBegin, 0) && AllEqual(W.PadEnd, 0);
+}
+
+Status lowerConv(const Node &N, KernelCall &C) {
+  Expected<ConvGeometry> G = checkConv(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/conv.h";
+  C.Kernel = isPointwise(*G)       ? "conv_pointwise"
+             : G->cPerGroup() == 1 ? "conv_depthwise"
+                                   : "conv";
+  C.TypeArgs = {N.inType(0).Elem};
+  return lowerConvParams(*G, G->M, C);
+}
+
 constexpr AttrSpec ConvAttrs[] = {
     {"auto_pad", AttrKind::String}, {"dilations", AttrKind::Ints},
     {"group", AttrKind::Int},       {"kernel_shape", AttrKind::Ints},
@@ -188,6 +220,7 @@ extern const OpDef OpDef_Conv = {
     .Flags = OpFlagNone,
     .Summary = "N-D grouped convolution of X [N, C, D...] with W [M, C/group, "
                "K...] plus bias B [M]",
+    .Lower = lowerConv,
 };
 
 } // namespace mote

@@ -12,7 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
-#include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/nn/NnLower.h"
 
 namespace mote {
 namespace {
@@ -183,6 +183,38 @@ Status gradGemm(GradContext &Ctx, const Node &N) {
   return ok();
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::gemm<T>(GemmP, A, B, C, Y) (gemm.h), A' read through
+// strides so transA costs nothing, C through its broadcast strides.
+//===----------------------------------------------------------------------===//
+
+Status lowerGemm(const Node &N, KernelCall &C) {
+  Expected<GemmGeometry> G = gemmGeometry(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/gemm.h";
+  C.Kernel = "gemm";
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "GemmP";
+  C.addInt(G->M);
+  C.addInt(G->N);
+  C.addInt(G->K);
+  // A' (i, k) = A[i * AStrideM + k * AStrideK].
+  C.addInt(G->TransA ? 1 : G->K);
+  C.addInt(G->TransA ? G->M : 1);
+  C.addInt(G->TransB ? 1 : 0);
+  C.addFloat(N.attrs().getFloat("alpha", 1.0f));
+  C.addFloat(N.attrs().getFloat("beta", 1.0f));
+  std::vector<int64_t> CStrides = {0, 0};
+  if (const Value *CV = N.input(2))
+    CStrides = broadcastStrides(CV->type().Dims, Shape{G->M, G->N});
+  C.addInt(CStrides[0]);
+  C.addInt(CStrides[1]);
+  return ok();
+}
+
 constexpr AttrSpec GemmAttrs[] = {
     {"alpha", AttrKind::Float},
     {"beta", AttrKind::Float},
@@ -205,6 +237,7 @@ extern const OpDef OpDef_Gemm = {
     .Grad = gradGemm,
     .Flags = OpFlagNone,
     .Summary = "alpha * A' B' + beta * C with optional transposes of A and B",
+    .Lower = lowerGemm,
 };
 
 } // namespace mote

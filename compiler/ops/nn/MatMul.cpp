@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
-#include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/nn/NnLower.h"
 
 #include <utility>
 
@@ -172,6 +172,49 @@ Status gradMatMul(GradContext &Ctx, const Node &N) {
   return ok();
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::matmul<T>(MatMulP, A, B, Y) (gemm.h). The batch dims
+// are walked with the element strides of each operand's matrices (0 along
+// broadcast dims); when B is one matrix shared by all of A's batch, A's
+// batch folds into M and the product is a single matrix product.
+//===----------------------------------------------------------------------===//
+
+Status lowerMatMul(const Node &N, KernelCall &C) {
+  Expected<MatMulGeometry> G = matMulGeometry(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/gemm.h";
+  C.Kernel = "matmul";
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "MatMulP";
+  Shape Batch = G->Batch;
+  Shape SA = broadcastStrides(G->ABatch, Batch);
+  Shape SB = broadcastStrides(G->BBatch, Batch);
+  for (int64_t &S : SA)
+    S *= G->M * G->K;
+  for (int64_t &S : SB)
+    S *= G->K * G->N;
+  int64_t M = G->M;
+  if (G->ABatch == Batch && productOf(G->BBatch, 0, G->BBatch.size()) == 1) {
+    // Consecutive matrices of A against one B: one [batch * M, K] matrix.
+    M *= productOf(Batch, 0, Batch.size());
+    Batch.clear();
+    SA.clear();
+    SB.clear();
+  }
+  collapseDims(Batch, {&SA, &SB});
+  C.addInt(int64_t(Batch.size()));
+  C.addInts(Batch);
+  C.addInts(SA);
+  C.addInts(SB);
+  C.addInt(M);
+  C.addInt(G->N);
+  C.addInt(G->K);
+  return ok();
+}
+
 } // namespace
 
 extern const OpDef OpDef_MatMul = {
@@ -188,6 +231,7 @@ extern const OpDef OpDef_MatMul = {
     .Flags = OpFlagNone,
     .Summary = "numpy matmul: batched A [..., M, K] x B [..., K, N] with "
                "broadcast batch dims and 1-D promotion",
+    .Lower = lowerMatMul,
 };
 
 } // namespace mote

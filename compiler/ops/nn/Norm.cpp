@@ -26,7 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
-#include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/nn/NnLower.h"
 
 #include <cmath>
 
@@ -296,6 +296,48 @@ Status gradLayerNorm(GradContext &Ctx, const Node &N) {
   return ok();
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::batch_norm<T>(BatchNormP, X, scale, B, mean, var, Y)
+// and layer_norm<T>(LayerNormP, X, Scale, B, Y[, Mean[, InvStdDev]])
+// (norm.h).
+//===----------------------------------------------------------------------===//
+
+Status lowerBatchNorm(const Node &N, KernelCall &C) {
+  if (Expected<std::vector<TensorType>> T = inferBatchNorm(N); !T)
+    return T.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  const Shape &X = N.inType(0).Dims;
+  C.Header = "mote_rt/norm.h";
+  C.Kernel = "batch_norm";
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "BatchNormP";
+  C.addInt(X[0]);
+  C.addInt(X[1]);
+  C.addInt(productOf(X, 2, X.size()));
+  C.addFloat(N.attrs().getFloat("epsilon", 1e-5f));
+  return ok();
+}
+
+Status lowerLayerNorm(const Node &N, KernelCall &C) {
+  if (Expected<std::vector<TensorType>> T = inferLayerNorm(N); !T)
+    return T.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  const Shape &X = N.inType(0).Dims;
+  int64_t Axis =
+      *normalizeAxis(N.attrs().getInt("axis", -1), int64_t(X.size()));
+  C.Header = "mote_rt/norm.h";
+  C.Kernel = "layer_norm";
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "LayerNormP";
+  const Value *B = N.input(2);
+  lowerLayerNormParams(X, Axis, N.attrs().getFloat("epsilon", 1e-5f),
+                       N.inType(1).Dims, /*PushBias=*/true,
+                       B ? &B->type().Dims : nullptr, C);
+  return ok();
+}
+
 constexpr AttrSpec BatchNormAttrs[] = {
     {"epsilon", AttrKind::Float},
     {"momentum", AttrKind::Float},
@@ -324,6 +366,7 @@ extern const OpDef OpDef_BatchNormalization = {
     .Flags = OpFlagNone,
     .Summary = "inference-mode batch norm: scale * (X - mean) / sqrt(var + "
                "epsilon) + B per channel",
+    .Lower = lowerBatchNorm,
 };
 
 extern const OpDef OpDef_LayerNormalization = {
@@ -340,6 +383,7 @@ extern const OpDef OpDef_LayerNormalization = {
     .Flags = OpFlagNone,
     .Summary = "(X - mean) / sqrt(var + epsilon) * Scale + B over the dims "
                "from axis on",
+    .Lower = lowerLayerNorm,
 };
 
 } // namespace mote

@@ -23,7 +23,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
-#include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/nn/NnLower.h"
 
 #include <limits>
 
@@ -201,6 +201,36 @@ Status gradGlobalAveragePool(GradContext &Ctx, const Node &N) {
   return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::avg_pool<T>(PoolP, X, Y), max_pool<T>(PoolP, X, Y
+// [, Indices]) and global_avg_pool<T>(GlobalPoolP, X, Y) (pool.h).
+//===----------------------------------------------------------------------===//
+
+Status lowerPool(const Node &N, KernelCall &C) {
+  Expected<PoolGeometry> G = checkPool(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/pool.h";
+  C.Kernel = N.op() == OpKind::MaxPool ? "max_pool" : "avg_pool";
+  C.TypeArgs = {N.inType(0).Elem};
+  return lowerPoolParams(N, *G, C);
+}
+
+Status lowerGlobalAveragePool(const Node &N, KernelCall &C) {
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  const Shape &X = N.inType(0).Dims;
+  C.Header = "mote_rt/pool.h";
+  C.Kernel = "global_avg_pool";
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "GlobalPoolP";
+  C.addInt(X[0] * X[1]);
+  C.addInt(productOf(X, 2, X.size()));
+  return ok();
+}
+
 constexpr AttrSpec AveragePoolAttrs[] = {
     {"auto_pad", AttrKind::String},
     {"ceil_mode", AttrKind::Int},
@@ -235,6 +265,7 @@ extern const OpDef OpDef_AveragePool = {
     .Grad = gradAveragePool,
     .Flags = OpFlagNone,
     .Summary = "N-D average over sliding windows of the spatial dims",
+    .Lower = lowerPool,
 };
 
 extern const OpDef OpDef_MaxPool = {
@@ -251,6 +282,7 @@ extern const OpDef OpDef_MaxPool = {
     .Flags = OpFlagNone,
     .Summary = "N-D maximum over sliding windows of the spatial dims, with "
                "optional flattened argmax Indices",
+    .Lower = lowerPool,
 };
 
 extern const OpDef OpDef_GlobalAveragePool = {
@@ -266,6 +298,7 @@ extern const OpDef OpDef_GlobalAveragePool = {
     .Grad = gradGlobalAveragePool,
     .Flags = OpFlagNone,
     .Summary = "mean of each channel plane of X [N, C, D...] -> [N, C, 1...]",
+    .Lower = lowerGlobalAveragePool,
 };
 
 } // namespace mote

@@ -1,0 +1,198 @@
+//===- NnLower.cpp - Lowering helpers of the neural-network ops -----------===//
+//
+// Parameter fields of the windowed kernels (mote_rt/conv.h, mote_rt/pool.h,
+// geometry as in mote_rt/window.h) and of the layer-norm kernels
+// (mote_rt/norm.h), and the size checks every nn lowering makes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/ops/nn/NnLower.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace mote {
+namespace {
+
+/// Largest value the int32_t index arithmetic of a kernel may reach.
+constexpr int64_t Int32Limit = std::numeric_limits<int32_t>::max();
+
+/// Spatial dims of the windowed kernels (mote_rt::WindowRank).
+constexpr size_t KernelSpatialRank = 3;
+
+/// A Window as the three spatial dims [D, H, W] the windowed kernels loop
+/// over: 1-D and 2-D windows get leading dims of size 1 with kernel 1,
+/// stride 1 and no padding.
+struct KernelWindow {
+  Shape In, Out, Kernel, Strides, Dilations, PadBegin, PadEnd;
+  /// Output positions [InteriorBegin, InteriorEnd) have their whole window
+  /// inside the input.
+  Shape InteriorBegin, InteriorEnd;
+};
+
+Expected<KernelWindow> kernelWindow(const Shape &InSpatial, const Window &Win) {
+  size_t R = Win.rank();
+  if (R > KernelSpatialRank)
+    return opError(fmt::format("{} spatial dims are not supported by the "
+                               "kernels; at most {} (1-D, 2-D and 3-D "
+                               "windows) are",
+                               R, KernelSpatialRank));
+  KernelWindow K;
+  size_t SR = KernelSpatialRank;
+  K.In = K.Out = K.Kernel = K.Strides = K.Dilations = K.InteriorEnd =
+      Shape(SR, 1);
+  K.PadBegin = K.PadEnd = K.InteriorBegin = Shape(SR, 0);
+  size_t Lead = SR - R;
+  for (size_t I = 0; I < R; ++I) {
+    int64_t In = InSpatial[I], Out = Win.Out[I], S = Win.Strides[I];
+    int64_t PB = Win.PadBegin[I], PE = Win.PadEnd[I];
+    for (int64_t V : {In, Out, S, Win.Dilations[I], PB, PE, Win.extent(I)})
+      if (V > Int32Limit)
+        return opError(fmt::format("the window along spatial dim {} exceeds "
+                                   "the 32-bit index range of the kernels",
+                                   I));
+    // Input positions reach from -PB to (Out - 1) S + extent - PB.
+    if (Out * S + Win.extent(I) + PB + PE + In > Int32Limit)
+      return opError(fmt::format("the window along spatial dim {} exceeds "
+                                 "the 32-bit index range of the kernels",
+                                 I));
+    size_t D = Lead + I;
+    K.In[D] = In;
+    K.Out[D] = Out;
+    K.Kernel[D] = Win.Kernel[I];
+    K.Strides[D] = S;
+    K.Dilations[D] = Win.Dilations[I];
+    K.PadBegin[D] = PB;
+    K.PadEnd[D] = PE;
+    // Output o has its whole window inside iff o s - PB >= 0 and
+    // o s - PB + extent <= In.
+    int64_t Begin = std::min((PB + S - 1) / S, Out);
+    int64_t Last = In - Win.extent(I) + PB;
+    int64_t End = Last < 0 ? 0 : std::min(Last / S + 1, Out);
+    K.InteriorBegin[D] = Begin;
+    K.InteriorEnd[D] = std::max(End, Begin);
+  }
+  return K;
+}
+
+} // namespace
+
+Status requireKernelSizes(const Node &N) {
+  auto Check = [](const TensorType &T, std::string_view What,
+                  size_t I) -> Status {
+    if (Status S = requireKernelRank(T); !S)
+      return S;
+    if (T.numElements() > Int32Limit)
+      return opError(fmt::format("{} {} {} has more than 2^31 - 1 elements, "
+                                 "the kernels' 32-bit index limit",
+                                 What, I, T.str()));
+    return ok();
+  };
+  for (size_t I = 0; I < N.numInputs(); ++I)
+    if (N.input(I))
+      if (Status S = Check(N.inType(I), "input", I); !S)
+        return S;
+  for (size_t I = 0; I < N.numOutputs(); ++I)
+    if (Status S = Check(N.outType(I), "result", I); !S)
+      return S;
+  return ok();
+}
+
+Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C) {
+  Expected<KernelWindow> K = kernelWindow(G.InSpatial, G.Win);
+  if (!K)
+    return K.takeError();
+  C.ParamType = "ConvP";
+  C.addInt(G.Batch);
+  C.addInt(G.C);
+  C.addInt(G.M);
+  C.addInt(G.Group);
+  C.addInt(G.cPerGroup());
+  C.addInt(G.mPerGroup());
+  C.addInt(Channels);
+  C.addInts(K->In);
+  C.addInts(K->Out);
+  C.addInts(K->Kernel);
+  C.addInts(K->Strides);
+  C.addInts(K->Dilations);
+  C.addInts(K->PadBegin);
+  return ok();
+}
+
+Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C) {
+  Expected<KernelWindow> K = kernelWindow(G.InSpatial, G.Win);
+  if (!K)
+    return K.takeError();
+  // Strides of MaxPool's Indices over the spatial dims: row-major, or
+  // column-major with storage_order = 1.
+  size_t R = G.InSpatial.size();
+  Shape IndexStrides(KernelSpatialRank, 0);
+  bool ColMajor = N.attrs().getInt("storage_order", 0) == 1;
+  std::vector<int64_t> RowMajor = stridesOf(G.InSpatial);
+  for (size_t I = 0; I < R; ++I)
+    IndexStrides[KernelSpatialRank - R + I] =
+        ColMajor ? productOf(G.InSpatial, 0, I) : RowMajor[I];
+  C.ParamType = "PoolP";
+  C.addInt(G.Planes);
+  C.addInt(N.attrs().getInt("count_include_pad", 0));
+  C.addInts(K->In);
+  C.addInts(K->Out);
+  C.addInts(K->Kernel);
+  C.addInts(K->Strides);
+  C.addInts(K->Dilations);
+  C.addInts(K->PadBegin);
+  C.addInts(K->PadEnd);
+  C.addInts(K->InteriorBegin);
+  C.addInts(K->InteriorEnd);
+  C.addInts(IndexStrides);
+  return ok();
+}
+
+void collapseDims(Shape &Dims, std::initializer_list<Shape *> Strides) {
+  Shape OutDims;
+  std::vector<Shape> OutStrides(Strides.size());
+  for (size_t I = 0; I < Dims.size(); ++I) {
+    if (Dims[I] == 1)
+      continue;
+    bool Merge = !OutDims.empty();
+    size_t K = 0;
+    for (const Shape *S : Strides)
+      Merge = Merge && OutStrides[K++].back() == (*S)[I] * Dims[I];
+    if (Merge) {
+      OutDims.back() *= Dims[I];
+      K = 0;
+      for (const Shape *S : Strides)
+        OutStrides[K++].back() = (*S)[I];
+      continue;
+    }
+    OutDims.push_back(Dims[I]);
+    K = 0;
+    for (const Shape *S : Strides)
+      OutStrides[K++].push_back((*S)[I]);
+  }
+  Dims = std::move(OutDims);
+  size_t K = 0;
+  for (Shape *S : Strides)
+    *S = std::move(OutStrides[K++]);
+}
+
+void lowerLayerNormParams(const Shape &X, int64_t Axis, float Epsilon,
+                          const Shape &ScaleDims, bool PushBias,
+                          const Shape *BiasDims, KernelCall &C) {
+  Shape Norm(X.begin() + Axis, X.end());
+  Shape ScaleStrides = broadcastStrides(ScaleDims, Norm);
+  Shape BiasStrides =
+      BiasDims ? broadcastStrides(*BiasDims, Norm) : Shape(Norm.size(), 0);
+  Shape Dims = Norm;
+  collapseDims(Dims, {&ScaleStrides, &BiasStrides});
+  C.addInt(productOf(X, 0, size_t(Axis)));
+  C.addInt(productOf(Norm, 0, Norm.size()));
+  C.addFloat(Epsilon);
+  C.addInt(int64_t(Dims.size()));
+  C.addInts(Dims);
+  C.addInts(ScaleStrides);
+  if (PushBias)
+    C.addInts(BiasStrides);
+}
+
+} // namespace mote

@@ -1,0 +1,47 @@
+//===- NnLower.h - Lowering helpers of the neural-network ops ---*- C++ -*-===//
+//
+// The lowerings of Conv, the pooling ops, LayerNormalization and their
+// backward ops (compiler/ops/nn, compiler/ops/grad) share the parameter
+// structs of runtime-stub/mote_rt/{conv,pool,norm}.h. The helpers here push
+// those fields, so a forward op and its backward ops describe their geometry
+// to the kernels in one way. Internal to compiler/ops/nn and
+// compiler/ops/grad.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_COMPILER_OPS_NN_NNLOWER_H
+#define MOTE_COMPILER_OPS_NN_NNLOWER_H
+
+#include "compiler/ops/nn/NnUtils.h"
+
+namespace mote {
+
+/// Fails unless every operand and result of \p N fits the kernels: rank at
+/// most KernelMaxRank and fewer than 2^31 elements (kernels index with
+/// int32_t).
+Status requireKernelSizes(const Node &N);
+
+/// Pushes the fields of mote_rt::ConvP for \p G, the kernel computing the
+/// first \p Channels output channels.
+Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C);
+
+/// Pushes the fields of mote_rt::PoolP for \p G; \p N supplies
+/// count_include_pad and storage_order.
+Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C);
+
+/// Drops the dims of size 1 of \p Dims and merges neighbouring dims that
+/// every stride list in \p Strides walks as one (outer stride = inner stride
+/// * inner size), so a broadcast walk takes as few dims as it can.
+void collapseDims(Shape &Dims, std::initializer_list<Shape *> Strides);
+
+/// Pushes the fields shared by mote_rt::LayerNormP and LayerNormGradP: Rows,
+/// D, Epsilon, Rank, Dims, ScaleStrides, then, if \p PushBias,
+/// BiasStrides (zeros when \p BiasDims is null: no B). X has shape \p X,
+/// normalized from \p Axis on; Scale has shape \p ScaleDims.
+void lowerLayerNormParams(const Shape &X, int64_t Axis, float Epsilon,
+                          const Shape &ScaleDims, bool PushBias,
+                          const Shape *BiasDims, KernelCall &C);
+
+} // namespace mote
+
+#endif // MOTE_COMPILER_OPS_NN_NNLOWER_H

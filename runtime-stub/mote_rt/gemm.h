@@ -1,0 +1,126 @@
+//===- gemm.h - Matrix product kernels (Gemm, MatMul) ----------*- C++ -*-===//
+//
+// gemm:   Y = alpha * A' B' + beta * C (ONNX Gemm), A' = A or A^T, B' = B or
+//         B^T, C broadcast to [M, N] through its strides (0 along a
+//         broadcast dim).
+// matmul: numpy matmul, batched over broadcast batch dims; 1-D operands
+//         arrive as [1, K] / [K, 1] matrices (same storage).
+//
+// Both run one of two loop forms, chosen so the innermost loop is
+// contiguous: with B' = B ([K, N] row-major) a row of Y accumulates
+// A'(i, k) * (row k of B); with B' = B^T ([N, K] row-major) each element of Y
+// is the dot product of a row of A' and a row of B. Conv's pointwise fast
+// path (conv.h) uses the first form too.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_RT_GEMM_H
+#define MOTE_RT_GEMM_H
+
+#include "mote_rt/core.h"
+
+namespace mote_rt {
+
+namespace detail {
+
+/// Y[i, j] += Alpha * sum_k A[i * SAi + k * SAk] * B[k * LdB + j] for i < M,
+/// j < N (Y row-major with row stride LdY).
+template <class T>
+MOTE_RT_INLINE void gemmAccumulate(int32_t M, int32_t N, int32_t K, T Alpha,
+                                   const T *A, int32_t SAi, int32_t SAk,
+                                   const T *B, int32_t LdB, T *Y, int32_t LdY) {
+  for (int32_t I = 0; I < M; ++I) {
+    T *YRow = Y + I * LdY;
+    const T *ARow = A + I * SAi;
+    for (int32_t K0 = 0; K0 < K; ++K0) {
+      T AV = Alpha * ARow[K0 * SAk];
+      const T *BRow = B + K0 * LdB;
+      for (int32_t J = 0; J < N; ++J)
+        YRow[J] += AV * BRow[J];
+    }
+  }
+}
+
+} // namespace detail
+
+/// Gemm of A [M, K] (or [K, M] with transA) and B [K, N] (or [N, K] with
+/// transB): A'(i, k) = A[i * AStrideM + k * AStrideK]; TransB selects the
+/// layout of B; C (nullptr if absent) is read at i * CStrideM + j * CStrideN.
+struct GemmP {
+  int32_t M;
+  int32_t N;
+  int32_t K;
+  int32_t AStrideM;
+  int32_t AStrideK;
+  int32_t TransB;
+  float Alpha;
+  float Beta;
+  int32_t CStrideM;
+  int32_t CStrideN;
+};
+
+template <class T>
+MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
+                         T *Y) {
+  const T Alpha = T(P.Alpha), Beta = T(P.Beta);
+  if (P.TransB) {
+    // Y[i, j] = alpha * dot(row i of A', row j of B) + beta * C[i, j].
+    for (int32_t I = 0; I < P.M; ++I) {
+      const T *ARow = A + I * P.AStrideM;
+      for (int32_t J = 0; J < P.N; ++J) {
+        const T *BRow = B + J * P.K;
+        T Acc = T(0);
+        for (int32_t K = 0; K < P.K; ++K)
+          Acc += ARow[K * P.AStrideK] * BRow[K];
+        T V = Alpha * Acc;
+        if (C)
+          V += Beta * C[I * P.CStrideM + J * P.CStrideN];
+        Y[I * P.N + J] = V;
+      }
+    }
+    return;
+  }
+  // Row i of Y starts as beta * C (or 0) and accumulates alpha * A'(i, k) *
+  // (row k of B).
+  for (int32_t I = 0; I < P.M; ++I) {
+    T *YRow = Y + I * P.N;
+    if (C) {
+      const T *CRow = C + I * P.CStrideM;
+      for (int32_t J = 0; J < P.N; ++J)
+        YRow[J] = Beta * CRow[J * P.CStrideN];
+    } else {
+      fill(YRow, T(0), P.N);
+    }
+  }
+  detail::gemmAccumulate(P.M, P.N, P.K, Alpha, A, P.AStrideM, P.AStrideK, B,
+                         P.N, Y, P.N);
+}
+
+/// Batched matrix product: batch index b of the Rank broadcast batch dims
+/// Dims reads matrix A [M, K] at element offset sum_d b_d * SA[d] and B
+/// [K, N] at sum_d b_d * SB[d] (0 along broadcast dims); Y is [batch, M, N].
+struct MatMulP {
+  int32_t Rank;
+  int32_t Dims[MaxRank];
+  int32_t SA[MaxRank];
+  int32_t SB[MaxRank];
+  int32_t M;
+  int32_t N;
+  int32_t K;
+};
+
+template <class T>
+MOTE_RT_KERNEL void matmul(const MatMulP &P, const T *A, const T *B, T *Y) {
+  const int32_t MN = P.M * P.N;
+  forEachBroadcast(P.Rank, P.Dims, P.SA, P.SB,
+                   [&](int32_t I, int32_t OA, int32_t OB) {
+                     T *YB = Y + I * MN;
+                     fill(YB, T(0), MN);
+                     detail::gemmAccumulate(P.M, P.N, P.K, T(1), A + OA, P.K, 1,
+                                            B + OB, P.N, YB, P.N);
+                   });
+}
+
+} // namespace mote_rt
+
+#endif // MOTE_RT_GEMM_H

@@ -1,0 +1,242 @@
+//===- pool.h - Pooling kernels, forward and backward ----------*- C++ -*-===//
+//
+// AveragePool, MaxPool and GlobalAveragePool over the spatial dims of
+// [N, C, D, H, W] (1-D and 2-D operands arrive as 3-D ones, see window.h),
+// and the backward ops of the first two. For the window of output position
+// o, with w(o) its taps inside the input (in row-major window order):
+//
+//   max_pool:  Y = max over w(o); the first maximum wins, a NaN is the
+//              maximum (the first NaN ends the search); Indices (optional)
+//              = plane * prod(In) + the position's index with the spatial
+//              dims flattened through IndexStrides (row- or column-major).
+//              An empty window gives -inf and index -1.
+//   avg_pool:  Y = sum over w(o) / divisor, the divisor being |w(o)| or,
+//              with CountIncludePad, the window size clipped to the padded
+//              input; an empty window gives 0.
+//   max_pool_grad: dX[argmax of w(o)] += dY[o].
+//   avg_pool_grad: dX[t] += dY[o] / divisor for every t in w(o).
+//   global_avg_pool: the mean of each plane.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_RT_POOL_H
+#define MOTE_RT_POOL_H
+
+#include "mote_rt/window.h"
+
+namespace mote_rt {
+
+/// Geometry of a pooling op over Planes = N * C planes. Spatial arrays hold
+/// 3 dims [D, H, W]. Output positions in [InteriorBegin, InteriorEnd) along
+/// a dim have their whole window inside the input. CountIncludePad is
+/// AveragePool's flag; IndexStrides the strides of MaxPool's Indices.
+struct PoolP {
+  int32_t Planes;
+  int32_t CountIncludePad;
+  int32_t In[MaxRank];
+  int32_t Out[MaxRank];
+  int32_t Kernel[MaxRank];
+  int32_t Strides[MaxRank];
+  int32_t Dilations[MaxRank];
+  int32_t PadBegin[MaxRank];
+  int32_t PadEnd[MaxRank];
+  int32_t InteriorBegin[MaxRank];
+  int32_t InteriorEnd[MaxRank];
+  int32_t IndexStrides[MaxRank];
+};
+
+/// Planes of Size elements each.
+struct GlobalPoolP {
+  int32_t Planes;
+  int32_t Size;
+};
+
+namespace detail {
+
+/// The taps of one window inside the input: [Lo[d], Hi[d]) along dim d,
+/// tap t reading input position Start[d] + t * Dilations[d].
+struct PoolWindow {
+  int32_t Lo[WindowRank];
+  int32_t Hi[WindowRank];
+  int32_t Start[WindowRank];
+};
+
+/// Calls F(O, Window) for each output position O (row-major) of a plane.
+template <class Fn>
+MOTE_RT_INLINE void forEachPoolWindow(const PoolP &P, Fn F) {
+  PoolWindow Wn;
+  int32_t O = 0;
+  for (int32_t OD = 0; OD < P.Out[0]; ++OD) {
+    tapRange(P, 0, OD, Wn.Lo[0], Wn.Hi[0], Wn.Start[0]);
+    for (int32_t OH = 0; OH < P.Out[1]; ++OH) {
+      tapRange(P, 1, OH, Wn.Lo[1], Wn.Hi[1], Wn.Start[1]);
+      for (int32_t OW = 0; OW < P.Out[2]; ++OW) {
+        tapRange(P, 2, OW, Wn.Lo[2], Wn.Hi[2], Wn.Start[2]);
+        F(O++, Wn);
+      }
+    }
+  }
+}
+
+/// Number of taps of \p Wn inside the input.
+MOTE_RT_INLINE int32_t tapCount(const PoolWindow &Wn) {
+  return (Wn.Hi[0] - Wn.Lo[0]) * (Wn.Hi[1] - Wn.Lo[1]) * (Wn.Hi[2] - Wn.Lo[2]);
+}
+
+/// The count_include_pad divisor: the window clipped to the padded input.
+MOTE_RT_INLINE int32_t paddedWindowSize(const PoolP &P, const PoolWindow &Wn) {
+  int32_t Count = 1;
+  for (int32_t D = 0; D < WindowRank; ++D) {
+    int32_t End = Wn.Start[D] + (P.Kernel[D] - 1) * P.Dilations[D] + 1;
+    int32_t Limit = P.In[D] + P.PadEnd[D];
+    Count *= (End < Limit ? End : Limit) - Wn.Start[D];
+  }
+  return Count;
+}
+
+/// Calls F(offset in the plane, D, H, W positions) for each tap of \p Wn in
+/// row-major window order while F returns true.
+template <class Fn>
+MOTE_RT_INLINE void forEachTap(const PoolP &P, const PoolWindow &Wn, Fn F) {
+  for (int32_t KD = Wn.Lo[0]; KD < Wn.Hi[0]; ++KD) {
+    const int32_t ID = Wn.Start[0] + KD * P.Dilations[0];
+    for (int32_t KH = Wn.Lo[1]; KH < Wn.Hi[1]; ++KH) {
+      const int32_t IH = Wn.Start[1] + KH * P.Dilations[1];
+      const int32_t Row = (ID * P.In[1] + IH) * P.In[2];
+      for (int32_t KW = Wn.Lo[2]; KW < Wn.Hi[2]; ++KW) {
+        const int32_t IW = Wn.Start[2] + KW * P.Dilations[2];
+        if (!F(Row + IW, ID, IH, IW))
+          return;
+      }
+    }
+  }
+}
+
+/// The maximum of window \p Wn of plane \p XP (see max_pool); \p Off
+/// receives its offset in the plane (-1 for an empty window) and \p Index
+/// its index through IndexStrides.
+template <class T>
+MOTE_RT_INLINE T windowMax(const PoolP &P, const T *XP, const PoolWindow &Wn,
+                           int32_t &Off, int32_t &Index) {
+  T Best = T(-__builtin_inf());
+  Off = -1;
+  Index = -1;
+  forEachTap(P, Wn, [&](int32_t O, int32_t ID, int32_t IH, int32_t IW) {
+    const T V = XP[O];
+    const bool IsNaN = V != V;
+    if (V > Best || Off < 0 || IsNaN) {
+      Best = V;
+      Off = O;
+      Index = ID * P.IndexStrides[0] + IH * P.IndexStrides[1] +
+              IW * P.IndexStrides[2];
+    }
+    return !IsNaN;
+  });
+  return Best;
+}
+
+} // namespace detail
+
+template <class T>
+MOTE_RT_KERNEL void avg_pool(const PoolP &P, const T *X, T *Y) {
+  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
+  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
+  for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
+    const T *XP = X + Pl * InSize;
+    T *YP = Y + Pl * OutSize;
+    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn) {
+      const int32_t Taps = detail::tapCount(Wn);
+      if (Taps == 0) {
+        YP[O] = T(0);
+        return;
+      }
+      T Sum = T(0);
+      detail::forEachTap(P, Wn, [&](int32_t Off, int32_t, int32_t, int32_t) {
+        Sum += XP[Off];
+        return true;
+      });
+      const int32_t Div =
+          P.CountIncludePad ? detail::paddedWindowSize(P, Wn) : Taps;
+      YP[O] = Sum / T(Div);
+    });
+  }
+}
+
+/// Indices may be nullptr (MaxPool without its second result).
+template <class T>
+MOTE_RT_KERNEL void max_pool(const PoolP &P, const T *X, T *Y,
+                             int64_t *Indices = nullptr) {
+  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
+  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
+  for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
+    const T *XP = X + Pl * InSize;
+    const int32_t YBase = Pl * OutSize;
+    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn) {
+      int32_t Off, Index;
+      Y[YBase + O] = detail::windowMax(P, XP, Wn, Off, Index);
+      if (Indices)
+        Indices[YBase + O] =
+            Off < 0 ? int64_t(-1) : int64_t(Pl) * InSize + Index;
+    });
+  }
+}
+
+template <class T>
+MOTE_RT_KERNEL void global_avg_pool(const GlobalPoolP &P, const T *X, T *Y) {
+  for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
+    const T *XP = X + Pl * P.Size;
+    T Sum = T(0);
+    for (int32_t I = 0; I < P.Size; ++I)
+      Sum += XP[I];
+    Y[Pl] = Sum / T(P.Size);
+  }
+}
+
+/// dX (the shape of X) from dY and X: each dY goes to the maximum max_pool
+/// selects in its window.
+template <class T>
+MOTE_RT_KERNEL void max_pool_grad(const PoolP &P, const T *DY, const T *X,
+                                  T *DX) {
+  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
+  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
+  fill(DX, T(0), P.Planes * InSize);
+  for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
+    const T *XP = X + Pl * InSize;
+    const T *DYP = DY + Pl * OutSize;
+    T *DXP = DX + Pl * InSize;
+    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn) {
+      int32_t Off, Index;
+      detail::windowMax(P, XP, Wn, Off, Index);
+      if (Off >= 0)
+        DXP[Off] += DYP[O];
+    });
+  }
+}
+
+/// dX (the input shape) from dY: dY / divisor spread over each window.
+template <class T>
+MOTE_RT_KERNEL void avg_pool_grad(const PoolP &P, const T *DY, T *DX) {
+  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
+  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
+  fill(DX, T(0), P.Planes * InSize);
+  for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
+    const T *DYP = DY + Pl * OutSize;
+    T *DXP = DX + Pl * InSize;
+    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn) {
+      const int32_t Taps = detail::tapCount(Wn);
+      if (Taps == 0)
+        return;
+      const int32_t Div =
+          P.CountIncludePad ? detail::paddedWindowSize(P, Wn) : Taps;
+      const T D = DYP[O] / T(Div);
+      detail::forEachTap(P, Wn, [&](int32_t Off, int32_t, int32_t, int32_t) {
+        DXP[Off] += D;
+        return true;
+      });
+    });
+  }
+}
+
+} // namespace mote_rt
+
+#endif // MOTE_RT_POOL_H

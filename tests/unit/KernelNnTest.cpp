@@ -1,0 +1,717 @@
+//===- KernelNnTest.cpp - runtime-stub nn kernels vs interpreter ----------===//
+//
+// Conv (general, depthwise and pointwise kernels) and its backward ops,
+// Gemm, MatMul, batch and layer normalization and their backward ops, and
+// the pooling ops and their backward ops: each lowered and run through its
+// runtime-stub kernel on several shapes and attribute combinations, and
+// compared with the reference interpreter. The kernels accumulate in float
+// where the interpreter accumulates in double, hence the looser tolerance of
+// checkClose; max pooling computes no arithmetic and must match exactly.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelTestUtil.h"
+
+#include "mote_rt/conv.h"
+#include "mote_rt/gemm.h"
+#include "mote_rt/norm.h"
+#include "mote_rt/pool.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mote;
+using namespace mote::test;
+
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+AttrMap attrs(std::initializer_list<std::pair<std::string, AttrValue>> L) {
+  AttrMap A;
+  for (const auto &[K, V] : L)
+    A.set(K, V);
+  return A;
+}
+
+/// Float kernel output against the interpreter's double-accumulated result.
+void checkClose(const Tensor &Want, const std::vector<float> &Got) {
+  checkSame(Want, Got, 1e-4, 2e-5);
+}
+
+/// Bit-for-bit equal values (NaN equals NaN): for kernels without arithmetic.
+void checkExact(const Tensor &Want, const std::vector<float> &Got) {
+  auto W = Want.data<float>();
+  REQUIRE(W.size() == Got.size());
+  for (size_t I = 0; I < Got.size(); ++I) {
+    INFO("element " << I << ": want " << W[I] << ", got " << Got[I]);
+    CHECK((W[I] == Got[I] || (std::isnan(W[I]) && std::isnan(Got[I]))));
+  }
+}
+
+/// f64 tensor of \p Dims with deterministic values uniform in [Lo, Hi).
+Tensor randomF64(Shape Dims, uint32_t Seed, double Lo = -1, double Hi = 1) {
+  std::mt19937 Gen(Seed);
+  std::uniform_real_distribution<double> D(Lo, Hi);
+  Tensor T(TensorType(DType::F64, Dims));
+  for (double &V : T.data<double>())
+    V = D(Gen);
+  return T;
+}
+
+/// The result type of \p Op on \p Inputs (from the interpreter).
+Shape resultShape(OpKind Op, std::vector<std::optional<Tensor>> Inputs,
+                  AttrMap A) {
+  OpRun R = runOp(Op, std::move(Inputs), std::move(A));
+  REQUIRE_FALSE(R.Error);
+  return R.Types[0].Dims;
+}
+
+//===----------------------------------------------------------------------===//
+// Conv
+//===----------------------------------------------------------------------===//
+
+struct ConvCase {
+  const char *Name;
+  Shape X, W;
+  bool Bias;
+  AttrMap Attrs;
+  const char *Kernel; ///< the forward kernel the lowering must pick
+};
+
+std::vector<ConvCase> convCases() {
+  return {
+      {"1x1 pointwise", {2, 6, 5, 4}, {4, 6, 1, 1}, true, {}, "conv_pointwise"},
+      {"1x1 pointwise grouped",
+       {1, 6, 3, 3},
+       {4, 3, 1, 1},
+       true,
+       attrs({{"group", int64_t(2)}}),
+       "conv_pointwise"},
+      {"1x1 stride 2",
+       {1, 3, 5, 5},
+       {2, 3, 1, 1},
+       true,
+       attrs({{"strides", Ints{2, 2}}}),
+       "conv"},
+      {"3x3 pad 1 stride 2",
+       {2, 3, 7, 6},
+       {5, 3, 3, 3},
+       true,
+       attrs({{"pads", Ints{1, 1, 1, 1}}, {"strides", Ints{2, 2}}}),
+       "conv"},
+      {"depthwise 3x3 pad 1",
+       {1, 4, 6, 6},
+       {4, 1, 3, 3},
+       true,
+       attrs({{"group", int64_t(4)}, {"pads", Ints{1, 1, 1, 1}}}),
+       "conv_depthwise"},
+      {"depthwise multiplier 2 stride 2",
+       {2, 3, 7, 5},
+       {6, 1, 3, 3},
+       false,
+       attrs({{"group", int64_t(3)},
+              {"strides", Ints{2, 2}},
+              {"pads", Ints{0, 1, 1, 0}}}),
+       "conv_depthwise"},
+      {"grouped",
+       {1, 6, 5, 5},
+       {4, 3, 3, 3},
+       true,
+       attrs({{"group", int64_t(2)}, {"pads", Ints{1, 0, 1, 0}}}),
+       "conv"},
+      {"dilated asymmetric pads",
+       {1, 2, 9, 8},
+       {3, 2, 3, 3},
+       true,
+       attrs({{"dilations", Ints{2, 3}}, {"pads", Ints{2, 1, 0, 3}}}),
+       "conv"},
+      {"asymmetric pads no bias",
+       {1, 3, 6, 5},
+       {2, 3, 2, 3},
+       false,
+       attrs({{"pads", Ints{0, 2, 1, 1}}}),
+       "conv"},
+      {"1-D stride dilation pads",
+       {2, 2, 11},
+       {3, 2, 3},
+       true,
+       attrs({{"strides", Ints{2}},
+              {"dilations", Ints{2}},
+              {"pads", Ints{1, 2}}}),
+       "conv"},
+      {"3-D",
+       {1, 2, 5, 4, 4},
+       {3, 2, 3, 2, 3},
+       true,
+       attrs({{"pads", Ints{1, 0, 1, 1, 1, 0}}, {"strides", Ints{2, 1, 1}}}),
+       "conv"},
+      {"auto_pad SAME_UPPER stride 2",
+       {1, 2, 7, 7},
+       {2, 2, 3, 3},
+       true,
+       attrs(
+           {{"auto_pad", std::string("SAME_UPPER")}, {"strides", Ints{2, 2}}}),
+       "conv"},
+      {"pads larger than the kernel",
+       {1, 2, 3, 3},
+       {2, 2, 2, 2},
+       true,
+       attrs({{"pads", Ints{2, 2, 3, 2}}}),
+       "conv"},
+      {"depthwise 1-D dilated",
+       {1, 3, 10},
+       {3, 1, 3},
+       false,
+       attrs({{"group", int64_t(3)},
+              {"dilations", Ints{3}},
+              {"pads", Ints{3, 1}}}),
+       "conv_depthwise"},
+  };
+}
+
+void runConvKernel(const std::string &Kernel, const mote_rt::ConvP &P,
+                   const float *X, const float *W, const float *B, float *Y) {
+  if (Kernel == "conv_pointwise")
+    mote_rt::conv_pointwise<float>(P, X, W, B, Y);
+  else if (Kernel == "conv_depthwise")
+    mote_rt::conv_depthwise<float>(P, X, W, B, Y);
+  else
+    mote_rt::conv<float>(P, X, W, B, Y);
+}
+
+} // namespace
+
+TEST_CASE("kernel conv matches the interpreter", "[kernel]") {
+  for (const ConvCase &Case : convCases()) {
+    INFO(Case.Name);
+    std::vector<std::optional<Tensor>> In = {randomF32(Case.X, 1),
+                                             randomF32(Case.W, 2)};
+    if (Case.Bias)
+      In.push_back(randomF32({Case.W[0]}, 3));
+    LoweredOp L = lowerOp(OpKind::Conv, In, Case.Attrs);
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Header == "mote_rt/conv.h");
+    CHECK(L.Call.Kernel == Case.Kernel);
+    auto P = paramsAs<mote_rt::ConvP>(L.Call);
+    std::vector<float> Y(L.outElems(0), 1e30f);
+    runConvKernel(L.Call.Kernel, P, L.in<float>(0), L.in<float>(1),
+                  Case.Bias ? L.in<float>(2) : nullptr, Y.data());
+    checkClose(L.Run.Results[0], Y);
+  }
+}
+
+TEST_CASE("kernel conv_grad_input matches the interpreter", "[kernel]") {
+  for (const ConvCase &Case : convCases()) {
+    INFO(Case.Name);
+    Tensor X = randomF32(Case.X, 1), W = randomF32(Case.W, 2);
+    Shape YS = resultShape(OpKind::Conv, {X, W}, Case.Attrs);
+    AttrMap A = Case.Attrs;
+    A.set("input_shape", Case.X);
+    LoweredOp L = lowerOp(OpKind::ConvGradInput, {randomF32(YS, 4), W}, A);
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Kernel == "conv_grad_input");
+    auto P = paramsAs<mote_rt::ConvP>(L.Call);
+    std::vector<float> DX(L.outElems(0), 1e30f);
+    mote_rt::conv_grad_input<float>(P, L.in<float>(0), L.in<float>(1),
+                                    DX.data());
+    checkClose(L.Run.Results[0], DX);
+  }
+}
+
+TEST_CASE("kernel conv_grad_weight matches the interpreter, also for "
+          "out_channels < M",
+          "[kernel]") {
+  for (const ConvCase &Case : convCases()) {
+    Tensor X = randomF32(Case.X, 1), W = randomF32(Case.W, 2);
+    Shape YS = resultShape(OpKind::Conv, {X, W}, Case.Attrs);
+    Tensor DY = randomF32(YS, 5);
+    // All output channels, then the first one, then all but the last.
+    for (int64_t K : {int64_t(0), int64_t(1), Case.W[0] - 1}) {
+      INFO(Case.Name << ", out_channels " << K);
+      AttrMap A = Case.Attrs;
+      A.set("weight_shape", Case.W);
+      if (K > 0)
+        A.set("out_channels", K);
+      LoweredOp L = lowerOp(OpKind::ConvGradWeight, {X, DY}, A);
+      REQUIRE_FALSE(L.LowerError);
+      CHECK(L.Call.Kernel == "conv_grad_weight");
+      auto P = paramsAs<mote_rt::ConvP>(L.Call);
+      CHECK(P.Channels == (K > 0 ? K : Case.W[0]));
+      // One guard element past the result: the kernel must not write it.
+      std::vector<float> DW(L.outElems(0) + 1, 1e30f);
+      mote_rt::conv_grad_weight<float>(P, L.in<float>(0), L.in<float>(1),
+                                       DW.data());
+      CHECK(DW.back() == 1e30f);
+      DW.pop_back();
+      checkClose(L.Run.Results[0], DW);
+    }
+  }
+}
+
+TEST_CASE("kernel conv in f64", "[kernel]") {
+  Tensor X = randomF64({1, 4, 6, 5}, 1), W = randomF64({4, 2, 3, 3}, 2);
+  Tensor B = randomF64({4}, 3);
+  LoweredOp L =
+      lowerOp(OpKind::Conv, {X, W, B},
+              attrs({{"group", int64_t(2)}, {"pads", Ints{1, 1, 0, 2}}}));
+  REQUIRE_FALSE(L.LowerError);
+  REQUIRE(L.Call.TypeArgs == std::vector<DType>{DType::F64});
+  auto P = paramsAs<mote_rt::ConvP>(L.Call);
+  std::vector<double> Y(L.outElems(0));
+  mote_rt::conv<double>(P, L.in<double>(0), L.in<double>(1), L.in<double>(2),
+                        Y.data());
+  checkSame(L.Run.Results[0], Y, 1e-12, 1e-12);
+}
+
+TEST_CASE("kernel conv lowering refuses 4 spatial dims", "[kernel]") {
+  LoweredOp L = lowerOp(OpKind::Conv, {randomF32({1, 1, 3, 3, 3, 3}, 1),
+                                       randomF32({1, 1, 2, 2, 2, 2}, 2)});
+  REQUIRE(L.LowerError);
+  CHECK(L.LowerError->Message ==
+        "4 spatial dims are not supported by the kernels; at most 3 (1-D, "
+        "2-D and 3-D windows) are");
+}
+
+//===----------------------------------------------------------------------===//
+// Gemm and MatMul
+//===----------------------------------------------------------------------===//
+
+TEST_CASE("kernel gemm matches the interpreter", "[kernel]") {
+  struct Case {
+    Shape A, B;
+    std::optional<Shape> C;
+    AttrMap Attrs;
+  };
+  std::vector<Case> Cases = {
+      {{3, 4}, {4, 5}, std::nullopt, {}},
+      {{3, 4}, {5, 4}, Shape{5}, attrs({{"transB", int64_t(1)}})},
+      {{4, 3},
+       {5, 4},
+       Shape{3, 1},
+       attrs({{"transA", int64_t(1)},
+              {"transB", int64_t(1)},
+              {"alpha", 0.5f},
+              {"beta", 2.0f}})},
+      {{4, 3},
+       {4, 5},
+       Shape{3, 5},
+       attrs({{"transA", int64_t(1)}, {"alpha", -1.5f}, {"beta", 0.25f}})},
+      {{2, 6}, {6, 3}, Shape{}, attrs({{"beta", 3.0f}})},
+      {{1, 7}, {2, 7}, Shape{1, 2}, attrs({{"transB", int64_t(1)}})},
+      {{3, 4},
+       {5, 4},
+       std::nullopt,
+       attrs({{"transB", int64_t(1)}, {"alpha", 2.0f}, {"beta", 5.0f}})},
+  };
+  uint32_t Seed = 10;
+  for (const Case &K : Cases) {
+    INFO("A " << shapeStr(K.A) << " B " << shapeStr(K.B));
+    std::vector<std::optional<Tensor>> In = {randomF32(K.A, Seed++),
+                                             randomF32(K.B, Seed++)};
+    if (K.C)
+      In.push_back(randomF32(*K.C, Seed++));
+    LoweredOp L = lowerOp(OpKind::Gemm, In, K.Attrs);
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Header == "mote_rt/gemm.h");
+    CHECK(L.Call.Kernel == "gemm");
+    auto P = paramsAs<mote_rt::GemmP>(L.Call);
+    std::vector<float> Y(L.outElems(0), 1e30f);
+    mote_rt::gemm<float>(P, L.in<float>(0), L.in<float>(1),
+                         K.C ? L.in<float>(2) : nullptr, Y.data());
+    checkClose(L.Run.Results[0], Y);
+  }
+}
+
+TEST_CASE("kernel matmul matches the interpreter", "[kernel]") {
+  struct Case {
+    Shape A, B;
+    int32_t Rank; ///< batch rank the lowering passes after folding
+  };
+  std::vector<Case> Cases = {
+      {{3, 4}, {4, 5}, 0},
+      {{2, 3, 4}, {4, 5}, 0},          // A's batch folds into M
+      {{2, 3, 4}, {1, 4, 5}, 0},       // B's batch of 1 too
+      {{5, 3, 4}, {5, 4, 2}, 1},       // same batch
+      {{2, 1, 3, 4}, {3, 4, 2}, 2},    // broadcast both ways
+      {{4, 1, 2, 3, 4}, {2, 4, 2}, 2}, // A [4, 1, 2] B [2]: dims merge
+      {{3, 4}, {2, 4, 5}, 1},          // only B batched
+      {{4}, {2, 4, 3}, 1},             // 1-D A
+      {{2, 3, 4}, {4}, 0},             // 1-D B
+      {{4}, {4}, 0},                   // dot product
+  };
+  uint32_t Seed = 20;
+  for (const Case &K : Cases) {
+    INFO("A " << shapeStr(K.A) << " B " << shapeStr(K.B));
+    LoweredOp L = lowerOp(OpKind::MatMul,
+                          {randomF32(K.A, Seed++), randomF32(K.B, Seed++)});
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Kernel == "matmul");
+    auto P = paramsAs<mote_rt::MatMulP>(L.Call);
+    CHECK(P.Rank == K.Rank);
+    std::vector<float> Y(L.outElems(0), 1e30f);
+    mote_rt::matmul<float>(P, L.in<float>(0), L.in<float>(1), Y.data());
+    checkClose(L.Run.Results[0], Y);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization
+//===----------------------------------------------------------------------===//
+
+TEST_CASE("kernel batch_norm and batch_norm_grad match the interpreter",
+          "[kernel]") {
+  struct Case {
+    Shape X;
+    AttrMap Attrs;
+  };
+  std::vector<Case> Cases = {
+      {{2, 3, 4, 5}, {}},
+      {{4, 3}, attrs({{"epsilon", 1e-3f}})},
+      {{1, 2, 7}, attrs({{"epsilon", 0.0f}})},
+  };
+  for (const Case &K : Cases) {
+    INFO("X " << shapeStr(K.X));
+    int64_t C = K.X[1];
+    Tensor X = randomF32(K.X, 1), Scale = randomF32({C}, 2),
+           B = randomF32({C}, 3), Mean = randomF32({C}, 4),
+           Var = randomF32({C}, 5, 0.1f, 2.0f);
+    LoweredOp L =
+        lowerOp(OpKind::BatchNormalization, {X, Scale, B, Mean, Var}, K.Attrs);
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Header == "mote_rt/norm.h");
+    CHECK(L.Call.Kernel == "batch_norm");
+    auto P = paramsAs<mote_rt::BatchNormP>(L.Call);
+    std::vector<float> Y(L.outElems(0), 1e30f);
+    mote_rt::batch_norm<float>(P, L.in<float>(0), L.in<float>(1),
+                               L.in<float>(2), L.in<float>(3), L.in<float>(4),
+                               Y.data());
+    checkClose(L.Run.Results[0], Y);
+
+    Tensor DY = randomF32(K.X, 6);
+    for (size_t Results = 1; Results <= 3; ++Results) {
+      INFO(Results << " results");
+      LoweredOp G = lowerOp(OpKind::BatchNormGrad, {DY, X, Scale, Mean, Var},
+                            K.Attrs, Results);
+      REQUIRE_FALSE(G.LowerError);
+      CHECK(G.Call.Kernel == "batch_norm_grad");
+      auto GP = paramsAs<mote_rt::BatchNormP>(G.Call);
+      std::vector<float> DX(G.outElems(0)), DS(static_cast<size_t>(C)),
+          DB(static_cast<size_t>(C));
+      mote_rt::batch_norm_grad<float>(
+          GP, G.in<float>(0), G.in<float>(1), G.in<float>(2), G.in<float>(3),
+          G.in<float>(4), DX.data(), Results > 1 ? DS.data() : nullptr,
+          Results > 2 ? DB.data() : nullptr);
+      checkClose(G.Run.Results[0], DX);
+      if (Results > 1)
+        checkClose(G.Run.Results[1], DS);
+      if (Results > 2)
+        checkClose(G.Run.Results[2], DB);
+    }
+  }
+}
+
+TEST_CASE("kernel layer_norm matches the interpreter", "[kernel]") {
+  struct Case {
+    Shape X, Scale;
+    std::optional<Shape> B;
+    int64_t Axis;
+    size_t Results;
+  };
+  std::vector<Case> Cases = {
+      {{2, 3, 8}, {8}, Shape{8}, -1, 1},
+      {{2, 3, 8}, {3, 8}, Shape{8}, 1, 3},     // B broadcast over the rows
+      {{2, 3, 8}, {1, 8}, std::nullopt, 1, 2}, // Scale broadcast, no B
+      {{4, 6}, {6}, Shape{1}, 0, 3},           // axis 0: one row
+      {{2, 3, 4, 2}, {4, 1}, Shape{3, 1, 2}, -3, 3},
+  };
+  for (const Case &K : Cases) {
+    INFO("X " << shapeStr(K.X) << " axis " << K.Axis);
+    std::vector<std::optional<Tensor>> In = {randomF32(K.X, 1, -2, 3),
+                                             randomF32(K.Scale, 2)};
+    if (K.B)
+      In.push_back(randomF32(*K.B, 3));
+    LoweredOp L =
+        lowerOp(OpKind::LayerNormalization, In,
+                attrs({{"axis", K.Axis}, {"epsilon", 1e-4f}}), K.Results);
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Kernel == "layer_norm");
+    auto P = paramsAs<mote_rt::LayerNormP>(L.Call);
+    std::vector<float> Y(L.outElems(0), 1e30f);
+    std::vector<float> Mean(L.Run.Results.size() > 1 ? L.outElems(1) : 0);
+    std::vector<float> Inv(L.Run.Results.size() > 2 ? L.outElems(2) : 0);
+    mote_rt::layer_norm<float>(P, L.in<float>(0), L.in<float>(1),
+                               K.B ? L.in<float>(2) : nullptr, Y.data(),
+                               K.Results > 1 ? Mean.data() : nullptr,
+                               K.Results > 2 ? Inv.data() : nullptr);
+    checkClose(L.Run.Results[0], Y);
+    if (K.Results > 1)
+      checkClose(L.Run.Results[1], Mean);
+    if (K.Results > 2)
+      checkClose(L.Run.Results[2], Inv);
+  }
+}
+
+TEST_CASE("kernel layer_norm_grad matches the interpreter", "[kernel]") {
+  struct Case {
+    Shape X, Scale;
+    int64_t Axis;
+  };
+  std::vector<Case> Cases = {
+      {{2, 3, 8}, {8}, -1},
+      {{2, 3, 8}, {8}, 1},    // Scale broadcast over 3 rows of the row
+      {{2, 3, 8}, {3, 1}, 1}, // Scale broadcast along the last dim
+      {{4, 6}, {1}, 0},       // one row, scalar-like Scale
+      {{2, 3, 4, 2}, {4, 1}, 2},
+  };
+  for (const Case &K : Cases) {
+    Tensor X = randomF32(K.X, 1, -2, 3), DY = randomF32(K.X, 2),
+           Scale = randomF32(K.Scale, 3);
+    for (size_t Results = 1; Results <= 3; ++Results) {
+      INFO("X " << shapeStr(K.X) << " Scale " << shapeStr(K.Scale) << " axis "
+                << K.Axis << ", " << Results << " results");
+      LoweredOp L =
+          lowerOp(OpKind::LayerNormGrad, {DY, X, Scale},
+                  attrs({{"axis", K.Axis}, {"epsilon", 1e-4f}}), Results);
+      REQUIRE_FALSE(L.LowerError);
+      CHECK(L.Call.Kernel == "layer_norm_grad");
+      auto P = paramsAs<mote_rt::LayerNormGradP>(L.Call);
+      std::vector<float> DX(L.outElems(0), 1e30f);
+      std::vector<float> DS(size_t(Scale.numElements()), 1e30f);
+      std::vector<float> DB(DS.size(), 1e30f);
+      mote_rt::layer_norm_grad<float>(
+          P, L.in<float>(0), L.in<float>(1), L.in<float>(2), DX.data(),
+          Results > 1 ? DS.data() : nullptr, Results > 2 ? DB.data() : nullptr);
+      checkClose(L.Run.Results[0], DX);
+      if (Results > 1)
+        checkClose(L.Run.Results[1], DS);
+      if (Results > 2)
+        checkClose(L.Run.Results[2], DB);
+    }
+  }
+}
+
+TEST_CASE("kernel layer_norm in f64", "[kernel]") {
+  Tensor X = randomF64({3, 5}, 1), Scale = randomF64({5}, 2),
+         B = randomF64({5}, 3);
+  LoweredOp L = lowerOp(OpKind::LayerNormalization, {X, Scale, B}, {}, 3);
+  REQUIRE_FALSE(L.LowerError);
+  auto P = paramsAs<mote_rt::LayerNormP>(L.Call);
+  std::vector<double> Y(L.outElems(0));
+  std::vector<float> Mean(3), Inv(3);
+  mote_rt::layer_norm<double>(P, L.in<double>(0), L.in<double>(1),
+                              L.in<double>(2), Y.data(), Mean.data(),
+                              Inv.data());
+  checkSame(L.Run.Results[0], Y, 1e-12, 1e-12);
+  checkSame(L.Run.Results[1], Mean);
+  checkSame(L.Run.Results[2], Inv);
+}
+
+TEST_CASE("kernel sqrt helper of norm.h is close to std::sqrt", "[kernel]") {
+  for (float V : {0.0f, 1e-45f, 1e-39f, 1.17549435e-38f, 1e-20f, 1e-5f, 0.25f,
+                  1.0f, 2.0f, 3.0f, 1e10f, 3.4e38f}) {
+    INFO(V);
+    CHECK(mote_rt::detail::normSqrt(V) ==
+          Approx(std::sqrt(V)).epsilon(2e-7).margin(0));
+  }
+  for (double V : {4.9e-324, 1e-310, 1e-5, 2.0, 1e300}) {
+    INFO(V);
+    CHECK(mote_rt::detail::normSqrt(V) ==
+          Approx(std::sqrt(V)).epsilon(1e-15).margin(0));
+  }
+  CHECK(std::isnan(mote_rt::detail::normSqrt(-1.0f)));
+  CHECK(std::isnan(mote_rt::detail::normSqrt(std::nanf(""))));
+  CHECK(std::isinf(
+      mote_rt::detail::normSqrt(std::numeric_limits<float>::infinity())));
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct PoolCase {
+  const char *Name;
+  Shape X;
+  AttrMap Attrs;
+};
+
+std::vector<PoolCase> averagePoolCases() {
+  return {
+      {"3x3 stride 2 pads 1",
+       {1, 2, 5, 5},
+       attrs({{"kernel_shape", Ints{3, 3}},
+              {"strides", Ints{2, 2}},
+              {"pads", Ints{1, 1, 1, 1}}})},
+      {"count_include_pad",
+       {2, 2, 5, 6},
+       attrs({{"kernel_shape", Ints{3, 3}},
+              {"strides", Ints{2, 2}},
+              {"pads", Ints{1, 0, 2, 1}},
+              {"count_include_pad", int64_t(1)}})},
+      {"ceil_mode with count_include_pad",
+       {1, 1, 6, 7},
+       attrs({{"kernel_shape", Ints{3, 2}},
+              {"strides", Ints{2, 2}},
+              {"pads", Ints{1, 0, 0, 0}},
+              {"ceil_mode", int64_t(1)},
+              {"count_include_pad", int64_t(1)}})},
+      {"ceil_mode",
+       {1, 2, 6, 6},
+       attrs({{"kernel_shape", Ints{3, 3}},
+              {"strides", Ints{2, 2}},
+              {"ceil_mode", int64_t(1)}})},
+      {"1-D",
+       {2, 3, 9},
+       attrs({{"kernel_shape", Ints{3}},
+              {"strides", Ints{2}},
+              {"pads", Ints{1, 0}}})},
+      {"3-D",
+       {1, 2, 4, 5, 4},
+       attrs({{"kernel_shape", Ints{2, 3, 2}},
+              {"pads", Ints{0, 1, 1, 1, 1, 0}},
+              {"count_include_pad", int64_t(1)}})},
+      {"SAME_LOWER",
+       {1, 1, 5, 5},
+       attrs({{"kernel_shape", Ints{2, 2}},
+              {"auto_pad", std::string("SAME_LOWER")}})},
+      {"pads as large as the kernel",
+       {1, 1, 2, 3},
+       attrs({{"kernel_shape", Ints{2, 2}}, {"pads", Ints{2, 2, 2, 2}}})},
+  };
+}
+
+std::vector<PoolCase> maxPoolCases() {
+  return {
+      {"3x3 stride 2 pads 1",
+       {1, 2, 6, 6},
+       attrs({{"kernel_shape", Ints{3, 3}},
+              {"strides", Ints{2, 2}},
+              {"pads", Ints{1, 1, 1, 1}}})},
+      {"dilated ceil_mode",
+       {2, 2, 7, 8},
+       attrs({{"kernel_shape", Ints{2, 3}},
+              {"strides", Ints{2, 2}},
+              {"dilations", Ints{2, 2}},
+              {"pads", Ints{0, 1, 1, 0}},
+              {"ceil_mode", int64_t(1)}})},
+      {"storage_order 1",
+       {1, 2, 5, 4},
+       attrs({{"kernel_shape", Ints{2, 2}}, {"storage_order", int64_t(1)}})},
+      {"1-D",
+       {2, 3, 10},
+       attrs({{"kernel_shape", Ints{3}},
+              {"strides", Ints{3}},
+              {"pads", Ints{2, 1}}})},
+      {"3-D storage_order 1",
+       {1, 1, 4, 3, 5},
+       attrs({{"kernel_shape", Ints{2, 2, 3}},
+              {"pads", Ints{1, 0, 1, 0, 1, 1}},
+              {"storage_order", int64_t(1)}})},
+      {"pads as large as the kernel",
+       {1, 1, 2, 2},
+       attrs({{"kernel_shape", Ints{2, 2}}, {"pads", Ints{2, 2, 2, 2}}})},
+  };
+}
+
+} // namespace
+
+TEST_CASE("kernel avg_pool and avg_pool_grad match the interpreter",
+          "[kernel]") {
+  for (const PoolCase &Case : averagePoolCases()) {
+    INFO(Case.Name);
+    LoweredOp L =
+        lowerOp(OpKind::AveragePool, {randomF32(Case.X, 1)}, Case.Attrs);
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Header == "mote_rt/pool.h");
+    CHECK(L.Call.Kernel == "avg_pool");
+    auto P = paramsAs<mote_rt::PoolP>(L.Call);
+    std::vector<float> Y(L.outElems(0), 1e30f);
+    mote_rt::avg_pool<float>(P, L.in<float>(0), Y.data());
+    checkClose(L.Run.Results[0], Y);
+
+    AttrMap A = Case.Attrs;
+    A.set("input_shape", Case.X);
+    LoweredOp G = lowerOp(OpKind::AveragePoolGrad,
+                          {randomF32(L.Run.Types[0].Dims, 2)}, A);
+    REQUIRE_FALSE(G.LowerError);
+    CHECK(G.Call.Kernel == "avg_pool_grad");
+    auto GP = paramsAs<mote_rt::PoolP>(G.Call);
+    std::vector<float> DX(G.outElems(0), 1e30f);
+    mote_rt::avg_pool_grad<float>(GP, G.in<float>(0), DX.data());
+    checkClose(G.Run.Results[0], DX);
+  }
+}
+
+TEST_CASE("kernel max_pool and max_pool_grad match the interpreter",
+          "[kernel]") {
+  for (const PoolCase &Case : maxPoolCases()) {
+    INFO(Case.Name);
+    Tensor X = randomF32(Case.X, 1);
+    // Ties: the first maximum in window order must win.
+    X.data<float>()[1] = X.data<float>()[0];
+    X.data<float>()[3] = X.data<float>()[2];
+    LoweredOp L = lowerOp(OpKind::MaxPool, {X}, Case.Attrs, 2);
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Kernel == "max_pool");
+    auto P = paramsAs<mote_rt::PoolP>(L.Call);
+    std::vector<float> Y(L.outElems(0), 1e30f);
+    std::vector<int64_t> Indices(L.outElems(1), 12345);
+    mote_rt::max_pool<float>(P, L.in<float>(0), Y.data(), Indices.data());
+    checkExact(L.Run.Results[0], Y);
+    checkSame(L.Run.Results[1], Indices);
+    // Without the Indices result.
+    std::vector<float> Y1(L.outElems(0), 1e30f);
+    mote_rt::max_pool<float>(P, L.in<float>(0), Y1.data());
+    checkExact(L.Run.Results[0], Y1);
+
+    LoweredOp G = lowerOp(OpKind::MaxPoolGrad,
+                          {randomF32(L.Run.Types[0].Dims, 2), X}, Case.Attrs);
+    REQUIRE_FALSE(G.LowerError);
+    CHECK(G.Call.Kernel == "max_pool_grad");
+    auto GP = paramsAs<mote_rt::PoolP>(G.Call);
+    std::vector<float> DX(G.outElems(0), 1e30f);
+    mote_rt::max_pool_grad<float>(GP, G.in<float>(0), G.in<float>(1),
+                                  DX.data());
+    checkClose(G.Run.Results[0], DX);
+  }
+}
+
+TEST_CASE("kernel max_pool propagates NaN like the interpreter", "[kernel]") {
+  const float NaN = std::numeric_limits<float>::quiet_NaN();
+  Tensor X = f32({1, 1, 3, 4}, {1, NaN, 5, 2, //
+                                7, 3, 9, NaN, //
+                                0, 8, 4, 6});
+  AttrMap A = attrs({{"kernel_shape", Ints{2, 2}}});
+  LoweredOp L = lowerOp(OpKind::MaxPool, {X}, A, 2);
+  REQUIRE_FALSE(L.LowerError);
+  auto P = paramsAs<mote_rt::PoolP>(L.Call);
+  std::vector<float> Y(L.outElems(0));
+  std::vector<int64_t> Indices(L.outElems(1));
+  mote_rt::max_pool<float>(P, L.in<float>(0), Y.data(), Indices.data());
+  checkExact(L.Run.Results[0], Y);
+  checkSame(L.Run.Results[1], Indices);
+  CHECK(std::isnan(Y[0]));
+
+  LoweredOp G =
+      lowerOp(OpKind::MaxPoolGrad, {randomF32(L.Run.Types[0].Dims, 2), X}, A);
+  REQUIRE_FALSE(G.LowerError);
+  auto GP = paramsAs<mote_rt::PoolP>(G.Call);
+  std::vector<float> DX(G.outElems(0));
+  mote_rt::max_pool_grad<float>(GP, G.in<float>(0), G.in<float>(1), DX.data());
+  checkClose(G.Run.Results[0], DX);
+}
+
+TEST_CASE("kernel global_avg_pool matches the interpreter", "[kernel]") {
+  for (Shape X : {Shape{2, 3, 4, 5}, Shape{1, 2, 7}, Shape{1, 1, 2, 3, 4}}) {
+    INFO(shapeStr(X));
+    LoweredOp L = lowerOp(OpKind::GlobalAveragePool, {randomF32(X, 1)});
+    REQUIRE_FALSE(L.LowerError);
+    CHECK(L.Call.Kernel == "global_avg_pool");
+    auto P = paramsAs<mote_rt::GlobalPoolP>(L.Call);
+    std::vector<float> Y(L.outElems(0), 1e30f);
+    mote_rt::global_avg_pool<float>(P, L.in<float>(0), Y.data());
+    checkClose(L.Run.Results[0], Y);
+  }
+}
