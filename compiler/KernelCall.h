@@ -12,9 +12,11 @@
 //   - the parameter struct first (if the kernel has one), passed as
 //     `const P &`; its fields are int32_t, float, or int32_t[MaxRank]
 //     arrays (zero-padded), in declaration order, as pushed here;
-//   - then one pointer per node input in input order (`const T *`, nullptr
-//     for an absent optional input), then one per result (`T *`), unless
-//     the lowering lists its own operand order in Operands;
+//   - then one pointer per input slot of the op (up to its maximum arity,
+//     `const T *`, nullptr for an absent optional input, also a trailing
+//     one), then one per result the node has (`T *`; kernels give optional
+//     trailing results a nullptr default), unless the lowering lists its
+//     own operand order in Operands;
 //   - kernels never allocate, never fail (the verifier and the lowering
 //     reject what they cannot do) and may not read an output before they
 //     write it unless the lowering says so.

@@ -211,7 +211,11 @@ Status Emitter::emitNode(const Node &N, std::string &Out) {
   Headers.insert(std::string(C.Header));
   std::vector<KernelOperand> Ops = C.Operands;
   if (Ops.empty()) {
-    for (size_t I = 0; I < N.numInputs(); ++I)
+    // Absent optional inputs, also trailing ones, are passed as nullptr.
+    size_t NumIn = N.numInputs();
+    if (D.MaxInputs != Variadic)
+      NumIn = std::max(NumIn, size_t(D.MaxInputs));
+    for (size_t I = 0; I < NumIn; ++I)
       Ops.push_back({false, int(I)});
     for (size_t I = 0; I < N.numOutputs(); ++I)
       Ops.push_back({true, int(I)});

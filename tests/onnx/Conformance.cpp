@@ -10,14 +10,24 @@
 // features mote refuses by design (listed below with the reason).
 // Prints "N passed, M failed, K skipped (unsupported)"; exits 1 on failure.
 //
+// --generated DIR: every test that passes on the interpreter is also
+// compiled (inference pipeline, memory plan, C++ emitter) into DIR as
+// t<k>.h/.cpp, built into one host program with make (-O1) and run; its
+// outputs must match the stored ones with the same tolerance. Prints
+// "generated code: N passed, M failed".
+//
 //===----------------------------------------------------------------------===//
 
+#include "codegen/cpp/CppEmitter.h"
 #include "compiler/Graph.h"
 #include "compiler/Interpreter.h"
 #include "compiler/OpDef.h"
 #include "frontends/onnx/OnnxImporter.h"
+#include "passes/Liveness.h"
+#include "passes/Pass.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
@@ -84,6 +94,74 @@ std::string compare(const Tensor &Got, const Tensor &Want) {
 
 enum class Outcome { Pass, Fail, Skip };
 
+/// A test compiled to C++ whose outputs are checked after the batch runs.
+struct GeneratedCase {
+  std::string Test;
+  std::string Name; ///< symbol prefix, t<k>
+  std::vector<Tensor> Want;
+};
+
+/// Where --generated puts its cases (null: not asked).
+struct GeneratedBatch {
+  fs::path Dir;
+  std::vector<GeneratedCase> Cases;
+  std::vector<std::string> Failures; ///< tests that failed to compile
+};
+GeneratedBatch *Batch = nullptr;
+
+void writeBinary(const fs::path &P, const std::string &Text) {
+  std::ofstream Out(P, std::ios::binary);
+  Out << Text;
+}
+
+/// Compiles the graph of a passing test (inference pipeline) to C++ in the
+/// batch directory with its inputs as raw files.
+void addGeneratedCase(const std::string &Test, std::string_view Bytes,
+                      const fs::path &ModelDir, const ImportOptions &Opts,
+                      const std::map<std::string, Tensor> &Feeds,
+                      std::vector<Tensor> Want) {
+  auto Fail = [&](const std::string &Why) {
+    Batch->Failures.push_back(fmt::format("{}: {}", Test, Why));
+  };
+  auto G = importOnnxBytes(std::string(Bytes), (ModelDir / "model.onnx").string(),
+                           ModelDir.string(), Opts);
+  if (!G)
+    return Fail("import: " + G.error().str());
+  PassContext Ctx;
+  if (Status S = runPipeline(defaultPipeline(false), **G, Ctx); !S)
+    return Fail("pipeline: " + S.error().str());
+  Expected<MemoryLayout> L = computeLayout(**G);
+  if (!L)
+    return Fail("layout: " + L.error().str());
+  std::string Name = fmt::format("t{}", Batch->Cases.size());
+  CppEmitOptions O;
+  O.Name = Name;
+  O.Source = Test;
+  auto Files = emitCpp(**G, *L, O);
+  if (!Files)
+    return Fail("codegen: " + Files.error().str());
+  for (const EmittedFile &F : *Files)
+    writeBinary(Batch->Dir / F.Path, F.Text);
+  for (size_t I = 0; I < (*G)->inputs().size(); ++I) {
+    const Value *In = (*G)->inputs()[I];
+    auto It = Feeds.find(In->name());
+    if (It == Feeds.end() || It->second.type() != In->type())
+      return Fail(fmt::format("no input data of type {} for '{}'",
+                              In->type().str(), In->name()));
+    writeBinary(Batch->Dir / fmt::format("{}_in{}.bin", Name, I),
+                std::string(reinterpret_cast<const char *>(It->second.raw()),
+                            size_t(It->second.type().bytes())));
+  }
+  if ((*G)->outputs().size() != Want.size())
+    return Fail("output count differs after the pipeline");
+  for (size_t I = 0; I < Want.size(); ++I)
+    if ((*G)->outputs()[I]->type() != Want[I].type())
+      return Fail(fmt::format("output {} is {} after the pipeline, expected {}",
+                              I, (*G)->outputs()[I]->type().str(),
+                              Want[I].type().str()));
+  Batch->Cases.push_back({Test, Name, std::move(Want)});
+}
+
 struct Result {
   Outcome O;
   std::string Detail;
@@ -137,6 +215,7 @@ Result runTest(const fs::path &Dir, std::set<std::string> &SkippedOps) {
     if (!Inits.count(VI.name()))
       InputNames.push_back(VI.name());
 
+  bool FirstSet = true;
   for (const fs::path &Set : Sets) {
     std::map<std::string, Tensor> Feeds;
     for (size_t I = 0; I < InputNames.size(); ++I) {
@@ -184,6 +263,7 @@ Result runTest(const fs::path &Dir, std::set<std::string> &SkippedOps) {
     Expected<std::vector<Tensor>> Outs = interpret(**G, RunFeeds);
     if (!Outs)
       return {Outcome::Fail, "run: " + Outs.error().str()};
+    std::vector<Tensor> Wants;
     for (size_t I = 0; I < Outs->size(); ++I) {
       fs::path P = Set / fmt::format("output_{}.pb", I);
       Expected<Tensor> Want = readTensorFile(P.string());
@@ -193,7 +273,11 @@ Result runTest(const fs::path &Dir, std::set<std::string> &SkippedOps) {
       if (!D.empty())
         return {Outcome::Fail, fmt::format("{} output {}: {}",
                                            Set.filename().string(), I, D)};
+      Wants.push_back(std::move(*Want));
     }
+    if (Batch && FirstSet)
+      addGeneratedCase(Name, Bytes, Dir, Opts, RunFeeds, std::move(Wants));
+    FirstSet = false;
   }
   return {Outcome::Pass, {}};
 }
@@ -264,6 +348,102 @@ std::optional<Result> runOptimizerTest(const fs::path &Dir) {
   return Result{Outcome::Pass, {}};
 }
 
+/// Builds every generated case into one program, runs it and compares.
+/// Returns the number of failures.
+int runGeneratedBatch(GeneratedBatch &B, bool Verbose) {
+  std::string Main = "// Runs every generated node test; written by "
+                     "mote-onnx-conformance.\n#include <cstdio>\n#include "
+                     "<cstdlib>\n#include <vector>\n";
+  for (const GeneratedCase &C : B.Cases)
+    Main += fmt::format("#include \"{}.h\"\n", C.Name);
+  Main += "static std::vector<unsigned char> readAll(const char *P) {\n"
+          "  std::vector<unsigned char> B;\n  FILE *F = std::fopen(P, \"rb\");\n"
+          "  if (!F) return B;\n  int C;\n  while ((C = std::fgetc(F)) != EOF) "
+          "B.push_back((unsigned char)C);\n  std::fclose(F);\n  B.push_back(0);\n"
+          "  return B;\n}\n"
+          "static void writeAll(const char *P, const void *D, size_t N) {\n"
+          "  FILE *F = std::fopen(P, \"wb\");\n  std::fwrite(D, 1, N, F);\n"
+          "  std::fclose(F);\n}\n";
+  Main += "int main() {\n";
+  std::vector<std::string> Objs;
+  for (const GeneratedCase &C : B.Cases) {
+    Objs.push_back(C.Name + ".o");
+    size_t NumIn = 0;
+    while (fs::exists(B.Dir / fmt::format("{}_in{}.bin", C.Name, NumIn)))
+      ++NumIn;
+    Main += "  {\n";
+    Main += fmt::format("    void *A = std::aligned_alloc(16, ({}_ARENA_BYTES "
+                        "+ 15) / 16 * 16 + 16);\n    {}_init(A);\n",
+                        C.Name, C.Name);
+    Main += fmt::format("    std::vector<unsigned char> In[{}];\n    const "
+                        "void *Ip[{}] = {{}};\n",
+                        std::max<size_t>(NumIn, 1), std::max<size_t>(NumIn, 1));
+    for (size_t I = 0; I < NumIn; ++I)
+      Main += fmt::format("    In[{0}] = readAll(\"{1}_in{0}.bin\");\n    "
+                          "Ip[{0}] = In[{0}].data();\n",
+                          I, C.Name);
+    Main += fmt::format("    std::vector<unsigned char> Out[{}];\n    void "
+                        "*Op[{}] = {{}};\n",
+                        std::max<size_t>(C.Want.size(), 1),
+                        std::max<size_t>(C.Want.size(), 1));
+    for (size_t I = 0; I < C.Want.size(); ++I)
+      Main += fmt::format("    Out[{0}].resize({1} + 1);\n    Op[{0}] = "
+                          "Out[{0}].data();\n",
+                          I, C.Want[I].type().bytes());
+    Main += fmt::format("    {}_infer_v(A, Ip, Op);\n", C.Name);
+    for (size_t I = 0; I < C.Want.size(); ++I)
+      Main += fmt::format("    writeAll(\"{1}_out{0}.bin\", Out[{0}].data(), "
+                          "{2});\n",
+                          I, C.Name, C.Want[I].type().bytes());
+    Main += "    std::free(A);\n  }\n";
+  }
+  Main += "  return 0;\n}\n";
+  writeBinary(B.Dir / "main.cpp", Main);
+  std::string Make = "CXX ?= c++\nCXXFLAGS = -std=c++20 -O1 -I .\n"
+                     "run: main.o " + fmt::format("{}", fmt::join(Objs, " ")) +
+                     "\n\t$(CXX) -o $@ $^\n%.o: %.cpp\n\t$(CXX) $(CXXFLAGS) "
+                     "-c $< -o $@\n";
+  writeBinary(B.Dir / "Makefile", Make);
+  std::string Cmd = fmt::format("make -s -j2 -C '{}' run > '{}/build.log' 2>&1 "
+                                "&& cd '{}' && ./run > run.log 2>&1",
+                                B.Dir.string(), B.Dir.string(), B.Dir.string());
+  int Failures = int(B.Failures.size());
+  for (const std::string &F : B.Failures)
+    fmt::print("GENERATED FAIL {}\n", F);
+  if (std::system(Cmd.c_str()) != 0) {
+    fmt::print("GENERATED FAIL: the batch did not build or run; see {}/build.log "
+               "and run.log\n",
+               B.Dir.string());
+    return Failures + int(B.Cases.size());
+  }
+  int Passed = 0;
+  for (const GeneratedCase &C : B.Cases) {
+    std::string Why;
+    for (size_t I = 0; I < C.Want.size() && Why.empty(); ++I) {
+      std::string Raw = readFile(B.Dir / fmt::format("{}_out{}.bin", C.Name, I));
+      Tensor Got(C.Want[I].type());
+      if (int64_t(Raw.size()) != Got.type().bytes()) {
+        Why = fmt::format("output {} missing", I);
+        break;
+      }
+      std::memcpy(Got.raw(), Raw.data(), Raw.size());
+      std::string D = compare(Got, C.Want[I]);
+      if (!D.empty())
+        Why = fmt::format("output {}: {}", I, D);
+    }
+    if (Why.empty()) {
+      ++Passed;
+      if (Verbose)
+        fmt::print("GENERATED PASS {}\n", C.Test);
+    } else {
+      ++Failures;
+      fmt::print("GENERATED FAIL {} ({}): {}\n", C.Test, C.Name, Why);
+    }
+  }
+  fmt::print("generated code: {} passed, {} failed\n", Passed, Failures);
+  return Failures;
+}
+
 } // namespace
 
 int main(int Argc, char **Argv) {
@@ -275,12 +455,15 @@ int main(int Argc, char **Argv) {
   fs::path Root = Argv[1];
   std::string Filter;
   bool Verbose = false;
+  std::string GenDir;
   for (int I = 2; I < Argc; ++I) {
     std::string A = Argv[I];
     if (A == "--filter" && I + 1 < Argc)
       Filter = Argv[++I];
     else if (A == "--verbose")
       Verbose = true;
+    else if (A == "--generated" && I + 1 < Argc)
+      GenDir = Argv[++I];
     else {
       fmt::print(stderr, "unknown option '{}'\n", A);
       return 2;
@@ -297,6 +480,17 @@ int main(int Argc, char **Argv) {
     return 2;
   }
   std::sort(Dirs.begin(), Dirs.end());
+  GeneratedBatch TheBatch;
+  if (!GenDir.empty()) {
+    TheBatch.Dir = GenDir;
+    fs::remove_all(TheBatch.Dir, EC);
+    fs::create_directories(TheBatch.Dir / "mote_rt", EC);
+    for (const EmittedFile &F : runtimeStubFiles()) {
+      fs::create_directories((TheBatch.Dir / F.Path).parent_path(), EC);
+      writeBinary(TheBatch.Dir / F.Path, F.Text);
+    }
+    Batch = &TheBatch;
+  }
   int Pass = 0, Fail = 0, Skip = 0;
   std::set<std::string> SkippedOps;
   std::vector<std::string> Refused;
@@ -340,5 +534,8 @@ int main(int Argc, char **Argv) {
     fmt::print("  {}\n", R);
   fmt::print("\nonnx node tests: {} passed, {} failed, {} skipped (unsupported)\n",
              Pass, Fail, Skip);
-  return Fail ? 1 : 0;
+  int GenFail = 0;
+  if (Batch)
+    GenFail = runGeneratedBatch(*Batch, Verbose);
+  return Fail || GenFail ? 1 : 0;
 }
