@@ -8,6 +8,7 @@
 #define MOTE_RT_ELEMENTWISE_H
 
 #include "mote_rt/core.h"
+#include "mote_rt/math.h"
 
 namespace mote_rt {
 
@@ -57,6 +58,45 @@ MOTE_RT_KERNEL void div(const BroadcastP &P, const T *A, const T *B, T *Y) {
     }
     return T(X / Z);
   });
+}
+
+namespace detail {
+/// One element of pow: A^B as the interpreter computes it, pow(double(A),
+/// double(B)) rounded to T, with the double power only where it is needed:
+/// float ^ float (and float ^ any exponent that is exactly a float) uses
+/// the float pow of math.h, which rounds a value accurate to ~2^-45.
+/// Integer results that are not finite or beyond +-9.2e18 give 0, as in
+/// the interpreter; a result beyond T's range wraps (the interpreter's
+/// conversion is undefined there).
+template <class T, class TB> MOTE_RT_INLINE T powElement(T A, TB B) {
+  if constexpr (IsSameType<T, float> && IsSameType<TB, float>) {
+    return mote_rt::pow(A, B);
+  } else if constexpr (IsSameType<T, float>) {
+    double Y = double(B);
+    float YF = float(Y);
+    if (double(YF) == Y)
+      return mote_rt::pow(A, YF);
+    return float(mote_rt::pow(double(A), Y));
+  } else if constexpr (IsSameType<T, double>) {
+    return mote_rt::pow(A, double(B));
+  } else {
+    double R = mote_rt::pow(double(A), double(B));
+    if (!(R - R == 0.0) || R > 9.2e18 || R < -9.2e18)
+      return T(0);
+    return T(int64_t(R));
+  }
+}
+} // namespace detail
+
+/// A ^ B with broadcasting; the exponent may have another element type
+/// (TB) than the base and the result (T). Floats follow C99 pow (negative
+/// bases only with integer exponents); integers as powElement says.
+template <class T, class TB>
+MOTE_RT_KERNEL void pow(const BroadcastP &P, const T *A, const TB *B, T *Y) {
+  forEachBroadcast(P.Rank, P.Dims, P.SA, P.SB,
+                   [&](int32_t I, int32_t OA, int32_t OB) {
+                     Y[I] = detail::powElement<T, TB>(A[OA], B[OB]);
+                   });
 }
 
 } // namespace mote_rt

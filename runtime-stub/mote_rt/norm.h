@@ -26,46 +26,15 @@
 #define MOTE_RT_NORM_H
 
 #include "mote_rt/core.h"
+#include "mote_rt/math.h"
 
 namespace mote_rt {
 
 namespace detail {
 
-/// Square root by Newton's iteration, so that no libm call remains (a
-/// __builtin_sqrtf keeps a call to sqrtf for errno unless -fno-math-errno).
-/// Correct to about one ulp. To be replaced by the sqrt of mote_rt/math.h.
-template <class T> MOTE_RT_INLINE T normSqrt(T X) {
-  if (!(X > T(0)))
-    return X == T(0) ? X : T(__builtin_nan("")); // 0, negative or NaN
-  if (X == T(__builtin_inf()))
-    return X;
-  T Scale = T(1);
-  T Y;
-  int Steps;
-  if constexpr (sizeof(T) == 4) {
-    // Subnormal inputs are scaled into the normal range: sqrt(x 2^64) 2^-32.
-    if (X < T(1.17549435e-38f)) {
-      X *= T(18446744073709551616.0f);
-      Scale = T(2.3283064365386963e-10f);
-    }
-    // Halving the exponent bits gives a first guess within 6%.
-    uint32_t Bits = __builtin_bit_cast(uint32_t, float(X));
-    Y = T(__builtin_bit_cast(float, 0x1fc00000u + (Bits >> 1)));
-    Steps = 3;
-  } else {
-    if (X < T(2.2250738585072014e-308)) {
-      X *= T(3.402823669209384634633746e38);     // 2^128
-      Scale = T(5.421010862427522170037264e-20); // 2^-64
-    }
-    uint64_t Bits = __builtin_bit_cast(uint64_t, double(X));
-    Y = T(__builtin_bit_cast(double, 0x1ff8000000000000ull + (Bits >> 1)));
-    Steps = 4;
-  }
-  // Each step squares the relative error: 6e-2, 2e-3, 2e-6, 1e-12, 1e-24.
-  for (int I = 0; I < Steps; ++I)
-    Y = T(0.5) * (Y + X / Y);
-  return Y * Scale;
-}
+/// The square root the norm kernels use: mote_rt/math.h's (a hardware
+/// instruction where there is one, never a libm call).
+template <class T> MOTE_RT_INLINE T normSqrt(T X) { return mote_rt::sqrt(X); }
 
 } // namespace detail
 

@@ -22,7 +22,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/math/MathLower.h"
 
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -122,6 +124,129 @@ Status kernelGeluGrad(const Node &N, std::span<const Tensor *const> In,
   });
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::<op>_grad<T>(params, dY, v, dX) (activation_grad.h).
+//===----------------------------------------------------------------------===//
+
+constexpr char GradHeader[] = "mote_rt/activation_grad.h";
+
+Status lowerGradCall(const Node &N, KernelCall &C, std::string Kernel,
+                     std::string ParamType = "UnaryP") {
+  DType T = N.inType(0).Elem;
+  if (Status S = requireKernelDType(T, FloatKernelDTypes, Kernel); !S)
+    return S;
+  return lowerElementwise(N, C, GradHeader, std::move(Kernel), {T},
+                          std::move(ParamType));
+}
+
+template <const char *Kernel> Status lowerPlain(const Node &N, KernelCall &C) {
+  return lowerGradCall(N, C, Kernel);
+}
+
+constexpr char ReluGradName[] = "relu_grad", SigmoidGradName[] = "sigmoid_grad",
+               TanhGradName[] = "tanh_grad",
+               HardSwishGradName[] = "hard_swish_grad",
+               ErfGradName[] = "erf_grad";
+
+// LeakyReluP{N, alpha}
+Status lowerLeakyReluGrad(const Node &N, KernelCall &C) {
+  if (Status S = lowerGradCall(N, C, "leaky_relu_grad", "LeakyReluP"); !S)
+    return S;
+  C.addFloat(N.attrs().getFloat("alpha", 0.01f));
+  return ok();
+}
+
+// ClipP{N, has min, has max, min, max}; an absent bound is -inf / +inf in
+// the kernel as here.
+Status lowerClipGrad(const Node &N, KernelCall &C) {
+  if (Status S = lowerGradCall(N, C, "clip_grad", "ClipP"); !S)
+    return S;
+  const AttrMap &A = N.attrs();
+  C.addInt(A.has("min") ? 1 : 0);
+  C.addInt(A.has("max") ? 1 : 0);
+  C.addFloat(A.has("min") ? A.getFloat("min", 0) : 0.0f);
+  C.addFloat(A.has("max") ? A.getFloat("max", 0) : 0.0f);
+  return ok();
+}
+
+/// The floats in the order of their values as integers (-0 and +0 both 0),
+/// and back.
+int64_t floatKey(float V) {
+  uint32_t B = std::bit_cast<uint32_t>(V);
+  return B & 0x80000000u ? -int64_t(B & 0x7FFFFFFFu) : int64_t(B);
+}
+float keyFloat(int64_t K) {
+  return std::bit_cast<float>(K < 0 ? uint32_t(-K) | 0x80000000u : uint32_t(K));
+}
+
+/// The first key in [Lo, Hi] where the nondecreasing predicate \p F holds,
+/// or Hi + 1.
+template <class Fn> int64_t firstKey(int64_t Lo, int64_t Hi, Fn F) {
+  while (Lo <= Hi) {
+    int64_t Mid = Lo + (Hi - Lo) / 2;
+    if (F(Mid))
+      Hi = Mid - 1;
+    else
+      Lo = Mid + 1;
+  }
+  return Lo;
+}
+
+/// The open interval (Lo, Hi) of the floats x for which the interpreter's
+/// test 0 < alpha x + beta < 1, evaluated in double, holds (Lo = +inf,
+/// Hi = -inf if there are none). Each half of the test is monotone in x, so
+/// the set is an interval and binary searches over the floats find its
+/// ends; the float kernel then agrees with the interpreter for every x.
+std::pair<float, float> hardSigmoidInterval(float Alpha, float Beta) {
+  const float Inf = std::numeric_limits<float>::infinity();
+  double A = Alpha, B = Beta;
+  auto Above0 = [&](int64_t K) { return A * double(keyFloat(K)) + B > 0; };
+  auto Below1 = [&](int64_t K) { return A * double(keyFloat(K)) + B < 1; };
+  if (A == 0) // alpha x is 0, or NaN at x = +-inf
+    return B > 0 && B < 1 ? std::pair(-Inf, Inf) : std::pair(Inf, -Inf);
+  int64_t KMin = floatKey(-Inf), KMax = floatKey(Inf);
+  int64_t First, Last;
+  if (A > 0) {
+    First = firstKey(KMin, KMax, Above0);
+    Last = firstKey(KMin, KMax, [&](int64_t K) { return !Below1(K); }) - 1;
+  } else {
+    First = firstKey(KMin, KMax, Below1);
+    Last = firstKey(KMin, KMax, [&](int64_t K) { return !Above0(K); }) - 1;
+  }
+  if (First > Last || std::isnan(A) || std::isnan(B))
+    return {Inf, -Inf};
+  // First > KMin and Last < KMax: alpha x + beta is +-inf at x = +-inf.
+  return {keyFloat(First - 1), keyFloat(Last + 1)};
+}
+
+// HardSigmoidGradP{N, alpha, beta, lo, hi}: lo and hi bound the passing
+// floats (see hardSigmoidInterval); the double kernel uses alpha and beta.
+Status lowerHardSigmoidGrad(const Node &N, KernelCall &C) {
+  if (Status S = lowerGradCall(N, C, "hard_sigmoid_grad", "HardSigmoidGradP");
+      !S)
+    return S;
+  float Alpha = N.attrs().getFloat("alpha", 0.2f);
+  float Beta = N.attrs().getFloat("beta", 0.5f);
+  C.addFloat(Alpha);
+  C.addFloat(Beta);
+  std::pair<float, float> Pass = {0.0f, 0.0f};
+  if (N.inType(0).Elem == DType::F32)
+    Pass = hardSigmoidInterval(Alpha, Beta);
+  C.addFloat(Pass.first);
+  C.addFloat(Pass.second);
+  return ok();
+}
+
+// UnaryP{N}; the erf and the tanh forms are two kernels.
+Status lowerGeluGrad(const Node &N, KernelCall &C) {
+  std::string A = N.attrs().getString("approximate", "none");
+  if (A != "none" && A != "tanh")
+    return opError(fmt::format("approximate must be \"none\" or \"tanh\", "
+                               "got \"{}\"",
+                               A));
+  return lowerGradCall(N, C, A == "tanh" ? "gelu_tanh_grad" : "gelu_grad");
+}
+
 constexpr AttrSpec LeakyAttrs[] = {{"alpha", AttrKind::Float}};
 constexpr AttrSpec ClipAttrs[] = {{"min", AttrKind::Float},
                                   {"max", AttrKind::Float}};
@@ -132,7 +257,7 @@ constexpr std::span<const AttrSpec> NoAttrs = {};
 
 } // namespace
 
-#define MOTE_ACT_GRAD(NAME, ATTRS, SUMMARY)                                    \
+#define MOTE_ACT_GRAD(NAME, ATTRS, SUMMARY, LOWER)                             \
   extern const OpDef OpDef_##NAME = {                                          \
       .Name = #NAME,                                                           \
       .MinInputs = 2,                                                          \
@@ -146,18 +271,25 @@ constexpr std::span<const AttrSpec> NoAttrs = {};
       .Grad = nullptr,                                                         \
       .Flags = OpFlagElementwise | OpFlagNotDifferentiable,                    \
       .Summary = SUMMARY,                                                      \
+      .Lower = LOWER,                                                          \
   };
 
-MOTE_ACT_GRAD(ReluGrad, NoAttrs, "dY * [x > 0]")
-MOTE_ACT_GRAD(LeakyReluGrad, LeakyAttrs, "dY * (x >= 0 ? 1 : alpha)")
-MOTE_ACT_GRAD(ClipGrad, ClipAttrs, "dY * [min < x < max]")
-MOTE_ACT_GRAD(SigmoidGrad, NoAttrs, "dY * y (1 - y), from the result y")
-MOTE_ACT_GRAD(TanhGrad, NoAttrs, "dY * (1 - y^2), from the result y")
+MOTE_ACT_GRAD(ReluGrad, NoAttrs, "dY * [x > 0]", lowerPlain<ReluGradName>)
+MOTE_ACT_GRAD(LeakyReluGrad, LeakyAttrs, "dY * (x >= 0 ? 1 : alpha)",
+              lowerLeakyReluGrad)
+MOTE_ACT_GRAD(ClipGrad, ClipAttrs, "dY * [min < x < max]", lowerClipGrad)
+MOTE_ACT_GRAD(SigmoidGrad, NoAttrs, "dY * y (1 - y), from the result y",
+              lowerPlain<SigmoidGradName>)
+MOTE_ACT_GRAD(TanhGrad, NoAttrs, "dY * (1 - y^2), from the result y",
+              lowerPlain<TanhGradName>)
 MOTE_ACT_GRAD(HardSigmoidGrad, HardSigmoidAttrs,
-              "dY * alpha * [0 < alpha x + beta < 1]")
-MOTE_ACT_GRAD(HardSwishGrad, NoAttrs, "dY * (x/3 + 1/2 on [-3, 3], 0 / 1 outside)")
-MOTE_ACT_GRAD(GeluGrad, GeluAttrs, "dY * (Phi(x) + x phi(x))")
-MOTE_ACT_GRAD(ErfGrad, NoAttrs, "dY * 2/sqrt(pi) e^(-x^2)")
+              "dY * alpha * [0 < alpha x + beta < 1]", lowerHardSigmoidGrad)
+MOTE_ACT_GRAD(HardSwishGrad, NoAttrs,
+              "dY * (x/3 + 1/2 on [-3, 3], 0 / 1 outside)",
+              lowerPlain<HardSwishGradName>)
+MOTE_ACT_GRAD(GeluGrad, GeluAttrs, "dY * (Phi(x) + x phi(x))", lowerGeluGrad)
+MOTE_ACT_GRAD(ErfGrad, NoAttrs, "dY * 2/sqrt(pi) e^(-x^2)",
+              lowerPlain<ErfGradName>)
 
 #undef MOTE_ACT_GRAD
 

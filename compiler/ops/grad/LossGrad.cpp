@@ -21,9 +21,15 @@
 // [0, C) that is not ignore_index is an error of the kernel, as in the
 // forward op. The kernel computes in double.
 //
+// Lowering: mote_rt::softmax_cross_entropy_grad<T, L>(SoftmaxCrossEntropyP,
+// dLoss, scores, labels, weights or nullptr, dScores)
+// (runtime-stub/mote_rt/loss.h); a label out of range at run time gets a
+// zero gradient there.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
 #include <cmath>
@@ -127,6 +133,11 @@ constexpr AttrSpec LossGradAttrs[] = {
     {"reduction", AttrKind::String},
 };
 
+Status lowerSoftmaxCrossEntropyLossGrad(const Node &N, KernelCall &C) {
+  C.Kernel = "softmax_cross_entropy_grad";
+  return lowerCrossEntropyFamily(N, 1, C);
+}
+
 } // namespace
 
 extern const OpDef OpDef_SoftmaxCrossEntropyLossGrad = {
@@ -143,6 +154,7 @@ extern const OpDef OpDef_SoftmaxCrossEntropyLossGrad = {
     .Flags = OpFlagNotDifferentiable,
     .Summary = "gradient of SoftmaxCrossEntropyLoss's scores: k_i (softmax - "
                "onehot(label)) with k_i from dLoss, the weights and reduction",
+    .Lower = lowerSoftmaxCrossEntropyLossGrad,
 };
 
 } // namespace mote

@@ -12,9 +12,13 @@
 //
 // The kernels accumulate in double.
 //
+// Lowering: mote_rt::softmax_grad<T> / log_softmax_grad<T>(SoftmaxP, dy, y,
+// dx) (runtime-stub/mote_rt/softmax.h).
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <cmath>
 
@@ -79,6 +83,12 @@ Status kernelSoftmaxGrad(const Node &N, std::span<const Tensor *const> In,
 
 constexpr AttrSpec SoftmaxGradAttrs[] = {{"axis", AttrKind::Int}};
 
+Status lowerSoftmaxGrad(const Node &N, KernelCall &C) {
+  C.Kernel =
+      N.op() == OpKind::LogSoftmaxGrad ? "log_softmax_grad" : "softmax_grad";
+  return lowerSoftmaxFamily(N, C);
+}
+
 } // namespace
 
 extern const OpDef OpDef_SoftmaxGrad = {
@@ -94,6 +104,7 @@ extern const OpDef OpDef_SoftmaxGrad = {
     .Grad = nullptr,
     .Flags = OpFlagNotDifferentiable,
     .Summary = "Y * (dY - sum_axis(dY * Y)), from the Softmax result Y",
+    .Lower = lowerSoftmaxGrad,
 };
 
 extern const OpDef OpDef_LogSoftmaxGrad = {
@@ -109,6 +120,7 @@ extern const OpDef OpDef_LogSoftmaxGrad = {
     .Grad = nullptr,
     .Flags = OpFlagNotDifferentiable,
     .Summary = "dY - exp(Y) * sum_axis(dY), from the LogSoftmax result Y",
+    .Lower = lowerSoftmaxGrad,
 };
 
 } // namespace mote

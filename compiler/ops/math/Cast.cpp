@@ -16,6 +16,7 @@
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/math/MathLower.h"
 
 #include <cmath>
 #include <limits>
@@ -102,6 +103,13 @@ Status gradCast(GradContext &Ctx, const Node &N) {
   return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
 }
 
+// mote_rt::cast<From, To>(UnaryP{N}, x, y) (unary.h), for every pair of
+// element types; it converts as convertElement does.
+Status lowerCast(const Node &N, KernelCall &C) {
+  return lowerElementwise(N, C, "mote_rt/unary.h", "cast",
+                          {N.inType(0).Elem, N.outType(0).Elem});
+}
+
 } // namespace
 
 extern const OpDef OpDef_Cast = {
@@ -120,6 +128,7 @@ extern const OpDef OpDef_Cast = {
     // types are differentiable.
     .Flags = OpFlagNone,
     .Summary = "each element converted to the type `to` (saturating)",
+    .Lower = lowerCast,
 };
 
 } // namespace mote

@@ -241,6 +241,74 @@ template <ReduceKind K> Status gradReduce(GradContext &Ctx, const Node &N) {
   return Ctx.addInputGrad(0, G);
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::reduce_sum / reduce_mean / reduce_max<T>(ReduceP, x, y)
+// (reduce.h). The input's dims are split into kept (outer) and reduced
+// (inner) boxes with the input's strides; 1-dims are dropped and neighbours
+// of the same kind merged (they are contiguous in a row-major tensor): axes
+// {2, 3} of [N, C, H, W] give outer [N*C] (stride H*W) and inner [H*W]
+// (stride 1); axes {0, 2} of [A, B, C] give outer [B] (stride C) and inner
+// [A, C] (strides B*C, 1).
+//===----------------------------------------------------------------------===//
+
+/// One merged dim of the input: its size, stride and kind.
+struct BoxDim {
+  int64_t Size, Stride;
+  bool Reduced;
+};
+
+template <ReduceKind K> Status lowerReduce(const Node &N, KernelCall &C) {
+  const TensorType &In = N.inType(0);
+  if (Status S = requireKernelRank(In); !S)
+    return S;
+  if (In.numElements() > int64_t(INT32_MAX))
+    return opError(fmt::format("{} has more than 2^31 - 1 elements, the "
+                               "kernels' 32-bit index limit",
+                               In.str()));
+  if (In.Elem == DType::Bool)
+    return opError("element type bool is not supported; insert a Cast");
+  Expected<ReducePlan> P = reducePlan(N, In.Dims);
+  if (!P)
+    return P.takeError();
+  std::vector<int64_t> Strides = stridesOf(In.Dims);
+  std::vector<BoxDim> Dims;
+  int64_t Count = 1;
+  for (size_t D = 0; D < In.rank(); ++D) {
+    bool Reduced = !P->Identity && P->Reduced[D];
+    if (Reduced)
+      Count *= In.Dims[D];
+    if (In.Dims[D] == 1)
+      continue;
+    if (!Dims.empty() && Dims.back().Reduced == Reduced) {
+      Dims.back().Size *= In.Dims[D];
+      Dims.back().Stride = Strides[D];
+      continue;
+    }
+    Dims.push_back({In.Dims[D], Strides[D], Reduced});
+  }
+  if (K == ReduceKind::Mean && Count == 0 && isInteger(In.Elem))
+    return opError("the mean of an empty set of integers is undefined");
+  std::vector<int64_t> OuterDims, OuterStrides, InnerDims, InnerStrides;
+  for (const BoxDim &B : Dims) {
+    (B.Reduced ? InnerDims : OuterDims).push_back(B.Size);
+    (B.Reduced ? InnerStrides : OuterStrides).push_back(B.Stride);
+  }
+  C.Header = "mote_rt/reduce.h";
+  C.Kernel = K == ReduceKind::Sum    ? "reduce_sum"
+             : K == ReduceKind::Mean ? "reduce_mean"
+                                     : "reduce_max";
+  C.TypeArgs = {In.Elem};
+  C.ParamType = "ReduceP";
+  C.addInt(int64_t(OuterDims.size()));
+  C.addInts(OuterDims);
+  C.addInts(OuterStrides);
+  C.addInt(int64_t(InnerDims.size()));
+  C.addInts(InnerDims);
+  C.addInts(InnerStrides);
+  C.addInt(Count);
+  return ok();
+}
+
 constexpr AttrSpec ReduceAttrs[] = {{"axes", AttrKind::Ints},
                                     {"keepdims", AttrKind::Int},
                                     {"noop_with_empty_axes", AttrKind::Int}};
@@ -261,6 +329,7 @@ constexpr OpDef reduceOpDef(std::string_view Name, std::string_view Summary) {
       .Grad = K == ReduceKind::Max ? nullptr : gradReduce<K>,
       .Flags = OpFlagNone,
       .Summary = Summary,
+      .Lower = lowerReduce<K>,
   };
 }
 

@@ -12,6 +12,7 @@
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/math/MathLower.h"
 
 #include <algorithm>
 #include <cmath>
@@ -223,6 +224,162 @@ Status gradIdentity(GradContext &Ctx, const Node &) {
   return Ctx.addInputGrad(0, DY);
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering: mote_rt::<kernel><T>(UnaryP{N}, x, y) and the few kernels with
+// attributes (unary.h). The kernels evaluate the interpreter's expressions
+// above in the same element type.
+//===----------------------------------------------------------------------===//
+
+constexpr char UnaryHeader[] = "mote_rt/unary.h";
+
+/// The element types the kernels of each Accepts class are instantiated
+/// for (the type rule has already narrowed them further).
+std::span<const DType> kernelDTypes(Accepts A) {
+  static constexpr DType Numeric[] = {DType::F32, DType::F64, DType::I8,
+                                      DType::U8,  DType::I32, DType::I64};
+  static constexpr DType Any[] = {DType::F32, DType::F64, DType::I8,  DType::U8,
+                                  DType::I32, DType::I64, DType::Bool};
+  switch (A) {
+  case Accepts::Float:
+    return FloatKernelDTypes;
+  case Accepts::Numeric:
+    return Numeric;
+  case Accepts::Any:
+    return Any;
+  }
+  return {};
+}
+
+/// Starts the call of unary.h kernel \p Kernel with parameter struct
+/// \p ParamType (which begins with N) on input 0's element type.
+Status lowerUnaryCall(const Node &N, KernelCall &C, std::string Kernel,
+                      Accepts A, std::string ParamType = "UnaryP") {
+  DType T = N.inType(0).Elem;
+  if (Status S = requireKernelDType(T, kernelDTypes(A), Kernel); !S)
+    return S;
+  return lowerElementwise(N, C, UnaryHeader, std::move(Kernel), {T},
+                          std::move(ParamType));
+}
+
+template <const char *Kernel, Accepts A>
+Status lowerPlain(const Node &N, KernelCall &C) {
+  return lowerUnaryCall(N, C, Kernel, A);
+}
+
+constexpr char ReluName[] = "relu", SigmoidName[] = "sigmoid",
+               TanhName[] = "tanh", HardSwishName[] = "hard_swish",
+               ExpName[] = "exp", LogName[] = "log", SqrtName[] = "sqrt",
+               NegName[] = "neg", AbsName[] = "abs",
+               ReciprocalName[] = "reciprocal", ErfName[] = "erf",
+               IdentityName[] = "identity";
+
+// mote_rt::leaky_relu<T>(LeakyReluP{N, alpha}, x, y)
+Status lowerLeakyRelu(const Node &N, KernelCall &C) {
+  if (Status S =
+          lowerUnaryCall(N, C, "leaky_relu", Accepts::Float, "LeakyReluP");
+      !S)
+    return S;
+  C.addFloat(N.attrs().getFloat("alpha", 0.01f));
+  return ok();
+}
+
+// mote_rt::hard_sigmoid<T>(HardSigmoidP{N, alpha, beta}, x, y)
+Status lowerHardSigmoid(const Node &N, KernelCall &C) {
+  if (Status S =
+          lowerUnaryCall(N, C, "hard_sigmoid", Accepts::Float, "HardSigmoidP");
+      !S)
+    return S;
+  C.addFloat(N.attrs().getFloat("alpha", 0.2f));
+  C.addFloat(N.attrs().getFloat("beta", 0.5f));
+  return ok();
+}
+
+// mote_rt::gelu<T> or gelu_tanh<T>(UnaryP{N}, x, y)
+Status lowerGelu(const Node &N, KernelCall &C) {
+  std::string A = N.attrs().getString("approximate", "none");
+  if (A != "none" && A != "tanh")
+    return opError(fmt::format("approximate must be \"none\" or \"tanh\", "
+                               "got \"{}\"",
+                               A));
+  return lowerUnaryCall(N, C, A == "tanh" ? "gelu_tanh" : "gelu",
+                        Accepts::Float);
+}
+
+/// A clip bound on an integer tensor as the kernel's integer test: the
+/// interpreter clamps x to E(bound) where double(x) < min (> max). For an
+/// integer x, x < min iff x < ceil(min) and x > max iff x > floor(max).
+struct IntBound {
+  bool Has = false;
+  int64_t Limit = 0; ///< ceil(min) or floor(max)
+  int64_t Value = 0; ///< E(bound): the bound truncated toward zero
+};
+
+Expected<IntBound> intClipBound(const Node &N, const char *Name, bool IsMin) {
+  IntBound R;
+  if (!N.attrs().has(Name))
+    return R;
+  double B = double(N.attrs().getFloat(Name, 0));
+  if (std::isnan(B)) // no comparison with NaN is true: never clamps
+    return R;
+  DType T = N.inType(0).Elem;
+  double Lowest = 0, Highest = 0;
+  dispatchDType(T, [&](auto Tag) {
+    using E = decltype(Tag);
+    Lowest = double(std::numeric_limits<E>::lowest());
+    Highest = double(std::numeric_limits<E>::max());
+  });
+  double Limit = IsMin ? std::ceil(B) : std::floor(B);
+  // A bound no value of the type crosses never clamps.
+  if (IsMin ? Limit <= Lowest : Limit >= Highest)
+    return R;
+  double Value = std::trunc(B);
+  if (Value < Lowest || Value > Highest)
+    return opError(fmt::format("clip {} {} lies outside the range of {}, "
+                               "where the conversion is undefined",
+                               Name, B, dtypeName(T)));
+  auto FitsInt32 = [](double V) { return V >= INT32_MIN && V <= INT32_MAX; };
+  if (!FitsInt32(Limit) || !FitsInt32(Value))
+    return opError(fmt::format("clip {} {} on a {} tensor does not fit the "
+                               "kernel's 32-bit bounds",
+                               Name, B, dtypeName(T)));
+  R.Has = true;
+  R.Limit = int64_t(Limit);
+  R.Value = int64_t(Value);
+  return R;
+}
+
+// Float tensors: mote_rt::clip<T>(ClipP{N, has min, has max, min, max}, x, y)
+// Integer tensors: mote_rt::clip_int<T>(ClipIntP{N, has min, has max,
+//   min limit, min value, max limit, max value}, x, y)
+Status lowerClip(const Node &N, KernelCall &C) {
+  const AttrMap &A = N.attrs();
+  if (isFloat(N.inType(0).Elem)) {
+    if (Status S = lowerUnaryCall(N, C, "clip", Accepts::Float, "ClipP"); !S)
+      return S;
+    C.addInt(A.has("min") ? 1 : 0);
+    C.addInt(A.has("max") ? 1 : 0);
+    C.addFloat(A.has("min") ? A.getFloat("min", 0) : 0.0f);
+    C.addFloat(A.has("max") ? A.getFloat("max", 0) : 0.0f);
+    return ok();
+  }
+  Expected<IntBound> Lo = intClipBound(N, "min", true);
+  if (!Lo)
+    return Lo.takeError();
+  Expected<IntBound> Hi = intClipBound(N, "max", false);
+  if (!Hi)
+    return Hi.takeError();
+  if (Status S = lowerUnaryCall(N, C, "clip_int", Accepts::Numeric, "ClipIntP");
+      !S)
+    return S;
+  C.addInt(Lo->Has ? 1 : 0);
+  C.addInt(Hi->Has ? 1 : 0);
+  C.addInt(Lo->Limit);
+  C.addInt(Lo->Value);
+  C.addInt(Hi->Limit);
+  C.addInt(Hi->Value);
+  return ok();
+}
+
 constexpr AttrSpec LeakyReluAttrs[] = {{"alpha", AttrKind::Float}};
 constexpr AttrSpec HardSigmoidAttrs[] = {{"alpha", AttrKind::Float},
                                          {"beta", AttrKind::Float}};
@@ -232,7 +389,7 @@ constexpr AttrSpec GeluAttrs[] = {{"approximate", AttrKind::String}};
 
 } // namespace
 
-#define MOTE_UNARY(NAME, ATTRS, INFER, GRAD, FLAGS, SUMMARY)                   \
+#define MOTE_UNARY(NAME, ATTRS, INFER, GRAD, FLAGS, SUMMARY, LOWER)            \
   extern const OpDef OpDef_##NAME = {                                          \
       .Name = #NAME,                                                           \
       .MinInputs = 1,                                                          \
@@ -246,39 +403,50 @@ constexpr AttrSpec GeluAttrs[] = {{"approximate", AttrKind::String}};
       .Grad = GRAD,                                                            \
       .Flags = OpFlagElementwise | (FLAGS),                                    \
       .Summary = SUMMARY,                                                      \
+      .Lower = LOWER,                                                          \
   };
 
 constexpr std::span<const AttrSpec> NoAttrs = {};
 
-MOTE_UNARY(Relu, NoAttrs, inferUnary<Accepts::Numeric>, (gradVia<OpKind::ReluGrad>), 0, "max(x, 0)")
+MOTE_UNARY(Relu, NoAttrs, inferUnary<Accepts::Numeric>,
+           (gradVia<OpKind::ReluGrad>), 0, "max(x, 0)",
+           (lowerPlain<ReluName, Accepts::Numeric>))
 MOTE_UNARY(LeakyRelu, LeakyReluAttrs, inferUnary<Accepts::Float>,
-           (gradVia<OpKind::LeakyReluGrad>), 0,
-           "x >= 0 ? x : alpha * x")
+           (gradVia<OpKind::LeakyReluGrad>), 0, "x >= 0 ? x : alpha * x",
+           lowerLeakyRelu)
 MOTE_UNARY(Clip, ClipAttrs, inferUnary<Accepts::Numeric>,
            (gradVia<OpKind::ClipGrad>), 0,
-           "min(max(x, min), max) (ReLU6 = Clip 0..6)")
+           "min(max(x, min), max) (ReLU6 = Clip 0..6)", lowerClip)
 MOTE_UNARY(Sigmoid, NoAttrs, inferUnary<Accepts::Float>,
-           (gradVia<OpKind::SigmoidGrad, true>), 0, "1 / (1 + e^-x)")
+           (gradVia<OpKind::SigmoidGrad, true>), 0, "1 / (1 + e^-x)",
+           (lowerPlain<SigmoidName, Accepts::Float>))
 MOTE_UNARY(Tanh, NoAttrs, inferUnary<Accepts::Float>,
-           (gradVia<OpKind::TanhGrad, true>), 0, "tanh(x)")
+           (gradVia<OpKind::TanhGrad, true>), 0, "tanh(x)",
+           (lowerPlain<TanhName, Accepts::Float>))
 MOTE_UNARY(HardSigmoid, HardSigmoidAttrs, inferUnary<Accepts::Float>,
            (gradVia<OpKind::HardSigmoidGrad>), 0,
-           "clamp(alpha * x + beta, 0, 1)")
+           "clamp(alpha * x + beta, 0, 1)", lowerHardSigmoid)
 MOTE_UNARY(HardSwish, NoAttrs, inferUnary<Accepts::Float>,
-           (gradVia<OpKind::HardSwishGrad>), 0,
-           "x * clamp(x / 6 + 1/2, 0, 1)")
-MOTE_UNARY(Exp, NoAttrs, inferUnary<Accepts::Float>, gradExp, 0, "e^x")
-MOTE_UNARY(Log, NoAttrs, inferUnary<Accepts::Float>, gradLog, 0, "ln(x)")
-MOTE_UNARY(Sqrt, NoAttrs, inferUnary<Accepts::Float>, gradSqrt, 0, "sqrt(x)")
-MOTE_UNARY(Neg, NoAttrs, inferUnary<Accepts::Numeric>, gradNeg, 0, "-x")
-MOTE_UNARY(Abs, NoAttrs, inferUnary<Accepts::Numeric>, nullptr, 0, "|x|")
-MOTE_UNARY(Reciprocal, NoAttrs, inferUnary<Accepts::Float>, gradReciprocal, 0, "1 / x")
-MOTE_UNARY(Erf, NoAttrs, inferUnary<Accepts::Float>,
-           (gradVia<OpKind::ErfGrad>), 0, "erf(x)")
+           (gradVia<OpKind::HardSwishGrad>), 0, "x * clamp(x / 6 + 1/2, 0, 1)",
+           (lowerPlain<HardSwishName, Accepts::Float>))
+MOTE_UNARY(Exp, NoAttrs, inferUnary<Accepts::Float>, gradExp, 0, "e^x",
+           (lowerPlain<ExpName, Accepts::Float>))
+MOTE_UNARY(Log, NoAttrs, inferUnary<Accepts::Float>, gradLog, 0, "ln(x)",
+           (lowerPlain<LogName, Accepts::Float>))
+MOTE_UNARY(Sqrt, NoAttrs, inferUnary<Accepts::Float>, gradSqrt, 0, "sqrt(x)",
+           (lowerPlain<SqrtName, Accepts::Float>))
+MOTE_UNARY(Neg, NoAttrs, inferUnary<Accepts::Numeric>, gradNeg, 0, "-x",
+           (lowerPlain<NegName, Accepts::Numeric>))
+MOTE_UNARY(Abs, NoAttrs, inferUnary<Accepts::Numeric>, nullptr, 0, "|x|",
+           (lowerPlain<AbsName, Accepts::Numeric>))
+MOTE_UNARY(Reciprocal, NoAttrs, inferUnary<Accepts::Float>, gradReciprocal, 0,
+           "1 / x", (lowerPlain<ReciprocalName, Accepts::Float>))
+MOTE_UNARY(Erf, NoAttrs, inferUnary<Accepts::Float>, (gradVia<OpKind::ErfGrad>),
+           0, "erf(x)", (lowerPlain<ErfName, Accepts::Float>))
 MOTE_UNARY(Gelu, GeluAttrs, inferGelu, (gradVia<OpKind::GeluGrad>), 0,
-           "x/2 (1 + erf(x / sqrt 2)), or its tanh approximation")
-MOTE_UNARY(Identity, NoAttrs, inferUnary<Accepts::Any>, gradIdentity, OpFlagDataMovement,
-           "x")
+           "x/2 (1 + erf(x / sqrt 2)), or its tanh approximation", lowerGelu)
+MOTE_UNARY(Identity, NoAttrs, inferUnary<Accepts::Any>, gradIdentity,
+           OpFlagDataMovement, "x", (lowerPlain<IdentityName, Accepts::Any>))
 
 #undef MOTE_UNARY
 

@@ -8,10 +8,15 @@
 // models (they are constants selecting eval mode); `seed` is accepted and
 // ignored. The optional mask result is bool.
 //
+// Lowers to the copy mote_rt::reshape<T> (tensor.h); a Dropout with a mask
+// result lowers to dropout_eval (canonicalize removes eval-mode Dropout
+// anyway).
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
 #include <cstring>
@@ -52,6 +57,13 @@ Status gradDropout(GradContext &Ctx, const Node &) {
 
 constexpr AttrSpec DropoutAttrs[] = {{"seed", AttrKind::Int}};
 
+Status lowerDropout(const Node &N, KernelCall &C) {
+  Status S = lowerReshapeCopy(N, C);
+  if (S && N.numOutputs() > 1)
+    C.Kernel = "dropout_eval"; // same parameters, plus the all-true mask
+  return S;
+}
+
 } // namespace
 
 extern const OpDef OpDef_Dropout = {
@@ -67,6 +79,7 @@ extern const OpDef OpDef_Dropout = {
     .Grad = gradDropout,
     .Flags = OpFlagElementwise | OpFlagDataMovement,
     .Summary = "eval-mode dropout: output = data, optional all-true mask",
+    .Lower = lowerDropout,
 };
 
 } // namespace mote

@@ -19,10 +19,16 @@
 // of the kernel. The optional second result is log_prob. The kernel
 // computes in double.
 //
+// Lowering: mote_rt::softmax_cross_entropy<T, L>(SoftmaxCrossEntropyP,
+// scores, labels, weights or nullptr, loss[, log_prob])
+// (runtime-stub/mote_rt/loss.h). The generated kernel cannot fail: a label
+// out of range at run time counts as ignored.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
 #include <cmath>
@@ -151,6 +157,11 @@ constexpr AttrSpec SoftmaxCrossEntropyAttrs[] = {
     {"reduction", AttrKind::String},
 };
 
+Status lowerSoftmaxCrossEntropy(const Node &N, KernelCall &C) {
+  C.Kernel = "softmax_cross_entropy";
+  return lowerCrossEntropyFamily(N, 0, C);
+}
+
 } // namespace
 
 extern const OpDef OpDef_SoftmaxCrossEntropyLoss = {
@@ -167,6 +178,7 @@ extern const OpDef OpDef_SoftmaxCrossEntropyLoss = {
     .Flags = OpFlagNone,
     .Summary = "cross entropy of LogSoftmax(scores) along dim 1 and integer "
                "labels, with class weights, ignore_index and reduction",
+    .Lower = lowerSoftmaxCrossEntropy,
 };
 
 } // namespace mote

@@ -10,10 +10,14 @@
 // (The importer rewrites opset < 13 models, which flatten from `axis` on,
 // into this form.)
 //
+// Lowering: mote_rt::softmax<T> / log_softmax<T>(SoftmaxP, x, y)
+// (runtime-stub/mote_rt/softmax.h), the input viewed as [Outer, D, Inner].
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
 #include <cmath>
@@ -88,6 +92,11 @@ template <OpKind GradOp> Status gradSoftmax(GradContext &Ctx, const Node &N) {
 
 constexpr AttrSpec SoftmaxAttrs[] = {{"axis", AttrKind::Int}};
 
+Status lowerSoftmax(const Node &N, KernelCall &C) {
+  C.Kernel = N.op() == OpKind::LogSoftmax ? "log_softmax" : "softmax";
+  return lowerSoftmaxFamily(N, C);
+}
+
 } // namespace
 
 extern const OpDef OpDef_Softmax = {
@@ -103,6 +112,7 @@ extern const OpDef OpDef_Softmax = {
     .Grad = gradSoftmax<OpKind::SoftmaxGrad>,
     .Flags = OpFlagNone,
     .Summary = "e^x / sum(e^x) along axis",
+    .Lower = lowerSoftmax,
 };
 
 extern const OpDef OpDef_LogSoftmax = {
@@ -118,6 +128,7 @@ extern const OpDef OpDef_LogSoftmax = {
     .Grad = gradSoftmax<OpKind::LogSoftmaxGrad>,
     .Flags = OpFlagNone,
     .Summary = "x - log(sum(e^x)) along axis",
+    .Lower = lowerSoftmax,
 };
 
 } // namespace mote

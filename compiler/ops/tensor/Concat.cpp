@@ -5,10 +5,16 @@
 // the same element type and rank (at least 1) and equal dims except along
 // `axis`; the result dim there is the sum of the input dims.
 //
+// Lowers to mote_rt::concat<T> (tensor.h), whose operands are the result
+// FIRST, then every input: the kernel is a variadic template over the input
+// pointers. Its parameter struct holds one row length per input, so one call
+// takes at most mote_rt::MaxConcatInputs (24) inputs; more are rejected.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
 
@@ -119,6 +125,46 @@ Status gradConcat(GradContext &Ctx, const Node &N) {
   return ok();
 }
 
+/// Inputs one mote_rt::concat call takes (mote_rt::MaxConcatInputs).
+constexpr size_t MaxConcatInputs = 4 * size_t(KernelMaxRank);
+
+/// mote_rt::concat<T>(ConcatP, y, x0, x1, ...): every tensor viewed as
+/// [Outer, row]; ConcatP is {Outer, result row, row of each input (four
+/// MaxRank arrays)}.
+Status lowerConcat(const Node &N, KernelCall &C) {
+  if (N.numInputs() > MaxConcatInputs)
+    return opError(fmt::format("concatenating {} inputs; the kernel takes at "
+                               "most {}, so split the Concat into several",
+                               N.numInputs(), MaxConcatInputs));
+  if (Status S = requireKernelElements(N); !S)
+    return S;
+  const Shape &OS = N.outType(0).Dims;
+  size_t Axis =
+      size_t(*normalizeAxis(N.attrs().getInt("axis", 0), int64_t(OS.size())));
+  int64_t Outer = 1, Inner = 1;
+  for (size_t K = 0; K < OS.size(); ++K) {
+    if (K < Axis)
+      Outer *= OS[K];
+    if (K > Axis)
+      Inner *= OS[K];
+  }
+  std::vector<int64_t> Rows(MaxConcatInputs, 0);
+  for (size_t I = 0; I < N.numInputs(); ++I)
+    Rows[I] = N.inType(I).Dims[Axis] * Inner;
+  C.Header = "mote_rt/tensor.h";
+  C.Kernel = "concat";
+  C.TypeArgs = {N.outType(0).Elem};
+  C.ParamType = "ConcatP";
+  C.addInt(Outer);
+  C.addInt(OS[Axis] * Inner);
+  for (size_t A = 0; A < MaxConcatInputs; A += size_t(KernelMaxRank))
+    C.addInts(std::span(Rows).subspan(A, size_t(KernelMaxRank)));
+  C.Operands.push_back({true, 0});
+  for (size_t I = 0; I < N.numInputs(); ++I)
+    C.Operands.push_back({false, int(I)});
+  return ok();
+}
+
 } // namespace
 
 extern const OpDef OpDef_Concat = {
@@ -134,6 +180,7 @@ extern const OpDef OpDef_Concat = {
     .Grad = gradConcat,
     .Flags = OpFlagDataMovement,
     .Summary = "the inputs joined along `axis`",
+    .Lower = lowerConcat,
 };
 
 } // namespace mote

@@ -5,12 +5,14 @@
 // equal or contain a 1, and the result takes the larger of each pair. As in
 // ONNX, the result can be smaller than `shape` where `shape` has 1s (or fewer
 // dims) and x does not. `shape` is an attribute here (ONNX passes it as a
-// constant input; the importer converts it).
+// constant input; the importer converts it). Lowers to
+// mote_rt::strided_copy<T> (tensor.h) with stride 0 along broadcast dims.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 namespace mote {
 namespace {
@@ -60,6 +62,14 @@ Status gradExpand(GradContext &Ctx, const Node &N) {
   return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
 }
 
+/// mote_rt::strided_copy<T>(StridedP, x, y): the input read with its
+/// broadcast strides.
+Status lowerExpand(const Node &N, KernelCall &C) {
+  const Shape &Out = N.outType(0).Dims;
+  return lowerStridedCopy(N, Out, broadcastStrides(N.inType(0).Dims, Out), 0,
+                          C);
+}
+
 } // namespace
 
 extern const OpDef OpDef_Expand = {
@@ -75,6 +85,7 @@ extern const OpDef OpDef_Expand = {
     .Grad = gradExpand,
     .Flags = OpFlagDataMovement,
     .Summary = "x broadcast with numpy rules against `shape`",
+    .Lower = lowerExpand,
 };
 
 } // namespace mote

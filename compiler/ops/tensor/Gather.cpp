@@ -7,9 +7,14 @@
 // Negative indices count from the end of the axis (k + d). An index outside
 // [-d, d-1] is an error of the kernel, reported before anything is written.
 //
+// Lowers to mote_rt::gather<T, I> (tensor.h). The generated kernel cannot
+// fail: an index out of range at run time gives a slice of zeros; constant
+// indices (the common case) are checked here, at compile time.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
 
@@ -95,6 +100,38 @@ Status kernelGather(const Node &N, std::span<const Tensor *const> In,
 
 constexpr AttrSpec GatherAttrs[] = {{"axis", AttrKind::Int}};
 
+/// mote_rt::gather<T, I>(GatherP, data, indices, y): data viewed as
+/// [Outer, Dim, Inner]; GatherP is {Outer, Dim, Inner, number of indices}.
+Status lowerGather(const Node &N, KernelCall &C) {
+  if (Status S = requireKernelElements(N); !S)
+    return S;
+  const Shape &DS = N.inType(0).Dims;
+  size_t Axis =
+      size_t(*normalizeAxis(N.attrs().getInt("axis", 0), int64_t(DS.size())));
+  int64_t Dim = DS[Axis];
+  if (const Value *Idx = N.input(1); Idx->hasData())
+    if (Expected<std::vector<int64_t>> R =
+            readIndices(*Idx->data(), Dim, int64_t(Axis));
+        !R)
+      return R.takeError();
+  int64_t Outer = 1, Inner = 1;
+  for (size_t K = 0; K < DS.size(); ++K) {
+    if (K < Axis)
+      Outer *= DS[K];
+    if (K > Axis)
+      Inner *= DS[K];
+  }
+  C.Header = "mote_rt/tensor.h";
+  C.Kernel = "gather";
+  C.TypeArgs = {N.inType(0).Elem, N.inType(1).Elem};
+  C.ParamType = "GatherP";
+  C.addInt(Outer);
+  C.addInt(Dim);
+  C.addInt(Inner);
+  C.addInt(N.inType(1).numElements());
+  return ok();
+}
+
 } // namespace
 
 extern const OpDef OpDef_Gather = {
@@ -110,6 +147,7 @@ extern const OpDef OpDef_Gather = {
     .Grad = nullptr,
     .Flags = OpFlagDataMovement,
     .Summary = "slices of data along `axis` picked by indices",
+    .Lower = lowerGather,
 };
 
 } // namespace mote

@@ -13,21 +13,24 @@
 // Crops apply before pads (as onnxruntime does), so edge and reflect mirror
 // about the elements that remain. Edge and reflect cannot pad an axis that
 // is empty after cropping. `pads` and `value` are attributes (the importer
-// converts ONNX's constant inputs).
+// converts ONNX's constant inputs). Lowers to mote_rt::pad<T> (tensor.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace mote {
 namespace {
 
 using TypeList = std::vector<TensorType>;
 
-enum class PadMode { Constant, Edge, Reflect };
+/// The values are the kernel's (mote_rt::PadConstant, PadEdge, PadReflect).
+enum class PadMode { Constant = 0, Edge = 1, Reflect = 2 };
 
 /// How one dim is padded: the input elements [Lo, Lo + Kept) are kept and
 /// placed after Before new elements; After new elements follow.
@@ -194,6 +197,63 @@ Status gradPad(GradContext &Ctx, const Node &N) {
   return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
 }
 
+/// mote_rt::pad<T>(PadP, x, y): PadP is {rank, mode, value as float, value
+/// converted to an integer element type, offset of the first kept element,
+/// result dims, kept dims, leading pads, input strides}.
+Status lowerPad(const Node &N, KernelCall &C) {
+  if (Status S = requireKernelRank(N.outType(0)); !S)
+    return S;
+  if (Status S = requireKernelElements(N); !S)
+    return S;
+  const TensorType &XT = N.inType(0);
+  Expected<PadPlan> P = padPlan(N, XT.Dims);
+  if (!P)
+    return P.takeError();
+  // The fill value converted as kernelPad converts it. Float element types
+  // read the float attribute itself; the others need the converted integer
+  // in 32 bits.
+  float Value = N.attrs().getFloat("value", 0.0f);
+  Tensor Fill(TensorType(XT.Elem, {}));
+  Fill.setFromDouble(0, double(Value));
+  int64_t IntValue = isFloat(XT.Elem) ? 0 : Fill.getAsInt(0);
+  if (IntValue < std::numeric_limits<int32_t>::min() ||
+      IntValue > std::numeric_limits<int32_t>::max())
+    return opError(fmt::format("the pad value {} does not fit in 32 bits, "
+                               "which the kernel needs",
+                               IntValue));
+  std::vector<int64_t> InStrides = stridesOf(XT.Dims);
+  Shape Dims, Kept, Before;
+  std::vector<int64_t> Strides;
+  int64_t Base = 0;
+  for (size_t D = 0; D < P->Axes.size(); ++D) {
+    const AxisPad &A = P->Axes[D];
+    Dims.push_back(A.Before + A.Kept + A.After);
+    Kept.push_back(A.Kept);
+    Before.push_back(A.Before);
+    Strides.push_back(InStrides[D]);
+    Base += A.Lo * InStrides[D];
+  }
+  if (Dims.empty()) { // a scalar: one kept element
+    Dims = Kept = {1};
+    Before = {0};
+    Strides = {1};
+  }
+  C.Header = "mote_rt/tensor.h";
+  C.Kernel = "pad";
+  C.TypeArgs = {XT.Elem};
+  C.ParamType = "PadP";
+  C.addInt(int64_t(Dims.size()));
+  C.addInt(int64_t(P->Mode)); // PadConstant, PadEdge, PadReflect
+  C.addFloat(double(Value));
+  C.addInt(IntValue);
+  C.addInt(Base);
+  C.addInts(Dims);
+  C.addInts(Kept);
+  C.addInts(Before);
+  C.addInts(Strides);
+  return ok();
+}
+
 } // namespace
 
 extern const OpDef OpDef_Pad = {
@@ -211,6 +271,7 @@ extern const OpDef OpDef_Pad = {
     // element of the input.
     .Flags = OpFlagNone,
     .Summary = "pads (or crops, if negative) each dim by `pads` in `mode`",
+    .Lower = lowerPad,
 };
 
 } // namespace mote

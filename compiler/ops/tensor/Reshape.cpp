@@ -4,6 +4,9 @@
 // only the shape, so their kernels copy the data unchanged (a byte copy works
 // for every element type) and their type rules carry all the logic.
 //
+// All four lower to mote_rt::reshape<T> (runtime-stub/mote_rt/tensor.h),
+// a copy of the elements; the code generator may alias the buffers instead.
+//
 // Operands that ONNX passes as constant tensor inputs are attributes here
 // (the importer converts them):
 //   - Reshape `shape` is the exact, fully resolved result shape: no 0 (copy
@@ -16,6 +19,7 @@
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
 
@@ -175,6 +179,7 @@ extern const OpDef OpDef_Reshape = {
     .Grad = gradReshapeLike,
     .Flags = OpFlagDataMovement,
     .Summary = "same data, result shape given by `shape` (fully resolved)",
+    .Lower = lowerReshapeCopy,
 };
 
 extern const OpDef OpDef_Flatten = {
@@ -190,6 +195,7 @@ extern const OpDef OpDef_Flatten = {
     .Grad = gradReshapeLike,
     .Flags = OpFlagDataMovement,
     .Summary = "same data as a matrix: dims before `axis` x dims from `axis`",
+    .Lower = lowerReshapeCopy,
 };
 
 extern const OpDef OpDef_Squeeze = {
@@ -205,6 +211,7 @@ extern const OpDef OpDef_Squeeze = {
     .Grad = gradReshapeLike,
     .Flags = OpFlagDataMovement,
     .Summary = "removes the 1-dims listed in `axes` (all 1-dims if none)",
+    .Lower = lowerReshapeCopy,
 };
 
 extern const OpDef OpDef_Unsqueeze = {
@@ -220,6 +227,7 @@ extern const OpDef OpDef_Unsqueeze = {
     .Grad = gradReshapeLike,
     .Flags = OpFlagDataMovement,
     .Summary = "inserts 1-dims at the result indices listed in `axes`",
+    .Lower = lowerReshapeCopy,
 };
 
 } // namespace mote

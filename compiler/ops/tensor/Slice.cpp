@@ -14,12 +14,14 @@
 // to 0 and still takes element 0 (numpy takes nothing); this follows the
 // ONNX spec text and onnx's own shape inference.
 // starts/ends/axes/steps are attributes (the importer converts ONNX's
-// constant inputs).
+// constant inputs). Lowers to mote_rt::strided_copy<T> (tensor.h): steps
+// (also negative ones) become strides, starts the base offset.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <algorithm>
 
@@ -186,6 +188,23 @@ Status gradSlice(GradContext &Ctx, const Node &N) {
   return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
 }
 
+/// mote_rt::strided_copy<T>(StridedP, x, y), with the offsets of kernelSlice.
+Status lowerSlice(const Node &N, KernelCall &C) {
+  const Shape &XS = N.inType(0).Dims;
+  Expected<std::vector<AxisSlice>> Plan = slicePlan(N, XS);
+  if (!Plan)
+    return Plan.takeError();
+  std::vector<int64_t> InStrides = stridesOf(XS);
+  std::vector<int64_t> Strides(XS.size());
+  int64_t Base = 0;
+  for (size_t D = 0; D < XS.size(); ++D) {
+    const AxisSlice &S = (*Plan)[D];
+    Base += S.Start * InStrides[D];
+    Strides[D] = S.Step * InStrides[D];
+  }
+  return lowerStridedCopy(N, N.outType(0).Dims, Strides, Base, C);
+}
+
 } // namespace
 
 extern const OpDef OpDef_Slice = {
@@ -201,6 +220,7 @@ extern const OpDef OpDef_Slice = {
     .Grad = gradSlice,
     .Flags = OpFlagDataMovement,
     .Summary = "x[starts:ends:steps] along `axes`, clamped as in ONNX",
+    .Lower = lowerSlice,
 };
 
 } // namespace mote

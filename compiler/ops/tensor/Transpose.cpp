@@ -3,12 +3,15 @@
 // transpose(x, perm): result dim i is input dim perm[i], and
 // y[j0, ..., j(r-1)] = x[k] with k[perm[i]] = j[i] (numpy.transpose).
 // `perm` defaults to the reversed dims [r-1, ..., 0] and must be a
-// permutation of 0..r-1 (no negative entries, as in ONNX).
+// permutation of 0..r-1 (no negative entries, as in ONNX). Lowers to
+// mote_rt::strided_copy<T> (tensor.h); dims that stay neighbours in the same
+// order merge, so e.g. a rank-7 permutation that moves two blocks fits.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 namespace mote {
 namespace {
@@ -96,6 +99,19 @@ Status gradTranspose(GradContext &Ctx, const Node &N) {
   return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
 }
 
+/// mote_rt::strided_copy<T>(StridedP, x, y): result dim i walks input dim
+/// perm[i].
+Status lowerTranspose(const Node &N, KernelCall &C) {
+  Expected<std::vector<int64_t>> Perm = getPerm(N, N.inType(0).rank());
+  if (!Perm)
+    return Perm.takeError();
+  std::vector<int64_t> InStrides = stridesOf(N.inType(0).Dims);
+  std::vector<int64_t> Strides;
+  for (int64_t P : *Perm)
+    Strides.push_back(InStrides[size_t(P)]);
+  return lowerStridedCopy(N, N.outType(0).Dims, Strides, 0, C);
+}
+
 } // namespace
 
 extern const OpDef OpDef_Transpose = {
@@ -111,6 +127,7 @@ extern const OpDef OpDef_Transpose = {
     .Grad = gradTranspose,
     .Flags = OpFlagDataMovement,
     .Summary = "permutes the dims by `perm` (default: reversed)",
+    .Lower = lowerTranspose,
 };
 
 } // namespace mote

@@ -23,9 +23,15 @@
 // extent (then only its first k slices are read). Everything else of X and
 // of the state passes through unchanged.
 //
+// Lowering: mote_rt::sgd_update / momentum_update / adam_update<T>
+// (runtime-stub/mote_rt/optim.h). The generated code runs them in place
+// (new parameter and state written over the old buffers), which the kernels
+// support.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/ops/OpUtils.h"
+#include "compiler/ops/tensor/TensorLowering.h"
 
 #include <cmath>
 
@@ -203,6 +209,81 @@ Status kernelAdam(const Node &N, std::span<const Tensor *const> In,
   return ok();
 }
 
+//===----------------------------------------------------------------------===//
+// Lowering. Every kernel's parameters start with the update region
+// {Outer, Run, XRow, GRow}: X as [Outer, XRow], G as [Outer, GRow], the
+// first Run elements of each row updated (forEachUpdated's loops).
+//===----------------------------------------------------------------------===//
+
+Status lowerUpdateRegion(const Node &N, const char *Kernel,
+                         const char *ParamType, KernelCall &C) {
+  if (Status S = requireKernelElements(N); !S)
+    return S;
+  const Shape &XS = N.inType(0).Dims;
+  int64_t Channels = N.attrs().getInt("channels", -1);
+  int64_t Outer = 1, Run = N.inType(0).numElements(), XRow = Run, GRow = Run;
+  if (Channels != -1) {
+    size_t Axis = size_t(N.attrs().getInt("axis", 0));
+    int64_t Inner = 1;
+    Outer = 1;
+    for (size_t D = 0; D < Axis; ++D)
+      Outer *= XS[D];
+    for (size_t D = Axis + 1; D < XS.size(); ++D)
+      Inner *= XS[D];
+    Run = Channels * Inner;
+    XRow = XS[Axis] * Inner;
+    GRow = N.inType(1).Dims[Axis] * Inner;
+  }
+  C.Header = "mote_rt/optim.h";
+  C.Kernel = Kernel;
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = ParamType;
+  C.addInt(Outer);
+  C.addInt(Run);
+  C.addInt(XRow);
+  C.addInt(GRow);
+  return ok();
+}
+
+/// sgd_update<T>(SgdP, x, g, x'): {region, lr, norm_coefficient}.
+Status lowerSgd(const Node &N, KernelCall &C) {
+  if (Status S = lowerUpdateRegion(N, "sgd_update", "SgdP", C); !S)
+    return S;
+  C.addFloat(N.attrs().getFloat("lr", 0));
+  C.addFloat(N.attrs().getFloat("norm_coefficient", 0));
+  return ok();
+}
+
+/// momentum_update<T>(MomentumP, x, g, v, step or nullptr, x', v'):
+/// {region, lr, alpha, beta, norm_coefficient, nesterov}.
+Status lowerMomentum(const Node &N, KernelCall &C) {
+  if (Status S = lowerUpdateRegion(N, "momentum_update", "MomentumP", C); !S)
+    return S;
+  C.addFloat(N.attrs().getFloat("lr", 0));
+  C.addFloat(N.attrs().getFloat("alpha", 0.9f));
+  C.addFloat(N.attrs().getFloat("beta", 1.0f));
+  C.addFloat(N.attrs().getFloat("norm_coefficient", 0));
+  C.addInt(N.attrs().getString("mode", "standard") == "nesterov" ? 1 : 0);
+  // The step count is optional: always pass its slot (nullptr if absent).
+  C.Operands = {{false, 0}, {false, 1}, {false, 2},
+                {false, 3}, {true, 0},  {true, 1}};
+  return ok();
+}
+
+/// adam_update<T>(AdamP, x, g, v, h, step, x', v', h'): {region, lr, alpha,
+/// beta, epsilon, norm_coefficient, norm_coefficient_post}.
+Status lowerAdam(const Node &N, KernelCall &C) {
+  if (Status S = lowerUpdateRegion(N, "adam_update", "AdamP", C); !S)
+    return S;
+  C.addFloat(N.attrs().getFloat("lr", 0));
+  C.addFloat(N.attrs().getFloat("alpha", 0.9f));
+  C.addFloat(N.attrs().getFloat("beta", 0.999f));
+  C.addFloat(N.attrs().getFloat("epsilon", 0.0f));
+  C.addFloat(N.attrs().getFloat("norm_coefficient", 0));
+  C.addFloat(N.attrs().getFloat("norm_coefficient_post", 0));
+  return ok();
+}
+
 } // namespace
 
 extern const OpDef OpDef_SgdUpdate = {
@@ -217,6 +298,7 @@ extern const OpDef OpDef_SgdUpdate = {
     .Flags = OpFlagNotDifferentiable,
     .Summary = "X - lr * (G + norm_coefficient * X), optionally on the first "
                "channels only",
+    .Lower = lowerSgd,
 };
 
 extern const OpDef OpDef_MomentumUpdate = {
@@ -230,6 +312,7 @@ extern const OpDef OpDef_MomentumUpdate = {
     .Kernel = kernelMomentum,
     .Flags = OpFlagNotDifferentiable,
     .Summary = "SGD with momentum (ONNX Momentum semantics)",
+    .Lower = lowerMomentum,
 };
 
 extern const OpDef OpDef_AdamUpdate = {
@@ -243,6 +326,7 @@ extern const OpDef OpDef_AdamUpdate = {
     .Kernel = kernelAdam,
     .Flags = OpFlagNotDifferentiable,
     .Summary = "Adam (ONNX Adam semantics)",
+    .Lower = lowerAdam,
 };
 
 } // namespace mote

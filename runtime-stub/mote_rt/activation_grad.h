@@ -1,0 +1,181 @@
+//===- activation_grad.h - Backward kernels of the activations -*- C++ -*-===//
+//
+// The ops of compiler/ops/grad/ActivationGrad.cpp: dX[i] = dY[i] * f'(v[i]),
+// where v is the forward input x, or the forward result y for sigmoid and
+// tanh. Every kernel takes (params, dY, v, dX); dX may alias dY.
+//
+//   relu_grad          dY * [x > 0]
+//   leaky_relu_grad    dY * (x >= 0 ? 1 : Alpha)
+//   clip_grad          dY * [Min < x < Max]  (absent bounds: -inf / +inf)
+//   sigmoid_grad       dY * y (1 - y)
+//   tanh_grad          dY * (1 - y^2)
+//   hard_sigmoid_grad  dY * Alpha * [0 < Alpha x + Beta < 1]
+//   hard_swish_grad    dY * (x < -3 ? 0 : x > 3 ? 1 : x / 3 + 1/2)
+//   gelu_grad          dY * (Phi(x) + x phi(x))
+//   gelu_tanh_grad     dY * d/dx [x/2 (1 + tanh(u))], u = c (x + 0.044715 x^3)
+//   erf_grad           dY * 2/sqrt(pi) e^(-x^2)
+//
+// The interpreter evaluates hard_sigmoid_grad and the gelu derivatives in
+// double. For float, the lowering turns hard_sigmoid_grad's test into the
+// exact float interval (Lo, Hi) the double test accepts, so the float kernel
+// agrees bit for bit; the gelu derivatives are computed in float in forms
+// that avoid cancellation (Phi(x) from erfc for x < -sqrt 2, 1 +- tanh and
+// 1 - tanh^2 from expm1), so they stay within a few ulp of the double
+// values rather than losing digits in the tails.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_RT_ACTIVATION_GRAD_H
+#define MOTE_RT_ACTIVATION_GRAD_H
+
+#include "mote_rt/core.h"
+#include "mote_rt/math.h"
+#include "mote_rt/unary.h"
+
+namespace mote_rt {
+
+/// hard_sigmoid_grad: float tensors pass where Lo < x < Hi (the lowering
+/// computes the interval; infinite ends allowed); double tensors test
+/// 0 < Alpha x + Beta < 1 directly.
+struct HardSigmoidGradP {
+  int32_t N;
+  float Alpha;
+  float Beta;
+  float Lo;
+  float Hi;
+};
+
+namespace act_grad_detail {
+
+template <class T, class F>
+MOTE_RT_INLINE void apply(int32_t N, const T *DY, const T *V, T *DX, F D) {
+  for (int32_t I = 0; I < N; ++I)
+    DX[I] = T(DY[I] * T(D(V[I])));
+}
+
+/// Phi(x) + x phi(x), Phi and phi the standard normal CDF and density.
+template <class T> MOTE_RT_INLINE T geluDerivative(T X) {
+  T Cdf;
+  if constexpr (sizeof(T) == 4) {
+    // 1 + erf(x / sqrt 2) cancels for x < -sqrt 2: use erfc there.
+    if (X < -1.41421356f)
+      Cdf = 0.5f * math_detail::erfcLarge(X * -0.707106781f);
+    else
+      Cdf = 0.5f * (1.0f + mote_rt::erf(X * 0.707106781f));
+  } else {
+    Cdf = T(0.5) * (T(1) + mote_rt::erf(X * T(0.7071067811865476)));
+  }
+  T Pdf = T(0.3989422804014327) * mote_rt::exp(T(-0.5) * X * X);
+  return Cdf + X * Pdf;
+}
+
+/// d/dx [x/2 (1 + tanh(u))] = (1 + t)/2 + x/2 (1 - t^2) u',
+/// u = c (x + 0.044715 x^3), t = tanh(u); 1 + t and 1 - t^2 from
+/// E = expm1(2|u|): tanh|u| = E / (E + 2), 1 - t^2 = 4 (E + 1) / (E + 2)^2.
+template <class T> MOTE_RT_INLINE T geluTanhDerivative(T X) {
+  T C = T(0.7978845608028654);
+  T U = C * (X + T(0.044715) * X * X * X);
+  T DU = C * (T(1) + T(3 * 0.044715) * X * X);
+  T A = math_detail::absOf(U);
+  T OnePlusT, OneMinusT2;
+  if (!(A <= T(20))) { // tanh is +-1 to working precision (or U is NaN)
+    OnePlusT = U > T(0) ? T(2) : T(0);
+    OneMinusT2 = T(0);
+    if (!(U == U))
+      OnePlusT = OneMinusT2 = U;
+  } else {
+    T E = math_detail::expm1Impl(A + A);
+    T D = E + T(2);
+    OnePlusT = U >= T(0) ? T(1) + E / D : T(2) / D;
+    OneMinusT2 = T(4) * (E + T(1)) / (D * D);
+  }
+  return T(0.5) * OnePlusT + T(0.5) * X * OneMinusT2 * DU;
+}
+
+} // namespace act_grad_detail
+
+template <class T>
+MOTE_RT_KERNEL void relu_grad(const UnaryP &P, const T *DY, const T *X, T *DX) {
+  act_grad_detail::apply(P.N, DY, X, DX,
+                         [](T V) { return V > T(0) ? T(1) : T(0); });
+}
+
+template <class T>
+MOTE_RT_KERNEL void leaky_relu_grad(const LeakyReluP &P, const T *DY,
+                                    const T *X, T *DX) {
+  T Alpha = T(P.Alpha);
+  act_grad_detail::apply(P.N, DY, X, DX,
+                         [Alpha](T V) { return V >= T(0) ? T(1) : Alpha; });
+}
+
+template <class T>
+MOTE_RT_KERNEL void clip_grad(const ClipP &P, const T *DY, const T *X, T *DX) {
+  T Lo = P.HasMin ? T(P.Min) : -infinity<T>();
+  T Hi = P.HasMax ? T(P.Max) : infinity<T>();
+  act_grad_detail::apply(
+      P.N, DY, X, DX, [Lo, Hi](T V) { return V > Lo && V < Hi ? T(1) : T(0); });
+}
+
+/// From the forward result y.
+template <class T>
+MOTE_RT_KERNEL void sigmoid_grad(const UnaryP &P, const T *DY, const T *Y,
+                                 T *DX) {
+  act_grad_detail::apply(P.N, DY, Y, DX, [](T V) { return V * (T(1) - V); });
+}
+
+/// From the forward result y.
+template <class T>
+MOTE_RT_KERNEL void tanh_grad(const UnaryP &P, const T *DY, const T *Y, T *DX) {
+  act_grad_detail::apply(P.N, DY, Y, DX, [](T V) { return T(1) - V * V; });
+}
+
+template <class T>
+MOTE_RT_KERNEL void hard_sigmoid_grad(const HardSigmoidGradP &P, const T *DY,
+                                      const T *X, T *DX) {
+  T Alpha = T(P.Alpha);
+  if constexpr (sizeof(T) == 4) {
+    T Lo = P.Lo, Hi = P.Hi;
+    act_grad_detail::apply(P.N, DY, X, DX, [Alpha, Lo, Hi](T V) {
+      return V > Lo && V < Hi ? Alpha : T(0);
+    });
+  } else {
+    T Beta = T(P.Beta);
+    act_grad_detail::apply(P.N, DY, X, DX, [Alpha, Beta](T V) {
+      T Y = Alpha * V + Beta;
+      return Y > T(0) && Y < T(1) ? Alpha : T(0);
+    });
+  }
+}
+
+template <class T>
+MOTE_RT_KERNEL void hard_swish_grad(const UnaryP &P, const T *DY, const T *X,
+                                    T *DX) {
+  act_grad_detail::apply(P.N, DY, X, DX, [](T V) {
+    return V < T(-3) ? T(0) : (V > T(3) ? T(1) : T(V / T(3) + T(0.5)));
+  });
+}
+
+template <class T>
+MOTE_RT_KERNEL void gelu_grad(const UnaryP &P, const T *DY, const T *X, T *DX) {
+  act_grad_detail::apply(
+      P.N, DY, X, DX, [](T V) { return act_grad_detail::geluDerivative(V); });
+}
+
+template <class T>
+MOTE_RT_KERNEL void gelu_tanh_grad(const UnaryP &P, const T *DY, const T *X,
+                                   T *DX) {
+  act_grad_detail::apply(P.N, DY, X, DX, [](T V) {
+    return act_grad_detail::geluTanhDerivative(V);
+  });
+}
+
+template <class T>
+MOTE_RT_KERNEL void erf_grad(const UnaryP &P, const T *DY, const T *X, T *DX) {
+  act_grad_detail::apply(P.N, DY, X, DX, [](T V) {
+    return T(T(1.1283791670955126) * mote_rt::exp(-V * V));
+  });
+}
+
+} // namespace mote_rt
+
+#endif // MOTE_RT_ACTIVATION_GRAD_H

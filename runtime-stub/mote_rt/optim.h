@@ -1,0 +1,196 @@
+//===- optim.h - Parameter update kernels ----------------------*- C++ -*-===//
+//
+// SgdUpdate, MomentumUpdate and AdamUpdate (ONNX preview-training semantics,
+// see compiler/ops/train/Optimizer.cpp):
+//
+//   sgd_update       g' = g + norm X;  X' = X - lr g'
+//   momentum_update  g' = g + norm X;  V' = alpha V + (T > 0 ? beta : 1) g'
+//                    X' = X - lr V'                  (standard)
+//                    X' = X - lr (g' + alpha V')     (nesterov)
+//   adam_update      g' = g + norm X
+//                    V' = alpha V + (1 - alpha) g'
+//                    H' = beta H + (1 - beta) g'^2
+//                    r  = T > 0 ? lr sqrt(1 - beta^T) / (1 - alpha^T) : lr
+//                    X' = (1 - norm_post) (X - r V' / (sqrt(H') + epsilon))
+//
+// IN PLACE: the generated code passes the parameter's own buffer as the new
+// parameter's output, and each state's buffer as the new state's output
+// (X' == X, V' == V, H' == H). Every kernel is elementwise and reads all
+// inputs of an element before it writes that element's outputs, so it is
+// correct both in place and with distinct buffers.
+//
+// Partial-channel (sparse) update: X is viewed as [Outer, XRow] where a row
+// holds the slices of X along the update axis (`axis`) and the dims after
+// it; only the first Run elements of each row (the first `channels` slices)
+// update, the rest pass through unchanged (copied when the output is
+// another buffer). G is [Outer, GRow] and its first Run elements of each
+// row are read (GRow = Run if the gradient was computed for the kept slices
+// only). A full update is Outer = 1, Run = XRow = GRow = element count.
+// The kernels compute in T (the interpreter in double), except Adam's
+// step-dependent factor r, computed once per call in double (soft-float
+// helper calls on an FPU without double, not per element); sqrt comes from
+// math.h.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_RT_OPTIM_H
+#define MOTE_RT_OPTIM_H
+
+#include "mote_rt/core.h"
+#include "mote_rt/math.h"
+
+namespace mote_rt {
+
+struct SgdP {
+  // The update region (see the file comment).
+  int32_t Outer;
+  int32_t Run;
+  int32_t XRow;
+  int32_t GRow;
+  float Lr;
+  float Norm;
+};
+
+struct MomentumP {
+  // The update region (see the file comment).
+  int32_t Outer;
+  int32_t Run;
+  int32_t XRow;
+  int32_t GRow;
+  float Lr;
+  float Alpha;
+  float Beta;
+  float Norm;
+  int32_t Nesterov;
+};
+
+struct AdamP {
+  // The update region (see the file comment).
+  int32_t Outer;
+  int32_t Run;
+  int32_t XRow;
+  int32_t GRow;
+  float Lr;
+  float Alpha;
+  float Beta;
+  float Epsilon;
+  float Norm;
+  float NormPost;
+};
+
+namespace optim_detail {
+/// Calls F(x index, g index) for every updated element of the region of
+/// \p Par, and Pass(offset, count) for the part of each row that passes
+/// through unchanged.
+template <class P, class Fn, class PassFn>
+MOTE_RT_INLINE void forEachUpdate(const P &Par, Fn F, PassFn Pass) {
+  for (int32_t O = 0; O < Par.Outer; ++O) {
+    const int32_t XBase = O * Par.XRow, GBase = O * Par.GRow;
+    for (int32_t I = 0; I < Par.Run; ++I)
+      F(XBase + I, GBase + I);
+    if (Par.Run < Par.XRow)
+      Pass(XBase + Par.Run, Par.XRow - Par.Run);
+  }
+}
+
+/// X^N for N >= 0 by repeated squaring.
+MOTE_RT_INLINE double powi(double X, int64_t N) {
+  double R = 1;
+  while (N > 0) {
+    if (N & 1)
+      R *= X;
+    X *= X;
+    N >>= 1;
+  }
+  return R;
+}
+
+/// Adam's step size lr sqrt(1 - beta^T) / (1 - alpha^T) (lr for T <= 0).
+/// Computed in double, once per call: in float, 1 - beta^T loses most of
+/// its digits for small T (beta^2 = 0.998 ...).
+MOTE_RT_INLINE double adamStepSize(float Lr, float Alpha, float Beta,
+                                   int64_t Steps) {
+  if (Steps <= 0)
+    return double(Lr);
+  return double(Lr) * mote_rt::sqrt(1.0 - powi(double(Beta), Steps)) /
+         (1.0 - powi(double(Alpha), Steps));
+}
+
+/// Copies the \p N elements at \p Off unless \p Dst is \p Src (in place).
+template <class T>
+MOTE_RT_INLINE void passThrough(const T *Src, T *Dst, int32_t Off, int32_t N) {
+  if (Src != Dst)
+    copy(Src + Off, Dst + Off, N);
+}
+} // namespace optim_detail
+
+/// Operands: X, G, X' (X' may be X).
+template <class T>
+MOTE_RT_KERNEL void sgd_update(const SgdP &P, const T *X, const T *G, T *XOut) {
+  const T Lr = T(P.Lr), Norm = T(P.Norm);
+  optim_detail::forEachUpdate(
+      P,
+      [&](int32_t XI, int32_t GI) {
+        T XV = X[XI];
+        T GV = G[GI] + Norm * XV;
+        XOut[XI] = XV - Lr * GV;
+      },
+      [&](int32_t Off, int32_t N) {
+        optim_detail::passThrough(X, XOut, Off, N);
+      });
+}
+
+/// Operands: X, G, V, step count T (int64 scalar, or nullptr: treated as
+/// 1), X', V' (X' may be X and V' may be V).
+template <class T>
+MOTE_RT_KERNEL void momentum_update(const MomentumP &P, const T *X, const T *G,
+                                    const T *V, const int64_t *Step, T *XOut,
+                                    T *VOut) {
+  const T Lr = T(P.Lr), Alpha = T(P.Alpha), Norm = T(P.Norm);
+  const T Beta = (Step && *Step <= 0) ? T(1) : T(P.Beta);
+  const bool Nesterov = P.Nesterov != 0;
+  optim_detail::forEachUpdate(
+      P,
+      [&](int32_t XI, int32_t GI) {
+        T XV = X[XI];
+        T GV = G[GI] + Norm * XV;
+        T VV = Alpha * V[XI] + Beta * GV;
+        VOut[XI] = VV;
+        XOut[XI] = Nesterov ? XV - Lr * (GV + Alpha * VV) : XV - Lr * VV;
+      },
+      [&](int32_t Off, int32_t N) {
+        optim_detail::passThrough(X, XOut, Off, N);
+        optim_detail::passThrough(V, VOut, Off, N);
+      });
+}
+
+/// Operands: X, G, V, H, step count T (int64 scalar), X', V', H' (each
+/// output may be its input's buffer).
+template <class T>
+MOTE_RT_KERNEL void adam_update(const AdamP &P, const T *X, const T *G,
+                                const T *V, const T *H, const int64_t *Step,
+                                T *XOut, T *VOut, T *HOut) {
+  const T Alpha = T(P.Alpha), Beta = T(P.Beta), Eps = T(P.Epsilon);
+  const T Norm = T(P.Norm), Keep = T(1) - T(P.NormPost);
+  const T R = T(optim_detail::adamStepSize(P.Lr, P.Alpha, P.Beta, *Step));
+  optim_detail::forEachUpdate(
+      P,
+      [&](int32_t XI, int32_t GI) {
+        T XV = X[XI];
+        T GV = G[GI] + Norm * XV;
+        T VV = Alpha * V[XI] + (T(1) - Alpha) * GV;
+        T HV = Beta * H[XI] + (T(1) - Beta) * GV * GV;
+        VOut[XI] = VV;
+        HOut[XI] = HV;
+        XOut[XI] = Keep * (XV - R * VV / (mote_rt::sqrt(HV) + Eps));
+      },
+      [&](int32_t Off, int32_t N) {
+        optim_detail::passThrough(X, XOut, Off, N);
+        optim_detail::passThrough(V, VOut, Off, N);
+        optim_detail::passThrough(H, HOut, Off, N);
+      });
+}
+
+} // namespace mote_rt
+
+#endif // MOTE_RT_OPTIM_H
