@@ -67,6 +67,10 @@ enum OpFlags : unsigned {
   OpFlagDataMovement = 1u << 1,
   /// The op has no derivative (integer outputs, shape queries...).
   OpFlagNotDifferentiable = 1u << 2,
+  /// Result 0 may be written into the buffer of an input of the same type
+  /// whose last use is this node: its kernel reads element i of every input
+  /// before it writes element i of the result (memory planning, Liveness).
+  OpFlagInPlace = 1u << 3,
 };
 
 inline constexpr int Variadic = -1;

@@ -2,10 +2,12 @@
 
 #include "passes/Liveness.h"
 #include "compiler/Graph.h"
+#include "compiler/OpDef.h"
 
 #include <algorithm>
 #include <fmt/format.h>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace mote {
 
@@ -47,7 +49,8 @@ std::vector<const BufferInfo *> buffersLiveAt(const MemoryLayout &L,
   return At;
 }
 
-Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align) {
+Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align,
+                                     bool InPlace) {
   MemoryLayout L;
   const auto &Nodes = G.nodes();
   int32_t N = int32_t(Nodes.size());
@@ -104,8 +107,51 @@ Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align) {
   std::unordered_map<const Value *, size_t> Index;
   for (size_t I = 0; I < L.Buffers.size(); ++I)
     Index[L.Buffers[I].V] = I;
+  // Elementwise results written over an input that dies at their node
+  // (OpFlagInPlace): result 0 shares the storage of the first input of the
+  // same type that is an arena node result read last here.
+  std::unordered_set<const Value *> GraphOutputs(G.outputs().begin(),
+                                                 G.outputs().end());
+  std::unordered_map<const Value *, const Value *> Overwrites;
+  if (InPlace)
+    for (int32_t I = 0; I < N; ++I) {
+      const Node &Nd = *Nodes[size_t(I)];
+      if (!(Nd.def().Flags & OpFlagInPlace) || Nd.numOutputs() < 1)
+        continue;
+      const Value *O = Nd.output(0);
+      if (WritesInto.count(O) || GraphOutputs.count(O))
+        continue;
+      for (const Value *In : Nd.inputs()) {
+        if (!In || !In->producer() || In->type() != O->type() ||
+            GraphOutputs.count(In) || WritesInto.count(In) ||
+            LastUse[In] != I)
+          continue;
+        Overwrites[O] = In;
+        break;
+      }
+    }
   for (const auto &Nd : Nodes)
     for (const Value *O : Nd->outputs()) {
+      if (auto Ov = Overwrites.find(O); Ov != Overwrites.end()) {
+        BufferInfo B;
+        B.V = O;
+        B.Kind = Nd->phase() == NodePhase::Forward ? BufferKind::Activation
+                                                   : BufferKind::Gradient;
+        B.Bytes = O->type().bytes();
+        B.First = Def[O];
+        B.Last = std::max(B.First, LastUse.count(O) ? LastUse[O] : B.First);
+        B.InplaceWith = Ov->second;
+        L.Buffers.push_back(B);
+        Index[O] = L.Buffers.size() - 1;
+        // The chain's first buffer holds the storage until the last member
+        // dies: extend its interval.
+        const Value *Root = Ov->second;
+        while (Overwrites.count(Root))
+          Root = Overwrites[Root];
+        BufferInfo &RB = L.Buffers[Index.at(Root)];
+        RB.Last = std::max(RB.Last, B.Last);
+        continue;
+      }
       auto W = WritesInto.find(O);
       BufferKind K = Nd->phase() == NodePhase::Forward
                          ? BufferKind::Activation
@@ -123,6 +169,7 @@ Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align) {
         continue;
       }
       Add(O, K, true, Def[O], LastUse.count(O) ? LastUse[O] : Def[O]);
+      Index[O] = L.Buffers.size() - 1;
     }
 
   std::vector<BufferRequest> Requests;
@@ -141,9 +188,12 @@ Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align) {
   L.Plan = planMemory(Requests, Align);
   for (size_t K = 0; K < Planned.size(); ++K)
     L.Buffers[Planned[K]].Offset = L.Plan.Offsets[K];
+  // Shared storage: a state update's parameter, or an in-place chain's
+  // first buffer (partners come earlier in Buffers, so one pass resolves
+  // chains).
   for (BufferInfo &B : L.Buffers)
     if (B.InplaceWith)
-      B.Offset = L.Buffers[Index[B.InplaceWith]].Offset;
+      B.Offset = L.Buffers[Index.at(B.InplaceWith)].Offset;
   return L;
 }
 

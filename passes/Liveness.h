@@ -8,7 +8,9 @@
 //   - graph inputs and node results are arena buffers live from their
 //     definition (inputs: step 0) to their last use (outputs: the last step),
 //   - the new value of a parameter (a state update) is written in place
-//     into the parameter's buffer, so it is no buffer of its own.
+//     into the parameter's buffer, so it is no buffer of its own; so is the
+//     result of an elementwise op (OpFlagInPlace) written over an input
+//     that dies there.
 // Schedule step i is node i.
 //
 //===----------------------------------------------------------------------===//
@@ -37,7 +39,8 @@ struct BufferInfo {
   int64_t Bytes = 0;
   int32_t First = 0, Last = 0; ///< schedule steps, inclusive (arena only)
   int64_t Offset = -1;         ///< arena offset, -1 for flash
-  /// Parameter whose storage this value is written into (state updates).
+  /// Value whose storage this value is written into (state updates: the
+  /// parameter; in-place elementwise results: the input they overwrite).
   const Value *InplaceWith = nullptr;
 };
 
@@ -55,8 +58,12 @@ int32_t peakStep(const MemoryLayout &L);
 /// Arena buffers live at step \p S, largest first (stable by creation order).
 std::vector<const BufferInfo *> buffersLiveAt(const MemoryLayout &L, int32_t S);
 
-/// Buffers and arena layout of \p G in its current node order.
-Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align = 16);
+/// Buffers and arena layout of \p G in its current node order. With
+/// \p InPlace, results of OpFlagInPlace ops share the storage of an input
+/// of the same type that dies at their node (InplaceWith names it; the
+/// chain's first buffer's interval is extended over the whole chain).
+Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align = 16,
+                                     bool InPlace = true);
 
 } // namespace mote
 

@@ -269,7 +269,7 @@ constexpr std::span<const AttrSpec> NoAttrs = {};
       .Kernel = kernel##NAME,                                                  \
       .Macs = nullptr,                                                         \
       .Grad = nullptr,                                                         \
-      .Flags = OpFlagElementwise | OpFlagNotDifferentiable,                    \
+      .Flags = OpFlagElementwise | OpFlagNotDifferentiable | OpFlagInPlace,    \
       .Summary = SUMMARY,                                                      \
       .Lower = LOWER,                                                          \
   };

@@ -267,7 +267,7 @@ constexpr char AddName[] = "add", SubName[] = "sub", MulName[] = "mul",
       .Kernel = KERNEL,                                                        \
       .Macs = nullptr,                                                         \
       .Grad = grad##NAME,                                                      \
-      .Flags = OpFlagElementwise,                                              \
+      .Flags = OpFlagElementwise | OpFlagInPlace,                              \
       .Summary = SUMMARY,                                                      \
       .Lower = lowerBinary<KNAME>,                                             \
   };

@@ -401,7 +401,7 @@ constexpr AttrSpec GeluAttrs[] = {{"approximate", AttrKind::String}};
       .Kernel = kernel##NAME,                                                  \
       .Macs = nullptr,                                                         \
       .Grad = GRAD,                                                            \
-      .Flags = OpFlagElementwise | (FLAGS),                                    \
+      .Flags = OpFlagElementwise | OpFlagInPlace | (FLAGS),                    \
       .Summary = SUMMARY,                                                      \
       .Lower = LOWER,                                                          \
   };

@@ -177,7 +177,7 @@ extern const OpDef OpDef_Reshape = {
     .Kernel = copyKernel,
     .Macs = nullptr,
     .Grad = gradReshapeLike,
-    .Flags = OpFlagDataMovement,
+    .Flags = OpFlagDataMovement | OpFlagInPlace,
     .Summary = "same data, result shape given by `shape` (fully resolved)",
     .Lower = lowerReshapeCopy,
 };
@@ -193,7 +193,7 @@ extern const OpDef OpDef_Flatten = {
     .Kernel = copyKernel,
     .Macs = nullptr,
     .Grad = gradReshapeLike,
-    .Flags = OpFlagDataMovement,
+    .Flags = OpFlagDataMovement | OpFlagInPlace,
     .Summary = "same data as a matrix: dims before `axis` x dims from `axis`",
     .Lower = lowerReshapeCopy,
 };
@@ -209,7 +209,7 @@ extern const OpDef OpDef_Squeeze = {
     .Kernel = copyKernel,
     .Macs = nullptr,
     .Grad = gradReshapeLike,
-    .Flags = OpFlagDataMovement,
+    .Flags = OpFlagDataMovement | OpFlagInPlace,
     .Summary = "removes the 1-dims listed in `axes` (all 1-dims if none)",
     .Lower = lowerReshapeCopy,
 };
@@ -225,7 +225,7 @@ extern const OpDef OpDef_Unsqueeze = {
     .Kernel = copyKernel,
     .Macs = nullptr,
     .Grad = gradReshapeLike,
-    .Flags = OpFlagDataMovement,
+    .Flags = OpFlagDataMovement | OpFlagInPlace,
     .Summary = "inserts 1-dims at the result indices listed in `axes`",
     .Lower = lowerReshapeCopy,
 };
