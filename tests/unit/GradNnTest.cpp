@@ -23,12 +23,6 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-AttrMap attrs(std::initializer_list<std::pair<std::string, AttrValue>> L) {
-  AttrMap A;
-  for (const auto &[K, V] : L)
-    A.set(K, V);
-  return A;
-}
 
 Tensor f64(Shape Dims, std::vector<double> V) {
   return Tensor::fromVector<double>(std::move(V), std::move(Dims));

@@ -31,12 +31,6 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-AttrMap attrs(std::initializer_list<std::pair<std::string, AttrValue>> L) {
-  AttrMap A;
-  for (const auto &[K, V] : L)
-    A.set(K, V);
-  return A;
-}
 
 /// Tensor of element type T with deterministic values uniform in [Lo, Hi).
 template <class T>

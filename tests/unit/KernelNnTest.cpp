@@ -27,12 +27,6 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-AttrMap attrs(std::initializer_list<std::pair<std::string, AttrValue>> L) {
-  AttrMap A;
-  for (const auto &[K, V] : L)
-    A.set(K, V);
-  return A;
-}
 
 /// Float kernel output against the interpreter's double-accumulated result.
 void checkClose(const Tensor &Want, const std::vector<float> &Got) {

@@ -25,12 +25,6 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-AttrMap attrsOf(std::initializer_list<std::pair<std::string, AttrValue>> L) {
-  AttrMap M;
-  for (const auto &[Name, V] : L)
-    M.set(Name, V);
-  return M;
-}
 
 /// A tensor of \p Dims holding 1, 2, 3, ... (wrapping for 8-bit types), so
 /// every element differs from its neighbours.
@@ -94,7 +88,7 @@ template <class T> void checkPad(Tensor X, AttrMap A) {
 
 template <class T, class I>
 void checkGather(Tensor X, Tensor Idx, int64_t Axis) {
-  LoweredOp L = lowerOp(OpKind::Gather, {X, Idx}, attrsOf({{"axis", Axis}}));
+  LoweredOp L = lowerOp(OpKind::Gather, {X, Idx}, attrs({{"axis", Axis}}));
   REQUIRE_FALSE(L.LowerError);
   CHECK(L.Call.Kernel == "gather");
   REQUIRE(L.Call.TypeArgs.size() == 2);
@@ -106,7 +100,7 @@ void checkGather(Tensor X, Tensor Idx, int64_t Axis) {
 }
 
 template <class T> void checkSoftmax(OpKind Op, Tensor X, int64_t Axis) {
-  LoweredOp L = lowerOp(Op, {X}, attrsOf({{"axis", Axis}}));
+  LoweredOp L = lowerOp(Op, {X}, attrs({{"axis", Axis}}));
   REQUIRE_FALSE(L.LowerError);
   CHECK(L.Call.Header == "mote_rt/softmax.h");
   auto P = paramsAs<mote_rt::SoftmaxP>(L.Call);
@@ -124,7 +118,7 @@ template <class T> void checkSoftmax(OpKind Op, Tensor X, int64_t Axis) {
 /// Runs the forward op for a realistic Y, then the gradient op from
 /// (dY, Y).
 template <class T> void checkSoftmaxGrad(OpKind Fwd, Tensor X, int64_t Axis) {
-  AttrMap A = attrsOf({{"axis", Axis}});
+  AttrMap A = attrs({{"axis", Axis}});
   OpRun F = runOp(Fwd, {X}, A);
   REQUIRE_FALSE(F.Error);
   Tensor DY = X.dtype() == DType::F32 ? randomF32(X.shape(), 77)
@@ -162,16 +156,16 @@ std::vector<std::pair<bool, int>> operandsOf(const KernelCall &C) {
 TEST_CASE("kernel reshape copies Reshape, Flatten, Squeeze, Unsqueeze",
           "[kernel]") {
   checkReshape<float>(OpKind::Reshape, randomF32({2, 3, 4}, 1),
-                      attrsOf({{"shape", Ints{4, 6}}}));
+                      attrs({{"shape", Ints{4, 6}}}));
   checkReshape<int64_t>(OpKind::Reshape, seq<int64_t>({6}),
-                        attrsOf({{"shape", Ints{3, 1, 2}}}));
+                        attrs({{"shape", Ints{3, 1, 2}}}));
   checkReshape<float>(OpKind::Flatten, randomF32({2, 3, 4}, 2),
-                      attrsOf({{"axis", int64_t(2)}}));
+                      attrs({{"axis", int64_t(2)}}));
   checkReshape<int8_t>(OpKind::Flatten, seq<int8_t>({2, 3, 4}),
-                       attrsOf({{"axis", int64_t(0)}}));
+                       attrs({{"axis", int64_t(0)}}));
   checkReshape<float>(OpKind::Squeeze, randomF32({1, 3, 1, 2}, 3), {});
   checkReshape<int32_t>(OpKind::Unsqueeze, seq<int32_t>({3, 2}),
-                        attrsOf({{"axes", Ints{0, -1}}}));
+                        attrs({{"axes", Ints{0, -1}}}));
 }
 
 TEST_CASE("kernel reshape copies eval-mode Dropout; dropout_eval adds the "
@@ -197,45 +191,45 @@ TEST_CASE("kernel reshape copies eval-mode Dropout; dropout_eval adds the "
 
 TEST_CASE("kernel strided_copy expands like the interpreter", "[kernel]") {
   checkStridedCopy<float>(OpKind::Expand, randomF32({3, 1}, 5),
-                          attrsOf({{"shape", Ints{2, 3, 4}}}));
+                          attrs({{"shape", Ints{2, 3, 4}}}));
   checkStridedCopy<float>(OpKind::Expand, randomF32({1, 4}, 6),
-                          attrsOf({{"shape", Ints{3, 1, 4}}}));
+                          attrs({{"shape", Ints{3, 1, 4}}}));
   checkStridedCopy<int32_t>(OpKind::Expand, seq<int32_t>({2, 1, 3}),
-                            attrsOf({{"shape", Ints{2, 2, 4, 3}}}));
+                            attrs({{"shape", Ints{2, 2, 4, 3}}}));
   // Broadcasting a whole block: the two leading dims merge into one.
   CHECK(checkStridedCopy<int64_t>(OpKind::Expand, seq<int64_t>({5}),
-                                  attrsOf({{"shape", Ints{2, 3, 5}}})) == 2);
+                                  attrs({{"shape", Ints{2, 3, 5}}})) == 2);
 }
 
 TEST_CASE("kernel strided_copy transposes like the interpreter", "[kernel]") {
   Tensor X = randomF32({2, 3, 4, 5}, 7);
   for (Ints Perm : {Ints{0, 2, 3, 1}, Ints{3, 1, 0, 2}, Ints{1, 0, 3, 2},
                     Ints{3, 2, 1, 0}, Ints{0, 1, 3, 2}})
-    checkStridedCopy<float>(OpKind::Transpose, X, attrsOf({{"perm", Perm}}));
+    checkStridedCopy<float>(OpKind::Transpose, X, attrs({{"perm", Perm}}));
   // Default perm (reversed dims), integer data.
   checkStridedCopy<int32_t>(OpKind::Transpose, seq<int32_t>({3, 4, 2}), {});
   // Rank 6, and the identity permutation collapses to one contiguous row.
   checkStridedCopy<float>(OpKind::Transpose, randomF32({2, 1, 3, 2, 2, 3}, 8),
-                          attrsOf({{"perm", Ints{5, 3, 1, 0, 4, 2}}}));
+                          attrs({{"perm", Ints{5, 3, 1, 0, 4, 2}}}));
   CHECK(checkStridedCopy<float>(OpKind::Transpose, X,
-                                attrsOf({{"perm", Ints{0, 1, 2, 3}}})) == 1);
+                                attrs({{"perm", Ints{0, 1, 2, 3}}})) == 1);
   // Rank 7 fits once neighbouring dims that stay together merge.
   CHECK(checkStridedCopy<int8_t>(
             OpKind::Transpose, seq<int8_t>({2, 2, 2, 2, 3, 2, 2}),
-            attrsOf({{"perm", Ints{4, 5, 6, 0, 1, 2, 3}}})) == 2);
+            attrs({{"perm", Ints{4, 5, 6, 0, 1, 2, 3}}})) == 2);
 }
 
 TEST_CASE("kernel strided_copy lowering rejects a rank it cannot reduce",
           "[kernel]") {
   LoweredOp L = lowerOp(OpKind::Transpose, {seq<int8_t>({2, 3, 2, 3, 2, 3, 2})},
-                        attrsOf({{"perm", Ints{6, 5, 4, 3, 2, 1, 0}}}));
+                        attrs({{"perm", Ints{6, 5, 4, 3, 2, 1, 0}}}));
   CHECK(mentions(L.LowerError, "kernel limit"));
 }
 
 TEST_CASE("kernel strided_copy slices like the interpreter", "[kernel]") {
   Tensor X = randomF32({5, 6, 7}, 9);
   auto Slice = [](Ints Starts, Ints Ends, Ints Axes, Ints Steps) {
-    return attrsOf(
+    return attrs(
         {{"starts", Starts}, {"ends", Ends}, {"axes", Axes}, {"steps", Steps}});
   };
   const int64_t Big = std::numeric_limits<int64_t>::max();
@@ -251,7 +245,7 @@ TEST_CASE("kernel strided_copy slices like the interpreter", "[kernel]") {
   // Integer data, default axes and steps.
   checkStridedCopy<int64_t>(
       OpKind::Slice, seq<int64_t>({4, 5}),
-      attrsOf({{"starts", Ints{1, 1}}, {"ends", Ints{3, -1}}}));
+      attrs({{"starts", Ints{1, 1}}, {"ends", Ints{3, -1}}}));
   // An empty result writes nothing.
   checkStridedCopy<float>(OpKind::Slice, X, Slice({3}, {3}, {1}, {1}));
 }
@@ -265,7 +259,7 @@ TEST_CASE("kernel concat joins inputs like the interpreter", "[kernel]") {
     Tensor A = randomF32({2, 1, 4}, 10), B = randomF32({2, 3, 4}, 11),
            C = randomF32({2, 2, 4}, 12);
     LoweredOp L =
-        lowerOp(OpKind::Concat, {A, B, C}, attrsOf({{"axis", int64_t(1)}}));
+        lowerOp(OpKind::Concat, {A, B, C}, attrs({{"axis", int64_t(1)}}));
     REQUIRE_FALSE(L.LowerError);
     CHECK(L.Call.Kernel == "concat");
     // The result comes first, then the inputs.
@@ -281,7 +275,7 @@ TEST_CASE("kernel concat joins inputs like the interpreter", "[kernel]") {
   SECTION("last and first axis, integer data") {
     Tensor A = seq<int64_t>({3, 2}), B = seq<int64_t>({3, 5});
     LoweredOp L =
-        lowerOp(OpKind::Concat, {A, B}, attrsOf({{"axis", int64_t(-1)}}));
+        lowerOp(OpKind::Concat, {A, B}, attrs({{"axis", int64_t(-1)}}));
     REQUIRE_FALSE(L.LowerError);
     auto P = paramsAs<mote_rt::ConcatP>(L.Call);
     std::vector<int64_t> Y(L.outElems(0));
@@ -289,7 +283,7 @@ TEST_CASE("kernel concat joins inputs like the interpreter", "[kernel]") {
     checkSame(L.Run.Results[0], Y);
 
     Tensor D = seq<int64_t>({1, 5});
-    L = lowerOp(OpKind::Concat, {B, D, B}, attrsOf({{"axis", int64_t(0)}}));
+    L = lowerOp(OpKind::Concat, {B, D, B}, attrs({{"axis", int64_t(0)}}));
     REQUIRE_FALSE(L.LowerError);
     P = paramsAs<mote_rt::ConcatP>(L.Call);
     Y.assign(L.outElems(0), 0);
@@ -301,7 +295,7 @@ TEST_CASE("kernel concat joins inputs like the interpreter", "[kernel]") {
     std::vector<std::optional<Tensor>> In;
     for (int I = 0; I < 8; ++I)
       In.push_back(randomF32({2, I % 3 + 1}, uint32_t(20 + I)));
-    LoweredOp L = lowerOp(OpKind::Concat, In, attrsOf({{"axis", int64_t(1)}}));
+    LoweredOp L = lowerOp(OpKind::Concat, In, attrs({{"axis", int64_t(1)}}));
     REQUIRE_FALSE(L.LowerError);
     auto P = paramsAs<mote_rt::ConcatP>(L.Call);
     std::vector<float> Y(L.outElems(0));
@@ -312,7 +306,7 @@ TEST_CASE("kernel concat joins inputs like the interpreter", "[kernel]") {
   }
   SECTION("more inputs than the kernel takes are rejected") {
     std::vector<std::optional<Tensor>> In(25, randomF32({2}, 30));
-    LoweredOp L = lowerOp(OpKind::Concat, In, attrsOf({{"axis", int64_t(0)}}));
+    LoweredOp L = lowerOp(OpKind::Concat, In, attrs({{"axis", int64_t(0)}}));
     CHECK(mentions(L.LowerError, "at most 24"));
   }
 }
@@ -323,7 +317,7 @@ TEST_CASE("kernel concat joins inputs like the interpreter", "[kernel]") {
 
 TEST_CASE("kernel pad pads and crops like the interpreter", "[kernel]") {
   auto Pad = [](Ints Pads, std::string Mode, float Value = 0) {
-    return attrsOf({{"pads", Pads}, {"mode", Mode}, {"value", Value}});
+    return attrs({{"pads", Pads}, {"mode", Mode}, {"value", Value}});
   };
   Tensor X = randomF32({3, 4}, 40);
   for (std::string Mode : {"constant", "edge", "reflect"}) {
@@ -347,7 +341,7 @@ TEST_CASE("kernel pad converts the value for bool data", "[kernel]") {
   Tensor X = seq<bool>({2, 2});
   LoweredOp L =
       lowerOp(OpKind::Pad, {X},
-              attrsOf({{"pads", Ints{1, 0, 0, 1}}, {"value", 0.25f}}));
+              attrs({{"pads", Ints{1, 0, 0, 1}}, {"value", 0.25f}}));
   REQUIRE_FALSE(L.LowerError);
   auto P = paramsAs<mote_rt::PadP>(L.Call);
   // [[F, T], [F, T]] padded to 3 x 3: a row of padding first, a column
@@ -496,8 +490,8 @@ TEST_CASE("kernel softmax_cross_entropy matches the interpreter", "[kernel]") {
   Tensor W4 = randomF32({4}, 73, 0.2f, 2.0f);
   for (std::string Red : {"mean", "sum", "none"}) {
     INFO("reduction " << Red);
-    AttrMap A = attrsOf({{"reduction", Red}});
-    AttrMap AI = attrsOf({{"reduction", Red}, {"ignore_index", int64_t(2)}});
+    AttrMap A = attrs({{"reduction", Red}});
+    AttrMap AI = attrs({{"reduction", Red}, {"ignore_index", int64_t(2)}});
     checkLoss<int64_t>({S2, i64({4}, {0, 4, 2, 1}), std::nullopt, A}, false);
     checkLoss<int32_t>({S2, i32({4}, {3, 2, 2, 0}), W, AI}, false);
     checkLoss<int64_t>({S3, i64({2, 3}, {0, 2, 3, 2, 1, 1}), W4, AI}, true);
@@ -506,14 +500,14 @@ TEST_CASE("kernel softmax_cross_entropy matches the interpreter", "[kernel]") {
     // A negative ignore_index.
     checkLoss<int32_t>(
         {S2, i32({4}, {-100, 1, -100, 4}), W,
-         attrsOf({{"reduction", Red}, {"ignore_index", int64_t(-100)}})},
+         attrs({{"reduction", Red}, {"ignore_index", int64_t(-100)}})},
         false);
   }
 }
 
 TEST_CASE("kernel softmax_cross_entropy: every position ignored", "[kernel]") {
   Tensor S = randomF32({2, 3}, 74);
-  AttrMap A = attrsOf({{"ignore_index", int64_t(1)}});
+  AttrMap A = attrs({{"ignore_index", int64_t(1)}});
   LoweredOp Lo =
       lowerOp(OpKind::SoftmaxCrossEntropyLoss, {S, i32({2}, {1, 1})}, A);
   REQUIRE_FALSE(Lo.LowerError);
@@ -535,8 +529,8 @@ TEST_CASE("kernel softmax_cross_entropy_grad matches the interpreter",
   Tensor W4 = randomF32({4}, 83, 0.2f, 2.0f);
   for (std::string Red : {"mean", "sum", "none"}) {
     INFO("reduction " << Red);
-    AttrMap A = attrsOf({{"reduction", Red}});
-    AttrMap AI = attrsOf({{"reduction", Red}, {"ignore_index", int64_t(2)}});
+    AttrMap A = attrs({{"reduction", Red}});
+    AttrMap AI = attrs({{"reduction", Red}, {"ignore_index", int64_t(2)}});
     checkLossGrad<int64_t>({S2, i64({4}, {0, 4, 2, 1}), std::nullopt, A});
     checkLossGrad<int32_t>({S2, i32({4}, {3, 2, 2, 0}), W, AI});
     checkLossGrad<int64_t>({S3, i64({2, 3}, {0, 2, 3, 2, 1, 1}), W4, AI});
@@ -550,7 +544,7 @@ TEST_CASE("kernel softmax_cross_entropy lowering rejects a 64-bit "
           "[kernel]") {
   LoweredOp Lo = lowerOp(OpKind::SoftmaxCrossEntropyLoss,
                          {randomF32({2, 3}, 84), i64({2}, {0, 1})},
-                         attrsOf({{"ignore_index", int64_t(1) << 40}}));
+                         attrs({{"ignore_index", int64_t(1) << 40}}));
   CHECK(mentions(Lo.LowerError, "does not fit in 32 bits"));
 }
 
@@ -648,24 +642,24 @@ void checkAdam(const UpdateCase &K, int64_t Step) {
 
 TEST_CASE("kernel sgd_update matches the interpreter, also in place",
           "[kernel]") {
-  AttrMap A = attrsOf({{"lr", 0.1f}});
+  AttrMap A = attrs({{"lr", 0.1f}});
   checkSgd({randomF32({4, 3}, 105), randomF32({4, 3}, 106), A});
   checkSgd({randomF32({7}, 107), randomF32({7}, 108),
-            attrsOf({{"lr", 0.05f}, {"norm_coefficient", 0.01f}})});
+            attrs({{"lr", 0.05f}, {"norm_coefficient", 0.01f}})});
   checkSgd(partialCase(true, A));
   checkSgd(
-      partialCase(false, attrsOf({{"lr", 0.2f}, {"norm_coefficient", 0.1f}})));
+      partialCase(false, attrs({{"lr", 0.2f}, {"norm_coefficient", 0.1f}})));
   // Channels on axis 0: a single row whose tail passes through.
   checkSgd(
       {randomF32({5, 3}, 109), randomF32({2, 3}, 110),
-       attrsOf(
+       attrs(
            {{"lr", 0.3f}, {"axis", int64_t(0)}, {"channels", int64_t(2)}})});
 }
 
 TEST_CASE("kernel momentum_update matches the interpreter, also in place",
           "[kernel]") {
-  AttrMap Std = attrsOf({{"lr", 0.1f}, {"alpha", 0.8f}, {"beta", 0.5f}});
-  AttrMap Nes = attrsOf({{"lr", 0.1f},
+  AttrMap Std = attrs({{"lr", 0.1f}, {"alpha", 0.8f}, {"beta", 0.5f}});
+  AttrMap Nes = attrs({{"lr", 0.1f},
                          {"mode", std::string("nesterov")},
                          {"norm_coefficient", 0.02f}});
   UpdateCase Full = {randomF32({4, 3}, 111), randomF32({4, 3}, 112), Std};
@@ -679,8 +673,8 @@ TEST_CASE("kernel momentum_update matches the interpreter, also in place",
 
 TEST_CASE("kernel adam_update matches the interpreter, also in place",
           "[kernel]") {
-  AttrMap Def = attrsOf({{"lr", 0.01f}});
-  AttrMap All = attrsOf({{"lr", 0.02f},
+  AttrMap Def = attrs({{"lr", 0.01f}});
+  AttrMap All = attrs({{"lr", 0.02f},
                          {"alpha", 0.85f},
                          {"beta", 0.99f},
                          {"epsilon", 1e-6f},

@@ -45,25 +45,16 @@ struct LoweredOp {
 inline LoweredOp lowerOp(OpKind Op, std::vector<std::optional<Tensor>> Inputs,
                          AttrMap Attrs = {}, size_t NumResults = 1) {
   LoweredOp L;
-  L.Run = runOp(Op, Inputs, Attrs, NumResults);
+  bool Lowered = false;
+  L.Run = runOp(Op, Inputs, std::move(Attrs), NumResults, [&](const Node &N) {
+    REQUIRE(N.def().Lower != nullptr);
+    if (Status S = N.def().Lower(N, L.Call); !S)
+      L.LowerError = S.takeError();
+    Lowered = true;
+  });
   REQUIRE_FALSE(L.Run.Error);
-  L.Inputs = Inputs;
-  // Rebuild the node (runOp's graph is gone) to hand it to the lowering.
-  Graph G("test");
-  std::vector<Value *> Ins;
-  for (size_t I = 0; I < Inputs.size(); ++I)
-    Ins.push_back(Inputs[I] ? G.addInput("in" + std::to_string(I),
-                                         Inputs[I]->type())
-                            : nullptr);
-  std::vector<ResultSpec> Results;
-  for (size_t I = 0; I < NumResults; ++I)
-    Results.push_back({"out" + std::to_string(I), L.Run.Types[I]});
-  Node *N = G.addNode(Op, "n", Ins, std::move(Attrs), std::move(Results));
-  const OpDef &D = N->def();
-  REQUIRE(D.Lower != nullptr);
-  Status S = D.Lower(*N, L.Call);
-  if (!S)
-    L.LowerError = S.takeError();
+  REQUIRE(Lowered);
+  L.Inputs = std::move(Inputs);
   return L;
 }
 

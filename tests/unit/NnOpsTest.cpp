@@ -40,12 +40,6 @@ Tensor ones(Shape Dims) {
   return T;
 }
 
-AttrMap attrs(std::initializer_list<std::pair<std::string, AttrValue>> L) {
-  AttrMap A;
-  for (const auto &[K, V] : L)
-    A.set(K, V);
-  return A;
-}
 
 using Ints = std::vector<int64_t>;
 

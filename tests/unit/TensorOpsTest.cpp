@@ -41,12 +41,6 @@ template <class T> std::vector<T> values(const Tensor &X) {
   return std::vector<T>(D.begin(), D.end());
 }
 
-AttrMap attrs(std::initializer_list<std::pair<std::string, AttrValue>> L) {
-  AttrMap M;
-  for (const auto &[Name, V] : L)
-    M.set(Name, V);
-  return M;
-}
 
 using Ints = std::vector<int64_t>;
 

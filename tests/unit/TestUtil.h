@@ -13,6 +13,7 @@
 #include "compiler/OpDef.h"
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -29,6 +30,15 @@ inline Tensor i32(Shape Dims, std::vector<int32_t> V) {
   return Tensor::fromVector<int32_t>(std::move(V), std::move(Dims));
 }
 
+/// An attribute map from {name, value} pairs.
+inline AttrMap
+attrs(std::initializer_list<std::pair<std::string, AttrValue>> L) {
+  AttrMap A;
+  for (const auto &[K, V] : L)
+    A.set(K, V);
+  return A;
+}
+
 /// Result of inferring and running one op.
 struct OpRun {
   std::optional<Diag> Error;     ///< set if type inference or the kernel failed
@@ -38,8 +48,10 @@ struct OpRun {
 
 /// Runs \p Op on \p Inputs (std::nullopt = absent optional input) with
 /// \p Attrs, producing \p NumResults results.
+/// \p Visit, if given, sees the typed node before the graph goes away.
 inline OpRun runOp(OpKind Op, std::vector<std::optional<Tensor>> Inputs,
-                   AttrMap Attrs = {}, size_t NumResults = 1) {
+                   AttrMap Attrs = {}, size_t NumResults = 1,
+                   const std::function<void(const Node &)> &Visit = {}) {
   Graph G("test");
   std::vector<Value *> Ins;
   for (size_t I = 0; I < Inputs.size(); ++I)
@@ -68,6 +80,8 @@ inline OpRun runOp(OpKind Op, std::vector<std::optional<Tensor>> Inputs,
   Status S = N->def().Kernel(*N, InPtrs, R.Results);
   if (!S)
     R.Error = S.takeError();
+  else if (Visit)
+    Visit(*N);
   return R;
 }
 

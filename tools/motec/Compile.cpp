@@ -74,7 +74,7 @@ int runCompile(const ParsedArgs &Args) {
              L.Plan.ArenaBytes, L.Plan.LowerBoundBytes, L.Plan.efficiency(),
              L.FlashBytes);
   if (Emit == "cpp")
-    fmt::print("wrote {}/{}.h, {}/{}.cpp and {} runtime headers\n",
+    fmt::print("wrote {}/{}.h, {}/{}.cpp and {} runtime-stub files\n",
                Dir.string(), Name, Dir.string(), Name, Files.size() - 2);
   return ExitOk;
 }

@@ -259,15 +259,7 @@ Status lowerBatchNormGrad(const Node &N, KernelCall &C) {
     return T.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
-  const Shape &X = N.inType(1).Dims;
-  C.Header = "mote_rt/norm.h";
-  C.Kernel = "batch_norm_grad";
-  C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "BatchNormP";
-  C.addInt(X[0]);
-  C.addInt(X[1]);
-  C.addInt(productOf(X, 2, X.size()));
-  C.addFloat(N.attrs().getFloat("epsilon", 1e-5f));
+  lowerBatchNormParams(N, N.inType(1).Dims, "batch_norm_grad", C);
   return ok();
 }
 

@@ -195,4 +195,16 @@ void lowerLayerNormParams(const Shape &X, int64_t Axis, float Epsilon,
     C.addInts(BiasStrides);
 }
 
+void lowerBatchNormParams(const Node &N, const Shape &X, std::string Kernel,
+                          KernelCall &C) {
+  C.Header = "mote_rt/norm.h";
+  C.Kernel = std::move(Kernel);
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "BatchNormP";
+  C.addInt(X[0]);
+  C.addInt(X[1]);
+  C.addInt(productOf(X, 2, X.size()));
+  C.addFloat(N.attrs().getFloat("epsilon", 1e-5f));
+}
+
 } // namespace mote

@@ -42,6 +42,12 @@ void lowerLayerNormParams(const Shape &X, int64_t Axis, float Epsilon,
                           const Shape &ScaleDims, bool PushBias,
                           const Shape *BiasDims, KernelCall &C);
 
+/// Fills \p C for mote_rt::batch_norm / batch_norm_grad (\p Kernel):
+/// header, element type of input 0, BatchNormP {N, C, spatial size,
+/// epsilon} of an input of shape \p X.
+void lowerBatchNormParams(const Node &N, const Shape &X, std::string Kernel,
+                          KernelCall &C);
+
 } // namespace mote
 
 #endif // MOTE_COMPILER_OPS_NN_NNLOWER_H
