@@ -10,6 +10,7 @@
 
 #include "Commands.h"
 #include "Generate.h"
+#include "codegen/Targets.h"
 
 #include <fmt/format.h>
 
@@ -23,7 +24,7 @@ const OptionSpec CompileOwnOptions[] = {
     {"o", "DIR", false, "output directory (created; files of the same names replaced)"},
     {"emit", "cpp|none", false, "what to write besides the reports (default cpp)"},
     {"name", "IDENT", false, "prefix of the generated symbols (default: model)"},
-    {"target", "host|cortex-m4", false,
+    {"target", "host|cortex-m4|cortex-m7", false,
      "the device the code is for (the C++ output is the same for all)"},
 };
 
@@ -46,10 +47,11 @@ int runCompile(const ParsedArgs &Args) {
     return reportUsage("compile", Diag("--emit must be cpp or none (obj needs "
                                        "the LLVM backend, not built yet)"));
   std::string Target = Args.get("target").value_or("host");
-  if (Target != "host" && Target != "cortex-m4")
+  if (!lookupTarget(Target))
     return reportUsage("compile",
-                       Diag(fmt::format("--target '{}': this build knows host "
-                                        "and cortex-m4",
+                       Diag(fmt::format("--target '{}' is not a target this "
+                                        "build knows (host, cortex-m4, "
+                                        "cortex-m7)",
                                         Target)));
   std::string Name = Args.get("name").value_or("model");
   auto Out = Args.get("o");
