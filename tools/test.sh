@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the dependencies, configures, builds and runs every test (ctest).
+# Installs the dependencies, configures, builds and runs every test (ctest),
+# then a fuzzing smoke run (tools/fuzz.sh, 30 s per target, in BUILD-fuzz;
+# MOTE_FUZZ_SECONDS changes the time, 0 skips it).
 # usage: tools/test.sh [BUILD_DIR]   (default: build)
 # In CI (CI=true) warnings are errors.
 set -euo pipefail
@@ -10,5 +12,8 @@ WERROR=OFF
 if [ "${CI:-}" = "true" ]; then WERROR=ON; fi
 cmake -S . -B "$BUILD" -G Ninja -DMOTE_WERROR=$WERROR
 cmake --build "$BUILD"
-cd "$BUILD"
-ctest --output-on-failure -j "$(nproc)"
+(cd "$BUILD" && ctest --output-on-failure -j "$(nproc)")
+FUZZ_SECONDS=${MOTE_FUZZ_SECONDS:-30}
+if [ "$FUZZ_SECONDS" != 0 ]; then
+  bash tools/fuzz.sh "$FUZZ_SECONDS" "$BUILD-fuzz"
+fi
