@@ -65,7 +65,8 @@ private:
   /// A bare word (keyword, op name, dtype).
   std::string word();
   /// A plain or quoted name.
-  Expected<std::string> name();
+  /// A name: an identifier or a quoted string (empty only if AllowEmpty).
+  Expected<std::string> name(bool AllowEmpty = false);
   Expected<std::string> quoted();
   Expected<double> number(bool &IsFloat, int64_t &IntVal);
   Expected<TensorType> type();
@@ -142,9 +143,13 @@ Expected<std::string> Parser::quoted() {
   }
 }
 
-Expected<std::string> Parser::name() {
-  if (peek() == '"')
-    return quoted();
+Expected<std::string> Parser::name(bool AllowEmpty) {
+  if (peek() == '"') {
+    Expected<std::string> Q = quoted();
+    if (Q && Q->empty() && !AllowEmpty)
+      return error("a value name cannot be empty");
+    return Q;
+  }
   size_t Start = Pos;
   while (Pos < Text.size() && isIdentChar(Text[Pos]))
     ++Pos;
@@ -447,7 +452,7 @@ Expected<std::unique_ptr<Graph>> Parser::parse() {
   Status S = expect('@', "before the graph name");
   if (!S)
     return S.takeError();
-  Expected<std::string> GN = name();
+  Expected<std::string> GN = name(/*AllowEmpty=*/true);
   if (!GN)
     return GN.takeError();
   G = std::make_unique<Graph>(*GN);
