@@ -9,7 +9,7 @@ config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mote", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.mote_binary_dir, "tests", "lit")
-config.excludes = ["unit", "onnx", "models", "e2e", "Inputs"]
+config.excludes = ["unit", "onnx", "models", "e2e", "Inputs", "fuzz", "robust", "memory"]
 config.substitutions.append(("%mote-opt", os.path.join(config.mote_bin_dir, "mote-opt")))
 config.substitutions.append(("%motec", os.path.join(config.mote_bin_dir, "motec")))
 config.substitutions.append(("%FileCheck", config.filecheck))
