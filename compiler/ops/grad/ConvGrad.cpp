@@ -76,61 +76,15 @@ Expected<std::vector<TensorType>> inferConvGradInput(const Node &N) {
       TensorType(N.inType(0).Elem, N.attrs().getInts("input_shape"))};
 }
 
-/// Offsets (kernel tap, input plane) of the taps of output position \p OutIdx
-/// that lie inside the input.
-void insideTaps(const ConvGeometry &G, const std::vector<int64_t> &OutIdx,
-                const std::vector<int64_t> &InStrides,
-                std::vector<std::pair<int64_t, int64_t>> &Taps) {
-  const Window &Win = G.Win;
-  size_t R = Win.rank();
-  int64_t KSize = productOf(Win.Kernel, 0, R);
-  std::vector<int64_t> KIdx(R, 0);
-  Taps.clear();
-  for (int64_t K = 0; K < KSize; ++K) {
-    int64_t Off = 0;
-    bool Inside = true;
-    for (size_t D = 0; D < R && Inside; ++D) {
-      int64_t Pos = OutIdx[D] * Win.Strides[D] - Win.PadBegin[D] +
-                    KIdx[D] * Win.Dilations[D];
-      Inside = Pos >= 0 && Pos < G.InSpatial[D];
-      Off += Pos * InStrides[D];
-    }
-    if (Inside)
-      Taps.emplace_back(K, Off);
-    nextIndex(KIdx, Win.Kernel);
-  }
-}
-
 template <class E>
 void convGradInputImpl(const ConvGeometry &G, const Tensor &DY, const Tensor &W,
                        Tensor &DX) {
   auto PDY = DY.data<E>();
   auto PW = W.data<E>();
-  size_t R = G.Win.rank();
-  int64_t InSize = productOf(G.InSpatial, 0, R);
-  int64_t OutSize = productOf(G.Win.Out, 0, R);
-  int64_t KSize = productOf(G.Win.Kernel, 0, R);
-  int64_t CPerGroup = G.cPerGroup(), MPerGroup = G.mPerGroup();
-  std::vector<int64_t> InStrides = stridesOf(G.InSpatial);
-  std::vector<double> Acc(size_t(G.Batch * G.C * InSize), 0.0);
-  std::vector<std::pair<int64_t, int64_t>> Taps;
-  std::vector<int64_t> OutIdx(R, 0);
-  for (int64_t P = 0; P < OutSize; ++P) {
-    insideTaps(G, OutIdx, InStrides, Taps);
-    for (int64_t Nb = 0; Nb < G.Batch; ++Nb) {
-      for (int64_t M = 0; M < G.M; ++M) {
-        int64_t Grp = M / MPerGroup;
-        double D = double(PDY[size_t((Nb * G.M + M) * OutSize + P)]);
-        for (int64_t C = 0; C < CPerGroup; ++C) {
-          int64_t XBase = (Nb * G.C + Grp * CPerGroup + C) * InSize;
-          int64_t WBase = (M * CPerGroup + C) * KSize;
-          for (auto [K, Off] : Taps)
-            Acc[size_t(XBase + Off)] += D * double(PW[size_t(WBase + K)]);
-        }
-      }
-    }
-    nextIndex(OutIdx, G.Win.Out);
-  }
+  std::vector<double> Acc(size_t(DX.numElements()), 0.0);
+  forEachConvTerm(G, G.M, [&](int64_t YOff, int64_t XOff, int64_t WOff) {
+    Acc[size_t(XOff)] += double(PDY[size_t(YOff)]) * double(PW[size_t(WOff)]);
+  });
   auto PDX = DX.data<E>();
   for (size_t I = 0; I < Acc.size(); ++I)
     PDX[I] = E(Acc[I]);
@@ -204,34 +158,14 @@ Expected<std::vector<TensorType>> inferConvGradWeight(const Node &N) {
 template <class E>
 void convGradWeightImpl(const WeightGradGeometry &WG, const Tensor &X,
                         const Tensor &DY, Tensor &DW) {
-  const ConvGeometry &G = WG.Conv;
   auto PX = X.data<E>();
   auto PDY = DY.data<E>();
-  size_t R = G.Win.rank();
-  int64_t InSize = productOf(G.InSpatial, 0, R);
-  int64_t OutSize = productOf(G.Win.Out, 0, R);
-  int64_t KSize = productOf(G.Win.Kernel, 0, R);
-  int64_t CPerGroup = G.cPerGroup(), MPerGroup = G.mPerGroup();
-  std::vector<int64_t> InStrides = stridesOf(G.InSpatial);
-  std::vector<double> Acc(size_t(WG.Channels * CPerGroup * KSize), 0.0);
-  std::vector<std::pair<int64_t, int64_t>> Taps;
-  std::vector<int64_t> OutIdx(R, 0);
-  for (int64_t P = 0; P < OutSize; ++P) {
-    insideTaps(G, OutIdx, InStrides, Taps);
-    for (int64_t Nb = 0; Nb < G.Batch; ++Nb) {
-      for (int64_t M = 0; M < WG.Channels; ++M) {
-        int64_t Grp = M / MPerGroup;
-        double D = double(PDY[size_t((Nb * G.M + M) * OutSize + P)]);
-        for (int64_t C = 0; C < CPerGroup; ++C) {
-          int64_t XBase = (Nb * G.C + Grp * CPerGroup + C) * InSize;
-          int64_t WBase = (M * CPerGroup + C) * KSize;
-          for (auto [K, Off] : Taps)
-            Acc[size_t(WBase + K)] += D * double(PX[size_t(XBase + Off)]);
-        }
-      }
-    }
-    nextIndex(OutIdx, G.Win.Out);
-  }
+  std::vector<double> Acc(size_t(DW.numElements()), 0.0);
+  forEachConvTerm(WG.Conv, WG.Channels,
+                  [&](int64_t YOff, int64_t XOff, int64_t WOff) {
+                    Acc[size_t(WOff)] +=
+                        double(PDY[size_t(YOff)]) * double(PX[size_t(XOff)]);
+                  });
   auto PDW = DW.data<E>();
   for (size_t I = 0; I < Acc.size(); ++I)
     PDW[I] = E(Acc[I]);

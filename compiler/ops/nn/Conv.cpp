@@ -52,51 +52,18 @@ void convImpl(const ConvGeometry &G, const Tensor &X, const Tensor &W,
   auto PX = X.data<E>();
   auto PW = W.data<E>();
   auto PY = Y.data<E>();
-  const Window &Win = G.Win;
-  size_t R = Win.rank();
-  int64_t InSize = productOf(G.InSpatial, 0, R);
-  int64_t OutSize = productOf(Win.Out, 0, R);
-  int64_t KSize = productOf(Win.Kernel, 0, R);
-  int64_t CPerGroup = G.C / G.Group;
-  int64_t MPerGroup = G.M / G.Group;
-  std::vector<int64_t> InStrides = stridesOf(G.InSpatial);
-
-  // (offset in the kernel, offset in the input plane) of each tap of the
-  // current window that lies inside the input.
-  std::vector<std::pair<int64_t, int64_t>> Taps;
-  std::vector<int64_t> OutIdx(R, 0);
-  std::vector<int64_t> KIdx(R, 0);
-  for (int64_t P = 0; P < OutSize; ++P) {
-    Taps.clear();
-    for (int64_t K = 0; K < KSize; ++K) {
-      int64_t Off = 0;
-      bool Inside = true;
-      for (size_t D = 0; D < R && Inside; ++D) {
-        int64_t Pos = OutIdx[D] * Win.Strides[D] - Win.PadBegin[D] +
-                      KIdx[D] * Win.Dilations[D];
-        Inside = Pos >= 0 && Pos < G.InSpatial[D];
-        Off += Pos * InStrides[D];
-      }
-      if (Inside)
-        Taps.emplace_back(K, Off);
-      nextIndex(KIdx, Win.Kernel);
-    }
-    for (int64_t Nb = 0; Nb < G.Batch; ++Nb) {
-      for (int64_t M = 0; M < G.M; ++M) {
-        int64_t Grp = M / MPerGroup;
-        double Acc = B ? double(B->data<E>()[size_t(M)]) : 0.0;
-        for (int64_t C = 0; C < CPerGroup; ++C) {
-          int64_t XBase = (Nb * G.C + Grp * CPerGroup + C) * InSize;
-          int64_t WBase = (M * CPerGroup + C) * KSize;
-          for (auto [K, Off] : Taps)
-            Acc +=
-                double(PX[size_t(XBase + Off)]) * double(PW[size_t(WBase + K)]);
-        }
-        PY[size_t((Nb * G.M + M) * OutSize + P)] = E(Acc);
-      }
-    }
-    nextIndex(OutIdx, Win.Out);
-  }
+  // Each output's terms come one after another, so summing them into Acc
+  // in this order is the same as a running sum per output.
+  int64_t OutPlane = Y.numElements() / std::max<int64_t>(G.Batch * G.M, 1);
+  std::vector<double> Acc(PY.size(), 0.0);
+  if (B)
+    for (size_t I = 0; I < Acc.size(); ++I)
+      Acc[I] = double(B->data<E>()[size_t((int64_t(I) / OutPlane) % G.M)]);
+  forEachConvTerm(G, G.M, [&](int64_t YOff, int64_t XOff, int64_t WOff) {
+    Acc[size_t(YOff)] += double(PX[size_t(XOff)]) * double(PW[size_t(WOff)]);
+  });
+  for (size_t I = 0; I < Acc.size(); ++I)
+    PY[I] = E(Acc[I]);
 }
 
 Status kernelConv(const Node &N, std::span<const Tensor *const> In,

@@ -119,6 +119,57 @@ struct PoolGeometry {
 Expected<PoolGeometry> poolGeometry(const Node &N, const Shape &X, bool IsMax,
                                     std::string_view XName = "input X");
 
+/// Calls F(YOff, XOff, WOff) for every multiply-accumulate term of a
+/// convolution of geometry \p G restricted to its first \p Channels output
+/// channels: the offsets into Y [N, M, out..], X [N, C, in..] and
+/// W [M, C/group, kernel..] of each (output position, image, output
+/// channel, input channel of its group, kernel tap inside the input), in
+/// that loop order. The forward Conv and both of its gradients accumulate
+/// over these same terms.
+template <class Fn>
+void forEachConvTerm(const ConvGeometry &G, int64_t Channels, Fn F) {
+  const Window &Win = G.Win;
+  size_t R = Win.rank();
+  int64_t InSize = productOf(G.InSpatial, 0, R);
+  int64_t OutSize = productOf(Win.Out, 0, R);
+  int64_t KSize = productOf(Win.Kernel, 0, R);
+  int64_t CPerGroup = G.cPerGroup(), MPerGroup = G.mPerGroup();
+  std::vector<int64_t> InStrides = stridesOf(G.InSpatial);
+  // (offset in the kernel, offset in the input plane) of each tap of the
+  // current window that lies inside the input.
+  std::vector<std::pair<int64_t, int64_t>> Taps;
+  std::vector<int64_t> OutIdx(R, 0);
+  std::vector<int64_t> KIdx(R, 0);
+  for (int64_t P = 0; P < OutSize; ++P) {
+    Taps.clear();
+    for (int64_t K = 0; K < KSize; ++K) {
+      int64_t Off = 0;
+      bool Inside = true;
+      for (size_t D = 0; D < R && Inside; ++D) {
+        int64_t Pos = OutIdx[D] * Win.Strides[D] - Win.PadBegin[D] +
+                      KIdx[D] * Win.Dilations[D];
+        Inside = Pos >= 0 && Pos < G.InSpatial[D];
+        Off += Pos * InStrides[D];
+      }
+      if (Inside)
+        Taps.emplace_back(K, Off);
+      nextIndex(KIdx, Win.Kernel);
+    }
+    for (int64_t Nb = 0; Nb < G.Batch; ++Nb)
+      for (int64_t M = 0; M < Channels; ++M) {
+        int64_t Grp = M / MPerGroup;
+        int64_t YOff = (Nb * G.M + M) * OutSize + P;
+        for (int64_t C = 0; C < CPerGroup; ++C) {
+          int64_t XBase = (Nb * G.C + Grp * CPerGroup + C) * InSize;
+          int64_t WBase = (M * CPerGroup + C) * KSize;
+          for (auto [K, Off] : Taps)
+            F(YOff, XBase + Off, WBase + K);
+        }
+      }
+    nextIndex(OutIdx, Win.Out);
+  }
+}
+
 /// One tap of a pooling window that lies inside the input.
 struct PoolTap {
   int64_t Offset; ///< row-major offset in the channel plane
