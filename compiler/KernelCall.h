@@ -17,6 +17,8 @@
 //     one), then one per result the node has (`T *`; kernels give optional
 //     trailing results a nullptr default), unless the lowering lists its
 //     own operand order in Operands;
+//   - a lowering runs on a verified node (its type rule has passed), so it
+//     need not check again what the type rule checks;
 //   - kernels never allocate, never fail (the verifier and the lowering
 //     reject what they cannot do) and may not read an output before they
 //     write it unless the lowering says so.

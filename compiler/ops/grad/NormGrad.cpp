@@ -236,8 +236,6 @@ Status kernelBatchNormGrad(const Node &N, std::span<const Tensor *const> In,
 //===----------------------------------------------------------------------===//
 
 Status lowerLayerNormGrad(const Node &N, KernelCall &C) {
-  if (Expected<std::vector<TensorType>> T = inferLayerNormGrad(N); !T)
-    return T.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
   const Shape &X = N.inType(1).Dims;
@@ -255,8 +253,6 @@ Status lowerLayerNormGrad(const Node &N, KernelCall &C) {
 }
 
 Status lowerBatchNormGrad(const Node &N, KernelCall &C) {
-  if (Expected<std::vector<TensorType>> T = inferBatchNormGrad(N); !T)
-    return T.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
   lowerBatchNormParams(N, N.inType(1).Dims, "batch_norm_grad", C);

@@ -303,8 +303,6 @@ Status gradLayerNorm(GradContext &Ctx, const Node &N) {
 //===----------------------------------------------------------------------===//
 
 Status lowerBatchNorm(const Node &N, KernelCall &C) {
-  if (Expected<std::vector<TensorType>> T = inferBatchNorm(N); !T)
-    return T.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
   lowerBatchNormParams(N, N.inType(0).Dims, "batch_norm", C);
@@ -312,8 +310,6 @@ Status lowerBatchNorm(const Node &N, KernelCall &C) {
 }
 
 Status lowerLayerNorm(const Node &N, KernelCall &C) {
-  if (Expected<std::vector<TensorType>> T = inferLayerNorm(N); !T)
-    return T.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
   const Shape &X = N.inType(0).Dims;
