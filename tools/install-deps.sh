@@ -16,6 +16,9 @@ PACKAGES=(
   coinor-cbc
   # generated code on an emulated Cortex-M4 (motec run --target cortex-m4)
   gcc-arm-none-eabi qemu-system-arm
+  # generated code under QEMU's Linux user mode (--target aarch64, hexagon;
+  # built with clang-19 and lld-19 above)
+  qemu-user
 )
 
 missing=()

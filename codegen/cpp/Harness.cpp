@@ -57,7 +57,9 @@ std::string emitHostHarness(const HarnessSpec &S) {
       H += fmt::format("  Out[{0}].resize({1} + 1);\n  OutPtrs[{0}] = "
                        "Out[{0}].data();\n",
                        I, S.OutputBytes[I]);
-    H += fmt::format("  {}_infer_v(Arena, Ptrs, OutPtrs);\n", S.Name);
+    H += fmt::format("  for (int K = 0; K < {}; ++K)\n"
+                     "    {}_infer_v(Arena, Ptrs, OutPtrs);\n",
+                     S.Steps, S.Name);
     for (size_t I = 0; I < S.OutputBytes.size(); ++I)
       H += fmt::format("  writeAll(\"out{0}.bin\", Out[{0}].data(), {1});\n", I,
                        S.OutputBytes[I]);
@@ -72,9 +74,9 @@ namespace mote {
 
 std::string emitBoardHarness(const HarnessSpec &S) {
   std::string H;
-  H += "// Board harness written by motec run (Arm semihosting, no libc).\n";
+  H += "// Board harness written by motec run (board I/O, no libc).\n";
   H += fmt::format("#include \"{}.h\"\n", S.Name);
-  H += "#include \"board/mps2/semihost.h\"\n\n";
+  H += fmt::format("#include \"board/{}/io.h\"\n\n", S.Board);
   H += "namespace {\n";
   H += fmt::format("alignas(16) unsigned char Arena[{}_ARENA_BYTES + 16];\n",
                    S.Name);
@@ -128,7 +130,9 @@ std::string emitBoardHarness(const HarnessSpec &S) {
     H += fmt::format("  void *OutPtrs[{}] = {{{}}};\n",
                      std::max<size_t>(S.OutputBytes.size(), 1),
                      Outs.empty() ? "nullptr" : Outs);
-    H += fmt::format("  {}_infer_v(Arena, Ptrs, OutPtrs);\n", S.Name);
+    H += fmt::format("  for (int K = 0; K < {}; ++K)\n"
+                     "    {}_infer_v(Arena, Ptrs, OutPtrs);\n",
+                     S.Steps, S.Name);
     for (size_t I = 0; I < S.OutputBytes.size(); ++I)
       H += fmt::format("  writeFile(\"out{0}.bin\", Out{0}, {1});\n", I,
                        S.OutputBytes[I]);

@@ -21,7 +21,12 @@ namespace mote {
 struct HarnessSpec {
   std::string Name;
   bool Training = false;
+  /// Training steps; for inference, how many times the inference runs
+  /// (instruction counts take the difference of two such runs).
   int64_t Steps = 1;
+  /// Board directory under runtime-stub/board whose io.h the board harness
+  /// includes (mote_board::open/read/write/close/print/printInt/exit).
+  std::string Board = "mps2";
   std::vector<int64_t> InputBytes;  ///< per input of the entry point
   std::vector<int64_t> OutputBytes; ///< inference outputs
 };
@@ -29,9 +34,10 @@ struct HarnessSpec {
 /// The host harness (libc: stdio, aligned_alloc).
 std::string emitHostHarness(const HarnessSpec &S);
 
-/// The same program for the emulated MPS2 boards: no libc, static buffers,
-/// files through Arm semihosting (runtime-stub/board/mps2), a progress line
-/// per step on the console.
+/// The same program for emulated boards and freestanding Linux programs: no
+/// libc, static buffers, files through board/<Board>/io.h (Arm semihosting
+/// on the MPS2/MPS3 boards, raw system calls under QEMU's user mode), a
+/// progress line per step on the console.
 std::string emitBoardHarness(const HarnessSpec &S);
 
 } // namespace mote
