@@ -1,6 +1,7 @@
 //===- Generate.cpp - Graph to generated code, shared by compile and run --===//
 
 #include "Generate.h"
+#include "codegen/llvm/LlvmEmitter.h"
 
 #include <fmt/format.h>
 #include <fstream>
@@ -10,7 +11,8 @@ namespace fs = std::filesystem;
 
 namespace mote::cli {
 
-Expected<Generated> generateCpp(Session &S, const std::string &Name) {
+Expected<Generated> generateCpp(Session &S, const std::string &Name,
+                                bool CheckBounds) {
   if (!isCIdentifier(Name))
     return Diag(fmt::format("--name '{}' is not a C identifier", Name));
   Generated R;
@@ -25,6 +27,7 @@ Expected<Generated> generateCpp(Session &S, const std::string &Name) {
   CppEmitOptions O;
   O.Name = Name;
   O.Prediction = S.Passes.Prediction;
+  O.CheckBounds = R.CheckBounds = CheckBounds;
   O.Source = fs::path(S.ModelPath).filename().string();
   auto Files = emitCpp(*R.G, R.Layout, O);
   if (!Files) {
@@ -37,6 +40,27 @@ Expected<Generated> generateCpp(Session &S, const std::string &Name) {
   for (const EmittedFile &F : runtimeStubFiles())
     R.Files.push_back(F);
   return R;
+}
+
+Expected<std::vector<EmittedFile>> generateObject(const Session &S,
+                                                  const Generated &Gen,
+                                                  const std::string &Name,
+                                                  const TargetInfo &Target,
+                                                  int OptLevel) {
+  ObjectEmitOptions O;
+  O.Cpp.Name = Name;
+  O.Cpp.Prediction = S.Passes.Prediction;
+  O.Cpp.Source = fs::path(S.ModelPath).filename().string();
+  O.Target = &Target;
+  O.OptLevel = OptLevel;
+  auto Files = emitObject(*Gen.G, Gen.Layout, O);
+  if (!Files) {
+    Diag D = Files.takeError();
+    if (D.File.empty())
+      D.File = S.ModelPath;
+    return D;
+  }
+  return std::move(*Files);
 }
 
 Status writeFilesAtomically(const fs::path &Dir,

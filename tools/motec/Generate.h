@@ -4,6 +4,7 @@
 #define MOTE_TOOLS_MOTEC_GENERATE_H
 
 #include "Session.h"
+#include "codegen/Targets.h"
 #include "codegen/cpp/CppEmitter.h"
 #include "compiler/Graph.h"
 #include "passes/Liveness.h"
@@ -18,10 +19,22 @@ struct Generated {
   MemoryLayout Layout;
   /// NAME.h, NAME.cpp and the runtime-stub headers.
   std::vector<EmittedFile> Files;
+  /// Emitted in the --check-bounds mode (needs AddressSanitizer to build).
+  bool CheckBounds = false;
 };
 
 /// Imports, compiles and lays out the model of \p S and emits C++ named \p Name.
-Expected<Generated> generateCpp(Session &S, const std::string &Name);
+/// \p CheckBounds: the --check-bounds debug mode (CppEmitOptions).
+Expected<Generated> generateCpp(Session &S, const std::string &Name,
+                                bool CheckBounds = false);
+
+/// NAME.h and NAME.o of the LLVM backend for \p Target from what
+/// generateCpp made (same graph and layout), optimised at \p OptLevel.
+Expected<std::vector<EmittedFile>> generateObject(const Session &S,
+                                                  const Generated &Gen,
+                                                  const std::string &Name,
+                                                  const TargetInfo &Target,
+                                                  int OptLevel = 2);
 
 /// Writes \p Files under \p Dir through a temporary sibling directory, so a
 /// failure leaves no partial output; existing files of the same names in

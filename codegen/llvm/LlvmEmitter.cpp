@@ -1,0 +1,656 @@
+//===- LlvmEmitter.cpp - Object code from a planned graph via LLVM --------===//
+//
+// Builds one LLVM module per model: the frozen weights and initial values as
+// internal constants, the arena as the functions' first argument, and per
+// node a call
+//
+//   mote_k_<kernel>_<types>(&params, operands)
+//
+// with params an internal constant of the kernel's parameter struct (i32,
+// float and [6 x i32] fields in declaration order: the C layout) and
+// operands an array of arena (or flash) pointers, null for an absent
+// optional operand. The kernel library of the target is then linked in
+// (only what is called), every kernel entry is marked always-inline so each
+// call is specialised on its constant parameters, all but the public API is
+// internalised, and the module runs the O2/O3 pipeline and the code
+// generator of the target's TargetMachine.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/llvm/LlvmEmitter.h"
+#include "codegen/Targets.h"
+#include "compiler/Graph.h"
+#include "compiler/KernelCall.h"
+#include "compiler/OpDef.h"
+#include "passes/Liveness.h"
+
+#include "llvm-c/Target.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Linker/Linker.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/Transforms/IPO/Internalize.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fmt/format.h>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+namespace mote {
+
+std::string kernelEntryName(std::string_view Kernel,
+                            std::span<const DType> Types) {
+  std::string R = fmt::format("mote_k_{}", Kernel);
+  for (DType T : Types) {
+    switch (T) {
+    case DType::F32: R += "_f32"; break;
+    case DType::F64: R += "_f64"; break;
+    case DType::I8: R += "_i8"; break;
+    case DType::U8: R += "_u8"; break;
+    case DType::I32: R += "_i32"; break;
+    case DType::I64: R += "_i64"; break;
+    case DType::Bool: R += "_b8"; break;
+    }
+  }
+  return R;
+}
+
+namespace {
+
+void initializeTargets() {
+  static std::once_flag Once;
+  std::call_once(Once, [] {
+    LLVMInitializeX86TargetInfo();
+    LLVMInitializeX86Target();
+    LLVMInitializeX86TargetMC();
+    LLVMInitializeX86AsmPrinter();
+    LLVMInitializeARMTargetInfo();
+    LLVMInitializeARMTarget();
+    LLVMInitializeARMTargetMC();
+    LLVMInitializeARMAsmPrinter();
+    LLVMInitializeAArch64TargetInfo();
+    LLVMInitializeAArch64Target();
+    LLVMInitializeAArch64TargetMC();
+    LLVMInitializeAArch64AsmPrinter();
+    LLVMInitializeHexagonTargetInfo();
+    LLVMInitializeHexagonTarget();
+    LLVMInitializeHexagonTargetMC();
+    LLVMInitializeHexagonAsmPrinter();
+  });
+}
+
+bool allZero(const Tensor &T) {
+  const std::byte *P = T.raw();
+  return std::all_of(P, P + T.type().bytes(),
+                     [](std::byte B) { return B == std::byte{0}; });
+}
+
+class ObjEmitter {
+public:
+  ObjEmitter(const Graph &G, const MemoryLayout &L, const ObjectEmitOptions &O)
+      : G(G), L(L), O(O), Name(O.Cpp.Name) {}
+
+  Expected<std::vector<EmittedFile>> run();
+
+private:
+  Diag internal(std::string Msg) const {
+    return Diag(fmt::format("--emit obj: target '{}': {}", O.Target->Name, Msg));
+  }
+  llvm::Type *elemType(DType T);
+  /// Alignment of a block copy or fill. Hexagon's code generator turns
+  /// aligned copies of 32+ bytes into calls of a compiler-rt helper
+  /// (__hexagon_memcpy_likely_aligned_min32bytes_mult8bytes); with
+  /// alignment 1 they stay plain memcpy, like on the other targets.
+  llvm::MaybeAlign memAlign(uint64_t A) const {
+    return llvm::MaybeAlign(Hexagon ? 1 : A);
+  }
+  llvm::Value *arena(llvm::IRBuilder<> &B, int64_t Offset);
+  /// Address of \p V: arena + offset, or its flash constant.
+  llvm::Value *ptr(llvm::IRBuilder<> &B, const Value *V);
+  void emitConstants();
+  llvm::Function *define(std::string_view Suffix, llvm::Type *Ret,
+                         std::vector<llvm::Type *> Args);
+  Status emitNode(llvm::IRBuilder<> &B, const Node &N);
+  /// Copies the \p I-th pointer of the array \p Ptrs to/from \p V.
+  void copyIn(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I, const Value *V);
+  void copyOut(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I, const Value *V);
+  void emitInit();
+  Status emitTrainStep();
+  Status emitInfer();
+  void emitCheckpoint();
+  Expected<std::string> optimizeAndEmit(llvm::TargetMachine &TM);
+
+  const Graph &G;
+  const MemoryLayout &L;
+  const ObjectEmitOptions &O;
+  std::string Name;
+  bool Training = false;
+  bool Hexagon = false;
+
+  llvm::LLVMContext Ctx;
+  std::unique_ptr<llvm::Module> Lib, M;
+  /// Function attributes of the library (target CPU and features) that the
+  /// generated functions share, so the kernels inline into them.
+  llvm::AttrBuilder *FnAttrs = nullptr;
+  std::unique_ptr<llvm::AttrBuilder> FnAttrsStorage;
+  std::unordered_map<const Value *, const BufferInfo *> Buf;
+  std::unordered_map<const Value *, llvm::GlobalVariable *> Flash;
+  std::set<std::string> Public;
+  /// Per function being emitted: the arena argument.
+  llvm::Value *Arena = nullptr;
+  int ParamIndex = 0;
+};
+
+llvm::Type *ObjEmitter::elemType(DType T) {
+  switch (T) {
+  case DType::F32: return llvm::Type::getFloatTy(Ctx);
+  case DType::F64: return llvm::Type::getDoubleTy(Ctx);
+  case DType::I8:
+  case DType::U8:
+  case DType::Bool: return llvm::Type::getInt8Ty(Ctx);
+  case DType::I32: return llvm::Type::getInt32Ty(Ctx);
+  case DType::I64: return llvm::Type::getInt64Ty(Ctx);
+  }
+  return llvm::Type::getInt8Ty(Ctx);
+}
+
+llvm::Value *ObjEmitter::arena(llvm::IRBuilder<> &B, int64_t Offset) {
+  if (Offset == 0)
+    return Arena;
+  return B.CreateInBoundsGEP(B.getInt8Ty(), Arena, B.getInt64(uint64_t(Offset)));
+}
+
+llvm::Value *ObjEmitter::ptr(llvm::IRBuilder<> &B, const Value *V) {
+  auto It = Buf.find(V);
+  if (It != Buf.end() && It->second->InArena)
+    return arena(B, It->second->Offset);
+  auto F = Flash.find(V);
+  assert(F != Flash.end() && "value neither in the arena nor in flash");
+  return F->second;
+}
+
+void ObjEmitter::emitConstants() {
+  int Index = 0;
+  for (const Value *P : G.params()) {
+    bool InArena = P->isTrainable() || P->isOptimizerState();
+    std::string GName = fmt::format("{}_{}{}", Name, InArena ? "init" : "w", Index++);
+    const Tensor *T = P->data();
+    if (!T || (InArena && allZero(*T)))
+      continue; // zero-initialised state needs no flash copy
+    int64_t N = std::max<int64_t>(T->numElements(), 1);
+    llvm::Type *E = elemType(T->dtype());
+    std::string Bytes(reinterpret_cast<const char *>(T->raw()),
+                      size_t(T->type().bytes()));
+    Bytes.resize(size_t(N) * dtypeSize(T->dtype()), '\0');
+    // All targets are little-endian, as the host is: the tensor's bytes are
+    // the target's representation.
+    llvm::Constant *Init = llvm::ConstantDataArray::getRaw(Bytes, uint64_t(N), E);
+    auto *GV = new llvm::GlobalVariable(*M, Init->getType(), /*isConstant=*/true,
+                                        llvm::GlobalValue::InternalLinkage,
+                                        Init, GName);
+    GV->setAlignment(llvm::Align(16));
+    Flash[P] = GV;
+  }
+}
+
+llvm::Function *ObjEmitter::define(std::string_view Suffix, llvm::Type *Ret,
+                                   std::vector<llvm::Type *> Args) {
+  std::string FName = fmt::format("{}_{}", Name, Suffix);
+  auto *FT = llvm::FunctionType::get(Ret, Args, false);
+  auto *F = llvm::Function::Create(FT, llvm::GlobalValue::ExternalLinkage,
+                                   FName, *M);
+  F->addFnAttrs(*FnAttrs);
+  F->addFnAttr(llvm::Attribute::NoUnwind);
+  Public.insert(FName);
+  llvm::BasicBlock::Create(Ctx, "entry", F);
+  return F;
+}
+
+void ObjEmitter::copyIn(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
+                        const Value *V) {
+  llvm::Value *Slot = B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Ptrs, I);
+  llvm::Value *Src = B.CreateLoad(B.getPtrTy(), Slot);
+  uint64_t Align = dtypeSize(V->type().Elem);
+  B.CreateMemCpy(ptr(B, V), memAlign(Align), Src, memAlign(Align),
+                 uint64_t(V->type().bytes()));
+}
+
+void ObjEmitter::copyOut(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
+                         const Value *V) {
+  llvm::Value *Slot = B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Ptrs, I);
+  llvm::Value *Dst = B.CreateLoad(B.getPtrTy(), Slot);
+  uint64_t Align = dtypeSize(V->type().Elem);
+  B.CreateMemCpy(Dst, memAlign(Align), ptr(B, V), memAlign(Align),
+                 uint64_t(V->type().bytes()));
+}
+
+Status ObjEmitter::emitNode(llvm::IRBuilder<> &B, const Node &N) {
+  const OpDef &D = N.def();
+  auto Fail = [&](std::string Why) {
+    Diag E(std::move(Why));
+    E.NodeName = N.name();
+    E.OpType = std::string(N.opName());
+    return Status(std::move(E));
+  };
+  if (!D.Lower)
+    return Fail(fmt::format("op {} has no lowering to a runtime kernel (the "
+                            "LLVM backend cannot compile it)",
+                            N.opName()));
+  KernelCall C;
+  if (Status S = D.Lower(N, C); !S) {
+    Diag E = S.takeError();
+    E.NodeName = N.name();
+    E.OpType = std::string(N.opName());
+    E.Message = "cannot generate code: " + E.Message;
+    return Status(std::move(E));
+  }
+  std::string Entry = kernelEntryName(C.Kernel, C.TypeArgs);
+  std::string MetaName = "mote_m_" + Entry.substr(std::strlen("mote_k_"));
+  llvm::GlobalVariable *Meta = Lib->getGlobalVariable(MetaName);
+  auto *MetaInit = Meta ? llvm::dyn_cast_or_null<llvm::ConstantDataArray>(
+                              Meta->getInitializer())
+                        : nullptr;
+  if (!Lib->getFunction(Entry) || !MetaInit) {
+    std::vector<std::string> TNames;
+    for (DType T : C.TypeArgs)
+      TNames.emplace_back(dtypeName(T));
+    return Fail(fmt::format(
+        "--emit obj: the kernel library for target '{}' has no instance "
+        "{}<{}> ({}); add it to codegen/llvm/Kernels.def or use --emit cpp",
+        O.Target->Name, C.Kernel, fmt::join(TNames, ", "), Entry));
+  }
+  uint64_t Arity = MetaInit->getElementAsInteger(0);
+  uint64_t ParamBytes = MetaInit->getElementAsInteger(1);
+
+  // The parameter struct, as an internal constant.
+  std::vector<llvm::Type *> FieldTypes;
+  std::vector<llvm::Constant *> Fields;
+  for (const KernelParam &P : C.Params) {
+    switch (P.K) {
+    case KernelParam::Kind::Int:
+      FieldTypes.push_back(B.getInt32Ty());
+      Fields.push_back(B.getInt32(uint32_t(int32_t(P.I))));
+      break;
+    case KernelParam::Kind::Float:
+      FieldTypes.push_back(B.getFloatTy());
+      Fields.push_back(llvm::ConstantFP::get(B.getFloatTy(), double(float(P.F))));
+      break;
+    case KernelParam::Kind::Ints: {
+      std::vector<uint32_t> V(KernelMaxRank, 0);
+      for (size_t I = 0; I < P.Ints.size() && I < V.size(); ++I)
+        V[I] = uint32_t(int32_t(P.Ints[I]));
+      Fields.push_back(llvm::ConstantDataArray::get(Ctx, V));
+      FieldTypes.push_back(Fields.back()->getType());
+      break;
+    }
+    }
+  }
+  auto *ST = llvm::StructType::get(Ctx, FieldTypes);
+  uint64_t Bytes = M->getDataLayout().getTypeAllocSize(ST);
+  if (Bytes != ParamBytes)
+    return Fail(fmt::format("internal error: the lowering gives {} bytes of "
+                            "parameters, mote_rt::{} takes {} ({})",
+                            Bytes, C.ParamType, ParamBytes, Entry));
+  auto *Params = new llvm::GlobalVariable(
+      *M, ST, /*isConstant=*/true, llvm::GlobalValue::InternalLinkage,
+      llvm::ConstantStruct::get(ST, Fields), fmt::format("{}_p{}", Name, ParamIndex++));
+  Params->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  Params->setAlignment(llvm::Align(4));
+
+  // The operands.
+  std::vector<KernelOperand> Ops = C.Operands;
+  if (Ops.empty()) {
+    size_t NumIn = N.numInputs();
+    if (D.MaxInputs != Variadic)
+      NumIn = std::max(NumIn, size_t(D.MaxInputs));
+    for (size_t I = 0; I < NumIn; ++I)
+      Ops.push_back({false, int(I)});
+    for (size_t I = 0; I < N.numOutputs(); ++I)
+      Ops.push_back({true, int(I)});
+  }
+  if (Ops.size() > Arity)
+    return Fail(fmt::format("internal error: {} operands for {}, which takes {}",
+                            Ops.size(), Entry, Arity));
+  llvm::IRBuilder<> EntryB(&B.GetInsertBlock()->getParent()->getEntryBlock(),
+                           B.GetInsertBlock()->getParent()->getEntryBlock().begin());
+  auto *ArrTy = llvm::ArrayType::get(B.getPtrTy(), Arity);
+  llvm::AllocaInst *Array = EntryB.CreateAlloca(ArrTy);
+  for (uint64_t I = 0; I < Arity; ++I) {
+    llvm::Value *P = llvm::ConstantPointerNull::get(B.getPtrTy());
+    if (I < Ops.size()) {
+      const KernelOperand &K = Ops[I];
+      const Value *V = K.IsResult ? N.output(size_t(K.Index)) : N.input(size_t(K.Index));
+      if (V)
+        P = ptr(B, V);
+    }
+    B.CreateStore(P, B.CreateConstInBoundsGEP2_64(ArrTy, Array, 0, I));
+  }
+  llvm::FunctionCallee Callee = M->getOrInsertFunction(
+      Entry, llvm::FunctionType::get(B.getVoidTy(), {B.getPtrTy(), B.getPtrTy()},
+                                     false));
+  B.CreateCall(Callee, {Params, Array});
+  return ok();
+}
+
+void ObjEmitter::emitInit() {
+  llvm::Function *F = define("init", llvm::Type::getVoidTy(Ctx),
+                             {llvm::PointerType::get(Ctx, 0)});
+  llvm::IRBuilder<> B(&F->getEntryBlock());
+  Arena = F->getArg(0);
+  for (const Value *P : G.params()) {
+    if (!(P->isTrainable() || P->isOptimizerState()))
+      continue;
+    llvm::Value *Dst = ptr(B, P);
+    uint64_t Bytes = uint64_t(P->type().bytes());
+    auto It = Flash.find(P);
+    if (It == Flash.end())
+      B.CreateMemSet(Dst, B.getInt8(0), Bytes, memAlign(dtypeSize(P->type().Elem)));
+    else
+      B.CreateMemCpy(Dst, memAlign(dtypeSize(P->type().Elem)), It->second,
+                     memAlign(16), Bytes);
+  }
+  B.CreateRetVoid();
+}
+
+Status ObjEmitter::emitTrainStep() {
+  llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
+  llvm::Function *F = define("train_step_v", llvm::Type::getFloatTy(Ctx),
+                             {PtrTy, PtrTy});
+  llvm::IRBuilder<> B(&F->getEntryBlock());
+  Arena = F->getArg(0);
+  for (size_t I = 0; I < G.inputs().size(); ++I)
+    copyIn(B, F->getArg(1), I, G.inputs()[I]);
+  for (const auto &N : G.nodes())
+    if (Status S = emitNode(B, *N); !S)
+      return S;
+  const Value *Loss = G.outputs()[0];
+  DType LT = Loss->type().Elem;
+  llvm::Value *LV = B.CreateLoad(elemType(LT), ptr(B, Loss));
+  if (LT == DType::F64)
+    LV = B.CreateFPTrunc(LV, B.getFloatTy());
+  else if (LT == DType::U8 || LT == DType::Bool)
+    LV = B.CreateUIToFP(LV, B.getFloatTy());
+  else if (LT != DType::F32)
+    LV = B.CreateSIToFP(LV, B.getFloatTy());
+  B.CreateRet(LV);
+
+  if (G.inputs().size() == 2 && G.inputs()[0]->type().Elem == DType::F32 &&
+      G.inputs()[1]->type().Elem == DType::I32) {
+    llvm::Function *F2 = define("train_step", llvm::Type::getFloatTy(Ctx),
+                                {PtrTy, PtrTy, PtrTy});
+    llvm::IRBuilder<> B2(&F2->getEntryBlock());
+    auto *ArrTy = llvm::ArrayType::get(PtrTy, 2);
+    llvm::AllocaInst *Ins = B2.CreateAlloca(ArrTy);
+    B2.CreateStore(F2->getArg(1), B2.CreateConstInBoundsGEP2_64(ArrTy, Ins, 0, 0));
+    B2.CreateStore(F2->getArg(2), B2.CreateConstInBoundsGEP2_64(ArrTy, Ins, 0, 1));
+    B2.CreateRet(B2.CreateCall(F, {F2->getArg(0), Ins}));
+  }
+  return ok();
+}
+
+Status ObjEmitter::emitInfer() {
+  // Exactly the C++ emitter's choice of nodes, inputs and outputs.
+  std::vector<const Node *> Run;
+  std::vector<const Value *> InferInputs, InferOutputs;
+  if (Training) {
+    if (!O.Cpp.Prediction)
+      return ok();
+    InferOutputs = {O.Cpp.Prediction};
+    std::set<const Value *> Wanted;
+    std::set<const Node *> Need;
+    std::vector<const Value *> Work = {O.Cpp.Prediction};
+    while (!Work.empty()) {
+      const Value *V = Work.back();
+      Work.pop_back();
+      if (!Wanted.insert(V).second)
+        continue;
+      if (const Node *P = V->producer()) {
+        Need.insert(P);
+        for (const Value *In : P->inputs())
+          if (In)
+            Work.push_back(In);
+      }
+    }
+    for (const auto &N : G.nodes())
+      if (Need.count(N.get()))
+        Run.push_back(N.get());
+    for (const Value *In : G.inputs())
+      if (Wanted.count(In))
+        InferInputs.push_back(In);
+  } else {
+    for (const auto &N : G.nodes())
+      Run.push_back(N.get());
+    InferInputs.assign(G.inputs().begin(), G.inputs().end());
+    InferOutputs.assign(G.outputs().begin(), G.outputs().end());
+  }
+  llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
+  llvm::Function *F = define("infer_v", llvm::Type::getVoidTy(Ctx),
+                             {PtrTy, PtrTy, PtrTy});
+  llvm::IRBuilder<> B(&F->getEntryBlock());
+  Arena = F->getArg(0);
+  for (size_t I = 0; I < InferInputs.size(); ++I)
+    copyIn(B, F->getArg(1), I, InferInputs[I]);
+  auto CopyOut = [&](const Value *V) {
+    for (size_t I = 0; I < InferOutputs.size(); ++I)
+      if (InferOutputs[I] == V)
+        copyOut(B, F->getArg(2), I, V);
+  };
+  for (const Value *V : InferOutputs)
+    if (!V->producer())
+      CopyOut(V);
+  for (const Node *N : Run) {
+    if (Status S = emitNode(B, *N); !S)
+      return S;
+    for (const Value *V : N->outputs())
+      CopyOut(V);
+  }
+  B.CreateRetVoid();
+
+  if (InferInputs.size() == 1 && InferOutputs.size() == 1 &&
+      InferInputs[0]->type().Elem == DType::F32 &&
+      InferOutputs[0]->type().Elem == DType::F32) {
+    llvm::Function *F2 = define("infer", llvm::Type::getVoidTy(Ctx),
+                                {PtrTy, PtrTy, PtrTy});
+    llvm::IRBuilder<> B2(&F2->getEntryBlock());
+    llvm::AllocaInst *In = B2.CreateAlloca(PtrTy);
+    llvm::AllocaInst *Out = B2.CreateAlloca(PtrTy);
+    B2.CreateStore(F2->getArg(1), In);
+    B2.CreateStore(F2->getArg(2), Out);
+    B2.CreateCall(F, {F2->getArg(0), In, Out});
+    B2.CreateRetVoid();
+  }
+  return ok();
+}
+
+void ObjEmitter::emitCheckpoint() {
+  llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
+  std::vector<CheckpointEntry> Ck = checkpointLayout(G);
+  for (bool Save : {true, false}) {
+    llvm::Function *F = define(Save ? "save" : "load", llvm::Type::getVoidTy(Ctx),
+                               {PtrTy, PtrTy});
+    llvm::IRBuilder<> B(&F->getEntryBlock());
+    Arena = F->getArg(0);
+    llvm::Value *Ckpt = F->getArg(1);
+    for (const CheckpointEntry &E : Ck) {
+      llvm::Value *A = arena(B, Buf.at(E.V)->Offset);
+      llvm::Value *C = E.Offset ? B.CreateInBoundsGEP(B.getInt8Ty(), Ckpt,
+                                                      B.getInt64(uint64_t(E.Offset)))
+                                : Ckpt;
+      if (Save)
+        B.CreateMemCpy(C, memAlign(1), A, memAlign(1),
+                       uint64_t(E.Bytes));
+      else
+        B.CreateMemCpy(A, memAlign(1), C, memAlign(1),
+                       uint64_t(E.Bytes));
+    }
+    B.CreateRetVoid();
+  }
+}
+
+Expected<std::string> ObjEmitter::optimizeAndEmit(llvm::TargetMachine &TM) {
+  // Link in the kernels the model calls; they become internal and are
+  // inlined into every call site (each call specialised on its constants).
+  std::unique_ptr<llvm::Module> LibM = std::move(Lib);
+  if (llvm::Linker::linkModules(*M, std::move(LibM),
+                                llvm::Linker::Flags::LinkOnlyNeeded))
+    return internal("linking the kernel library failed");
+  for (llvm::Function &F : *M)
+    if (!F.isDeclaration() && F.getName().starts_with("mote_k_")) {
+      F.removeFnAttr(llvm::Attribute::NoInline);
+      F.addFnAttr(llvm::Attribute::AlwaysInline);
+    }
+  llvm::internalizeModule(*M, [&](const llvm::GlobalValue &GV) {
+    return Public.count(GV.getName().str()) != 0;
+  });
+  std::string VerifyErr;
+  llvm::raw_string_ostream VOS(VerifyErr);
+  if (llvm::verifyModule(*M, &VOS))
+    return internal("the generated module is invalid: " + VOS.str());
+
+  llvm::LoopAnalysisManager LAM;
+  llvm::FunctionAnalysisManager FAM;
+  llvm::CGSCCAnalysisManager CGAM;
+  llvm::ModuleAnalysisManager MAM;
+  llvm::PipelineTuningOptions PTO;
+  PTO.LoopVectorization = true;
+  PTO.SLPVectorization = true;
+  PTO.LoopUnrolling = true;
+  llvm::PassBuilder PB(&TM, PTO);
+  PB.registerModuleAnalyses(MAM);
+  PB.registerCGSCCAnalyses(CGAM);
+  PB.registerFunctionAnalyses(FAM);
+  PB.registerLoopAnalyses(LAM);
+  PB.crossRegisterProxies(LAM, FAM, CGAM, MAM);
+  llvm::OptimizationLevel Level = O.OptLevel <= 0   ? llvm::OptimizationLevel::O0
+                                  : O.OptLevel == 1 ? llvm::OptimizationLevel::O1
+                                  : O.OptLevel == 2 ? llvm::OptimizationLevel::O2
+                                                    : llvm::OptimizationLevel::O3;
+  llvm::ModulePassManager MPM = Level == llvm::OptimizationLevel::O0
+                                    ? PB.buildO0DefaultPipeline(Level)
+                                    : PB.buildPerModuleDefaultPipeline(Level);
+  MPM.run(*M, MAM);
+
+  llvm::SmallVector<char, 0> Obj;
+  llvm::raw_svector_ostream OS(Obj);
+  llvm::legacy::PassManager CodeGen;
+  if (TM.addPassesToEmitFile(CodeGen, OS, nullptr,
+                             llvm::CodeGenFileType::ObjectFile))
+    return internal("the target cannot emit an object file");
+  CodeGen.run(*M);
+  return std::string(Obj.begin(), Obj.end());
+}
+
+Expected<std::vector<EmittedFile>> ObjEmitter::run() {
+  assert(O.Target && "no target");
+  // The header is the C++ emitter's (this also checks every lowering).
+  Expected<std::vector<EmittedFile>> Cpp = emitCpp(G, L, O.Cpp);
+  if (!Cpp)
+    return Cpp.takeError();
+  EmittedFile Header = std::move((*Cpp)[0]);
+
+  const KernelBitcode *KB = nullptr;
+  for (const KernelBitcode &K : kernelBitcodes())
+    if (K.Target == O.Target->Name)
+      KB = &K;
+  if (!KB)
+    return Diag(fmt::format("--emit obj: target '{}' has no kernel library in "
+                            "this build (codegen/llvm/CMakeLists.txt lists "
+                            "the targets)",
+                            O.Target->Name));
+  if (KB->Triple != O.Target->Triple)
+    return internal(fmt::format("the kernel library was compiled for {}, the "
+                                "target is {}",
+                                KB->Triple, O.Target->Triple));
+  initializeTargets();
+  std::string Err;
+  const llvm::Target *T = llvm::TargetRegistry::lookupTarget(
+      std::string(O.Target->Triple), Err);
+  if (!T)
+    return internal(Err);
+  llvm::TargetOptions TO;
+  if (O.Target->FloatAbi == "hard")
+    TO.FloatABIType = llvm::FloatABI::Hard;
+  else if (O.Target->FloatAbi == "soft")
+    TO.FloatABIType = llvm::FloatABI::Soft;
+  llvm::Triple Tr(O.Target->Triple);
+  // Hosted (Linux) targets link into position-independent executables.
+  std::optional<llvm::Reloc::Model> RM =
+      Tr.isOSLinux() ? llvm::Reloc::PIC_ : llvm::Reloc::Static;
+  std::unique_ptr<llvm::TargetMachine> TM(T->createTargetMachine(
+      Tr.str(), std::string(O.Target->Cpu), std::string(O.Target->Features), TO,
+      RM, std::nullopt,
+      O.OptLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
+      : O.OptLevel <= 0 ? llvm::CodeGenOptLevel::None
+                        : llvm::CodeGenOptLevel::Default));
+  if (!TM)
+    return internal("LLVM cannot create a target machine");
+
+  llvm::StringRef Bytes(reinterpret_cast<const char *>(KB->Begin),
+                        size_t(KB->End - KB->Begin));
+  llvm::Expected<std::unique_ptr<llvm::Module>> LibOr = llvm::parseBitcodeFile(
+      llvm::MemoryBufferRef(Bytes, fmt::format("kernels-{}.bc", KB->Target)), Ctx);
+  if (!LibOr)
+    return internal("cannot read the kernel library: " +
+                    llvm::toString(LibOr.takeError()));
+  Lib = std::move(*LibOr);
+  if (!Lib->getDataLayout().isLittleEndian())
+    return internal("big-endian targets are not supported");
+
+  Hexagon = Tr.getArch() == llvm::Triple::hexagon;
+  M = std::make_unique<llvm::Module>(Name, Ctx);
+  M->setTargetTriple(Lib->getTargetTriple());
+  M->setDataLayout(Lib->getDataLayout());
+  // The generated functions get the library's target attributes.
+  FnAttrsStorage = std::make_unique<llvm::AttrBuilder>(Ctx);
+  FnAttrs = FnAttrsStorage.get();
+  for (llvm::Function &F : *Lib)
+    if (!F.isDeclaration() && F.getName().starts_with("mote_k_")) {
+      for (const char *A : {"target-cpu", "target-features", "tune-cpu",
+                            "no-builtins", "frame-pointer"})
+        if (F.hasFnAttribute(A))
+          FnAttrs->addAttribute(F.getFnAttribute(A));
+      break;
+    }
+
+  for (const BufferInfo &BI : L.Buffers)
+    Buf[BI.V] = &BI;
+  Training = !G.stateUpdates().empty() ||
+             std::any_of(G.params().begin(), G.params().end(),
+                         [](const Value *P) { return P->isTrainable(); });
+  emitConstants();
+  emitInit();
+  if (Training)
+    if (Status S = emitTrainStep(); !S)
+      return S.takeError();
+  if (Status S = emitInfer(); !S)
+    return S.takeError();
+  emitCheckpoint();
+
+  Expected<std::string> Obj = optimizeAndEmit(*TM);
+  if (!Obj)
+    return Obj.takeError();
+  return std::vector<EmittedFile>{std::move(Header),
+                                  {Name + ".o", std::move(*Obj)}};
+}
+
+} // namespace
+
+Expected<std::vector<EmittedFile>> emitObject(const Graph &G,
+                                              const MemoryLayout &L,
+                                              const ObjectEmitOptions &O) {
+  return ObjEmitter(G, L, O).run();
+}
+
+} // namespace mote
