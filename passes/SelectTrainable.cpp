@@ -161,9 +161,15 @@ Expected<bool> runSelectTrainable(Graph &G, PassContext &Ctx) {
       std::vector<std::string> Examples;
       for (size_t K = 0; K < Candidates.size() && K < 4; ++K)
         Examples.push_back("'" + Candidates[K]->name() + "'");
+      // "classifier.*:half" is taken as a name with a colon; say so.
+      std::string Hint;
+      if (size_t Colon = Rules[I].Pattern.rfind(':'); Colon != std::string::npos)
+        Hint = fmt::format("; a channel ratio after ':' must be a number in "
+                           "(0, 1], e.g. '{}:0.5'",
+                           Rules[I].Pattern.substr(0, Colon));
       return Diag(fmt::format("{} matches no float parameter (parameters are "
-                              "named like {})",
-                              Rules[I].Origin, fmt::join(Examples, ", ")));
+                              "named like {}){}",
+                              Rules[I].Origin, fmt::join(Examples, ", "), Hint));
     }
   return true;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies, configures, builds and runs every test (ctest),
 # then a fuzzing smoke run (tools/fuzz.sh, 30 s per target, in BUILD-fuzz;
-# MOTE_FUZZ_SECONDS changes the time, 0 skips it).
+# MOTE_FUZZ_SECONDS changes the time, 0 skips it) and motec itself built
+# with ASan + UBSan over the hostile inputs and every test model
+# (tools/sanitized-motec.sh, in the same directory; skipped with the fuzzing).
 # usage: tools/test.sh [BUILD_DIR]   (default: build)
 # In CI (CI=true) warnings are errors.
 set -euo pipefail
@@ -16,4 +18,5 @@ cmake --build "$BUILD"
 FUZZ_SECONDS=${MOTE_FUZZ_SECONDS:-30}
 if [ "$FUZZ_SECONDS" != 0 ]; then
   bash tools/fuzz.sh "$FUZZ_SECONDS" "$BUILD-fuzz"
+  bash tools/sanitized-motec.sh "$BUILD-fuzz" "$BUILD/oracle"
 fi

@@ -234,16 +234,37 @@ Status Emitter::emitNode(const Node &N, std::string &Out) {
   std::string Call = fmt::format("mote_rt::{}{}({});", C.Kernel,
                                  TArgs.empty() ? "" : "<" + TArgs + ">",
                                  fmt::join(Args, ", "));
+  // --check-bounds: only the planned bytes of this call's arena operands
+  // are addressable while it runs (mote_rt/check.h).
+  std::string Guard;
+  if (O.CheckBounds) {
+    std::vector<std::string> Ranges;
+    for (const KernelOperand &K : Ops) {
+      const Value *V = K.IsResult ? N.output(size_t(K.Index)) : N.input(size_t(K.Index));
+      auto It = V ? Buf.find(V) : Buf.end();
+      if (It != Buf.end() && It->second->InArena)
+        Ranges.push_back(fmt::format("{{{}, {}}}", It->second->Offset,
+                                     V->type().bytes()));
+    }
+    if (Ranges.empty())
+      Ranges.push_back("{0, 0}");
+    Guard = fmt::format("    const mote_rt::ArenaRange R[] = {{{}}};\n"
+                        "    mote_rt::ArenaGuard Guard(A, {}, R);\n",
+                        fmt::join(Ranges, ", "), L.Plan.ArenaBytes);
+  }
   if (C.ParamType.empty()) {
-    Out += "  " + Call + "\n";
+    if (Guard.empty())
+      Out += "  " + Call + "\n";
+    else
+      Out += "  {\n" + Guard + "    " + Call + "\n  }\n";
     return ok();
   }
   std::vector<std::string> Fields;
   for (const KernelParam &P : C.Params)
     Fields.push_back(paramLiteral(P));
-  Out += fmt::format("  {{\n    static constexpr mote_rt::{} P = {{{}}};\n    "
+  Out += fmt::format("  {{\n    static constexpr mote_rt::{} P = {{{}}};\n{}    "
                      "{}\n  }}\n",
-                     C.ParamType, fmt::join(Fields, ", "), Call);
+                     C.ParamType, fmt::join(Fields, ", "), Guard, Call);
   return ok();
 }
 
@@ -470,6 +491,8 @@ Expected<std::vector<EmittedFile>> Emitter::run() {
              std::any_of(G.params().begin(), G.params().end(),
                          [](const Value *P) { return P->isTrainable(); });
   Headers.insert("mote_rt/core.h");
+  if (O.CheckBounds)
+    Headers.insert("mote_rt/check.h");
   emitConstants();
   emitInit();
   if (Training)

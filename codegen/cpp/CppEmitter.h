@@ -33,6 +33,10 @@ struct CppEmitOptions {
   const Value *Prediction = nullptr;
   /// Shown in the file banner.
   std::string Source;
+  /// Debug mode: every kernel call may touch only its operands' planned
+  /// arena bytes, enforced with AddressSanitizer (mote_rt/check.h). The
+  /// code then needs -fsanitize=address.
+  bool CheckBounds = false;
 };
 
 struct EmittedFile {

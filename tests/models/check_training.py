@@ -44,6 +44,9 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--target", default=None)
     ap.add_argument("--vs-interp", type=float, default=None)
+    ap.add_argument("--run-arg", action="append", default=[],
+                    help="extra motec run argument for the --engine run "
+                         "(repeatable), e.g. --run-arg=--check-bounds")
     a = ap.parse_args()
     mdir = os.path.join(a.oracle, a.model)
     sdir = os.path.join(mdir, a.spec)
@@ -56,6 +59,8 @@ def main():
                "--optimizer", spec["optimizer"], "--dump", dump]
         if target:
             cmd += ["--target", target]
+        if engine == a.engine:
+            cmd += a.run_arg
         for rule in spec["update"]:
             cmd += ["--update", rule]
         r = subprocess.run(cmd, capture_output=True, text=True)

@@ -162,7 +162,8 @@ def cases(good):
     C.append(("spec ratio above 1", None, ["--train", "--update", "*.bias:1.5"], 1, ["1.5"]))
     C.append(("spec ratio 0", None, ["--train", "--update", "*.bias:0"], 1, []))
     C.append(("spec ratio negative", None, ["--train", "--update", "*.bias:-0.5"], 1, []))
-    C.append(("spec ratio not a number", None, ["--train", "--update", "*.bias:half"], 1, []))
+    C.append(("spec ratio not a number", None, ["--train", "--update", "*.bias:half"], 1,
+              ["number in (0, 1]", "'*.bias:0.5'"]))
     C.append(("loss on a missing output", None, ["--train", "--output", "nope"], 1, ["nope"]))
     C.append(("bad --name", None, ["--name", "3d-model"], 1, ["name"]))
     C.append(("bad --input-shape", None, ["--input-shape", "x=1xAx3"], 2, []))

@@ -22,6 +22,7 @@
 #include "compiler/Graph.h"
 #include "compiler/Interpreter.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -44,9 +45,22 @@ const OptionSpec RunOwnOptions[] = {
     {"engine", "interp|generated", false,
      "how to run: generated code built for the host (default) or the "
      "reference interpreter"},
-    {"target", "host|cortex-m4|cortex-m7", false,
-     "where the generated code runs (emulated boards under qemu)"},
+    {"target", "host|cortex-m4|cortex-m7|cortex-m55|aarch64|hexagon", false,
+     "where the generated code runs (emulated boards and Linux user mode "
+     "under qemu)"},
+    {"count-instructions", "", false,
+     "emulated targets: count the guest instructions qemu executes (a TCG "
+     "plugin) in runs of 1 and 2 training steps (or inferences) and print "
+     "'instructions per training step: N' (or per inference), their "
+     "difference; deterministic"},
     {"keep", "", false, "keep the generated code and harness (prints where)"},
+    {"emit", "cpp|obj", false,
+     "generated engine: build the C++ (default) or link the LLVM backend's "
+     "object file (motec compile --emit obj)"},
+    {"check-bounds", "", false,
+     "host only: build the generated code with AddressSanitizer and "
+     "UndefinedBehaviorSanitizer, each kernel call confined to its operands' "
+     "arena bytes (motec compile --check-bounds)"},
 };
 std::span<const OptionSpec> runOptions() {
   static const std::vector<OptionSpec> V = withModelOptions(RunOwnOptions);
@@ -87,6 +101,7 @@ struct RunResult {
   std::vector<float> Losses;              ///< training: one per step
   std::vector<std::pair<const Value *, Tensor>> Params; ///< trained values
   std::vector<std::pair<const Value *, Tensor>> Outputs; ///< inference
+  uint64_t Instructions = 0; ///< guest instructions, when counted
 };
 
 Expected<RunResult> runInterpreter(const Graph &G, bool Training,
@@ -135,7 +150,8 @@ Status runLogged(const std::string &Cmd, const fs::path &Log,
 Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
                                  int64_t Steps,
                                  const std::map<std::string, Tensor> &Feeds,
-                                 const TargetInfo &Target, bool KeepDir) {
+                                 const TargetInfo &Target, bool KeepDir,
+                                 const fs::path &CountPlugin = {}) {
   const Graph &G = *Gen.G;
   char Template[] = "/tmp/motec-run-XXXXXX";
   if (!::mkdtemp(Template))
@@ -168,7 +184,8 @@ Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
   for (const Value *O : Outs)
     H.OutputBytes.push_back(O->type().bytes());
   std::vector<CheckpointEntry> Ck = checkpointLayout(G);
-  bool Board = !Target.Board.empty();
+  bool Board = Target.Run != RunKind::Native;
+  H.Board = std::string(Target.Board);
   Files.push_back({"main.cpp", Board ? emitBoardHarness(H) : emitHostHarness(H)});
   for (const EmittedFile &F : Files) {
     fs::path P = Dir / F.Path;
@@ -185,18 +202,48 @@ Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
     Cxx = E;
   else if (const char *E2 = std::getenv("CXX"))
     Cxx = E2;
+  // --check-bounds: sanitizers; -O1 and kernels not forced inline keep the
+  // sanitized build of a large model fast (mobilenet: 18 s instead of 130 s).
+  std::string CheckFlags =
+      Gen.CheckBounds ? " -O1 -g1 -DMOTE_RT_NO_FORCE_INLINE "
+                        "-fsanitize=address,undefined -fno-sanitize-recover=all "
+                        "-fno-omit-frame-pointer"
+                      : "";
+  // What is compiled and linked: the model, the harness and, off the
+  // host, every .cpp of the board directory (startup, memcpy, ...).
+  // --emit obj: the LLVM backend's model.o stands for model.cpp.
+  bool Object = std::any_of(Files.begin(), Files.end(), [](const EmittedFile &F) {
+    return F.Path == "model.o";
+  });
+  std::vector<std::string> Inputs = {Object ? "model.o" : "model.cpp",
+                                     "main.cpp"};
+  std::string BoardDir = fmt::format("board/{}/", Target.Board);
+  for (const EmittedFile &F : Files)
+    if (Board && F.Path.starts_with(BoardDir) && F.Path.ends_with(".cpp"))
+      Inputs.push_back(F.Path);
+  std::string Freestanding = "-ffreestanding -fno-exceptions -fno-rtti "
+                             "-nostdlib";
   std::string Cmd;
-  if (Board)
-    Cmd = fmt::format(
-        "cd '{0}' && {1} -std=c++20 -O2 {2} -ffreestanding -fno-exceptions "
-        "-fno-rtti -fno-tree-loop-distribute-patterns -nostdlib -I . -T "
-        "board/{3}/link.ld model.cpp main.cpp board/{3}/startup.cpp "
-        "board/{3}/mem.cpp -lgcc -o run.elf > build.log 2>&1",
-        Dir.string(), Cxx, Target.CxxFlags, Target.Board);
-  else
-    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2 -I . model.cpp main.cpp "
-                      "-o run > build.log 2>&1",
-                      Dir.string(), Cxx);
+  switch (Target.Run) {
+  case RunKind::Native:
+    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2{} -I . {} -o run > "
+                      "build.log 2>&1",
+                      Dir.string(), Cxx, CheckFlags, fmt::join(Inputs, " "));
+    break;
+  case RunKind::Semihosting:
+    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2 {} {} "
+                      "-fno-tree-loop-distribute-patterns -I . -T {}link.ld "
+                      "{} -lgcc -o run.elf > build.log 2>&1",
+                      Dir.string(), Cxx, Target.CxxFlags, Freestanding,
+                      BoardDir, fmt::join(Inputs, " "));
+    break;
+  case RunKind::LinuxUser:
+    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2 {} {} -static -I . {} "
+                      "-o run.elf > build.log 2>&1",
+                      Dir.string(), Cxx, Target.CxxFlags, Freestanding,
+                      fmt::join(Inputs, " "));
+    break;
+  }
   if (Status St = runLogged(Cmd, Dir / "build.log",
                             fmt::format("the generated code did not build "
                                         "with '{}' (an internal error of "
@@ -204,17 +251,41 @@ Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
                                         Cxx));
       !St)
     return St.takeError();
-  if (Board)
-    Cmd = fmt::format("cd '{}' && timeout 900 {} -nographic -monitor none "
+  // The counting plugin writes the executed guest instructions to
+  // icount.txt when the emulator exits.
+  std::string Plugin;
+  if (!CountPlugin.empty())
+    Plugin = fmt::format("-plugin '{}',outfile=icount.txt",
+                         CountPlugin.string());
+  switch (Target.Run) {
+  case RunKind::Native:
+    Cmd = fmt::format("cd '{}' && ./run > run.log 2>&1", Dir.string());
+    break;
+  case RunKind::Semihosting:
+    Cmd = fmt::format("cd '{}' && timeout 900 {} {} -nographic -monitor none "
                       "-serial none -semihosting-config "
                       "enable=on,target=native -kernel run.elf > run.log 2>&1",
-                      Dir.string(), Target.Emulator);
-  else
-    Cmd = fmt::format("cd '{}' && ./run > run.log 2>&1", Dir.string());
+                      Dir.string(), Target.Emulator, Plugin);
+    break;
+  case RunKind::LinuxUser:
+    Cmd = fmt::format("cd '{}' && timeout 900 {} {} ./run.elf > run.log 2>&1",
+                      Dir.string(), Target.Emulator, Plugin);
+    break;
+  }
   if (Status St = runLogged(Cmd, Dir / "run.log", "the generated program failed");
       !St)
     return St.takeError();
   RunResult R;
+  if (!CountPlugin.empty()) {
+    auto Count = readBinary(Dir / "icount.txt");
+    if (!Count)
+      return Count.takeError();
+    auto [P, EC] = std::from_chars(Count->data(),
+                                   Count->data() + Count->size(),
+                                   R.Instructions);
+    if (EC != std::errc() || P == Count->data())
+      return Diag("icount.txt: the counting plugin wrote no count");
+  }
   if (Training) {
     auto L = readBinary(Dir / "loss.bin");
     if (!L)
@@ -269,10 +340,30 @@ int runRun(const ParsedArgs &Args) {
   const TargetInfo *Target = lookupTarget(TargetName);
   if (!Target)
     return reportUsage("run", Diag(fmt::format("--target '{}' is not a "
-                                               "target this build runs",
-                                               TargetName)));
+                                               "target this build runs ({})",
+                                               TargetName, targetNames())));
   if (Target->Name != "host" && Engine != "generated")
     return reportUsage("run", Diag("--target needs --engine generated"));
+  if (Args.has("check-bounds") && (Engine != "generated" || Target->Name != "host"))
+    return reportUsage("run", Diag("--check-bounds needs --engine generated "
+                                   "on the host target (it uses "
+                                   "AddressSanitizer)"));
+  fs::path CountPlugin;
+  if (Args.has("count-instructions")) {
+    if (Target->Run == RunKind::Native || Engine != "generated")
+      return reportUsage("run", Diag("--count-instructions needs an emulated "
+                                     "--target (not host) and --engine "
+                                     "generated: qemu counts the "
+                                     "instructions"));
+    std::error_code EC;
+    CountPlugin = fs::read_symlink("/proc/self/exe", EC).parent_path() /
+                  "libmote-icount.so";
+    if (EC || !fs::exists(CountPlugin))
+      return reportError(Diag(fmt::format(
+          "--count-instructions needs the qemu plugin {}, which is built "
+          "with motec (build the mote-icount target)",
+          CountPlugin.string())));
+  }
   for (std::string_view Tool : {Target->Cxx, Target->Emulator}) {
     std::string Exe(Tool.substr(0, Tool.find(' ')));
     if (!Exe.empty() &&
@@ -284,10 +375,27 @@ int runRun(const ParsedArgs &Args) {
   }
   Generated Gen;
   if (Engine == "generated") {
-    Expected<Generated> G = generateCpp(*S, "model");
+    Expected<Generated> G = generateCpp(*S, "model", Args.has("check-bounds"));
     if (!G)
       return reportError(G.error());
     Gen = std::move(*G);
+    std::string Emit = Args.get("emit").value_or("cpp");
+    if (Emit != "cpp" && Emit != "obj")
+      return reportUsage("run", Diag("--emit must be cpp or obj"));
+    if (Emit == "obj" && Args.has("check-bounds"))
+      return reportUsage("run", Diag("--check-bounds needs --emit cpp (the "
+                                     "checks are C++ code built with "
+                                     "AddressSanitizer)"));
+    if (Emit == "obj") {
+      // The object replaces model.cpp; model.h is the same.
+      auto Obj = generateObject(*S, Gen, "model", *Target);
+      if (!Obj)
+        return reportError(Obj.error());
+      std::erase_if(Gen.Files, [](const EmittedFile &F) {
+        return F.Path == "model.cpp";
+      });
+      Gen.Files.push_back(std::move((*Obj)[1]));
+    }
   } else {
     auto G = buildGraph(*S);
     if (!G)
@@ -327,13 +435,36 @@ int runRun(const ParsedArgs &Args) {
                                           "({})",
                                           In->name(), In->type().str())));
 
-  Expected<RunResult> R =
-      Engine == "generated"
-          ? runGenerated(Gen, S->Training, Steps, Feeds, *Target,
-                         Args.has("keep"))
-          : runInterpreter(Gr, S->Training, Steps, Feeds);
+  // Counting runs the program with 1 and with 2 steps (inferences); the
+  // difference is the cost of one step, without start-up and file I/O.
+  Expected<RunResult> R = Diag("");
+  uint64_t Counts[2] = {0, 0};
+  if (!CountPlugin.empty()) {
+    for (int64_t K = 1; K <= 2; ++K) {
+      Expected<RunResult> RK = runGenerated(Gen, S->Training, K, Feeds,
+                                            *Target, Args.has("keep"),
+                                            CountPlugin);
+      if (!RK)
+        return reportError(RK.error());
+      Counts[K - 1] = RK->Instructions;
+      if (K == Steps)
+        R = std::move(RK);
+    }
+  }
+  if (CountPlugin.empty() || Steps > 2)
+    R = Engine == "generated"
+            ? runGenerated(Gen, S->Training, Steps, Feeds, *Target,
+                           Args.has("keep"))
+            : runInterpreter(Gr, S->Training, Steps, Feeds);
   if (!R)
     return reportError(R.error());
+  if (!CountPlugin.empty())
+    fmt::print("instructions executed: {} ({} {}), {} ({} {}s)\n"
+               "instructions per {}: {}\n",
+               Counts[0], 1, S->Training ? "step" : "inference", Counts[1], 2,
+               S->Training ? "step" : "inference",
+               S->Training ? "training step" : "inference",
+               int64_t(Counts[1] - Counts[0]));
   for (size_t K = 0; K < R->Losses.size(); ++K)
     fmt::print("step {}: loss {}\n", K + 1, R->Losses[K]);
   for (const auto &[O, T] : R->Outputs)
