@@ -12,6 +12,7 @@ PACKAGES=(
   libfmt-dev catch2
   # tests and examples: ONNX node tests, PyTorch as the oracle
   python3 python3-numpy python3-onnx python3-torch python3-torchvision
+  python3-sklearn
   # memory planner against the exact optimum (tests/memory)
   coinor-cbc
   # generated code on an emulated Cortex-M4 (motec run --target cortex-m4)
