@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-COMMANDS = ["inspect", "compile", "plan", "run"]
+COMMANDS = ["inspect", "compile", "plan", "run", "check"]
 
 
 def render(motec):

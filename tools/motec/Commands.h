@@ -37,6 +37,7 @@ extern const Command InspectCommand;
 extern const Command RunCommand;
 extern const Command PlanCommand;
 extern const Command CompileCommand;
+extern const Command CheckCommand;
 
 /// Prints a user error ("motec: error: ...") and returns ExitUserError.
 int reportError(const Diag &D);

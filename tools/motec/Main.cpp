@@ -19,7 +19,7 @@ using namespace mote::cli;
 namespace {
 
 const Command *const Commands[] = {&InspectCommand, &CompileCommand, &PlanCommand,
-                                   &RunCommand};
+                                   &RunCommand, &CheckCommand};
 
 void printUsage(std::FILE *Out) {
   fmt::print(Out, "usage: motec <command> [options]\n\n"

@@ -16,6 +16,7 @@
 
 #include "Commands.h"
 #include "Generate.h"
+#include "Run.h"
 #include "Session.h"
 #include "codegen/Targets.h"
 #include "codegen/cpp/Harness.h"
@@ -96,14 +97,6 @@ Expected<Tensor> adapt(const Value &In, Tensor T) {
                           In.name(), In.type().str(), T.type().str()));
 }
 
-/// What a run produced, whichever engine ran it.
-struct RunResult {
-  std::vector<float> Losses;              ///< training: one per step
-  std::vector<std::pair<const Value *, Tensor>> Params; ///< trained values
-  std::vector<std::pair<const Value *, Tensor>> Outputs; ///< inference
-  uint64_t Instructions = 0; ///< guest instructions, when counted
-};
-
 Expected<RunResult> runInterpreter(const Graph &G, bool Training,
                                    int64_t Steps,
                                    const std::map<std::string, Tensor> &Feeds) {
@@ -147,11 +140,13 @@ Status runLogged(const std::string &Cmd, const fs::path &Log,
   return Diag(fmt::format("{}:\n{}", What, T));
 }
 
+} // namespace
+
 Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
                                  int64_t Steps,
                                  const std::map<std::string, Tensor> &Feeds,
                                  const TargetInfo &Target, bool KeepDir,
-                                 const fs::path &CountPlugin = {}) {
+                                 const fs::path &CountPlugin) {
   const Graph &G = *Gen.G;
   char Template[] = "/tmp/motec-run-XXXXXX";
   if (!::mkdtemp(Template))
@@ -321,6 +316,80 @@ Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
   return R;
 }
 
+Expected<std::map<std::string, Tensor>>
+readInputFiles(const Graph &Gr, const std::vector<std::string> &Specs,
+               bool RequireAll) {
+  auto Usage = [](std::string Msg) {
+    Diag D(std::move(Msg));
+    D.Line = -2;
+    return D;
+  };
+  std::map<std::string, Tensor> Feeds;
+  for (const std::string &A : Specs) {
+    size_t Eq = A.find('=');
+    if (Eq == std::string::npos || Eq == 0)
+      return Usage(fmt::format("--input '{}' must look like NAME=FILE.pb", A));
+    std::string Name = A.substr(0, Eq);
+    const Value *In = Gr.lookup(Name);
+    if (!In || !In->isInput()) {
+      std::vector<std::string> Names;
+      for (const Value *V : Gr.inputs())
+        Names.push_back(V->name());
+      return Diag(fmt::format("--input {}: the compiled graph has no input "
+                              "of that name (inputs: {})",
+                              Name, fmt::join(Names, ", ")));
+    }
+    Expected<Tensor> T = readTensorFile(A.substr(Eq + 1));
+    if (!T)
+      return T.takeError();
+    Expected<Tensor> Adapted = adapt(*In, std::move(*T));
+    if (!Adapted)
+      return Adapted.takeError();
+    Feeds[Name] = std::move(*Adapted);
+  }
+  for (const Value *In : Gr.inputs())
+    if (RequireAll && !Feeds.count(In->name()))
+      return Diag(fmt::format("no --input for graph input '{}' ({})",
+                              In->name(), In->type().str()));
+  return Feeds;
+}
+
+Expected<fs::path> findCountPlugin() {
+  std::error_code EC;
+  fs::path P = fs::read_symlink("/proc/self/exe", EC).parent_path() /
+               "libmote-icount.so";
+  if (EC || !fs::exists(P))
+    return Diag(fmt::format("--count-instructions needs the qemu plugin {}, "
+                            "which is built with motec (build the "
+                            "mote-icount target)",
+                            P.string()));
+  return P;
+}
+
+Status checkTargetTools(const TargetInfo &Target) {
+  for (std::string_view Tool : {Target.Cxx, Target.Emulator}) {
+    std::string Exe(Tool.substr(0, Tool.find(' ')));
+    if (!Exe.empty() &&
+        std::system(fmt::format("command -v {} > /dev/null 2>&1", Exe).c_str()) != 0)
+      return Diag(fmt::format("--target {} needs {}, which is not installed "
+                              "(tools/install-deps.sh installs it)",
+                              Target.Name, Exe));
+  }
+  return ok();
+}
+
+Status useObject(const Session &S, Generated &Gen, const TargetInfo &Target) {
+  auto Obj = generateObject(S, Gen, "model", Target);
+  if (!Obj)
+    return Obj.takeError();
+  std::erase_if(Gen.Files,
+                [](const EmittedFile &F) { return F.Path == "model.cpp"; });
+  Gen.Files.push_back(std::move((*Obj)[1]));
+  return ok();
+}
+
+namespace {
+
 int runRun(const ParsedArgs &Args) {
   Expected<Session> S = parseSession(Args);
   if (!S)
@@ -355,24 +424,13 @@ int runRun(const ParsedArgs &Args) {
                                      "--target (not host) and --engine "
                                      "generated: qemu counts the "
                                      "instructions"));
-    std::error_code EC;
-    CountPlugin = fs::read_symlink("/proc/self/exe", EC).parent_path() /
-                  "libmote-icount.so";
-    if (EC || !fs::exists(CountPlugin))
-      return reportError(Diag(fmt::format(
-          "--count-instructions needs the qemu plugin {}, which is built "
-          "with motec (build the mote-icount target)",
-          CountPlugin.string())));
+    Expected<fs::path> P = findCountPlugin();
+    if (!P)
+      return reportError(P.error());
+    CountPlugin = *P;
   }
-  for (std::string_view Tool : {Target->Cxx, Target->Emulator}) {
-    std::string Exe(Tool.substr(0, Tool.find(' ')));
-    if (!Exe.empty() &&
-        std::system(fmt::format("command -v {} > /dev/null 2>&1", Exe).c_str()) != 0)
-      return reportError(Diag(fmt::format("--target {} needs {}, which is not "
-                                          "installed (tools/install-deps.sh "
-                                          "installs it)",
-                                          TargetName, Exe)));
-  }
+  if (Status St = checkTargetTools(*Target); !St)
+    return reportError(St.error());
   Generated Gen;
   if (Engine == "generated") {
     Expected<Generated> G = generateCpp(*S, "model", Args.has("check-bounds"));
@@ -388,13 +446,8 @@ int runRun(const ParsedArgs &Args) {
                                      "AddressSanitizer)"));
     if (Emit == "obj") {
       // The object replaces model.cpp; model.h is the same.
-      auto Obj = generateObject(*S, Gen, "model", *Target);
-      if (!Obj)
-        return reportError(Obj.error());
-      std::erase_if(Gen.Files, [](const EmittedFile &F) {
-        return F.Path == "model.cpp";
-      });
-      Gen.Files.push_back(std::move((*Obj)[1]));
+      if (Status St = useObject(*S, Gen, *Target); !St)
+        return reportError(St.error());
     }
   } else {
     auto G = buildGraph(*S);
@@ -404,36 +457,10 @@ int runRun(const ParsedArgs &Args) {
   }
   const Graph &Gr = *Gen.G;
 
-  std::map<std::string, Tensor> Feeds;
-  for (const std::string &A : Args.getAll("input")) {
-    size_t Eq = A.find('=');
-    if (Eq == std::string::npos || Eq == 0)
-      return reportUsage("run", Diag(fmt::format("--input '{}' must look like "
-                                                 "NAME=FILE.pb",
-                                                 A)));
-    std::string Name = A.substr(0, Eq);
-    const Value *In = Gr.lookup(Name);
-    if (!In || !In->isInput()) {
-      std::vector<std::string> Names;
-      for (const Value *V : Gr.inputs())
-        Names.push_back(V->name());
-      return reportError(Diag(fmt::format("--input {}: the compiled graph has "
-                                          "no input of that name (inputs: {})",
-                                          Name, fmt::join(Names, ", "))));
-    }
-    Expected<Tensor> T = readTensorFile(A.substr(Eq + 1));
-    if (!T)
-      return reportError(T.error());
-    Expected<Tensor> Adapted = adapt(*In, std::move(*T));
-    if (!Adapted)
-      return reportError(Adapted.error());
-    Feeds[Name] = std::move(*Adapted);
-  }
-  for (const Value *In : Gr.inputs())
-    if (!Feeds.count(In->name()))
-      return reportError(Diag(fmt::format("no --input for graph input '{}' "
-                                          "({})",
-                                          In->name(), In->type().str())));
+  Expected<std::map<std::string, Tensor>> Feeds =
+      readInputFiles(Gr, Args.getAll("input"));
+  if (!Feeds)
+    return reportSessionError("run", Feeds.error());
 
   // Counting runs the program with 1 and with 2 steps (inferences); the
   // difference is the cost of one step, without start-up and file I/O.
@@ -441,7 +468,7 @@ int runRun(const ParsedArgs &Args) {
   uint64_t Counts[2] = {0, 0};
   if (!CountPlugin.empty()) {
     for (int64_t K = 1; K <= 2; ++K) {
-      Expected<RunResult> RK = runGenerated(Gen, S->Training, K, Feeds,
+      Expected<RunResult> RK = runGenerated(Gen, S->Training, K, *Feeds,
                                             *Target, Args.has("keep"),
                                             CountPlugin);
       if (!RK)
@@ -453,9 +480,9 @@ int runRun(const ParsedArgs &Args) {
   }
   if (CountPlugin.empty() || Steps > 2)
     R = Engine == "generated"
-            ? runGenerated(Gen, S->Training, Steps, Feeds, *Target,
+            ? runGenerated(Gen, S->Training, Steps, *Feeds, *Target,
                            Args.has("keep"))
-            : runInterpreter(Gr, S->Training, Steps, Feeds);
+            : runInterpreter(Gr, S->Training, Steps, *Feeds);
   if (!R)
     return reportError(R.error());
   if (!CountPlugin.empty())
