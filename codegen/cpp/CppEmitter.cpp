@@ -24,6 +24,43 @@ bool isCIdentifier(std::string_view S) {
   });
 }
 
+InferencePlan inferencePlan(const Graph &G, bool Training,
+                            const Value *Prediction) {
+  InferencePlan R;
+  if (!Training) {
+    for (const auto &N : G.nodes())
+      R.Nodes.push_back(N.get());
+    R.Inputs.assign(G.inputs().begin(), G.inputs().end());
+    R.Outputs.assign(G.outputs().begin(), G.outputs().end());
+    return R;
+  }
+  if (!Prediction)
+    return R;
+  R.Outputs = {Prediction};
+  std::set<const Value *> Wanted;
+  std::set<const Node *> Need;
+  std::vector<const Value *> Work = {Prediction};
+  while (!Work.empty()) {
+    const Value *V = Work.back();
+    Work.pop_back();
+    if (!Wanted.insert(V).second)
+      continue;
+    if (const Node *P = V->producer()) {
+      Need.insert(P);
+      for (const Value *In : P->inputs())
+        if (In)
+          Work.push_back(In);
+    }
+  }
+  for (const auto &N : G.nodes())
+    if (Need.count(N.get()))
+      R.Nodes.push_back(N.get());
+  for (const Value *In : G.inputs())
+    if (Wanted.count(In))
+      R.Inputs.push_back(In);
+  return R;
+}
+
 std::vector<CheckpointEntry> checkpointLayout(const Graph &G) {
   std::vector<CheckpointEntry> R;
   int64_t Off = 0;
@@ -325,41 +362,12 @@ Status Emitter::emitTrainStep() {
 }
 
 Status Emitter::emitInfer() {
-  // The nodes inference runs: for a training graph, the forward nodes the
-  // prediction depends on (run in schedule order at their planned offsets,
-  // which is safe: it is a prefix-closed subset of the full step).
-  std::vector<const Node *> Run;
-  std::set<const Value *> Wanted;
-  if (Training) {
-    if (!O.Prediction)
-      return ok(); // the model computes its own loss: no inference entry
-    InferOutputs = {O.Prediction};
-    std::vector<const Value *> Work = {O.Prediction};
-    std::set<const Node *> Need;
-    while (!Work.empty()) {
-      const Value *V = Work.back();
-      Work.pop_back();
-      if (!Wanted.insert(V).second)
-        continue;
-      if (const Node *P = V->producer()) {
-        Need.insert(P);
-        for (const Value *In : P->inputs())
-          if (In)
-            Work.push_back(In);
-      }
-    }
-    for (const auto &N : G.nodes())
-      if (Need.count(N.get()))
-        Run.push_back(N.get());
-    for (const Value *In : G.inputs())
-      if (Wanted.count(In))
-        InferInputs.push_back(In);
-  } else {
-    for (const auto &N : G.nodes())
-      Run.push_back(N.get());
-    InferInputs.assign(G.inputs().begin(), G.inputs().end());
-    InferOutputs.assign(G.outputs().begin(), G.outputs().end());
-  }
+  if (Training && !O.Prediction)
+    return ok(); // the model computes its own loss: no inference entry
+  InferencePlan Plan = inferencePlan(G, Training, O.Prediction);
+  const std::vector<const Node *> &Run = Plan.Nodes;
+  InferInputs = Plan.Inputs;
+  InferOutputs = Plan.Outputs;
   Code += fmt::format("extern \"C\" void {}_infer_v(void *arena, const void "
                       "*const *inputs, void *const *outputs) {{\n",
                       O.Name);

@@ -66,6 +66,20 @@ struct CheckpointEntry {
 };
 std::vector<CheckpointEntry> checkpointLayout(const Graph &G);
 
+class Node;
+/// What the inference entry (NAME_infer_v) of a graph runs, shared by the
+/// code generators: for a training graph, the forward nodes \p Prediction
+/// depends on (in schedule order, at their planned offsets: a prefix-closed
+/// subset of the step), the graph inputs they read and the prediction; for
+/// an inference graph, everything. Empty (no entry) for a training graph
+/// without a prediction (the model computes its own loss).
+struct InferencePlan {
+  std::vector<const Node *> Nodes;
+  std::vector<const Value *> Inputs, Outputs;
+};
+InferencePlan inferencePlan(const Graph &G, bool Training,
+                            const Value *Prediction);
+
 } // namespace mote
 
 #endif // MOTE_CODEGEN_CPP_CPPEMITTER_H

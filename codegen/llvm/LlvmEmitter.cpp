@@ -402,39 +402,12 @@ Status ObjEmitter::emitTrainStep() {
 
 Status ObjEmitter::emitInfer() {
   // Exactly the C++ emitter's choice of nodes, inputs and outputs.
-  std::vector<const Node *> Run;
-  std::vector<const Value *> InferInputs, InferOutputs;
-  if (Training) {
-    if (!O.Cpp.Prediction)
-      return ok();
-    InferOutputs = {O.Cpp.Prediction};
-    std::set<const Value *> Wanted;
-    std::set<const Node *> Need;
-    std::vector<const Value *> Work = {O.Cpp.Prediction};
-    while (!Work.empty()) {
-      const Value *V = Work.back();
-      Work.pop_back();
-      if (!Wanted.insert(V).second)
-        continue;
-      if (const Node *P = V->producer()) {
-        Need.insert(P);
-        for (const Value *In : P->inputs())
-          if (In)
-            Work.push_back(In);
-      }
-    }
-    for (const auto &N : G.nodes())
-      if (Need.count(N.get()))
-        Run.push_back(N.get());
-    for (const Value *In : G.inputs())
-      if (Wanted.count(In))
-        InferInputs.push_back(In);
-  } else {
-    for (const auto &N : G.nodes())
-      Run.push_back(N.get());
-    InferInputs.assign(G.inputs().begin(), G.inputs().end());
-    InferOutputs.assign(G.outputs().begin(), G.outputs().end());
-  }
+  if (Training && !O.Cpp.Prediction)
+    return ok(); // the model computes its own loss: no inference entry
+  InferencePlan Plan = inferencePlan(G, Training, O.Cpp.Prediction);
+  const std::vector<const Node *> &Run = Plan.Nodes;
+  const std::vector<const Value *> &InferInputs = Plan.Inputs;
+  const std::vector<const Value *> &InferOutputs = Plan.Outputs;
   llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
   llvm::Function *F = define("infer_v", llvm::Type::getVoidTy(Ctx),
                              {PtrTy, PtrTy, PtrTy});

@@ -14,6 +14,8 @@
 
 #include "digits.h"
 
+#include "board/decimal.h" // written by motec next to digits.h
+
 #include <stdint.h>
 
 #ifndef EPOCHS
@@ -81,17 +83,7 @@ struct Batches {
 
 void printInt(long V) {
   char Buf[24];
-  int I = 23;
-  Buf[I] = 0;
-  bool Neg = V < 0;
-  unsigned long U = Neg ? 0UL - (unsigned long)V : (unsigned long)V;
-  do {
-    Buf[--I] = char('0' + U % 10);
-    U /= 10;
-  } while (U);
-  if (Neg)
-    Buf[--I] = '-';
-  io::print(Buf + I);
+  io::print(mote_board::formatDecimal(V, Buf));
 }
 
 /// Prints \p V with three decimals (no printf on the device).

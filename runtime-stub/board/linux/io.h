@@ -10,6 +10,7 @@
 #ifndef MOTE_BOARD_LINUX_IO_H
 #define MOTE_BOARD_LINUX_IO_H
 
+#include "board/decimal.h"
 #include "board/linux/syscall.h"
 
 #include <stddef.h>
@@ -73,17 +74,7 @@ inline void close(int32_t H) { syscall4(SysClose, H, 0, 0, 0); }
 /// Prints \p V in decimal.
 inline void printInt(int64_t V) {
   char Buf[24];
-  int I = 23;
-  Buf[I] = 0;
-  bool Neg = V < 0;
-  uint64_t U = Neg ? uint64_t(-(V + 1)) + 1 : uint64_t(V);
-  do {
-    Buf[--I] = char('0' + U % 10);
-    U /= 10;
-  } while (U);
-  if (Neg)
-    Buf[--I] = '-';
-  print(Buf + I);
+  print(formatDecimal(V, Buf));
 }
 
 } // namespace mote_board
