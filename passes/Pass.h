@@ -98,9 +98,11 @@ Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx);
 
 /// The default pipeline: for training (loss, autodiff, optimizer...) or for
 /// inference; without \p Reorder the schedule pass is left out (the naive
-/// order: forward, all gradients, all updates).
+/// order: forward, all gradients, all updates), without \p Fuse the fuse
+/// pass (one kernel per op, every gradient stored).
 std::vector<const PassInfo *> defaultPipeline(bool Training,
-                                              bool Reorder = true);
+                                              bool Reorder = true,
+                                              bool Fuse = true);
 
 /// Runs \p Pipeline in order.
 Status runPipeline(const std::vector<const PassInfo *> &Pipeline, Graph &G,

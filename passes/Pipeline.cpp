@@ -39,6 +39,10 @@ const PipelineEntry Pipeline[] = {
     // elements are used, so partial-channel slicing and dead-node removal
     // happen once everything that reads a gradient exists.
     {"prune-backward", true},
+    // After the training passes (the gradients, their channel slices and
+    // the updates are final) and before schedule, which orders and sizes
+    // the fused nodes. Also for inference (conv/gemm + activation).
+    {"fuse", false},
     // Last: the order decides liveness, so it is chosen once the set of
     // nodes is final. Updates run as soon as their gradient exists.
     {"schedule", false},
@@ -72,10 +76,12 @@ Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx) {
   return Changed;
 }
 
-std::vector<const PassInfo *> defaultPipeline(bool Training, bool Reorder) {
+std::vector<const PassInfo *> defaultPipeline(bool Training, bool Reorder,
+                                              bool Fuse) {
   std::vector<const PassInfo *> R;
   for (const PipelineEntry &E : Pipeline)
-    if ((Training || !E.TrainingOnly) && (Reorder || E.Pass != "schedule"))
+    if ((Training || !E.TrainingOnly) && (Reorder || E.Pass != "schedule") &&
+        (Fuse || E.Pass != "fuse"))
       R.push_back(lookupPass(E.Pass));
   return R;
 }

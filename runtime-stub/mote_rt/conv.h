@@ -24,7 +24,13 @@
 //                   transposed convolution), tap-major like conv.
 //   conv_grad_weight dW for the first Channels output channels only (the
 //                   partial-channel update of sparse training).
-// None needs scratch memory.
+//   conv_grad_weight_sgd  W' = W - Lr (dW + Decay W) on those channels, in
+//                   place (W' may be W): each partial sum of dW is folded
+//                   into the weight as soon as it is made, so dW is never
+//                   stored (TTE's in-place SGD).
+// The forward kernels clamp each finished output plane when the lowering
+// fused an activation into them (ActHasMin/ActHasMax, clampActivation in
+// core.h). None needs scratch memory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,6 +59,14 @@ struct ConvP {
   int32_t Strides[MaxRank];
   int32_t Dilations[MaxRank];
   int32_t PadBegin[MaxRank];
+  // Epilogue: the fused activation of conv, conv_depthwise and
+  // conv_pointwise, and the SGD step of conv_grad_weight_sgd.
+  int32_t ActHasMin;
+  int32_t ActHasMax;
+  float ActMin;
+  float ActMax;
+  float Lr;
+  float Decay; ///< SGD's norm_coefficient (L2 weight decay)
 };
 
 namespace detail {
@@ -132,6 +146,7 @@ MOTE_RT_KERNEL void conv(const ConvP &P, const T *X, const T *W, const T *B,
           detail::convAccumulatePlane(P, XG + C * InSize,
                                       W + (M * P.CPerGroup + C) * KSize,
                                       YN + M * OutSize);
+        clampActivation(P, YN + M * OutSize, OutSize);
       }
     }
   }
@@ -153,6 +168,7 @@ MOTE_RT_KERNEL void conv_depthwise(const ConvP &P, const T *X, const T *W,
       for (int32_t MI = 0; MI < P.MPerGroup; ++MI) {
         const int32_t M = G * P.MPerGroup + MI;
         detail::convAccumulatePlane(P, XG, W + M * KSize, YN + M * OutSize);
+        clampActivation(P, YN + M * OutSize, OutSize);
       }
     }
   }
@@ -171,6 +187,7 @@ MOTE_RT_KERNEL void conv_pointwise(const ConvP &P, const T *X, const T *W,
                              W + G * P.MPerGroup * P.CPerGroup, P.CPerGroup, 1,
                              X + (N * P.C + G * P.CPerGroup) * Size, Size,
                              YN + G * P.MPerGroup * Size, Size);
+    clampActivation(P, YN, P.M * Size);
   }
 }
 
@@ -230,6 +247,46 @@ MOTE_RT_KERNEL void conv_grad_weight(const ConvP &P, const T *X, const T *DY,
           for (int32_t OW = Lo; OW < Hi; ++OW)
             Acc += XR[OW * SW] * DYR[OW];
           DWPlane[Tap] += Acc;
+        });
+      }
+    }
+  }
+}
+
+/// W' [M, C/G, Kernel] from X, dY and W: the first Channels output channels
+/// take one SGD step, W - Lr (dW + Decay W), the rest are copied (nothing
+/// to do when W' is W). Each (channel, input channel) plane first becomes
+/// W - Lr Decay W, then every row's partial dot product p of dW is
+/// subtracted as Lr p when it is made.
+template <class T>
+MOTE_RT_KERNEL void conv_grad_weight_sgd(const ConvP &P, const T *X,
+                                         const T *DY, const T *W, T *WOut) {
+  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
+  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
+  const int32_t KSize = P.Kernel[0] * P.Kernel[1] * P.Kernel[2];
+  const int32_t PlaneSize = P.CPerGroup * KSize;
+  const T Lr = T(P.Lr), Decay = T(P.Decay);
+  if (WOut != W)
+    copy(W + P.Channels * PlaneSize, WOut + P.Channels * PlaneSize,
+         (P.M - P.Channels) * PlaneSize);
+  for (int32_t M = 0; M < P.Channels; ++M) {
+    const int32_t G = M / P.MPerGroup;
+    for (int32_t C = 0; C < P.CPerGroup; ++C) {
+      const int32_t Off = (M * P.CPerGroup + C) * KSize;
+      T *WPlane = WOut + Off;
+      for (int32_t K = 0; K < KSize; ++K)
+        WPlane[K] = W[Off + K] - Lr * (Decay * W[Off + K]);
+      for (int32_t N = 0; N < P.Batch; ++N) {
+        const T *XC = X + (N * P.C + G * P.CPerGroup + C) * InSize;
+        const T *DYM = DY + (N * P.M + M) * OutSize;
+        detail::forEachTapRow(P, [&](int32_t Tap, int32_t XRow, int32_t YRow,
+                                     int32_t Lo, int32_t Hi, int32_t SW) {
+          const T *XR = XC + XRow;
+          const T *DYR = DYM + YRow;
+          T Acc = T(0);
+          for (int32_t OW = Lo; OW < Hi; ++OW)
+            Acc += XR[OW * SW] * DYR[OW];
+          WPlane[Tap] -= Lr * Acc;
         });
       }
     }

@@ -51,6 +51,27 @@ template <class T> MOTE_RT_INLINE void fill(T *Dst, T V, int32_t N) {
     Dst[I] = V;
 }
 
+/// The activation fused into a conv or gemm kernel (ActHasMin, ActHasMax,
+/// ActMin, ActMax of ConvP and GemmP): ReLU is a clamp below at 0, Clip
+/// (ReLU6) a clamp on both sides. Clamps Y[0, N) in place, as clip does:
+/// below Min gives Min, else above Max gives Max. Nothing without bounds.
+template <class T, class P>
+MOTE_RT_INLINE void clampActivation(const P &Params, T *Y, int32_t N) {
+  if (Params.ActHasMin && Params.ActHasMax) {
+    const T Lo = T(Params.ActMin), Hi = T(Params.ActMax);
+    for (int32_t I = 0; I < N; ++I)
+      Y[I] = Y[I] < Lo ? Lo : Y[I] > Hi ? Hi : Y[I];
+  } else if (Params.ActHasMin) {
+    const T Lo = T(Params.ActMin);
+    for (int32_t I = 0; I < N; ++I)
+      Y[I] = Y[I] < Lo ? Lo : Y[I];
+  } else if (Params.ActHasMax) {
+    const T Hi = T(Params.ActMax);
+    for (int32_t I = 0; I < N; ++I)
+      Y[I] = Y[I] > Hi ? Hi : Y[I];
+  }
+}
+
 /// Visits every index of a row-major tensor of rank \p Rank and dims \p D,
 /// calling F(linear output index, offset into A, offset into B) where the
 /// offsets use strides SA and SB (0 along broadcast dimensions).

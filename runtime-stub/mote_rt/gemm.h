@@ -2,7 +2,10 @@
 //
 // gemm:   Y = alpha * A' B' + beta * C (ONNX Gemm), A' = A or A^T, B' = B or
 //         B^T, C broadcast to [M, N] through its strides (0 along a
-//         broadcast dim).
+//         broadcast dim), then the fused activation if any. Y may be C
+//         (a weight gradient fused with its SGD step writes over the
+//         weight): each element of C is read once, before that element
+//         of Y is written.
 // matmul: numpy matmul, batched over broadcast batch dims; 1-D operands
 //         arrive as [1, K] / [K, 1] matrices (same storage).
 //
@@ -57,6 +60,11 @@ struct GemmP {
   float Beta;
   int32_t CStrideM;
   int32_t CStrideN;
+  /// Fused activation (clampActivation, core.h).
+  int32_t ActHasMin;
+  int32_t ActHasMax;
+  float ActMin;
+  float ActMax;
 };
 
 template <class T>
@@ -77,6 +85,7 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
           V += Beta * C[I * P.CStrideM + J * P.CStrideN];
         Y[I * P.N + J] = V;
       }
+      clampActivation(P, Y + I * P.N, P.N);
     }
     return;
   }
@@ -94,6 +103,7 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
   }
   detail::gemmAccumulate(P.M, P.N, P.K, Alpha, A, P.AStrideM, P.AStrideK, B,
                          P.N, Y, P.N);
+  clampActivation(P, Y, P.M * P.N);
 }
 
 /// Batched matrix product: batch index b of the Rank broadcast batch dims

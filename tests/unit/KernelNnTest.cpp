@@ -243,6 +243,108 @@ TEST_CASE("kernel conv_grad_weight matches the interpreter, also for "
   }
 }
 
+TEST_CASE("kernel conv with a fused activation matches the interpreter",
+          "[kernel][fuse]") {
+  // Relu, ReLU6 and a one-sided Clip on every conv form (general,
+  // depthwise, pointwise).
+  std::vector<AttrMap> Acts = {
+      attrs({{"activation", std::string("Relu")}}),
+      attrs({{"activation", std::string("Clip")},
+             {"activation_min", 0.0f},
+             {"activation_max", 0.25f}}),
+      attrs({{"activation", std::string("Clip")}, {"activation_max", -0.1f}}),
+  };
+  for (const ConvCase &Case : convCases()) {
+    for (const AttrMap &Act : Acts) {
+      INFO(Case.Name << ", " << Act.getString("activation", "") << " "
+                     << Act.getFloat("activation_max", 99));
+      AttrMap A = Case.Attrs;
+      for (const char *K : {"activation", "activation_min", "activation_max"})
+        if (Act.has(K))
+          A.set(K, *Act.find(K));
+      std::vector<std::optional<Tensor>> In = {randomF32(Case.X, 1),
+                                               randomF32(Case.W, 2)};
+      if (Case.Bias)
+        In.push_back(randomF32({Case.W[0]}, 3));
+      LoweredOp L = lowerOp(OpKind::Conv, In, A);
+      REQUIRE_FALSE(L.LowerError);
+      CHECK(L.Call.Kernel == Case.Kernel);
+      auto P = paramsAs<mote_rt::ConvP>(L.Call);
+      bool WantMin = Act.has("activation_min") ||
+                     Act.getString("activation", "") == "Relu";
+      CHECK(P.ActHasMin == int32_t(WantMin));
+      std::vector<float> Y(L.outElems(0), 1e30f);
+      runConvKernel(L.Call.Kernel, P, L.in<float>(0), L.in<float>(1),
+                    Case.Bias ? L.in<float>(2) : nullptr, Y.data());
+      checkClose(L.Run.Results[0], Y);
+    }
+  }
+}
+
+TEST_CASE("kernel conv_grad_weight_sgd matches the interpreter, in place and "
+          "not, for out_channels < M",
+          "[kernel][fuse]") {
+  for (const ConvCase &Case : convCases()) {
+    Tensor X = randomF32(Case.X, 1), W = randomF32(Case.W, 2);
+    Shape YS = resultShape(OpKind::Conv, {X, W}, Case.Attrs);
+    Tensor DY = randomF32(YS, 5);
+    for (int64_t K : {int64_t(0), int64_t(1), Case.W[0] - 1}) {
+      for (bool InPlace : {false, true}) {
+        INFO(Case.Name << ", out_channels " << K << ", in place " << InPlace);
+        AttrMap A = Case.Attrs;
+        A.set("weight_shape", Case.W);
+        A.set("lr", 0.125f);
+        A.set("norm_coefficient", 0.5f);
+        if (K > 0)
+          A.set("out_channels", K);
+        LoweredOp L = lowerOp(OpKind::ConvGradWeightSgd, {X, DY, W}, A);
+        REQUIRE_FALSE(L.LowerError);
+        CHECK(L.Call.Kernel == "conv_grad_weight_sgd");
+        auto P = paramsAs<mote_rt::ConvP>(L.Call);
+        CHECK(P.Lr == 0.125f);
+        CHECK(P.Decay == 0.5f);
+        std::vector<float> WIn(L.in<float>(2), L.in<float>(2) + L.outElems(0));
+        // One guard element past the result: the kernel must not write it.
+        std::vector<float> WOut(L.outElems(0) + 1, 1e30f);
+        if (InPlace)
+          std::copy(WIn.begin(), WIn.end(), WOut.begin());
+        mote_rt::conv_grad_weight_sgd<float>(
+            P, L.in<float>(0), L.in<float>(1),
+            InPlace ? WOut.data() : WIn.data(), WOut.data());
+        CHECK(WOut.back() == 1e30f);
+        WOut.pop_back();
+        checkClose(L.Run.Results[0], WOut);
+      }
+    }
+  }
+}
+
+TEST_CASE("kernel gemm with a fused activation, and writing over C",
+          "[kernel][fuse]") {
+  Tensor A = randomF32({4, 3}, 1), B = randomF32({4, 5}, 2);
+  Tensor C = randomF32({3, 5}, 3);
+  for (bool TransB : {false, true}) {
+    INFO("transB " << TransB);
+    Tensor BB = TransB ? randomF32({5, 4}, 2) : B;
+    AttrMap At = attrs({{"transA", int64_t(1)},
+                        {"alpha", -0.5f},
+                        {"beta", 0.75f},
+                        {"activation", std::string("Clip")},
+                        {"activation_min", -0.2f},
+                        {"activation_max", 0.3f}});
+    if (TransB)
+      At.set("transB", int64_t(1));
+    LoweredOp L = lowerOp(OpKind::Gemm, {A, BB, C}, At);
+    REQUIRE_FALSE(L.LowerError);
+    auto P = paramsAs<mote_rt::GemmP>(L.Call);
+    // Y is C's own buffer, as for a weight gradient fused with its update.
+    std::vector<float> Y(L.in<float>(2), L.in<float>(2) + L.outElems(0));
+    mote_rt::gemm<float>(P, L.in<float>(0), L.in<float>(1), Y.data(),
+                         Y.data());
+    checkClose(L.Run.Results[0], Y);
+  }
+}
+
 TEST_CASE("kernel conv in f64", "[kernel]") {
   Tensor X = randomF64({1, 4, 6, 5}, 1), W = randomF64({4, 2, 3, 3}, 2);
   Tensor B = randomF64({4}, 3);

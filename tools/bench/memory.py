@@ -7,8 +7,9 @@ usage: tools/bench/memory.py [--motec build/bin/motec] [--res 128] [--classes 10
 
 Exports torchvision's mobilenet_v2 (width 0.35, BatchNorm folded) at the
 given resolution, plus the test models of tests/models/train_oracle.py, and
-prints for each model a row per update spec and order (naive: all gradients,
-then all updates; reordered: the schedule pass): arena, liveness lower
+prints for each model a row per update spec, order (naive: all gradients,
+then all updates; reordered: the schedule pass) and fusion (the fuse pass,
+or --no-fuse: every weight gradient stored): arena, liveness lower
 bound, efficiency (lower bound / arena), flash bytes, the arena against the
 full update in the naive order, and the planner's time as `motec plan`
 reports it (the least of --repeat runs; the arena must not change between
@@ -47,20 +48,25 @@ MOBILENET_SPARSE = [
 # also updates biases of the later blocks only).
 MOBILENET_SPARSE_LATE = MOBILENET_SPARSE[:-1] + ["features.1[2-8].*.bias"]
 
-# (row label, update rules or None for the model's sparse spec, reorder)
+# (row label, update rules or None for the model's sparse spec, reorder,
+# fuse)
 ROWS = [
-    ("full, no reorder", [], False),
-    ("full + reorder", [], True),
-    ("bias-only + reorder", ["*.bias"], True),
-    ("sparse, no reorder", None, False),
-    ("sparse + reorder", None, True),
+    ("full, no reorder, no fuse", [], False, False),
+    ("full + reorder, no fuse", [], True, False),
+    ("full + reorder + fuse", [], True, True),
+    ("bias-only + reorder + fuse", ["*.bias"], True, True),
+    ("sparse, no reorder, no fuse", None, False, False),
+    ("sparse + reorder, no fuse", None, True, False),
+    ("sparse + reorder + fuse", None, True, True),
 ]
 
 
-def plan(motec, model, rules, reorder, repeat):
+def plan(motec, model, rules, reorder, fuse, repeat):
     cmd = [motec, "plan", model, "--train"] + [a for r in rules for a in ("--update", r)]
     if not reorder:
         cmd.append("--no-reorder")
+    if not fuse:
+        cmd.append("--no-fuse")
     figures, times = set(), []
     for _ in range(repeat):
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -120,10 +126,10 @@ def main():
         for title, path, _, sparse in models:
             print(title)
             base = None
-            for label, rules, reorder in ROWS:
+            for label, rules, reorder, fuse in ROWS:
                 arena, bound, flash, ms = plan(a.motec, path,
                                                sparse if rules is None else rules,
-                                               reorder, a.repeat)
+                                               reorder, fuse, a.repeat)
                 base = base or arena
                 print(f"  {label:<30} {arena / 1024:>10.1f} {bound / 1024:>10.1f} "
                       f"{bound / arena:>6.3f} {flash / 1024:>10.1f} "

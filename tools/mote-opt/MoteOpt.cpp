@@ -140,7 +140,8 @@ int main(int Argc, char **Argv) {
     else if (A == "--no-verify")
       F.Verify = false;
     else if ((A == "--pass" || A == "--update" || A == "--loss" ||
-              A == "--optimizer" || A == "--lr" || A == "--output") &&
+              A == "--optimizer" || A == "--lr" || A == "--weight-decay" ||
+              A == "--output") &&
              I + 1 >= Argc) {
       fmt::print(stderr, "mote-opt: {} needs a value\n", A);
       return 2;
@@ -168,6 +169,8 @@ int main(int Argc, char **Argv) {
                                             : OptimizerKind::Sgd;
     } else if (A == "--lr") {
       F.Train.LearningRate = std::stof(Argv[++I]);
+    } else if (A == "--weight-decay") {
+      F.Train.WeightDecay = std::stof(Argv[++I]);
     } else if (A == "--output") {
       F.Train.Output = Argv[++I];
     }
@@ -175,7 +178,8 @@ int main(int Argc, char **Argv) {
       fmt::print("usage: mote-opt FILE|- [--split-input-file] "
                  "[--verify-diagnostics] [--no-verify] [--pass NAME ...] "
                  "[--update P[:R] ...] [--loss cross-entropy|mse] "
-                 "[--optimizer sgd|momentum|adam] [--lr F] [--output NAME]\n"
+                 "[--optimizer sgd|momentum|adam] [--lr F] [--weight-decay F] "
+                 "[--output NAME]\n"
                  "passes:\n");
       for (const PassInfo &P : allPasses())
         fmt::print("  {:<18} {}\n", P.Name, P.Help);

@@ -340,16 +340,17 @@ Status writeAtomically(const fs::path &P, const std::string &Text) {
 /// The options that shape the measurements, as recorded in a baseline: the
 /// model options as written (--update-file by the SHA-256 of its contents),
 /// --steps, --target and --emit with their defaults filled in, and each
-/// --input as NAME=sha256:HASH of the file. Not --no-reorder: it changes
-/// how the compiler lays out the same training step, not what the step
-/// computes, which is what a check exists to catch (a worse schedule shows
-/// as an arena regression; tests/baselines injects one this way).
+/// --input as NAME=sha256:HASH of the file. Not --no-reorder or --no-fuse:
+/// they change how the compiler lays out the same training step, not what
+/// the step computes, which is what a check exists to catch (a worse
+/// schedule shows as an arena regression; tests/baselines injects one this
+/// way).
 Expected<OptionMap> configuration(const ParsedArgs &Args, int64_t Steps,
                                   std::string_view Target,
                                   std::string_view Emit) {
   OptionMap M;
   for (const OptionSpec &O : withModelOptions({})) {
-    if (!Args.has(O.Name) || O.Name == "no-reorder")
+    if (!Args.has(O.Name) || O.Name == "no-reorder" || O.Name == "no-fuse")
       continue;
     std::vector<std::string> Vals = Args.getAll(O.Name);
     if (O.Name == "update-file") {

@@ -31,6 +31,7 @@ constexpr OptionSpec ModelOptionSpecs[] = {
      "train parameters matching the glob; RATIO trains the first "
      "ceil(RATIO*C) output channels (default: every parameter)"},
     {"no-reorder", "", false, "keep the naive order (all gradients, then all updates) to measure what scheduling buys"},
+    {"no-fuse", "", false, "one kernel per op and every weight gradient stored, to measure what fusion buys"},
     {"update-file", "FILE", false, "update spec as JSON: {\"update\": [{\"params\": GLOB, \"channels\": RATIO}]}"},
 };
 } // namespace
@@ -82,6 +83,7 @@ Expected<Session> parseSession(const ParsedArgs &Args) {
     return usage("--train and --infer exclude each other");
   S.Training = Args.has("train");
   S.Reorder = !Args.has("no-reorder");
+  S.Fuse = !Args.has("no-fuse");
   TrainOptions &T = S.Passes.Train;
   static constexpr std::string_view TrainOnly[] = {
       "loss", "output", "label-name", "optimizer", "lr", "momentum",
@@ -154,7 +156,8 @@ Expected<std::unique_ptr<Graph>> buildGraph(Session &S) {
   if (!G)
     return G;
   Status St =
-      runPipeline(defaultPipeline(S.Training, S.Reorder), **G, S.Passes);
+      runPipeline(defaultPipeline(S.Training, S.Reorder, S.Fuse), **G,
+                  S.Passes);
   if (!St)
     return St.takeError();
   return G;

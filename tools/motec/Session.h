@@ -30,6 +30,7 @@ struct Session {
   PassContext Passes;
   bool Training = false;
   bool Reorder = true;
+  bool Fuse = true;
 };
 
 /// Reads the model options from \p Args. A usage error has Diag::Line == -2.

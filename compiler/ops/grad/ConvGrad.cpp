@@ -18,8 +18,17 @@
 //     out_channels), and the kernel computes nothing else. Without
 //     out_channels, K = M.
 //
-// Taps in the padding read nothing and receive nothing. The kernels
-// accumulate in double.
+//   ConvGradWeightSgd(X, dY, W){weight_shape, out_channels = K, lr,
+//                              norm_coefficient}
+//     W'[m] = W[m] - lr (dW[m] + norm_coefficient W[m])   for m < K
+//     W'[m] = W[m]                                          otherwise
+//     ConvGradWeight and SgdUpdate in one op (the fuse pass makes it): TTE's
+//     in-place SGD. The result overwrites W on a device and the weight
+//     gradient is never stored whole: the kernel folds each partial sum
+//     into the weight as it is made.
+//
+// Taps in the padding read nothing and receive nothing. The interpreter
+// kernels accumulate in double.
 //
 //===----------------------------------------------------------------------===//
 
@@ -183,6 +192,60 @@ Status kernelConvGradWeight(const Node &N, std::span<const Tensor *const> In,
   });
 }
 
+//===----------------------------------------------------------------------===//
+// ConvGradWeightSgd(X, dY, W)
+//===----------------------------------------------------------------------===//
+
+Expected<WeightGradGeometry> convGradWeightSgdGeometry(const Node &N) {
+  Expected<WeightGradGeometry> G = convGradWeightGeometry(N);
+  if (!G)
+    return G.takeError();
+  const TensorType &W = N.inType(2);
+  if (W.Dims != N.attrs().getInts("weight_shape") || W.Elem != N.inType(0).Elem)
+    return opError(fmt::format("the weight W {} must be a {} tensor of "
+                               "weight_shape {}",
+                               W.str(), dtypeName(N.inType(0).Elem),
+                               shapeStr(N.attrs().getInts("weight_shape"))));
+  if (!N.attrs().has("lr"))
+    return opError("lr (the learning rate) is required");
+  return G;
+}
+
+Expected<std::vector<TensorType>> inferConvGradWeightSgd(const Node &N) {
+  if (Expected<WeightGradGeometry> G = convGradWeightSgdGeometry(N); !G)
+    return G.takeError();
+  return std::vector<TensorType>{N.inType(2)};
+}
+
+// dW as ConvGradWeight computes it, then SgdUpdate's arithmetic (in
+// double) on the channels it covers, so the result equals the two unfused
+// ops exactly.
+Status kernelConvGradWeightSgd(const Node &N,
+                               std::span<const Tensor *const> In,
+                               std::span<Tensor> Out) {
+  Expected<WeightGradGeometry> G = convGradWeightSgdGeometry(N);
+  if (!G)
+    return G.takeError();
+  Shape DWDims = N.attrs().getInts("weight_shape");
+  DWDims[0] = G->Channels;
+  Tensor DW(TensorType(N.inType(0).Elem, DWDims));
+  Status S = dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    convGradWeightImpl<E>(*G, *In[0], *In[1], DW);
+    return ok();
+  });
+  if (!S)
+    return S;
+  double Lr = N.attrs().getFloat("lr", 0);
+  double Norm = N.attrs().getFloat("norm_coefficient", 0);
+  Out[0] = *In[2];
+  for (int64_t I = 0, E = DW.numElements(); I < E; ++I) {
+    double W = In[2]->getAsDouble(I);
+    Out[0].setFromDouble(I, W - Lr * (DW.getAsDouble(I) + Norm * W));
+  }
+  return ok();
+}
+
 // MACs = those of the forward Conv restricted to the computed channels:
 // N * out_channels * prod(out) * (C / group) * prod(kernel).
 int64_t macsConvGradWeight(const Node &N) {
@@ -225,6 +288,20 @@ Status lowerConvGradWeight(const Node &N, KernelCall &C) {
   return lowerConvParams(G->Conv, G->Channels, C);
 }
 
+Status lowerConvGradWeightSgd(const Node &N, KernelCall &C) {
+  Expected<WeightGradGeometry> G = convGradWeightSgdGeometry(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  C.Header = "mote_rt/conv.h";
+  C.Kernel = "conv_grad_weight_sgd";
+  C.TypeArgs = {N.inType(0).Elem};
+  return lowerConvParams(G->Conv, G->Channels, C,
+                         {.Lr = N.attrs().getFloat("lr", 0),
+                          .Decay = N.attrs().getFloat("norm_coefficient", 0)});
+}
+
 constexpr AttrSpec ConvGradInputAttrs[] = {
     {"auto_pad", AttrKind::String},
     {"dilations", AttrKind::Ints},
@@ -240,6 +317,19 @@ constexpr AttrSpec ConvGradWeightAttrs[] = {
     {"dilations", AttrKind::Ints},
     {"group", AttrKind::Int},
     {"kernel_shape", AttrKind::Ints},
+    {"out_channels", AttrKind::Int},
+    {"pads", AttrKind::Ints},
+    {"strides", AttrKind::Ints},
+    {"weight_shape", AttrKind::Ints, /*Required=*/true},
+};
+
+constexpr AttrSpec ConvGradWeightSgdAttrs[] = {
+    {"auto_pad", AttrKind::String},
+    {"dilations", AttrKind::Ints},
+    {"group", AttrKind::Int},
+    {"kernel_shape", AttrKind::Ints},
+    {"lr", AttrKind::Float, /*Required=*/true},
+    {"norm_coefficient", AttrKind::Float},
     {"out_channels", AttrKind::Int},
     {"pads", AttrKind::Ints},
     {"strides", AttrKind::Ints},
@@ -280,6 +370,24 @@ extern const OpDef OpDef_ConvGradWeight = {
     .Summary = "gradient of Conv's weight from X and dY, for the first "
                "out_channels output channels",
     .Lower = lowerConvGradWeight,
+};
+
+extern const OpDef OpDef_ConvGradWeightSgd = {
+    .Name = "ConvGradWeightSgd",
+    .MinInputs = 3,
+    .MaxInputs = 3,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = ConvGradWeightSgdAttrs,
+    .Infer = inferConvGradWeightSgd,
+    .Kernel = kernelConvGradWeightSgd,
+    .Macs = macsConvGradWeight,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "Conv's weight W after one SGD step on its gradient from X and "
+               "dY (ConvGradWeight + SgdUpdate fused; the first out_channels "
+               "channels train)",
+    .Lower = lowerConvGradWeightSgd,
 };
 
 } // namespace mote

@@ -12,7 +12,10 @@
 //                X[n, g C/G + c, o * s - pb + k * d] * W[m, c, k]
 //
 // where X reads as 0 in the padding and the output spatial dims are those of
-// resolveWindow (NnUtils.h).
+// resolveWindow (NnUtils.h). The fuse pass may fold a following Relu or Clip
+// into the node (attribute `activation`, see FusedActivation): Y is then
+// clamped after the sum. A fused node has no gradient rule: fuse runs after
+// autodiff.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +44,8 @@ Expected<std::vector<TensorType>> inferConv(const Node &N) {
   Expected<ConvGeometry> G = checkConv(N);
   if (!G)
     return G.takeError();
+  if (Expected<FusedActivation> A = fusedActivation(N); !A)
+    return A.takeError();
   Shape Out = {G->Batch, G->M};
   Out.insert(Out.end(), G->Win.Out.begin(), G->Win.Out.end());
   return std::vector<TensorType>{TensorType(N.inType(0).Elem, Out)};
@@ -71,9 +76,13 @@ Status kernelConv(const Node &N, std::span<const Tensor *const> In,
   Expected<ConvGeometry> G = checkConv(N);
   if (!G)
     return G.takeError();
+  Expected<FusedActivation> A = fusedActivation(N);
+  if (!A)
+    return A.takeError();
   return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
     convImpl<E>(*G, *In[0], *In[1], In.size() > 2 ? In[2] : nullptr, Out[0]);
+    applyFusedActivation(*A, Out[0]);
     return ok();
   });
 }
@@ -96,6 +105,9 @@ Status gradConv(GradContext &Ctx, const Node &N) {
   Value *DY = Ctx.outputGrad(0);
   if (!DY)
     return ok();
+  if (N.attrs().has("activation"))
+    return opError("a Conv with a fused activation has no gradient rule; "
+                   "run the fuse pass after autodiff");
   if (Ctx.needsGrad(0)) {
     AttrMap A = N.attrs();
     A.set("input_shape", N.inType(0).Dims);
@@ -162,13 +174,18 @@ Status lowerConv(const Node &N, KernelCall &C) {
              : G->cPerGroup() == 1 ? "conv_depthwise"
                                    : "conv";
   C.TypeArgs = {N.inType(0).Elem};
-  return lowerConvParams(*G, G->M, C);
+  Expected<FusedActivation> A = fusedActivation(N);
+  if (!A)
+    return A.takeError();
+  return lowerConvParams(*G, G->M, C, {.Act = *A});
 }
 
 constexpr AttrSpec ConvAttrs[] = {
     {"auto_pad", AttrKind::String}, {"dilations", AttrKind::Ints},
     {"group", AttrKind::Int},       {"kernel_shape", AttrKind::Ints},
     {"pads", AttrKind::Ints},       {"strides", AttrKind::Ints},
+    FusedActivationAttrs[0],        FusedActivationAttrs[1],
+    FusedActivationAttrs[2],
 };
 
 } // namespace

@@ -7,7 +7,11 @@
 //
 // where the optional C is unidirectionally broadcast to [M, N] (a scalar, a
 // row [N], a column [M, 1] or the full matrix). The kernel accumulates in
-// double.
+// double. The fuse pass may fold a following Relu or Clip into the node
+// (attribute `activation`, see FusedActivation in NnUtils.h): Y is then
+// clamped; such a node has no gradient rule (fuse runs after autodiff). It
+// may also turn a weight gradient and its SGD update into one Gemm whose C
+// is the weight and whose result overwrites it (see passes/Fuse.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -66,6 +70,8 @@ Expected<std::vector<TensorType>> inferGemm(const Node &N) {
   Expected<GemmGeometry> G = gemmGeometry(N);
   if (!G)
     return G.takeError();
+  if (Expected<FusedActivation> A = fusedActivation(N); !A)
+    return A.takeError();
   return std::vector<TensorType>{
       TensorType(N.inType(0).Elem, Shape{G->M, G->N})};
 }
@@ -106,12 +112,16 @@ Status kernelGemm(const Node &N, std::span<const Tensor *const> In,
   Expected<GemmGeometry> G = gemmGeometry(N);
   if (!G)
     return G.takeError();
+  Expected<FusedActivation> A = fusedActivation(N);
+  if (!A)
+    return A.takeError();
   double Alpha = N.attrs().getFloat("alpha", 1.0f);
   double Beta = N.attrs().getFloat("beta", 1.0f);
   return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
     gemmImpl<E>(*G, Alpha, Beta, *In[0], *In[1],
                 In.size() > 2 ? In[2] : nullptr, Out[0]);
+    applyFusedActivation(*A, Out[0]);
     return ok();
   });
 }
@@ -138,6 +148,9 @@ Status gradGemm(GradContext &Ctx, const Node &N) {
   Value *DY = Ctx.outputGrad(0);
   if (!DY)
     return ok();
+  if (N.attrs().has("activation"))
+    return opError("a Gemm with a fused activation has no gradient rule; "
+                   "run the fuse pass after autodiff");
   Value *A = N.input(0), *B = N.input(1);
   int64_t TA = N.attrs().getInt("transA", 0);
   int64_t TB = N.attrs().getInt("transB", 0);
@@ -212,6 +225,10 @@ Status lowerGemm(const Node &N, KernelCall &C) {
     CStrides = broadcastStrides(CV->type().Dims, Shape{G->M, G->N});
   C.addInt(CStrides[0]);
   C.addInt(CStrides[1]);
+  Expected<FusedActivation> A = fusedActivation(N);
+  if (!A)
+    return A.takeError();
+  lowerActivationParams(*A, C);
   return ok();
 }
 
@@ -220,6 +237,9 @@ constexpr AttrSpec GemmAttrs[] = {
     {"beta", AttrKind::Float},
     {"transA", AttrKind::Int},
     {"transB", AttrKind::Int},
+    FusedActivationAttrs[0],
+    FusedActivationAttrs[1],
+    FusedActivationAttrs[2],
 };
 
 } // namespace

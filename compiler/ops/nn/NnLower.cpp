@@ -98,7 +98,15 @@ Status requireKernelSizes(const Node &N) {
   return ok();
 }
 
-Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C) {
+void lowerActivationParams(const FusedActivation &A, KernelCall &C) {
+  C.addInt(A.HasMin);
+  C.addInt(A.HasMax);
+  C.addFloat(A.Min);
+  C.addFloat(A.Max);
+}
+
+Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
+                       const ConvEpilogue &E) {
   Expected<KernelWindow> K = kernelWindow(G.InSpatial, G.Win);
   if (!K)
     return K.takeError();
@@ -116,6 +124,9 @@ Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C) {
   C.addInts(K->Strides);
   C.addInts(K->Dilations);
   C.addInts(K->PadBegin);
+  lowerActivationParams(E.Act, C);
+  C.addFloat(E.Lr);
+  C.addFloat(E.Decay);
   return ok();
 }
 

@@ -21,9 +21,23 @@ namespace mote {
 /// int32_t).
 Status requireKernelSizes(const Node &N);
 
+/// What a conv kernel does besides the convolution: the fused activation of
+/// the forward kernels, the learning rate and weight decay (SGD's
+/// norm_coefficient) of conv_grad_weight_sgd. The last fields of ConvP.
+struct ConvEpilogue {
+  FusedActivation Act;
+  double Lr = 0;
+  double Decay = 0;
+};
+
 /// Pushes the fields of mote_rt::ConvP for \p G, the kernel computing the
-/// first \p Channels output channels.
-Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C);
+/// first \p Channels output channels, then the epilogue \p E.
+Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
+                       const ConvEpilogue &E = {});
+
+/// Pushes a fused activation as the ActHasMin, ActHasMax, ActMin, ActMax
+/// fields of ConvP and GemmP.
+void lowerActivationParams(const FusedActivation &A, KernelCall &C);
 
 /// Pushes the fields of mote_rt::PoolP for \p G; \p N supplies
 /// count_include_pad and storage_order.

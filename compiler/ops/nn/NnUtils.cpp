@@ -266,4 +266,40 @@ Status requireFloatOperands(const Node &N,
   return ok();
 }
 
+Expected<FusedActivation> fusedActivation(const Node &N) {
+  const AttrMap &A = N.attrs();
+  FusedActivation R;
+  bool HasBound = A.has("activation_min") || A.has("activation_max");
+  if (!A.has("activation")) {
+    if (HasBound)
+      return opError("activation_min / activation_max need activation = "
+                     "\"Clip\"");
+    return R;
+  }
+  std::string Kind = A.getString("activation", "");
+  if (Kind == "Relu") {
+    if (HasBound)
+      return opError("activation \"Relu\" takes no activation_min / "
+                     "activation_max; use \"Clip\"");
+    R.HasMin = true;
+    return R;
+  }
+  if (Kind != "Clip")
+    return opError(fmt::format("activation must be \"Relu\" or \"Clip\", got "
+                               "\"{}\"",
+                               Kind));
+  R.HasMin = A.has("activation_min");
+  R.HasMax = A.has("activation_max");
+  R.Min = A.getFloat("activation_min", 0);
+  R.Max = A.getFloat("activation_max", 0);
+  return R;
+}
+
+void applyFusedActivation(const FusedActivation &A, Tensor &Y) {
+  if (!A.any())
+    return;
+  for (int64_t I = 0, E = Y.numElements(); I < E; ++I)
+    Y.setFromDouble(I, A.apply(Y.getAsDouble(I)));
+}
+
 } // namespace mote

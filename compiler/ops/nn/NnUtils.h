@@ -229,6 +229,38 @@ void forEachPoolWindow(const PoolGeometry &G, bool ColMajor, Fn F) {
 /// (input Scores + 2) [C]. Returns the shape of the unreduced loss.
 Expected<Shape> checkSoftmaxCrossEntropyOperands(const Node &N, size_t Scores);
 
+/// The activation the fuse pass folds into a Conv or Gemm: attribute
+/// `activation` = "Relu" (max(y, 0)) or "Clip" (bounds in activation_min /
+/// activation_max, each optional, as Clip's min / max). Both are a clamp of
+/// the result, taken as Clip's kernel takes it: below Min gives Min, else
+/// above Max gives Max. No attribute: no clamp.
+struct FusedActivation {
+  bool HasMin = false, HasMax = false;
+  double Min = 0, Max = 0;
+
+  bool any() const { return HasMin || HasMax; }
+  double apply(double V) const {
+    if (HasMin && V < Min)
+      return Min;
+    if (HasMax && V > Max)
+      return Max;
+    return V;
+  }
+};
+
+/// Reads and checks the fused activation of \p N.
+Expected<FusedActivation> fusedActivation(const Node &N);
+
+/// Clamps every element of the float tensor \p Y (interpreter kernels).
+void applyFusedActivation(const FusedActivation &A, Tensor &Y);
+
+/// The attributes of a fused activation, for an op's attribute schema.
+inline constexpr AttrSpec FusedActivationAttrs[] = {
+    {"activation", AttrKind::String},
+    {"activation_min", AttrKind::Float},
+    {"activation_max", AttrKind::Float},
+};
+
 /// Requires the present inputs among \p Indices to be float tensors (f32 or
 /// f64) of one element type.
 Status requireFloatOperands(const Node &N,

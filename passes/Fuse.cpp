@@ -1,0 +1,211 @@
+//===- Fuse.cpp - Fewer, larger kernels, forward and backward -------------===//
+//
+// Each rewrite is one pattern, tried on every node; none changes what the
+// step computes (the interpreter gives the same result before and after,
+// tests/unit/FuseTest.cpp), only how many kernels run and which buffers
+// exist:
+//
+//   conv-activation   Conv or Gemm, then Relu or Clip (ReLU6) on its result:
+//                     the clamp moves into the producer (attribute
+//                     `activation`), which now computes the activation's
+//                     value. In a training graph the activation's gradient
+//                     (ReluGrad / ClipGrad) reads the pre-activation value;
+//                     it is switched to the activated one, whose mask is
+//                     the same (x > 0 iff relu(x) > 0; min < x < max iff
+//                     min < clip(x) < max), so the pre-activation tensor
+//                     is never stored.
+//   conv-weight-sgd   ConvGradWeight followed by the SgdUpdate of that
+//                     weight becomes ConvGradWeightSgd, which writes the
+//                     updated weight in place: the weight gradient (a whole
+//                     weight-sized buffer) never exists.
+//   gemm-weight-sgd   A Gemm computing a weight gradient followed by its
+//                     full SgdUpdate becomes one Gemm with the weight as C,
+//                     alpha' = -lr alpha and beta = 1 - lr norm_coefficient:
+//                     W' = W - lr (dW + norm W), written over W.
+//
+// Runs after prune-backward (the set of gradients and their channel slices
+// is final) and before schedule and the memory plan, which then see the
+// fused nodes. A pattern applies only where nothing else reads the value it
+// removes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Graph.h"
+#include "compiler/OpDef.h"
+#include "passes/Pass.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace mote {
+
+namespace {
+
+bool isGraphOutput(const Graph &G, const Value *V) {
+  return std::find(G.outputs().begin(), G.outputs().end(), V) !=
+         G.outputs().end();
+}
+
+/// The value \p Old computed by an erased node now comes from \p New: every
+/// use and the pass context follow, and New takes Old's name (the model's
+/// interface and the reports keep the activation's or the update's name).
+void replaceValue(Graph &G, PassContext &Ctx, Value *Old, Value *New) {
+  G.replaceAllUsesWith(Old, New);
+  if (Ctx.Prediction == Old)
+    Ctx.Prediction = New;
+  if (Ctx.Loss == Old)
+    Ctx.Loss = New;
+  std::string Name = Old->name();
+  G.renameValue(Old, G.uniqueName(Name + ".fused"));
+  G.renameValue(New, Name);
+}
+
+/// Is \p U the gradient of activation \p Act reading \p Pre (the activation's
+/// input) as its saved value, and nothing else?
+bool isMaskGradOf(const Node &U, const Node &Act, const Value *Pre) {
+  OpKind Want =
+      Act.op() == OpKind::Relu ? OpKind::ReluGrad : OpKind::ClipGrad;
+  return U.op() == Want && U.input(1) == Pre && U.input(0) != Pre &&
+         U.attrs() == Act.attrs();
+}
+
+/// conv-activation: folds Relu / Clip \p Act into the Conv or Gemm before it.
+bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
+  if (Act->op() != OpKind::Relu && Act->op() != OpKind::Clip)
+    return false;
+  Value *Pre = Act->input(0);
+  Node *P = Pre->producer();
+  if (!P || (P->op() != OpKind::Conv && P->op() != OpKind::Gemm) ||
+      P->phase() != NodePhase::Forward || P->attrs().has("activation") ||
+      !isFloat(Pre->type().Elem) || isGraphOutput(G, Pre))
+    return false;
+  std::vector<Node *> MaskGrads;
+  for (Node *U : G.users(Pre)) {
+    if (U == Act)
+      continue;
+    if (!isMaskGradOf(*U, *Act, Pre))
+      return false;
+    MaskGrads.push_back(U);
+  }
+  Value *Post = Act->output(0);
+  for (Node *U : MaskGrads)
+    U->setInput(1, Post);
+  AttrMap &A = P->attrs();
+  A.set("activation", std::string(Act->opName()));
+  if (Act->op() == OpKind::Clip) {
+    if (Act->attrs().has("min"))
+      A.set("activation_min", Act->attrs().getFloat("min", 0));
+    if (Act->attrs().has("max"))
+      A.set("activation_max", Act->attrs().getFloat("max", 0));
+  }
+  replaceValue(G, Ctx, Post, Pre);
+  G.eraseNode(Act);
+  return true;
+}
+
+/// The SgdUpdate reading \p Grad as its gradient, if it is Grad's only use.
+Node *soleSgdUser(const Graph &G, const Value *Grad) {
+  std::vector<Node *> Us = G.users(Grad);
+  if (Us.size() != 1 || Us[0]->op() != OpKind::SgdUpdate ||
+      Us[0]->input(1) != Grad || Us[0]->input(0) == Grad ||
+      isGraphOutput(G, Grad))
+    return nullptr;
+  return Us[0];
+}
+
+/// conv-weight-sgd: ConvGradWeight \p GW and its SgdUpdate become one
+/// ConvGradWeightSgd.
+Expected<bool> fuseConvWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
+  if (GW->op() != OpKind::ConvGradWeight)
+    return false;
+  Node *Upd = soleSgdUser(G, GW->output(0));
+  if (!Upd || Upd->attrs().getInt("axis", 0) != 0)
+    return false;
+  Value *W = Upd->input(0);
+  // The update's channel count must be the one the gradient was made for.
+  int64_t GradChannels = GW->output(0)->type().Dims[0];
+  int64_t Channels = Upd->attrs().getInt("channels", W->type().Dims[0]);
+  if (Channels != GradChannels)
+    return false;
+  AttrMap A = GW->attrs();
+  A.set("lr", Upd->attrs().getFloat("lr", 0));
+  if (Upd->attrs().has("norm_coefficient"))
+    A.set("norm_coefficient", Upd->attrs().getFloat("norm_coefficient", 0));
+  Value *Old = Upd->output(0);
+  Expected<Node *> F =
+      G.createNode(Upd, OpKind::ConvGradWeightSgd,
+                   G.uniqueName(GW->name() + ".sgd"),
+                   {GW->input(0), GW->input(1), W}, std::move(A),
+                   {G.uniqueName(Old->name() + ".fused")});
+  if (!F)
+    return F.takeError();
+  (*F)->setPhase(NodePhase::Update);
+  replaceValue(G, Ctx, Old, (*F)->output(0));
+  G.eraseNode(Upd);
+  G.eraseNode(GW);
+  return true;
+}
+
+/// gemm-weight-sgd: a weight-gradient Gemm \p GW (no C) and its full
+/// SgdUpdate become one Gemm with the weight as C.
+Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
+  if (GW->op() != OpKind::Gemm || GW->phase() != NodePhase::Backward ||
+      GW->input(2) || GW->attrs().has("activation"))
+    return false;
+  Node *Upd = soleSgdUser(G, GW->output(0));
+  if (!Upd)
+    return false;
+  Value *W = Upd->input(0);
+  if (W->type() != GW->output(0)->type())
+    return false; // a partial-channel gradient: the update is not one Gemm
+  double Lr = Upd->attrs().getFloat("lr", 0);
+  double Norm = Upd->attrs().getFloat("norm_coefficient", 0);
+  AttrMap A = GW->attrs();
+  A.set("alpha", float(-Lr * GW->attrs().getFloat("alpha", 1.0f)));
+  A.set("beta", float(1.0 - Lr * Norm));
+  Value *Old = Upd->output(0);
+  Expected<Node *> F = G.createNode(
+      Upd, OpKind::Gemm, G.uniqueName(GW->name() + ".sgd"),
+      {GW->input(0), GW->input(1), W}, std::move(A),
+      {G.uniqueName(Old->name() + ".fused")});
+  if (!F)
+    return F.takeError();
+  (*F)->setPhase(NodePhase::Update);
+  replaceValue(G, Ctx, Old, (*F)->output(0));
+  G.eraseNode(Upd);
+  G.eraseNode(GW);
+  return true;
+}
+
+} // namespace
+
+Expected<bool> runFuse(Graph &G, PassContext &Ctx) {
+  bool Changed = false;
+  // Each pattern erases the node it is tried on and nodes of a kind no
+  // pattern starts from (an activation erases only itself; a weight-gradient
+  // pattern erases its gradient node and an SgdUpdate), so the candidates
+  // listed up front stay valid.
+  std::vector<Node *> Acts, WeightGrads;
+  for (const auto &N : G.nodes()) {
+    if (N->op() == OpKind::Relu || N->op() == OpKind::Clip)
+      Acts.push_back(N.get());
+    else if (N->op() == OpKind::ConvGradWeight || N->op() == OpKind::Gemm)
+      WeightGrads.push_back(N.get());
+  }
+  for (Node *N : Acts)
+    Changed |= fuseActivation(G, Ctx, N);
+  for (Node *N : WeightGrads) {
+    for (auto Pattern : {fuseConvWeightSgd, fuseGemmWeightSgd}) {
+      Expected<bool> R = Pattern(G, Ctx, N);
+      if (!R)
+        return R.takeError();
+      if (*R) {
+        Changed = true;
+        break;
+      }
+    }
+  }
+  return Changed;
+}
+
+} // namespace mote

@@ -1,0 +1,172 @@
+//===- FuseTest.cpp - The fuse pass keeps every step's result ------------===//
+//
+// The interpreter is the oracle: the same training graph, built with and
+// without the fuse pass, runs three steps from the same parameters and
+// inputs; losses and every trained parameter must agree. Each case also
+// checks that the pattern it is about did fire, so a pass that fuses
+// nothing cannot pass.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestUtil.h"
+
+#include "compiler/Interpreter.h"
+#include "compiler/Parser.h"
+#include "compiler/Verifier.h"
+#include "passes/Pass.h"
+
+#include <cmath>
+
+using namespace mote;
+using namespace mote::test;
+
+namespace {
+
+const char *CnnText = R"(graph @cnn {
+  input %x : f32[2,1,8,8]
+  param %conv1.weight : f32[4,1,3,3]
+  param %conv1.bias : f32[4]
+  param %conv2.weight : f32[6,4,3,3]
+  param %conv2.bias : f32[6]
+  param %fc.weight : f32[3,96]
+  param %fc.bias : f32[3]
+  %c1 = Conv "conv1"(%x, %conv1.weight, %conv1.bias) {kernel_shape = [3, 3]} : f32[2,4,6,6]
+  %r1 = Relu "relu1"(%c1) : f32[2,4,6,6]
+  %c2 = Conv "conv2"(%r1, %conv2.weight, %conv2.bias) {kernel_shape = [3, 3]} : f32[2,6,4,4]
+  %r2 = Clip "relu6"(%c2) {max = 0.5, min = 0.0} : f32[2,6,4,4]
+  %f = Reshape "flat"(%r2) {shape = [2, 96]} : f32[2,96]
+  %h = Gemm "fc"(%f, %fc.weight, %fc.bias) {transB = 1} : f32[2,3]
+  %y = Relu "relu_out"(%h) : f32[2,3]
+  output %y
+})";
+
+/// Deterministic values in [-1, 1).
+Tensor pseudoRandom(const TensorType &T, uint32_t Seed) {
+  Tensor R(T);
+  uint32_t S = Seed * 2654435761u + 1;
+  for (int64_t I = 0; I < R.numElements(); ++I) {
+    S = S * 1664525u + 1013904223u;
+    R.setFromDouble(I, double(S >> 8) / double(1u << 23) - 1.0);
+  }
+  return R;
+}
+
+struct Setup {
+  TrainOptions Train;
+  std::vector<std::string> Update;
+};
+
+std::unique_ptr<Graph> build(const Setup &S, bool Fuse) {
+  auto G = parseGraph(CnnText);
+  REQUIRE(G);
+  uint32_t Seed = 1;
+  for (Value *P : (*G)->params())
+    *P->mutableData() = pseudoRandom(P->type(), Seed++);
+  PassContext Ctx;
+  Ctx.Train = S.Train;
+  for (const std::string &U : S.Update) {
+    auto R = parseUpdateRule(U);
+    REQUIRE(R);
+    Ctx.Train.Update.push_back(*R);
+  }
+  auto St = runPipeline(defaultPipeline(true, true, Fuse), **G, Ctx);
+  if (!St)
+    FAIL(St.error().str());
+  return std::move(*G);
+}
+
+size_t count(const Graph &G, OpKind K) {
+  size_t N = 0;
+  for (const auto &Nd : G.nodes())
+    N += Nd->op() == K;
+  return N;
+}
+
+void requireClose(const Tensor &A, const Tensor &B, double Tol) {
+  REQUIRE(A.type() == B.type());
+  for (int64_t I = 0; I < A.numElements(); ++I) {
+    double X = A.getAsDouble(I), Y = B.getAsDouble(I);
+    INFO("element " << I << ": " << X << " vs " << Y);
+    REQUIRE(std::abs(X - Y) <= Tol * std::max(1.0, std::abs(Y)));
+  }
+}
+
+/// Three steps of both graphs; losses and parameters must agree.
+void requireSameTraining(const Graph &Plain, const Graph &Fused) {
+  Interpreter IP(Plain), IF(Fused);
+  for (uint32_t Step = 0; Step < 3; ++Step) {
+    std::map<std::string, Tensor> Feeds = {
+        {"x", pseudoRandom(Plain.lookup("x")->type(), 100 + Step)},
+        {"label", Tensor::fromVector<int32_t>({int32_t(Step % 3), 2}, {2})}};
+    REQUIRE(IP.run(Feeds));
+    REQUIRE(IF.run(Feeds));
+    requireClose(*IF.get(Fused.outputs()[0]), *IP.get(Plain.outputs()[0]),
+                 1e-6);
+  }
+  for (const Value *P : Plain.params()) {
+    if (!P->isTrainable())
+      continue;
+    INFO("parameter " << P->name());
+    const Value *Q = Fused.lookup(P->name());
+    REQUIRE(Q);
+    requireClose(*IF.state(Q), *IP.state(P), 1e-6);
+  }
+}
+
+} // namespace
+
+TEST_CASE("fuse: SGD training steps are unchanged", "[fuse]") {
+  Setup S;
+  S.Train.LearningRate = 0.1f;
+  auto Plain = build(S, false);
+  auto Fused = build(S, true);
+  CHECK(count(*Plain, OpKind::ConvGradWeight) == 2);
+  CHECK(count(*Fused, OpKind::ConvGradWeight) == 0);
+  CHECK(count(*Fused, OpKind::ConvGradWeightSgd) == 2);
+  CHECK(count(*Fused, OpKind::Relu) == 0);
+  CHECK(count(*Fused, OpKind::Clip) == 0);
+  // Only the three bias updates stay SgdUpdate nodes.
+  CHECK(count(*Fused, OpKind::SgdUpdate) == 3);
+  requireSameTraining(*Plain, *Fused);
+}
+
+TEST_CASE("fuse: weight decay and a partial-channel update", "[fuse]") {
+  Setup S;
+  S.Train.LearningRate = 0.05f;
+  S.Train.WeightDecay = 0.3f;
+  S.Update = {"conv2.*:0.5", "fc.*"};
+  auto Plain = build(S, false);
+  auto Fused = build(S, true);
+  CHECK(count(*Fused, OpKind::ConvGradWeightSgd) == 1);
+  requireSameTraining(*Plain, *Fused);
+}
+
+TEST_CASE("fuse: momentum keeps its gradients, activations still fuse",
+          "[fuse]") {
+  Setup S;
+  S.Train.Optimizer = OptimizerKind::Momentum;
+  auto Plain = build(S, false);
+  auto Fused = build(S, true);
+  CHECK(count(*Fused, OpKind::ConvGradWeightSgd) == 0);
+  CHECK(count(*Fused, OpKind::ConvGradWeight) == 2);
+  CHECK(count(*Fused, OpKind::Relu) == 0);
+  requireSameTraining(*Plain, *Fused);
+}
+
+TEST_CASE("fuse: a fused Conv or Gemm has no gradient rule", "[fuse]") {
+  auto G = parseGraph(R"(graph @g {
+  input %x : f32[1,1,4,4]
+  param %w : f32[2,1,3,3]
+  %y = Conv "conv"(%x, %w) {activation = "Relu", kernel_shape = [3, 3]} : f32[1,2,2,2]
+  output %y
+})");
+  REQUIRE(G);
+  PassContext Ctx;
+  Ctx.Train.Loss = LossKind::Mse;
+  auto St = runPipeline({lookupPass("add-loss"), lookupPass("select-trainable"),
+                         lookupPass("autodiff")},
+                        **G, Ctx);
+  REQUIRE(!St);
+  CHECK_THAT(St.error().str(),
+             Catch::Contains("fused activation has no gradient rule"));
+}
