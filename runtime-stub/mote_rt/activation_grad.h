@@ -96,37 +96,42 @@ template <class T> MOTE_RT_INLINE T geluTanhDerivative(T X) {
 
 template <class T>
 MOTE_RT_KERNEL void relu_grad(const UnaryP &P, const T *DY, const T *X, T *DX) {
-  act_grad_detail::apply(P.N, DY, X, DX,
-                         [](T V) { return V > T(0) ? T(1) : T(0); });
+  act_grad_detail::apply(P.N, DY, X, DX, [](T V) MOTE_RT_LAMBDA {
+    return V > T(0) ? T(1) : T(0);
+  });
 }
 
 template <class T>
 MOTE_RT_KERNEL void leaky_relu_grad(const LeakyReluP &P, const T *DY,
                                     const T *X, T *DX) {
   T Alpha = T(P.Alpha);
-  act_grad_detail::apply(P.N, DY, X, DX,
-                         [Alpha](T V) { return V >= T(0) ? T(1) : Alpha; });
+  act_grad_detail::apply(P.N, DY, X, DX, [Alpha](T V) MOTE_RT_LAMBDA {
+    return V >= T(0) ? T(1) : Alpha;
+  });
 }
 
 template <class T>
 MOTE_RT_KERNEL void clip_grad(const ClipP &P, const T *DY, const T *X, T *DX) {
   T Lo = P.HasMin ? T(P.Min) : -infinity<T>();
   T Hi = P.HasMax ? T(P.Max) : infinity<T>();
-  act_grad_detail::apply(
-      P.N, DY, X, DX, [Lo, Hi](T V) { return V > Lo && V < Hi ? T(1) : T(0); });
+  act_grad_detail::apply(P.N, DY, X, DX, [Lo, Hi](T V) MOTE_RT_LAMBDA {
+    return V > Lo && V < Hi ? T(1) : T(0);
+  });
 }
 
 /// From the forward result y.
 template <class T>
 MOTE_RT_KERNEL void sigmoid_grad(const UnaryP &P, const T *DY, const T *Y,
                                  T *DX) {
-  act_grad_detail::apply(P.N, DY, Y, DX, [](T V) { return V * (T(1) - V); });
+  act_grad_detail::apply(P.N, DY, Y, DX,
+                         [](T V) MOTE_RT_LAMBDA { return V * (T(1) - V); });
 }
 
 /// From the forward result y.
 template <class T>
 MOTE_RT_KERNEL void tanh_grad(const UnaryP &P, const T *DY, const T *Y, T *DX) {
-  act_grad_detail::apply(P.N, DY, Y, DX, [](T V) { return T(1) - V * V; });
+  act_grad_detail::apply(P.N, DY, Y, DX,
+                         [](T V) MOTE_RT_LAMBDA { return T(1) - V * V; });
 }
 
 template <class T>
@@ -135,12 +140,12 @@ MOTE_RT_KERNEL void hard_sigmoid_grad(const HardSigmoidGradP &P, const T *DY,
   T Alpha = T(P.Alpha);
   if constexpr (sizeof(T) == 4) {
     T Lo = P.Lo, Hi = P.Hi;
-    act_grad_detail::apply(P.N, DY, X, DX, [Alpha, Lo, Hi](T V) {
+    act_grad_detail::apply(P.N, DY, X, DX, [Alpha, Lo, Hi](T V) MOTE_RT_LAMBDA {
       return V > Lo && V < Hi ? Alpha : T(0);
     });
   } else {
     T Beta = T(P.Beta);
-    act_grad_detail::apply(P.N, DY, X, DX, [Alpha, Beta](T V) {
+    act_grad_detail::apply(P.N, DY, X, DX, [Alpha, Beta](T V) MOTE_RT_LAMBDA {
       T Y = Alpha * V + Beta;
       return Y > T(0) && Y < T(1) ? Alpha : T(0);
     });
@@ -150,28 +155,29 @@ MOTE_RT_KERNEL void hard_sigmoid_grad(const HardSigmoidGradP &P, const T *DY,
 template <class T>
 MOTE_RT_KERNEL void hard_swish_grad(const UnaryP &P, const T *DY, const T *X,
                                     T *DX) {
-  act_grad_detail::apply(P.N, DY, X, DX, [](T V) {
+  act_grad_detail::apply(P.N, DY, X, DX, [](T V) MOTE_RT_LAMBDA {
     return V < T(-3) ? T(0) : (V > T(3) ? T(1) : T(V / T(3) + T(0.5)));
   });
 }
 
 template <class T>
 MOTE_RT_KERNEL void gelu_grad(const UnaryP &P, const T *DY, const T *X, T *DX) {
-  act_grad_detail::apply(
-      P.N, DY, X, DX, [](T V) { return act_grad_detail::geluDerivative(V); });
+  act_grad_detail::apply(P.N, DY, X, DX, [](T V) MOTE_RT_LAMBDA {
+    return act_grad_detail::geluDerivative(V);
+  });
 }
 
 template <class T>
 MOTE_RT_KERNEL void gelu_tanh_grad(const UnaryP &P, const T *DY, const T *X,
                                    T *DX) {
-  act_grad_detail::apply(P.N, DY, X, DX, [](T V) {
+  act_grad_detail::apply(P.N, DY, X, DX, [](T V) MOTE_RT_LAMBDA {
     return act_grad_detail::geluTanhDerivative(V);
   });
 }
 
 template <class T>
 MOTE_RT_KERNEL void erf_grad(const UnaryP &P, const T *DY, const T *X, T *DX) {
-  act_grad_detail::apply(P.N, DY, X, DX, [](T V) {
+  act_grad_detail::apply(P.N, DY, X, DX, [](T V) MOTE_RT_LAMBDA {
     return T(T(1.1283791670955126) * mote_rt::exp(-V * V));
   });
 }

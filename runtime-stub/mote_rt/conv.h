@@ -25,9 +25,12 @@
 //   conv_grad_weight dW for the first Channels output channels only (the
 //                   partial-channel update of sparse training).
 //   conv_grad_weight_sgd  W' = W - Lr (dW + Decay W) on those channels, in
-//                   place (W' may be W): each partial sum of dW is folded
-//                   into the weight as soon as it is made, so dW is never
-//                   stored (TTE's in-place SGD).
+//                   place (W' may be W): each weight's gradient is summed in
+//                   a register and applied at once, so dW is never stored
+//                   (TTE's in-place SGD).
+// The multiply-accumulate loops are register-blocked (block.h): forward
+// two output by four input channels, input gradient two input by four
+// output channels, weight gradient four output by two input channels.
 // The forward kernels clamp each finished output plane when the lowering
 // fused an activation into them (ActHasMin/ActHasMax, clampActivation in
 // core.h). None needs scratch memory.
@@ -37,6 +40,7 @@
 #ifndef MOTE_RT_CONV_H
 #define MOTE_RT_CONV_H
 
+#include "mote_rt/block.h"
 #include "mote_rt/gemm.h"
 #include "mote_rt/window.h"
 
@@ -71,12 +75,14 @@ struct ConvP {
 
 namespace detail {
 
-/// Calls F(W, Tap, XRow, YRow, Lo, Hi, SW) for each tap of the kernel and
-/// each output row (od, oh) where the tap reads inside the input: output
-/// positions [Lo, Hi) of the row at offset YRow in an output plane read the
-/// input plane at XRow + ow * SW. Tap is the row-major offset of the tap in
-/// a kernel plane.
-template <class Fn> MOTE_RT_INLINE void forEachTapRow(const ConvP &P, Fn F) {
+/// Calls F(Tap, Rows) once for each tap of the kernel, Tap being the
+/// row-major offset of the tap in a kernel plane. Rows(G) calls G(XRow,
+/// YRow, Lo, Hi, SW) for each output row (od, oh) where the tap reads
+/// inside the input: output positions [Lo, Hi) of the row at offset YRow of
+/// an output plane read the input plane at XRow + ow * SW (none for a tap
+/// that only ever reads padding). Work that depends on the tap only (its
+/// weights, a gradient sum) goes in F around Rows.
+template <class Fn> MOTE_RT_INLINE void forEachTap(const ConvP &P, Fn F) {
   const int32_t OH = P.Out[1], OW = P.Out[2];
   const int32_t IH = P.In[1], IW = P.In[2];
   const int32_t SD = P.Strides[0], SH = P.Strides[1], SW = P.Strides[2];
@@ -89,34 +95,21 @@ template <class Fn> MOTE_RT_INLINE void forEachTapRow(const ConvP &P, Fn F) {
       for (int32_t KW = 0; KW < P.Kernel[2]; ++KW) {
         int32_t W0, W1, IW0;
         outRange(P, 2, KW, W0, W1, IW0);
-        if (W0 >= W1)
-          continue;
         const int32_t Tap = (KD * P.Kernel[1] + KH) * P.Kernel[2] + KW;
-        for (int32_t OD = D0; OD < D1; ++OD) {
-          const int32_t ID = ID0 + OD * SD;
-          for (int32_t OHI = H0; OHI < H1; ++OHI) {
-            const int32_t IHI = IH0 + OHI * SH;
-            F(Tap, (ID * IH + IHI) * IW + IW0, (OD * OH + OHI) * OW, W0, W1,
-              SW);
+        F(Tap, [&](auto G) MOTE_RT_LAMBDA {
+          if (W0 >= W1)
+            return;
+          for (int32_t OD = D0; OD < D1; ++OD) {
+            const int32_t ID = ID0 + OD * SD;
+            for (int32_t OHI = H0; OHI < H1; ++OHI) {
+              const int32_t IHI = IH0 + OHI * SH;
+              G((ID * IH + IHI) * IW + IW0, (OD * OH + OHI) * OW, W0, W1, SW);
+            }
           }
-        }
+        });
       }
     }
   }
-}
-
-/// YPlane += the convolution of one input plane with one kernel plane.
-template <class T>
-MOTE_RT_INLINE void convAccumulatePlane(const ConvP &P, const T *XPlane,
-                                        const T *WPlane, T *YPlane) {
-  forEachTapRow(P, [&](int32_t Tap, int32_t XRow, int32_t YRow, int32_t Lo,
-                       int32_t Hi, int32_t SW) {
-    const T WV = WPlane[Tap];
-    const T *XR = XPlane + XRow;
-    T *YR = YPlane + YRow;
-    for (int32_t OW = Lo; OW < Hi; ++OW)
-      YR[OW] += WV * XR[OW * SW];
-  });
 }
 
 /// Fills each of the Rows rows of Size elements of Y with B[row] (0 if B is
@@ -127,51 +120,174 @@ MOTE_RT_INLINE void fillRows(T *Y, const T *B, int32_t Rows, int32_t Size) {
     fill(Y + R * Size, B ? B[R] : T(0), Size);
 }
 
+/// Offsets of the planes of one image's tensors.
+struct ConvSizes {
+  int32_t In, Out, Kernel;
+  explicit ConvSizes(const ConvP &P)
+      : In(P.In[0] * P.In[1] * P.In[2]), Out(P.Out[0] * P.Out[1] * P.Out[2]),
+        Kernel(P.Kernel[0] * P.Kernel[1] * P.Kernel[2]) {}
+};
+
+/// Forward: output planes M0 .. M0+NM-1 of image YN += their convolution
+/// with input planes C0 .. C0+NC-1 of their group (XG: the group's first
+/// input plane of the image).
+template <int NM, int NC, class T>
+MOTE_RT_INLINE void convBlock(const ConvP &P, const ConvSizes &S, const T *XG,
+                              int32_t C0, const T *W, int32_t M0, T *YN) {
+  forEachTap(P, [&](int32_t Tap, auto Rows) MOTE_RT_LAMBDA {
+    T Wt[NM][NC];
+    MOTE_RT_UNROLL
+    for (int M = 0; M < NM; ++M) {
+      MOTE_RT_UNROLL
+      for (int C = 0; C < NC; ++C)
+        Wt[M][C] = W[((M0 + M) * P.CPerGroup + C0 + C) * S.Kernel + Tap];
+    }
+    Rows([&](int32_t XRow, int32_t YRow, int32_t Lo, int32_t Hi, int32_t SW)
+             MOTE_RT_LAMBDA {
+               T *Out[NM];
+               const T *In[NC];
+               MOTE_RT_UNROLL
+               for (int M = 0; M < NM; ++M)
+                 Out[M] = YN + (M0 + M) * S.Out + YRow;
+               MOTE_RT_UNROLL
+               for (int C = 0; C < NC; ++C)
+                 In[C] = XG + (C0 + C) * S.In + XRow;
+               rowsAxpy<NM, NC>(Lo, Hi, Out, 1, In, SW, Wt);
+             });
+  });
+}
+
+/// The forward kernels' common body: per image, bias, then for each group
+/// its output channels two at a time, each pair over the group's input
+/// channels four at a time, then the fused activation.
+template <class T>
+MOTE_RT_INLINE void convForward(const ConvP &P, const T *X, const T *W,
+                                const T *B, T *Y) {
+  const ConvSizes S(P);
+  for (int32_t N = 0; N < P.Batch; ++N) {
+    T *YN = Y + N * P.M * S.Out;
+    fillRows(YN, B, P.M, S.Out);
+    for (int32_t G = 0; G < P.Group; ++G) {
+      const T *XG = X + (N * P.C + G * P.CPerGroup) * S.In;
+      forBlocks<2>(G * P.MPerGroup, (G + 1) * P.MPerGroup,
+                   [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
+                     constexpr int NM = decltype(NMTag)::value;
+                     forBlocks<4>(0, P.CPerGroup,
+                                  [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
+                                    constexpr int NC = decltype(NCTag)::value;
+                                    convBlock<NM, NC>(P, S, XG, C0, W, M0, YN);
+                                  });
+                     clampActivation(P, YN + M0 * S.Out, NM * S.Out);
+                   });
+    }
+  }
+}
+
+/// Input gradient: planes C0 .. C0+NC-1 of image DXG's group += dY planes
+/// M0 .. M0+NM-1 scattered through their kernel taps.
+template <int NC, int NM, class T>
+MOTE_RT_INLINE void convGradInputBlock(const ConvP &P, const ConvSizes &S,
+                                       const T *DYN, int32_t M0, const T *W,
+                                       int32_t C0, T *DXG) {
+  forEachTap(P, [&](int32_t Tap, auto Rows) MOTE_RT_LAMBDA {
+    T Wt[NC][NM];
+    MOTE_RT_UNROLL
+    for (int C = 0; C < NC; ++C) {
+      MOTE_RT_UNROLL
+      for (int M = 0; M < NM; ++M)
+        Wt[C][M] = W[((M0 + M) * P.CPerGroup + C0 + C) * S.Kernel + Tap];
+    }
+    Rows([&](int32_t XRow, int32_t YRow, int32_t Lo, int32_t Hi, int32_t SW)
+             MOTE_RT_LAMBDA {
+               T *Out[NC];
+               const T *In[NM];
+               MOTE_RT_UNROLL
+               for (int C = 0; C < NC; ++C)
+                 Out[C] = DXG + (C0 + C) * S.In + XRow;
+               MOTE_RT_UNROLL
+               for (int M = 0; M < NM; ++M)
+                 In[M] = DYN + (M0 + M) * S.Out + YRow;
+               rowsAxpy<NC, NM>(Lo, Hi, Out, SW, In, 1, Wt);
+             });
+  });
+}
+
+/// Weight gradient of output channels M0 .. M0+NM-1 and input channels
+/// C0 .. C0+NC-1 of group G: per tap, the NM x NC dot products of their dY
+/// and X rows over every image and output row; Commit(weight index, sum)
+/// takes each once.
+template <int NM, int NC, class T, class Fn>
+MOTE_RT_INLINE void convGradWeightBlock(const ConvP &P, const ConvSizes &S,
+                                        const T *X, const T *DY, int32_t G,
+                                        int32_t M0, int32_t C0, Fn Commit) {
+  forEachTap(P, [&](int32_t Tap, auto Rows) MOTE_RT_LAMBDA {
+    T Acc[NM][NC];
+    MOTE_RT_UNROLL
+    for (int M = 0; M < NM; ++M) {
+      MOTE_RT_UNROLL
+      for (int C = 0; C < NC; ++C)
+        Acc[M][C] = T(0);
+    }
+    for (int32_t N = 0; N < P.Batch; ++N) {
+      const T *XN = X + (N * P.C + G * P.CPerGroup + C0) * S.In;
+      const T *DYN = DY + (N * P.M + M0) * S.Out;
+      Rows([&](int32_t XRow, int32_t YRow, int32_t Lo, int32_t Hi, int32_t SW)
+               MOTE_RT_LAMBDA {
+                 const T *DYR[NM];
+                 const T *XR[NC];
+                 MOTE_RT_UNROLL
+                 for (int M = 0; M < NM; ++M)
+                   DYR[M] = DYN + M * S.Out + YRow;
+                 MOTE_RT_UNROLL
+                 for (int C = 0; C < NC; ++C)
+                   XR[C] = XN + C * S.In + XRow;
+                 rowsDot<NM, NC>(Lo, Hi, DYR, 1, XR, SW, Acc);
+               });
+    }
+    MOTE_RT_UNROLL
+    for (int M = 0; M < NM; ++M) {
+      MOTE_RT_UNROLL
+      for (int C = 0; C < NC; ++C)
+        Commit(((M0 + M) * P.CPerGroup + C0 + C) * S.Kernel + Tap, Acc[M][C]);
+    }
+  });
+}
+
+/// The weight-gradient kernels' common body over the first Channels output
+/// channels: within a group, four output channels by two input channels at
+/// a time.
+template <class T, class Fn>
+MOTE_RT_INLINE void convGradWeight(const ConvP &P, const T *X, const T *DY,
+                                   Fn Commit) {
+  const ConvSizes S(P);
+  for (int32_t G = 0; G * P.MPerGroup < P.Channels; ++G) {
+    int32_t MEnd = (G + 1) * P.MPerGroup;
+    if (MEnd > P.Channels)
+      MEnd = P.Channels;
+    forBlocks<
+        4>(G * P.MPerGroup, MEnd, [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
+      forBlocks<2>(0, P.CPerGroup, [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
+        convGradWeightBlock<decltype(NMTag)::value, decltype(NCTag)::value>(
+            P, S, X, DY, G, M0, C0, Commit);
+      });
+    });
+  }
+}
+
 } // namespace detail
 
 template <class T>
 MOTE_RT_KERNEL void conv(const ConvP &P, const T *X, const T *W, const T *B,
                          T *Y) {
-  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
-  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
-  const int32_t KSize = P.Kernel[0] * P.Kernel[1] * P.Kernel[2];
-  for (int32_t N = 0; N < P.Batch; ++N) {
-    T *YN = Y + N * P.M * OutSize;
-    detail::fillRows(YN, B, P.M, OutSize);
-    for (int32_t G = 0; G < P.Group; ++G) {
-      const T *XG = X + (N * P.C + G * P.CPerGroup) * InSize;
-      for (int32_t MI = 0; MI < P.MPerGroup; ++MI) {
-        const int32_t M = G * P.MPerGroup + MI;
-        for (int32_t C = 0; C < P.CPerGroup; ++C)
-          detail::convAccumulatePlane(P, XG + C * InSize,
-                                      W + (M * P.CPerGroup + C) * KSize,
-                                      YN + M * OutSize);
-        clampActivation(P, YN + M * OutSize, OutSize);
-      }
-    }
-  }
+  detail::convForward(P, X, W, B, Y);
 }
 
 /// conv for CPerGroup = 1: output channel m reads input channel g = m /
-/// MPerGroup only.
+/// MPerGroup only (the same body; the input-channel loop folds away).
 template <class T>
 MOTE_RT_KERNEL void conv_depthwise(const ConvP &P, const T *X, const T *W,
                                    const T *B, T *Y) {
-  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
-  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
-  const int32_t KSize = P.Kernel[0] * P.Kernel[1] * P.Kernel[2];
-  for (int32_t N = 0; N < P.Batch; ++N) {
-    T *YN = Y + N * P.M * OutSize;
-    detail::fillRows(YN, B, P.M, OutSize);
-    for (int32_t G = 0; G < P.Group; ++G) {
-      const T *XG = X + (N * P.C + G) * InSize;
-      for (int32_t MI = 0; MI < P.MPerGroup; ++MI) {
-        const int32_t M = G * P.MPerGroup + MI;
-        detail::convAccumulatePlane(P, XG, W + M * KSize, YN + M * OutSize);
-        clampActivation(P, YN + M * OutSize, OutSize);
-      }
-    }
-  }
+  detail::convForward(P, X, W, B, Y);
 }
 
 /// conv for a 1x1 kernel with stride 1 and no padding (Out = In).
@@ -196,29 +312,23 @@ MOTE_RT_KERNEL void conv_pointwise(const ConvP &P, const T *X, const T *W,
 template <class T>
 MOTE_RT_KERNEL void conv_grad_input(const ConvP &P, const T *DY, const T *W,
                                     T *DX) {
-  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
-  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
-  const int32_t KSize = P.Kernel[0] * P.Kernel[1] * P.Kernel[2];
-  fill(DX, T(0), P.Batch * P.C * InSize);
+  const detail::ConvSizes S(P);
+  fill(DX, T(0), P.Batch * P.C * S.In);
   for (int32_t N = 0; N < P.Batch; ++N) {
+    const T *DYN = DY + N * P.M * S.Out;
     for (int32_t G = 0; G < P.Group; ++G) {
-      T *DXG = DX + (N * P.C + G * P.CPerGroup) * InSize;
-      for (int32_t MI = 0; MI < P.MPerGroup; ++MI) {
-        const int32_t M = G * P.MPerGroup + MI;
-        const T *DYM = DY + (N * P.M + M) * OutSize;
-        for (int32_t C = 0; C < P.CPerGroup; ++C) {
-          const T *WPlane = W + (M * P.CPerGroup + C) * KSize;
-          T *DXC = DXG + C * InSize;
-          detail::forEachTapRow(P, [&](int32_t Tap, int32_t XRow, int32_t YRow,
-                                       int32_t Lo, int32_t Hi, int32_t SW) {
-            const T WV = WPlane[Tap];
-            const T *DYR = DYM + YRow;
-            T *DXR = DXC + XRow;
-            for (int32_t OW = Lo; OW < Hi; ++OW)
-              DXR[OW * SW] += WV * DYR[OW];
+      T *DXG = DX + (N * P.C + G * P.CPerGroup) * S.In;
+      // Two input channels by four output channels of the group at a time.
+      detail::forBlocks<2>(
+          0, P.CPerGroup, [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
+            detail::forBlocks<4>(
+                G * P.MPerGroup, (G + 1) * P.MPerGroup,
+                [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
+                  detail::convGradInputBlock<decltype(NCTag)::value,
+                                             decltype(NMTag)::value>(
+                      P, S, DYN, M0, W, C0, DXG);
+                });
           });
-        }
-      }
     }
   }
 }
@@ -228,69 +338,27 @@ MOTE_RT_KERNEL void conv_grad_input(const ConvP &P, const T *DY, const T *W,
 template <class T>
 MOTE_RT_KERNEL void conv_grad_weight(const ConvP &P, const T *X, const T *DY,
                                      T *DW) {
-  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
-  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
-  const int32_t KSize = P.Kernel[0] * P.Kernel[1] * P.Kernel[2];
-  fill(DW, T(0), P.Channels * P.CPerGroup * KSize);
-  for (int32_t M = 0; M < P.Channels; ++M) {
-    const int32_t G = M / P.MPerGroup;
-    for (int32_t C = 0; C < P.CPerGroup; ++C) {
-      T *DWPlane = DW + (M * P.CPerGroup + C) * KSize;
-      for (int32_t N = 0; N < P.Batch; ++N) {
-        const T *XC = X + (N * P.C + G * P.CPerGroup + C) * InSize;
-        const T *DYM = DY + (N * P.M + M) * OutSize;
-        detail::forEachTapRow(P, [&](int32_t Tap, int32_t XRow, int32_t YRow,
-                                     int32_t Lo, int32_t Hi, int32_t SW) {
-          const T *XR = XC + XRow;
-          const T *DYR = DYM + YRow;
-          T Acc = T(0);
-          for (int32_t OW = Lo; OW < Hi; ++OW)
-            Acc += XR[OW * SW] * DYR[OW];
-          DWPlane[Tap] += Acc;
-        });
-      }
-    }
-  }
+  detail::convGradWeight(
+      P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA { DW[I] = Grad; });
 }
 
 /// W' [M, C/G, Kernel] from X, dY and W: the first Channels output channels
 /// take one SGD step, W - Lr (dW + Decay W), the rest are copied (nothing
-/// to do when W' is W). Each (channel, input channel) plane first becomes
-/// W - Lr Decay W, then every row's partial dot product p of dW is
-/// subtracted as Lr p when it is made.
+/// to do when W' is W). Each weight's gradient is summed in a register and
+/// applied at once, so dW is never stored (TTE's in-place SGD).
 template <class T>
 MOTE_RT_KERNEL void conv_grad_weight_sgd(const ConvP &P, const T *X,
                                          const T *DY, const T *W, T *WOut) {
-  const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
-  const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
   const int32_t KSize = P.Kernel[0] * P.Kernel[1] * P.Kernel[2];
-  const int32_t PlaneSize = P.CPerGroup * KSize;
+  const int32_t Trained = P.Channels * P.CPerGroup * KSize;
+  const int32_t Total = P.M * P.CPerGroup * KSize;
   const T Lr = T(P.Lr), Decay = T(P.Decay);
   if (WOut != W)
-    copy(W + P.Channels * PlaneSize, WOut + P.Channels * PlaneSize,
-         (P.M - P.Channels) * PlaneSize);
-  for (int32_t M = 0; M < P.Channels; ++M) {
-    const int32_t G = M / P.MPerGroup;
-    for (int32_t C = 0; C < P.CPerGroup; ++C) {
-      const int32_t Off = (M * P.CPerGroup + C) * KSize;
-      T *WPlane = WOut + Off;
-      for (int32_t K = 0; K < KSize; ++K)
-        WPlane[K] = W[Off + K] - Lr * (Decay * W[Off + K]);
-      for (int32_t N = 0; N < P.Batch; ++N) {
-        const T *XC = X + (N * P.C + G * P.CPerGroup + C) * InSize;
-        const T *DYM = DY + (N * P.M + M) * OutSize;
-        detail::forEachTapRow(P, [&](int32_t Tap, int32_t XRow, int32_t YRow,
-                                     int32_t Lo, int32_t Hi, int32_t SW) {
-          const T *XR = XC + XRow;
-          const T *DYR = DYM + YRow;
-          T Acc = T(0);
-          for (int32_t OW = Lo; OW < Hi; ++OW)
-            Acc += XR[OW * SW] * DYR[OW];
-          WPlane[Tap] -= Lr * Acc;
-        });
-      }
-    }
-  }
+    copy(W + Trained, WOut + Trained, Total - Trained);
+  detail::convGradWeight(P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA {
+    const T V = W[I];
+    WOut[I] = V - Lr * (Grad + Decay * V);
+  });
 }
 
 } // namespace mote_rt

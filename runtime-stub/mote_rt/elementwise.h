@@ -26,30 +26,32 @@ template <class T, class F>
 MOTE_RT_INLINE void broadcastApply(const BroadcastP &P, const T *A, const T *B,
                                    T *Y, F Fn) {
   forEachBroadcast(P.Rank, P.Dims, P.SA, P.SB,
-                   [&](int32_t I, int32_t OA, int32_t OB) {
-                     Y[I] = Fn(A[OA], B[OB]);
-                   });
+                   [&](int32_t I, int32_t OA, int32_t OB)
+                       MOTE_RT_LAMBDA { Y[I] = Fn(A[OA], B[OB]); });
 }
 } // namespace detail
 
 template <class T>
 MOTE_RT_KERNEL void add(const BroadcastP &P, const T *A, const T *B, T *Y) {
-  detail::broadcastApply(P, A, B, Y, [](T X, T Z) { return T(X + Z); });
+  detail::broadcastApply(P, A, B, Y,
+                         [](T X, T Z) MOTE_RT_LAMBDA { return T(X + Z); });
 }
 template <class T>
 MOTE_RT_KERNEL void sub(const BroadcastP &P, const T *A, const T *B, T *Y) {
-  detail::broadcastApply(P, A, B, Y, [](T X, T Z) { return T(X - Z); });
+  detail::broadcastApply(P, A, B, Y,
+                         [](T X, T Z) MOTE_RT_LAMBDA { return T(X - Z); });
 }
 template <class T>
 MOTE_RT_KERNEL void mul(const BroadcastP &P, const T *A, const T *B, T *Y) {
-  detail::broadcastApply(P, A, B, Y, [](T X, T Z) { return T(X * Z); });
+  detail::broadcastApply(P, A, B, Y,
+                         [](T X, T Z) MOTE_RT_LAMBDA { return T(X * Z); });
 }
 /// Integer division truncates; the interpreter's x / -1 special case is kept
 /// so INT_MIN / -1 is no trap. Division by an integer zero is rejected before
 /// code generation only for constants; at run time it yields 0.
 template <class T>
 MOTE_RT_KERNEL void div(const BroadcastP &P, const T *A, const T *B, T *Y) {
-  detail::broadcastApply(P, A, B, Y, [](T X, T Z) {
+  detail::broadcastApply(P, A, B, Y, [](T X, T Z) MOTE_RT_LAMBDA {
     if constexpr (T(0.5) == T(0)) { // integer
       if (Z == 0)
         return T(0);
@@ -94,7 +96,7 @@ template <class T, class TB> MOTE_RT_INLINE T powElement(T A, TB B) {
 template <class T, class TB>
 MOTE_RT_KERNEL void pow(const BroadcastP &P, const T *A, const TB *B, T *Y) {
   forEachBroadcast(P.Rank, P.Dims, P.SA, P.SB,
-                   [&](int32_t I, int32_t OA, int32_t OB) {
+                   [&](int32_t I, int32_t OA, int32_t OB) MOTE_RT_LAMBDA {
                      Y[I] = detail::powElement<T, TB>(A[OA], B[OB]);
                    });
 }

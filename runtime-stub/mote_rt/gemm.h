@@ -20,28 +20,47 @@
 #ifndef MOTE_RT_GEMM_H
 #define MOTE_RT_GEMM_H
 
-#include "mote_rt/core.h"
+#include "mote_rt/block.h"
 
 namespace mote_rt {
 
 namespace detail {
 
+/// Rows I0 .. I0+NR-1 of gemmAccumulate, four k at a time.
+template <int NR, class T>
+MOTE_RT_INLINE void gemmRows(int32_t I0, int32_t N, int32_t K, T Alpha,
+                             const T *A, int32_t SAi, int32_t SAk, const T *B,
+                             int32_t LdB, T *Y, int32_t LdY) {
+  T *Out[NR];
+  MOTE_RT_UNROLL
+  for (int R = 0; R < NR; ++R)
+    Out[R] = Y + (I0 + R) * LdY;
+  auto Block = [&](auto NKTag, int32_t K0) MOTE_RT_LAMBDA {
+    constexpr int NK = decltype(NKTag)::value;
+    T Wt[NR][NK];
+    const T *In[NK];
+    MOTE_RT_UNROLL
+    for (int KK = 0; KK < NK; ++KK) {
+      In[KK] = B + (K0 + KK) * LdB;
+      MOTE_RT_UNROLL
+      for (int R = 0; R < NR; ++R)
+        Wt[R][KK] = Alpha * A[(I0 + R) * SAi + (K0 + KK) * SAk];
+    }
+    rowsAxpy<NR, NK>(0, N, Out, 1, In, 1, Wt);
+  };
+  forBlocks<4>(0, K, Block);
+}
+
 /// Y[i, j] += Alpha * sum_k A[i * SAi + k * SAk] * B[k * LdB + j] for i < M,
-/// j < N (Y row-major with row stride LdY).
+/// j < N (Y row-major with row stride LdY), two rows and four k at a time.
 template <class T>
 MOTE_RT_INLINE void gemmAccumulate(int32_t M, int32_t N, int32_t K, T Alpha,
                                    const T *A, int32_t SAi, int32_t SAk,
                                    const T *B, int32_t LdB, T *Y, int32_t LdY) {
-  for (int32_t I = 0; I < M; ++I) {
-    T *YRow = Y + I * LdY;
-    const T *ARow = A + I * SAi;
-    for (int32_t K0 = 0; K0 < K; ++K0) {
-      T AV = Alpha * ARow[K0 * SAk];
-      const T *BRow = B + K0 * LdB;
-      for (int32_t J = 0; J < N; ++J)
-        YRow[J] += AV * BRow[J];
-    }
-  }
+  forBlocks<2>(0, M, [&](auto NRTag, int32_t I) MOTE_RT_LAMBDA {
+    gemmRows<decltype(NRTag)::value>(I, N, K, Alpha, A, SAi, SAk, B, LdB, Y,
+                                     LdY);
+  });
 }
 
 } // namespace detail
@@ -72,21 +91,42 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
                          T *Y) {
   const T Alpha = T(P.Alpha), Beta = T(P.Beta);
   if (P.TransB) {
-    // Y[i, j] = alpha * dot(row i of A', row j of B) + beta * C[i, j].
-    for (int32_t I = 0; I < P.M; ++I) {
-      const T *ARow = A + I * P.AStrideM;
-      for (int32_t J = 0; J < P.N; ++J) {
-        const T *BRow = B + J * P.K;
-        T Acc = T(0);
-        for (int32_t K = 0; K < P.K; ++K)
-          Acc += ARow[K * P.AStrideK] * BRow[K];
-        T V = Alpha * Acc;
-        if (C)
-          V += Beta * C[I * P.CStrideM + J * P.CStrideN];
-        Y[I * P.N + J] = V;
+    // Y[i, j] = alpha * dot(row i of A', row j of B) + beta * C[i, j], two
+    // rows of A' and four of B at a time.
+    auto Block = [&](auto NITag, auto NJTag, int32_t I0,
+                     int32_t J0) MOTE_RT_LAMBDA {
+      constexpr int NI = decltype(NITag)::value, NJ = decltype(NJTag)::value;
+      const T *ARows[NI];
+      const T *BRows[NJ];
+      T Acc[NI][NJ];
+      MOTE_RT_UNROLL
+      for (int I = 0; I < NI; ++I) {
+        ARows[I] = A + (I0 + I) * P.AStrideM;
+        MOTE_RT_UNROLL
+        for (int J = 0; J < NJ; ++J)
+          Acc[I][J] = T(0);
       }
-      clampActivation(P, Y + I * P.N, P.N);
-    }
+      MOTE_RT_UNROLL
+      for (int J = 0; J < NJ; ++J)
+        BRows[J] = B + (J0 + J) * P.K;
+      detail::rowsDot<NI, NJ>(0, P.K, ARows, P.AStrideK, BRows, 1, Acc);
+      MOTE_RT_UNROLL
+      for (int I = 0; I < NI; ++I) {
+        MOTE_RT_UNROLL
+        for (int J = 0; J < NJ; ++J) {
+          T V = Alpha * Acc[I][J];
+          if (C)
+            V += Beta * C[(I0 + I) * P.CStrideM + (J0 + J) * P.CStrideN];
+          Y[(I0 + I) * P.N + J0 + J] = V;
+        }
+      }
+    };
+    detail::forBlocks<2>(0, P.M, [&](auto NITag, int32_t I0) MOTE_RT_LAMBDA {
+      detail::forBlocks<4>(0, P.N, [&](auto NJTag, int32_t J0) MOTE_RT_LAMBDA {
+        Block(NITag, NJTag, I0, J0);
+      });
+      clampActivation(P, Y + I0 * P.N, decltype(NITag)::value * P.N);
+    });
     return;
   }
   // Row i of Y starts as beta * C (or 0) and accumulates alpha * A'(i, k) *
@@ -123,7 +163,7 @@ template <class T>
 MOTE_RT_KERNEL void matmul(const MatMulP &P, const T *A, const T *B, T *Y) {
   const int32_t MN = P.M * P.N;
   forEachBroadcast(P.Rank, P.Dims, P.SA, P.SB,
-                   [&](int32_t I, int32_t OA, int32_t OB) {
+                   [&](int32_t I, int32_t OA, int32_t OB) MOTE_RT_LAMBDA {
                      T *YB = Y + I * MN;
                      fill(YB, T(0), MN);
                      detail::gemmAccumulate(P.M, P.N, P.K, T(1), A + OA, P.K, 1,

@@ -135,7 +135,7 @@ MOTE_RT_KERNEL void layer_norm(const LayerNormP &P, const T *X, const T *Scale,
     T Mu, InvStd;
     detail::rowStats(XR, P.D, Eps, Mu, InvStd);
     forEachBroadcast(P.Rank, P.Dims, P.ScaleStrides, P.BiasStrides,
-                     [&](int32_t J, int32_t OS, int32_t OB) {
+                     [&](int32_t J, int32_t OS, int32_t OB) MOTE_RT_LAMBDA {
                        T V = (XR[J] - Mu) * InvStd * Scale[OS];
                        YR[J] = B ? V + B[OB] : V;
                      });
@@ -179,7 +179,7 @@ MOTE_RT_KERNEL void layer_norm_grad(const LayerNormGradP &P, const T *DY,
     detail::rowStats(XR, P.D, Eps, Mu, InvStd);
     T SumG = T(0), SumGX = T(0);
     forEachBroadcast(P.Rank, P.Dims, P.ScaleStrides, P.ScaleStrides,
-                     [&](int32_t J, int32_t OS, int32_t) {
+                     [&](int32_t J, int32_t OS, int32_t) MOTE_RT_LAMBDA {
                        const T Dy = DYR[J];
                        const T XHat = (XR[J] - Mu) * InvStd;
                        const T G = Dy * Scale[OS];
@@ -192,7 +192,7 @@ MOTE_RT_KERNEL void layer_norm_grad(const LayerNormGradP &P, const T *DY,
                      });
     const T MeanG = SumG * InvD, MeanGX = SumGX * InvD;
     forEachBroadcast(P.Rank, P.Dims, P.ScaleStrides, P.ScaleStrides,
-                     [&](int32_t J, int32_t OS, int32_t) {
+                     [&](int32_t J, int32_t OS, int32_t) MOTE_RT_LAMBDA {
                        const T XHat = (XR[J] - Mu) * InvStd;
                        const T G = DYR[J] * Scale[OS];
                        DXR[J] = InvStd * (G - MeanG - XHat * MeanGX);

@@ -130,14 +130,13 @@ MOTE_RT_KERNEL void sgd_update(const SgdP &P, const T *X, const T *G, T *XOut) {
   const T Lr = T(P.Lr), Norm = T(P.Norm);
   optim_detail::forEachUpdate(
       P,
-      [&](int32_t XI, int32_t GI) {
+      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
         T XV = X[XI];
         T GV = G[GI] + Norm * XV;
         XOut[XI] = XV - Lr * GV;
       },
-      [&](int32_t Off, int32_t N) {
-        optim_detail::passThrough(X, XOut, Off, N);
-      });
+      [&](int32_t Off, int32_t N)
+          MOTE_RT_LAMBDA { optim_detail::passThrough(X, XOut, Off, N); });
 }
 
 /// Operands: X, G, V, step count T (int64 scalar, or nullptr: treated as
@@ -151,14 +150,14 @@ MOTE_RT_KERNEL void momentum_update(const MomentumP &P, const T *X, const T *G,
   const bool Nesterov = P.Nesterov != 0;
   optim_detail::forEachUpdate(
       P,
-      [&](int32_t XI, int32_t GI) {
+      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
         T XV = X[XI];
         T GV = G[GI] + Norm * XV;
         T VV = Alpha * V[XI] + Beta * GV;
         VOut[XI] = VV;
         XOut[XI] = Nesterov ? XV - Lr * (GV + Alpha * VV) : XV - Lr * VV;
       },
-      [&](int32_t Off, int32_t N) {
+      [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
         optim_detail::passThrough(X, XOut, Off, N);
         optim_detail::passThrough(V, VOut, Off, N);
       });
@@ -175,7 +174,7 @@ MOTE_RT_KERNEL void adam_update(const AdamP &P, const T *X, const T *G,
   const T R = T(optim_detail::adamStepSize(P.Lr, P.Alpha, P.Beta, *Step));
   optim_detail::forEachUpdate(
       P,
-      [&](int32_t XI, int32_t GI) {
+      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
         T XV = X[XI];
         T GV = G[GI] + Norm * XV;
         T VV = Alpha * V[XI] + (T(1) - Alpha) * GV;
@@ -184,7 +183,7 @@ MOTE_RT_KERNEL void adam_update(const AdamP &P, const T *X, const T *G,
         HOut[XI] = HV;
         XOut[XI] = Keep * (XV - R * VV / (mote_rt::sqrt(HV) + Eps));
       },
-      [&](int32_t Off, int32_t N) {
+      [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
         optim_detail::passThrough(X, XOut, Off, N);
         optim_detail::passThrough(V, VOut, Off, N);
         optim_detail::passThrough(H, HOut, Off, N);

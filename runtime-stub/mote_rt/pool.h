@@ -121,17 +121,18 @@ MOTE_RT_INLINE T windowMax(const PoolP &P, const T *XP, const PoolWindow &Wn,
   T Best = T(-__builtin_inf());
   Off = -1;
   Index = -1;
-  forEachTap(P, Wn, [&](int32_t O, int32_t ID, int32_t IH, int32_t IW) {
-    const T V = XP[O];
-    const bool IsNaN = V != V;
-    if (V > Best || Off < 0 || IsNaN) {
-      Best = V;
-      Off = O;
-      Index = ID * P.IndexStrides[0] + IH * P.IndexStrides[1] +
-              IW * P.IndexStrides[2];
-    }
-    return !IsNaN;
-  });
+  forEachTap(P, Wn,
+             [&](int32_t O, int32_t ID, int32_t IH, int32_t IW) MOTE_RT_LAMBDA {
+               const T V = XP[O];
+               const bool IsNaN = V != V;
+               if (V > Best || Off < 0 || IsNaN) {
+                 Best = V;
+                 Off = O;
+                 Index = ID * P.IndexStrides[0] + IH * P.IndexStrides[1] +
+                         IW * P.IndexStrides[2];
+               }
+               return !IsNaN;
+             });
   return Best;
 }
 
@@ -144,21 +145,24 @@ MOTE_RT_KERNEL void avg_pool(const PoolP &P, const T *X, T *Y) {
   for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
     const T *XP = X + Pl * InSize;
     T *YP = Y + Pl * OutSize;
-    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn) {
-      const int32_t Taps = detail::tapCount(Wn);
-      if (Taps == 0) {
-        YP[O] = T(0);
-        return;
-      }
-      T Sum = T(0);
-      detail::forEachTap(P, Wn, [&](int32_t Off, int32_t, int32_t, int32_t) {
-        Sum += XP[Off];
-        return true;
-      });
-      const int32_t Div =
-          P.CountIncludePad ? detail::paddedWindowSize(P, Wn) : Taps;
-      YP[O] = Sum / T(Div);
-    });
+    detail::forEachPoolWindow(
+        P, [&](int32_t O, const detail::PoolWindow &Wn) MOTE_RT_LAMBDA {
+          const int32_t Taps = detail::tapCount(Wn);
+          if (Taps == 0) {
+            YP[O] = T(0);
+            return;
+          }
+          T Sum = T(0);
+          detail::forEachTap(P, Wn,
+                             [&](int32_t Off, int32_t, int32_t, int32_t)
+                                 MOTE_RT_LAMBDA {
+                                   Sum += XP[Off];
+                                   return true;
+                                 });
+          const int32_t Div =
+              P.CountIncludePad ? detail::paddedWindowSize(P, Wn) : Taps;
+          YP[O] = Sum / T(Div);
+        });
   }
 }
 
@@ -171,13 +175,14 @@ MOTE_RT_KERNEL void max_pool(const PoolP &P, const T *X, T *Y,
   for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
     const T *XP = X + Pl * InSize;
     const int32_t YBase = Pl * OutSize;
-    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn) {
-      int32_t Off, Index;
-      Y[YBase + O] = detail::windowMax(P, XP, Wn, Off, Index);
-      if (Indices)
-        Indices[YBase + O] =
-            Off < 0 ? int64_t(-1) : int64_t(Pl) * InSize + Index;
-    });
+    detail::forEachPoolWindow(
+        P, [&](int32_t O, const detail::PoolWindow &Wn) MOTE_RT_LAMBDA {
+          int32_t Off, Index;
+          Y[YBase + O] = detail::windowMax(P, XP, Wn, Off, Index);
+          if (Indices)
+            Indices[YBase + O] =
+                Off < 0 ? int64_t(-1) : int64_t(Pl) * InSize + Index;
+        });
   }
 }
 
@@ -204,12 +209,13 @@ MOTE_RT_KERNEL void max_pool_grad(const PoolP &P, const T *DY, const T *X,
     const T *XP = X + Pl * InSize;
     const T *DYP = DY + Pl * OutSize;
     T *DXP = DX + Pl * InSize;
-    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn) {
-      int32_t Off, Index;
-      detail::windowMax(P, XP, Wn, Off, Index);
-      if (Off >= 0)
-        DXP[Off] += DYP[O];
-    });
+    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn)
+                                     MOTE_RT_LAMBDA {
+                                       int32_t Off, Index;
+                                       detail::windowMax(P, XP, Wn, Off, Index);
+                                       if (Off >= 0)
+                                         DXP[Off] += DYP[O];
+                                     });
   }
 }
 
@@ -222,18 +228,21 @@ MOTE_RT_KERNEL void avg_pool_grad(const PoolP &P, const T *DY, T *DX) {
   for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
     const T *DYP = DY + Pl * OutSize;
     T *DXP = DX + Pl * InSize;
-    detail::forEachPoolWindow(P, [&](int32_t O, const detail::PoolWindow &Wn) {
-      const int32_t Taps = detail::tapCount(Wn);
-      if (Taps == 0)
-        return;
-      const int32_t Div =
-          P.CountIncludePad ? detail::paddedWindowSize(P, Wn) : Taps;
-      const T D = DYP[O] / T(Div);
-      detail::forEachTap(P, Wn, [&](int32_t Off, int32_t, int32_t, int32_t) {
-        DXP[Off] += D;
-        return true;
-      });
-    });
+    detail::forEachPoolWindow(
+        P, [&](int32_t O, const detail::PoolWindow &Wn) MOTE_RT_LAMBDA {
+          const int32_t Taps = detail::tapCount(Wn);
+          if (Taps == 0)
+            return;
+          const int32_t Div =
+              P.CountIncludePad ? detail::paddedWindowSize(P, Wn) : Taps;
+          const T D = DYP[O] / T(Div);
+          detail::forEachTap(P, Wn,
+                             [&](int32_t Off, int32_t, int32_t, int32_t)
+                                 MOTE_RT_LAMBDA {
+                                   DXP[Off] += D;
+                                   return true;
+                                 });
+        });
   }
 }
 

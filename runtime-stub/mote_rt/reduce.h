@@ -97,13 +97,15 @@ template <class T, class InitF, class AddF, class DoneF>
 MOTE_RT_INLINE void reduceBoxes(const ReduceP &P, const T *X, T *Y, InitF Init,
                                 AddF Add, DoneF Done) {
   int32_t J = 0;
-  forEachOffset(P.OuterRank, P.OuterDims, P.OuterStrides, [&](int32_t Base) {
-    auto Acc = Init();
-    const T *XB = X + Base;
-    forEachOffset(P.InnerRank, P.InnerDims, P.InnerStrides,
-                  [&](int32_t Off) { Add(Acc, XB[Off]); });
-    Y[J++] = Done(Acc);
-  });
+  forEachOffset(P.OuterRank, P.OuterDims, P.OuterStrides,
+                [&](int32_t Base) MOTE_RT_LAMBDA {
+                  auto Acc = Init();
+                  const T *XB = X + Base;
+                  forEachOffset(P.InnerRank, P.InnerDims, P.InnerStrides,
+                                [&](int32_t Off)
+                                    MOTE_RT_LAMBDA { Add(Acc, XB[Off]); });
+                  Y[J++] = Done(Acc);
+                });
 }
 
 } // namespace reduce_detail
@@ -113,13 +115,14 @@ MOTE_RT_KERNEL void reduce_sum(const ReduceP &P, const T *X, T *Y) {
   if constexpr (IsFloatType<T>) {
     reduce_detail::reduceBoxes(
         P, X, Y, [] { return reduce_detail::SumAcc<T>{}; },
-        [](reduce_detail::SumAcc<T> &A, T V) { A.add(V); },
-        [](const reduce_detail::SumAcc<T> &A) { return A.result(); });
+        [](reduce_detail::SumAcc<T> &A, T V) MOTE_RT_LAMBDA { A.add(V); },
+        [](const reduce_detail::SumAcc<T> &A)
+            MOTE_RT_LAMBDA { return A.result(); });
   } else {
     reduce_detail::reduceBoxes(
         P, X, Y, [] { return uint64_t(0); },
-        [](uint64_t &A, T V) { A += uint64_t(int64_t(V)); },
-        [](uint64_t A) { return T(A); });
+        [](uint64_t &A, T V) MOTE_RT_LAMBDA { A += uint64_t(int64_t(V)); },
+        [](uint64_t A) MOTE_RT_LAMBDA { return T(A); });
   }
 }
 
@@ -129,8 +132,8 @@ MOTE_RT_KERNEL void reduce_mean(const ReduceP &P, const T *X, T *Y) {
     T Count = T(P.Count);
     reduce_detail::reduceBoxes(
         P, X, Y, [] { return reduce_detail::SumAcc<T>{}; },
-        [](reduce_detail::SumAcc<T> &A, T V) { A.add(V); },
-        [Count](const reduce_detail::SumAcc<T> &A) {
+        [](reduce_detail::SumAcc<T> &A, T V) MOTE_RT_LAMBDA { A.add(V); },
+        [Count](const reduce_detail::SumAcc<T> &A) MOTE_RT_LAMBDA {
           return T(A.result() / Count); // 0 / 0 = NaN for an empty box
         });
   } else {
@@ -138,8 +141,8 @@ MOTE_RT_KERNEL void reduce_mean(const ReduceP &P, const T *X, T *Y) {
     int64_t Count = P.Count;
     reduce_detail::reduceBoxes(
         P, X, Y, [] { return uint64_t(0); },
-        [](uint64_t &A, T V) { A += uint64_t(int64_t(V)); },
-        [Count](uint64_t A) { return T(int64_t(A) / Count); });
+        [](uint64_t &A, T V) MOTE_RT_LAMBDA { A += uint64_t(int64_t(V)); },
+        [Count](uint64_t A) MOTE_RT_LAMBDA { return T(int64_t(A) / Count); });
   }
 }
 
@@ -152,7 +155,7 @@ MOTE_RT_KERNEL void reduce_max(const ReduceP &P, const T *X, T *Y) {
     Start = IntLimits<T>::Lowest;
   reduce_detail::reduceBoxes(
       P, X, Y, [Start] { return Start; },
-      [](T &A, T V) {
+      [](T &A, T V) MOTE_RT_LAMBDA {
         // A NaN wins and, once in A, stays (nothing is > NaN).
         if constexpr (IsFloatType<T>) {
           if (V > A || !(V == V))
@@ -161,7 +164,7 @@ MOTE_RT_KERNEL void reduce_max(const ReduceP &P, const T *X, T *Y) {
           A = V;
         }
       },
-      [](T A) { return A; });
+      [](T A) MOTE_RT_LAMBDA { return A; });
 }
 
 } // namespace mote_rt

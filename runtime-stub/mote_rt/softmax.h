@@ -58,66 +58,70 @@ template <class T> MOTE_RT_INLINE T maxOf(const T *X, int32_t N, int32_t S) {
 
 template <class T>
 MOTE_RT_KERNEL void softmax(const SoftmaxP &P, const T *X, T *Y) {
-  softmax_detail::forEachSoftmaxVector(P, [&](int32_t Off, int32_t S) {
-    const T *XV = X + Off;
-    T *YV = Y + Off;
-    T Max = softmax_detail::maxOf(XV, P.Dim, S);
-    T Sum = T(0);
-    for (int32_t J = 0; J < P.Dim; ++J) {
-      T E = mote_rt::exp(XV[J * S] - Max);
-      YV[J * S] = E;
-      Sum += E;
-    }
-    for (int32_t J = 0; J < P.Dim; ++J)
-      YV[J * S] = YV[J * S] / Sum;
-  });
+  softmax_detail::forEachSoftmaxVector(
+      P, [&](int32_t Off, int32_t S) MOTE_RT_LAMBDA {
+        const T *XV = X + Off;
+        T *YV = Y + Off;
+        T Max = softmax_detail::maxOf(XV, P.Dim, S);
+        T Sum = T(0);
+        for (int32_t J = 0; J < P.Dim; ++J) {
+          T E = mote_rt::exp(XV[J * S] - Max);
+          YV[J * S] = E;
+          Sum += E;
+        }
+        for (int32_t J = 0; J < P.Dim; ++J)
+          YV[J * S] = YV[J * S] / Sum;
+      });
 }
 
 template <class T>
 MOTE_RT_KERNEL void log_softmax(const SoftmaxP &P, const T *X, T *Y) {
-  softmax_detail::forEachSoftmaxVector(P, [&](int32_t Off, int32_t S) {
-    const T *XV = X + Off;
-    T *YV = Y + Off;
-    T Max = softmax_detail::maxOf(XV, P.Dim, S);
-    T Sum = T(0);
-    for (int32_t J = 0; J < P.Dim; ++J)
-      Sum += mote_rt::exp(XV[J * S] - Max);
-    T LogSum = mote_rt::log(Sum);
-    for (int32_t J = 0; J < P.Dim; ++J)
-      YV[J * S] = (XV[J * S] - Max) - LogSum;
-  });
+  softmax_detail::forEachSoftmaxVector(
+      P, [&](int32_t Off, int32_t S) MOTE_RT_LAMBDA {
+        const T *XV = X + Off;
+        T *YV = Y + Off;
+        T Max = softmax_detail::maxOf(XV, P.Dim, S);
+        T Sum = T(0);
+        for (int32_t J = 0; J < P.Dim; ++J)
+          Sum += mote_rt::exp(XV[J * S] - Max);
+        T LogSum = mote_rt::log(Sum);
+        for (int32_t J = 0; J < P.Dim; ++J)
+          YV[J * S] = (XV[J * S] - Max) - LogSum;
+      });
 }
 
 /// dX = Y (dY - sum_j dY_j Y_j); DX may alias DY.
 template <class T>
 MOTE_RT_KERNEL void softmax_grad(const SoftmaxP &P, const T *DY, const T *Y,
                                  T *DX) {
-  softmax_detail::forEachSoftmaxVector(P, [&](int32_t Off, int32_t S) {
-    const T *G = DY + Off;
-    const T *YV = Y + Off;
-    T Sum = T(0);
-    for (int32_t J = 0; J < P.Dim; ++J)
-      Sum += G[J * S] * YV[J * S];
-    T *Out = DX + Off;
-    for (int32_t J = 0; J < P.Dim; ++J)
-      Out[J * S] = YV[J * S] * (G[J * S] - Sum);
-  });
+  softmax_detail::forEachSoftmaxVector(
+      P, [&](int32_t Off, int32_t S) MOTE_RT_LAMBDA {
+        const T *G = DY + Off;
+        const T *YV = Y + Off;
+        T Sum = T(0);
+        for (int32_t J = 0; J < P.Dim; ++J)
+          Sum += G[J * S] * YV[J * S];
+        T *Out = DX + Off;
+        for (int32_t J = 0; J < P.Dim; ++J)
+          Out[J * S] = YV[J * S] * (G[J * S] - Sum);
+      });
 }
 
 /// dX = dY - e^Y sum_j dY_j; DX may alias DY.
 template <class T>
 MOTE_RT_KERNEL void log_softmax_grad(const SoftmaxP &P, const T *DY, const T *Y,
                                      T *DX) {
-  softmax_detail::forEachSoftmaxVector(P, [&](int32_t Off, int32_t S) {
-    const T *G = DY + Off;
-    const T *YV = Y + Off;
-    T Sum = T(0);
-    for (int32_t J = 0; J < P.Dim; ++J)
-      Sum += G[J * S];
-    T *Out = DX + Off;
-    for (int32_t J = 0; J < P.Dim; ++J)
-      Out[J * S] = G[J * S] - mote_rt::exp(YV[J * S]) * Sum;
-  });
+  softmax_detail::forEachSoftmaxVector(
+      P, [&](int32_t Off, int32_t S) MOTE_RT_LAMBDA {
+        const T *G = DY + Off;
+        const T *YV = Y + Off;
+        T Sum = T(0);
+        for (int32_t J = 0; J < P.Dim; ++J)
+          Sum += G[J * S];
+        T *Out = DX + Off;
+        for (int32_t J = 0; J < P.Dim; ++J)
+          Out[J * S] = G[J * S] - mote_rt::exp(YV[J * S]) * Sum;
+      });
 }
 
 } // namespace mote_rt

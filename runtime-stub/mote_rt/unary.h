@@ -126,14 +126,16 @@ template <class To, class From> MOTE_RT_INLINE To convert(From V) {
 
 /// max(x, 0).
 template <class T> MOTE_RT_KERNEL void relu(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) { return V > T(0) ? V : T(0); });
+  unary_detail::map(P.N, X, Y,
+                    [](T V) MOTE_RT_LAMBDA { return V > T(0) ? V : T(0); });
 }
 
 template <class T>
 MOTE_RT_KERNEL void leaky_relu(const LeakyReluP &P, const T *X, T *Y) {
   T Alpha = T(P.Alpha);
-  unary_detail::map(P.N, X, Y,
-                    [Alpha](T V) { return V >= T(0) ? V : T(Alpha * V); });
+  unary_detail::map(P.N, X, Y, [Alpha](T V) MOTE_RT_LAMBDA {
+    return V >= T(0) ? V : T(Alpha * V);
+  });
 }
 
 /// Float tensors; absent bounds compare as -inf / +inf, like the
@@ -141,7 +143,7 @@ MOTE_RT_KERNEL void leaky_relu(const LeakyReluP &P, const T *X, T *Y) {
 template <class T> MOTE_RT_KERNEL void clip(const ClipP &P, const T *X, T *Y) {
   T Lo = P.HasMin ? T(P.Min) : -infinity<T>();
   T Hi = P.HasMax ? T(P.Max) : infinity<T>();
-  unary_detail::map(P.N, X, Y, [Lo, Hi](T V) {
+  unary_detail::map(P.N, X, Y, [Lo, Hi](T V) MOTE_RT_LAMBDA {
     if (V < Lo)
       return Lo;
     if (V > Hi)
@@ -155,7 +157,7 @@ template <class T>
 MOTE_RT_KERNEL void clip_int(const ClipIntP &P, const T *X, T *Y) {
   // The bounds may lie outside T's range (u8 with MaxAbove = -1 clamps
   // everything), so compare in a type holding both.
-  unary_detail::map(P.N, X, Y, [&P](T V) {
+  unary_detail::map(P.N, X, Y, [&P](T V) MOTE_RT_LAMBDA {
     if (P.HasMin && unary_detail::widen(V) < P.MinBelow)
       return T(P.MinValue);
     if (P.HasMax && unary_detail::widen(V) > P.MaxAbove)
@@ -167,19 +169,21 @@ MOTE_RT_KERNEL void clip_int(const ClipIntP &P, const T *X, T *Y) {
 /// 1 / (1 + e^-x).
 template <class T>
 MOTE_RT_KERNEL void sigmoid(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y,
-                    [](T V) { return T(1) / (T(1) + mote_rt::exp(-V)); });
+  unary_detail::map(P.N, X, Y, [](T V) MOTE_RT_LAMBDA {
+    return T(1) / (T(1) + mote_rt::exp(-V));
+  });
 }
 
 template <class T> MOTE_RT_KERNEL void tanh(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) { return mote_rt::tanh(V); });
+  unary_detail::map(P.N, X, Y,
+                    [](T V) MOTE_RT_LAMBDA { return mote_rt::tanh(V); });
 }
 
 /// clamp(Alpha x + Beta, 0, 1).
 template <class T>
 MOTE_RT_KERNEL void hard_sigmoid(const HardSigmoidP &P, const T *X, T *Y) {
   T Alpha = T(P.Alpha), Beta = T(P.Beta);
-  unary_detail::map(P.N, X, Y, [Alpha, Beta](T V) {
+  unary_detail::map(P.N, X, Y, [Alpha, Beta](T V) MOTE_RT_LAMBDA {
     return unary_detail::clamp01(T(Alpha * V + Beta));
   });
 }
@@ -187,45 +191,51 @@ MOTE_RT_KERNEL void hard_sigmoid(const HardSigmoidP &P, const T *X, T *Y) {
 /// x clamp(x / 6 + 1/2, 0, 1).
 template <class T>
 MOTE_RT_KERNEL void hard_swish(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) {
+  unary_detail::map(P.N, X, Y, [](T V) MOTE_RT_LAMBDA {
     return T(V * unary_detail::clamp01(T(V / T(6) + T(0.5))));
   });
 }
 
 template <class T> MOTE_RT_KERNEL void exp(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) { return mote_rt::exp(V); });
+  unary_detail::map(P.N, X, Y,
+                    [](T V) MOTE_RT_LAMBDA { return mote_rt::exp(V); });
 }
 
 template <class T> MOTE_RT_KERNEL void log(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) { return mote_rt::log(V); });
+  unary_detail::map(P.N, X, Y,
+                    [](T V) MOTE_RT_LAMBDA { return mote_rt::log(V); });
 }
 
 template <class T> MOTE_RT_KERNEL void sqrt(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) { return mote_rt::sqrt(V); });
+  unary_detail::map(P.N, X, Y,
+                    [](T V) MOTE_RT_LAMBDA { return mote_rt::sqrt(V); });
 }
 
 template <class T> MOTE_RT_KERNEL void neg(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) { return unary_detail::negate(V); });
+  unary_detail::map(P.N, X, Y,
+                    [](T V) MOTE_RT_LAMBDA { return unary_detail::negate(V); });
 }
 
 /// x < 0 ? -x : x (so abs(-0.0) is -0.0, as in the interpreter).
 template <class T> MOTE_RT_KERNEL void abs(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y,
-                    [](T V) { return V < T(0) ? unary_detail::negate(V) : V; });
+  unary_detail::map(P.N, X, Y, [](T V) MOTE_RT_LAMBDA {
+    return V < T(0) ? unary_detail::negate(V) : V;
+  });
 }
 
 template <class T>
 MOTE_RT_KERNEL void reciprocal(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) { return T(T(1) / V); });
+  unary_detail::map(P.N, X, Y, [](T V) MOTE_RT_LAMBDA { return T(T(1) / V); });
 }
 
 template <class T> MOTE_RT_KERNEL void erf(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) { return mote_rt::erf(V); });
+  unary_detail::map(P.N, X, Y,
+                    [](T V) MOTE_RT_LAMBDA { return mote_rt::erf(V); });
 }
 
 /// x/2 (1 + erf(x / sqrt 2)).
 template <class T> MOTE_RT_KERNEL void gelu(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) {
+  unary_detail::map(P.N, X, Y, [](T V) MOTE_RT_LAMBDA {
     return T(T(0.5) * V * (T(1) + mote_rt::erf(T(V * T(0.7071067811865476)))));
   });
 }
@@ -233,7 +243,7 @@ template <class T> MOTE_RT_KERNEL void gelu(const UnaryP &P, const T *X, T *Y) {
 /// x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 template <class T>
 MOTE_RT_KERNEL void gelu_tanh(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) {
+  unary_detail::map(P.N, X, Y, [](T V) MOTE_RT_LAMBDA {
     T C = T(0.7978845608028654);
     return T(T(0.5) * V *
              (T(1) + mote_rt::tanh(T(C * (V + T(0.044715) * V * V * V)))));
