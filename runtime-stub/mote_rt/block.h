@@ -81,16 +81,16 @@ MOTE_RT_INLINE void rowsDot(int32_t Lo, int32_t Hi, const T *const (&A)[NA],
 template <int N> struct Const { static constexpr int value = N; };
 
 /// Calls F(Const<B>(), I) for I = Begin, Begin + B, ... while a whole block
-/// fits in [Begin, End), then F(Const<1>(), I) for each index left. (The
-/// bound of each loop is explicit so that a compiler that knows Begin and
-/// End sees an empty remainder loop as empty.)
+/// fits in [Begin, End), then covers what is left with blocks of B / 2,
+/// B / 4, ..., 1 (at most one of each). (Each loop's bound is explicit, so
+/// a compiler that knows Begin and End sees which blocks exist.)
 template <int B, class Fn>
 MOTE_RT_INLINE void forBlocks(int32_t Begin, int32_t End, Fn F) {
   const int32_t Full = Begin + (End - Begin) / B * B;
   for (int32_t I = Begin; I < Full; I += B)
     F(Const<B>(), I);
-  for (int32_t I = Full; I < End; ++I)
-    F(Const<1>(), I);
+  if constexpr (B > 1)
+    forBlocks<B / 2>(Full, End, F);
 }
 
 } // namespace detail

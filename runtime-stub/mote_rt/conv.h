@@ -157,9 +157,104 @@ MOTE_RT_INLINE void convBlock(const ConvP &P, const ConvSizes &S, const T *XG,
   });
 }
 
+/// Column geometry of KB consecutive taps KW0 .. KW0+KB-1 of one kernel
+/// row: each tap's output positions [Lo, Hi) and input offset Start
+/// (outRange), and [L, H), the positions all of them read (empty: L == H).
+/// With InputSpace (stride 1 only), Lo and Hi are the input positions the
+/// tap reads instead (shifted by Start), as the input gradient walks them.
+/// Edges(k, G) calls G(a, b) for the parts of tap k's range outside [L, H),
+/// so [L, H) once plus every tap's edges cover each tap's range once.
+template <int KB> struct TapSpan {
+  int32_t Lo[KB], Hi[KB], Start[KB], L, H;
+
+  MOTE_RT_INLINE TapSpan(const ConvP &P, int32_t KW0, bool InputSpace = false) {
+    L = 0;
+    H = InputSpace ? P.In[2] : P.Out[2];
+    MOTE_RT_UNROLL
+    for (int K = 0; K < KB; ++K) {
+      outRange(P, 2, KW0 + K, Lo[K], Hi[K], Start[K]);
+      if (InputSpace) {
+        Lo[K] += Start[K];
+        Hi[K] += Start[K];
+      }
+      L = Lo[K] > L ? Lo[K] : L;
+      H = Hi[K] < H ? Hi[K] : H;
+    }
+    if (H < L)
+      H = L;
+  }
+  template <class Fn> MOTE_RT_INLINE void edges(int K, Fn G) const {
+    G(Lo[K], Hi[K] < L ? Hi[K] : L);
+    G(Lo[K] > H ? Lo[K] : H, Hi[K]);
+  }
+};
+
+/// Forward for one input channel C0 of the group (a depthwise or first
+/// layer, or a channel left over from the blocks of four): the sum runs
+/// over taps, so up to four taps of a kernel row are blocked instead, each
+/// output element taking their terms at once where all of them read
+/// inside the input, and each tap's edges alone.
+template <int NM, class T>
+MOTE_RT_INLINE void convTapBlock(const ConvP &P, const ConvSizes &S,
+                                 const T *XG, int32_t C0, const T *W,
+                                 int32_t M0, T *YN) {
+  const T *XC = XG + C0 * S.In;
+  const int32_t OH = P.Out[1], OW = P.Out[2], IH = P.In[1], IW = P.In[2];
+  const int32_t SD = P.Strides[0], SH = P.Strides[1], SW = P.Strides[2];
+  for (int32_t KD = 0; KD < P.Kernel[0]; ++KD) {
+    int32_t D0, D1, ID0;
+    outRange(P, 0, KD, D0, D1, ID0);
+    for (int32_t KH = 0; KH < P.Kernel[1]; ++KH) {
+      int32_t H0, H1, IH0;
+      outRange(P, 1, KH, H0, H1, IH0);
+      const int32_t Row = (KD * P.Kernel[1] + KH) * P.Kernel[2];
+      forBlocks<4>(0, P.Kernel[2], [&](auto KBTag, int32_t KW0) MOTE_RT_LAMBDA {
+        constexpr int KB = decltype(KBTag)::value;
+        const TapSpan<KB> Sp(P, KW0);
+        T Wt[NM][KB];
+        MOTE_RT_UNROLL
+        for (int M = 0; M < NM; ++M) {
+          MOTE_RT_UNROLL
+          for (int K = 0; K < KB; ++K)
+            Wt[M][K] =
+                W[((M0 + M) * P.CPerGroup + C0) * S.Kernel + Row + KW0 + K];
+        }
+        for (int32_t OD = D0; OD < D1; ++OD) {
+          for (int32_t OHI = H0; OHI < H1; ++OHI) {
+            const T *XRow = XC + ((ID0 + OD * SD) * IH + IH0 + OHI * SH) * IW;
+            T *Out[NM];
+            const T *In[KB];
+            MOTE_RT_UNROLL
+            for (int M = 0; M < NM; ++M)
+              Out[M] = YN + (M0 + M) * S.Out + (OD * OH + OHI) * OW;
+            MOTE_RT_UNROLL
+            for (int K = 0; K < KB; ++K)
+              In[K] = XRow + Sp.Start[K];
+            rowsAxpy<NM, KB>(Sp.L, Sp.H, Out, 1, In, SW, Wt);
+            if constexpr (KB > 1) {
+              MOTE_RT_UNROLL
+              for (int K = 0; K < KB; ++K) {
+                const T *In1[1] = {In[K]};
+                T W1[NM][1];
+                MOTE_RT_UNROLL
+                for (int M = 0; M < NM; ++M)
+                  W1[M][0] = Wt[M][K];
+                Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
+                  rowsAxpy<NM, 1>(A, B, Out, 1, In1, SW, W1);
+                });
+              }
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
 /// The forward kernels' common body: per image, bias, then for each group
 /// its output channels two at a time, each pair over the group's input
-/// channels four at a time, then the fused activation.
+/// channels four at a time (a single channel left: convTapBlock), then the
+/// fused activation.
 template <class T>
 MOTE_RT_INLINE void convForward(const ConvP &P, const T *X, const T *W,
                                 const T *B, T *Y) {
@@ -175,7 +270,11 @@ MOTE_RT_INLINE void convForward(const ConvP &P, const T *X, const T *W,
                      forBlocks<4>(0, P.CPerGroup,
                                   [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
                                     constexpr int NC = decltype(NCTag)::value;
-                                    convBlock<NM, NC>(P, S, XG, C0, W, M0, YN);
+                                    if constexpr (NC == 1)
+                                      convTapBlock<NM>(P, S, XG, C0, W, M0, YN);
+                                    else
+                                      convBlock<NM, NC>(P, S, XG, C0, W, M0,
+                                                        YN);
                                   });
                      clampActivation(P, YN + M0 * S.Out, NM * S.Out);
                    });
@@ -185,6 +284,59 @@ MOTE_RT_INLINE void convForward(const ConvP &P, const T *X, const T *W,
 
 /// Input gradient: planes C0 .. C0+NC-1 of image DXG's group += dY planes
 /// M0 .. M0+NM-1 scattered through their kernel taps.
+/// Input gradient of one dX plane C0 from one dY plane M0 (a depthwise
+/// layer, or channels left over from the blocks), stride 1 along the row:
+/// dX[x] += sum_k w_k dY[x - Start_k], up to four taps of a kernel row at
+/// once where all of them reach x, each tap's edges alone.
+template <class T>
+MOTE_RT_INLINE void convGradInputTapBlock(const ConvP &P, const ConvSizes &S,
+                                          const T *DYN, int32_t M0, const T *W,
+                                          int32_t C0, T *DXG) {
+  T *DXC = DXG + C0 * S.In;
+  const T *DYM = DYN + M0 * S.Out;
+  const int32_t OH = P.Out[1], OW = P.Out[2], IH = P.In[1], IW = P.In[2];
+  const int32_t SD = P.Strides[0], SH = P.Strides[1];
+  for (int32_t KD = 0; KD < P.Kernel[0]; ++KD) {
+    int32_t D0, D1, ID0;
+    outRange(P, 0, KD, D0, D1, ID0);
+    for (int32_t KH = 0; KH < P.Kernel[1]; ++KH) {
+      int32_t H0, H1, IH0;
+      outRange(P, 1, KH, H0, H1, IH0);
+      const int32_t Row = (KD * P.Kernel[1] + KH) * P.Kernel[2];
+      forBlocks<4>(0, P.Kernel[2], [&](auto KBTag, int32_t KW0) MOTE_RT_LAMBDA {
+        constexpr int KB = decltype(KBTag)::value;
+        const TapSpan<KB> Sp(P, KW0, /*InputSpace=*/true);
+        T Wt[1][KB];
+        MOTE_RT_UNROLL
+        for (int K = 0; K < KB; ++K)
+          Wt[0][K] = W[(M0 * P.CPerGroup + C0) * S.Kernel + Row + KW0 + K];
+        for (int32_t OD = D0; OD < D1; ++OD) {
+          for (int32_t OHI = H0; OHI < H1; ++OHI) {
+            T *const Out[1] = {DXC +
+                               ((ID0 + OD * SD) * IH + IH0 + OHI * SH) * IW};
+            const T *DYRow = DYM + (OD * OH + OHI) * OW;
+            const T *In[KB];
+            MOTE_RT_UNROLL
+            for (int K = 0; K < KB; ++K)
+              In[K] = DYRow - Sp.Start[K];
+            rowsAxpy<1, KB>(Sp.L, Sp.H, Out, 1, In, 1, Wt);
+            if constexpr (KB > 1) {
+              MOTE_RT_UNROLL
+              for (int K = 0; K < KB; ++K) {
+                const T *In1[1] = {In[K]};
+                const T W1[1][1] = {{Wt[0][K]}};
+                Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
+                  rowsAxpy<1, 1>(A, B, Out, 1, In1, 1, W1);
+                });
+              }
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
 template <int NC, int NM, class T>
 MOTE_RT_INLINE void convGradInputBlock(const ConvP &P, const ConvSizes &S,
                                        const T *DYN, int32_t M0, const T *W,
@@ -253,9 +405,81 @@ MOTE_RT_INLINE void convGradWeightBlock(const ConvP &P, const ConvSizes &S,
   });
 }
 
+/// Weight gradient for one input channel C0 of group G: as convTapBlock,
+/// two taps of a kernel row at a time, so each loaded dY feeds two dot
+/// products per output channel.
+template <int NM, class T, class Fn>
+MOTE_RT_INLINE void convGradWeightTapBlock(const ConvP &P, const ConvSizes &S,
+                                           const T *X, const T *DY, int32_t G,
+                                           int32_t M0, int32_t C0, Fn Commit) {
+  const int32_t OH = P.Out[1], OW = P.Out[2], IH = P.In[1], IW = P.In[2];
+  const int32_t SD = P.Strides[0], SH = P.Strides[1], SW = P.Strides[2];
+  for (int32_t KD = 0; KD < P.Kernel[0]; ++KD) {
+    int32_t D0, D1, ID0;
+    outRange(P, 0, KD, D0, D1, ID0);
+    for (int32_t KH = 0; KH < P.Kernel[1]; ++KH) {
+      int32_t H0, H1, IH0;
+      outRange(P, 1, KH, H0, H1, IH0);
+      const int32_t Row = (KD * P.Kernel[1] + KH) * P.Kernel[2];
+      forBlocks<2>(0, P.Kernel[2], [&](auto KBTag, int32_t KW0) MOTE_RT_LAMBDA {
+        constexpr int KB = decltype(KBTag)::value;
+        const TapSpan<KB> Sp(P, KW0);
+        T Acc[NM][KB];
+        MOTE_RT_UNROLL
+        for (int M = 0; M < NM; ++M) {
+          MOTE_RT_UNROLL
+          for (int K = 0; K < KB; ++K)
+            Acc[M][K] = T(0);
+        }
+        for (int32_t N = 0; N < P.Batch; ++N) {
+          const T *XC = X + (N * P.C + G * P.CPerGroup + C0) * S.In;
+          const T *DYN = DY + (N * P.M + M0) * S.Out;
+          for (int32_t OD = D0; OD < D1; ++OD) {
+            for (int32_t OHI = H0; OHI < H1; ++OHI) {
+              const T *XRow = XC + ((ID0 + OD * SD) * IH + IH0 + OHI * SH) * IW;
+              const T *DYR[NM];
+              const T *XR[KB];
+              MOTE_RT_UNROLL
+              for (int M = 0; M < NM; ++M)
+                DYR[M] = DYN + M * S.Out + (OD * OH + OHI) * OW;
+              MOTE_RT_UNROLL
+              for (int K = 0; K < KB; ++K)
+                XR[K] = XRow + Sp.Start[K];
+              rowsDot<NM, KB>(Sp.L, Sp.H, DYR, 1, XR, SW, Acc);
+              if constexpr (KB > 1) {
+                MOTE_RT_UNROLL
+                for (int K = 0; K < KB; ++K) {
+                  const T *XR1[1] = {XR[K]};
+                  T A1[NM][1];
+                  MOTE_RT_UNROLL
+                  for (int M = 0; M < NM; ++M)
+                    A1[M][0] = Acc[M][K];
+                  Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
+                    rowsDot<NM, 1>(A, B, DYR, 1, XR1, SW, A1);
+                  });
+                  MOTE_RT_UNROLL
+                  for (int M = 0; M < NM; ++M)
+                    Acc[M][K] = A1[M][0];
+                }
+              }
+            }
+          }
+        }
+        MOTE_RT_UNROLL
+        for (int M = 0; M < NM; ++M) {
+          MOTE_RT_UNROLL
+          for (int K = 0; K < KB; ++K)
+            Commit(((M0 + M) * P.CPerGroup + C0) * S.Kernel + Row + KW0 + K,
+                   Acc[M][K]);
+        }
+      });
+    }
+  }
+}
+
 /// The weight-gradient kernels' common body over the first Channels output
 /// channels: within a group, four output channels by two input channels at
-/// a time.
+/// a time (a single channel left: convGradWeightTapBlock).
 template <class T, class Fn>
 MOTE_RT_INLINE void convGradWeight(const ConvP &P, const T *X, const T *DY,
                                    Fn Commit) {
@@ -264,13 +488,18 @@ MOTE_RT_INLINE void convGradWeight(const ConvP &P, const T *X, const T *DY,
     int32_t MEnd = (G + 1) * P.MPerGroup;
     if (MEnd > P.Channels)
       MEnd = P.Channels;
-    forBlocks<
-        4>(G * P.MPerGroup, MEnd, [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
-      forBlocks<2>(0, P.CPerGroup, [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
-        convGradWeightBlock<decltype(NMTag)::value, decltype(NCTag)::value>(
-            P, S, X, DY, G, M0, C0, Commit);
-      });
-    });
+    forBlocks<4>(
+        G * P.MPerGroup, MEnd, [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
+          forBlocks<2>(
+              0, P.CPerGroup, [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
+                constexpr int NM = decltype(NMTag)::value,
+                              NC = decltype(NCTag)::value;
+                if constexpr (NC == 1)
+                  convGradWeightTapBlock<NM>(P, S, X, DY, G, M0, C0, Commit);
+                else
+                  convGradWeightBlock<NM, NC>(P, S, X, DY, G, M0, C0, Commit);
+              });
+        });
   }
 }
 
@@ -324,9 +553,15 @@ MOTE_RT_KERNEL void conv_grad_input(const ConvP &P, const T *DY, const T *W,
             detail::forBlocks<4>(
                 G * P.MPerGroup, (G + 1) * P.MPerGroup,
                 [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
-                  detail::convGradInputBlock<decltype(NCTag)::value,
-                                             decltype(NMTag)::value>(
-                      P, S, DYN, M0, W, C0, DXG);
+                  constexpr int NC = decltype(NCTag)::value,
+                                NM = decltype(NMTag)::value;
+                  if constexpr (NC == 1 && NM == 1) {
+                    if (P.Strides[2] == 1) {
+                      detail::convGradInputTapBlock(P, S, DYN, M0, W, C0, DXG);
+                      return;
+                    }
+                  }
+                  detail::convGradInputBlock<NC, NM>(P, S, DYN, M0, W, C0, DXG);
                 });
           });
     }
