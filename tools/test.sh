@@ -17,6 +17,6 @@ cmake --build "$BUILD"
 (cd "$BUILD" && ctest --output-on-failure -j "$(nproc)")
 FUZZ_SECONDS=${MOTE_FUZZ_SECONDS:-30}
 if [ "$FUZZ_SECONDS" != 0 ]; then
-  bash tools/fuzz.sh "$FUZZ_SECONDS" "$BUILD-fuzz"
+  bash tools/fuzz.sh "$FUZZ_SECONDS" "$BUILD-fuzz" "$BUILD/oracle"
   bash tools/sanitized-motec.sh "$BUILD-fuzz" "$BUILD/oracle"
 fi
