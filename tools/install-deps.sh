@@ -13,8 +13,9 @@ PACKAGES=(
   # tests and examples: ONNX node tests, PyTorch as the oracle
   python3 python3-numpy python3-onnx python3-torch python3-torchvision
   python3-sklearn
-  # memory planner against the exact optimum (tests/memory)
-  coinor-cbc
+  # memory planner against the exact optimum, headless screenshot of the
+  # HTML memory report (tests/memory)
+  coinor-cbc chromium
   # generated code on an emulated Cortex-M4 (motec run --target cortex-m4)
   gcc-arm-none-eabi qemu-system-arm
   # generated code under QEMU's Linux user mode (--target aarch64, hexagon;

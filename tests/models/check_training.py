@@ -3,6 +3,7 @@
 
 usage: check_training.py MOTEC ORACLE_DIR MODEL SPEC [--engine interp|generated]
                          [--tolerance T] [--target T] [--vs-interp T2]
+                         [--vs-host T3]
 
 Runs `motec run --train` with the spec's update rules and optimizer for the
 same number of steps on the same batch, then checks:
@@ -12,7 +13,10 @@ same number of steps on the same batch, then checks:
 With --vs-interp T2 (generated engine), the same run on the reference
 interpreter must also agree with the generated code within T2 (1e-5): the
 code generator is checked against the oracle it was built from, not only
-against PyTorch. --target runs the generated code on an emulated board.
+against PyTorch. --target runs the generated code on an emulated board;
+with --vs-host T3 it must also agree within T3 (1e-4) with the generated
+C++ built and run on the host (no --run-arg), the reference every target
+is held to.
 Prints one line per tensor that differs, then a summary; exits 1 on failure.
 """
 import argparse
@@ -44,6 +48,7 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--target", default=None)
     ap.add_argument("--vs-interp", type=float, default=None)
+    ap.add_argument("--vs-host", type=float, default=None)
     ap.add_argument("--run-arg", action="append", default=[],
                     help="extra motec run argument for the --engine run "
                          "(repeatable), e.g. --run-arg=--check-bounds")
@@ -51,7 +56,7 @@ def main():
     mdir = os.path.join(a.oracle, a.model)
     sdir = os.path.join(mdir, a.spec)
     spec = json.load(open(os.path.join(sdir, "spec.json")))
-    def run(engine, dump, target=None):
+    def run(engine, dump, target=None, extra=True):
         cmd = [a.motec, "run", os.path.join(mdir, "model.onnx"), "--train",
                "--engine", engine, "--input", "input=" + os.path.join(mdir, "input.pb"),
                "--input", "label=" + os.path.join(mdir, "label.pb"),
@@ -59,7 +64,7 @@ def main():
                "--optimizer", spec["optimizer"], "--dump", dump]
         if target:
             cmd += ["--target", target]
-        if engine == a.engine:
+        if engine == a.engine and extra:
             cmd += a.run_arg
         for rule in spec["update"]:
             cmd += ["--update", rule]
@@ -69,11 +74,18 @@ def main():
             print(r.stdout, r.stderr)
             sys.exit(1)
 
+    # (reference name, its dump directory, tolerance) checked besides torch.
+    refs = []
     with tempfile.TemporaryDirectory() as dump, \
-            tempfile.TemporaryDirectory() as idump:
+            tempfile.TemporaryDirectory() as idump, \
+            tempfile.TemporaryDirectory() as hdump:
         run(a.engine, dump, a.target)
         if a.vs_interp is not None:
             run("interp", idump)
+            refs.append(("interpreter", idump, a.vs_interp))
+        if a.vs_host is not None:
+            run("generated", hdump, None, extra=False)
+            refs.append(("host C++", hdump, a.vs_host))
         got = {f[:-3] for f in os.listdir(dump) if f.endswith(".pb")} - {"loss"}
         want = set(spec["trainable"])
         errors = []
@@ -81,7 +93,7 @@ def main():
             errors.append(f"trained set differs: only mote {sorted(got - want)}, "
                           f"only torch {sorted(want - got)}")
         worst = 0.0
-        worst_interp = 0.0
+        worst_ref = {r[0]: 0.0 for r in refs}
         for name in ["loss"] + sorted(want & got):
             m = load(os.path.join(dump, name + ".pb"))
             t = load(os.path.join(sdir, "expected", name + ".pb"))
@@ -93,18 +105,17 @@ def main():
             worst = max(worst, err)
             if not err <= a.tolerance:
                 errors.append(f"{name}: relative error {err:.3g}")
-            if a.vs_interp is not None:
-                i = load(os.path.join(idump, name + ".pb"))
+            for ref, rdump, tol in refs:
+                i = load(os.path.join(rdump, name + ".pb"))
                 iscale = max(float(np.max(np.abs(i))), 1e-12)
                 ierr = float(np.max(np.abs(m.astype(np.float64) - i))) / iscale
-                worst_interp = max(worst_interp, ierr)
-                if not ierr <= a.vs_interp:
-                    errors.append(f"{name}: generated vs interpreter relative "
+                worst_ref[ref] = max(worst_ref[ref], ierr)
+                if not ierr <= tol:
+                    errors.append(f"{name}: generated vs {ref} relative "
                                   f"error {ierr:.3g}")
     for e in errors:
         print("MISMATCH", a.model, a.spec, e)
-    vs = (f", vs interpreter {worst_interp:.3g}" if a.vs_interp is not None
-          else "")
+    vs = "".join(f", vs {ref} {w:.3g}" for ref, w in worst_ref.items())
     print(f"{a.model}/{a.spec}: {len(want)} trained tensors, worst relative "
           f"error {worst:.3g}{vs} ({'ok' if not errors else 'FAILED'})")
     sys.exit(1 if errors else 0)
