@@ -88,6 +88,8 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
     MaskGrads.push_back(U);
   }
   Value *Post = Act->output(0);
+  ++Ctx.Fusion.Activations;
+  Ctx.Fusion.PreActivationBytes += Pre->type().bytes();
   for (Node *U : MaskGrads)
     U->setInput(1, Post);
   AttrMap &A = P->attrs();
@@ -140,6 +142,8 @@ Expected<bool> fuseConvWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   if (!F)
     return F.takeError();
   (*F)->setPhase(NodePhase::Update);
+  ++Ctx.Fusion.WeightUpdates;
+  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
   replaceValue(G, Ctx, Old, (*F)->output(0));
   G.eraseNode(Upd);
   G.eraseNode(GW);
@@ -171,6 +175,8 @@ Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   if (!F)
     return F.takeError();
   (*F)->setPhase(NodePhase::Update);
+  ++Ctx.Fusion.WeightUpdates;
+  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
   replaceValue(G, Ctx, Old, (*F)->output(0));
   G.eraseNode(Upd);
   G.eraseNode(GW);

@@ -74,6 +74,12 @@ struct PassContext {
   std::vector<std::pair<Value *, Value *>> Gradients;
   /// Names of the passes that ran, in order.
   std::vector<std::string> PassesRun;
+  /// Set by fuse: what it folded, and the bytes of the values it removed
+  /// (weight gradients, pre-activation tensors), for the report.
+  struct FusionStats {
+    int64_t Activations = 0, WeightUpdates = 0;
+    int64_t GradientBytes = 0, PreActivationBytes = 0;
+  } Fusion;
   /// Verify the graph after every pass (tests, debug builds).
   bool VerifyEach = true;
 };

@@ -137,6 +137,13 @@ std::string reportJson(const Graph &G, const MemoryLayout &L,
   for (const std::string &P : Ctx.PassesRun)
     W.value(P);
   W.endArray();
+  W.key("fusion");
+  W.beginObject();
+  W.field("activations", Ctx.Fusion.Activations);
+  W.field("weight_updates", Ctx.Fusion.WeightUpdates);
+  W.field("gradient_bytes_not_stored", Ctx.Fusion.GradientBytes);
+  W.field("pre_activation_bytes", Ctx.Fusion.PreActivationBytes);
+  W.endObject();
   W.endObject();
   return W.str();
 }
@@ -202,6 +209,12 @@ int runPlan(const ParsedArgs &Args) {
              "ms\n",
              P.ArenaBytes, P.LowerBoundBytes, Eff, P.Strategy, L->FlashBytes,
              P.Offsets.size(), L->NumSteps, Ms);
+  const PassContext::FusionStats &F = S->Passes.Fusion;
+  if (F.Activations || F.WeightUpdates)
+    fmt::print("fused: {} activations into their Conv/Gemm, {} weight "
+               "gradients into their SGD update ({} gradient bytes never "
+               "stored)\n",
+               F.Activations, F.WeightUpdates, F.GradientBytes);
   if (int RC = budgetAndReports(Args, "plan", *S, **G, *L, {}); RC != ExitOk)
     return RC;
   return ExitOk;
