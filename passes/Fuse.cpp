@@ -115,6 +115,27 @@ Node *soleSgdUser(const Graph &G, const Value *Grad) {
   return Us[0];
 }
 
+/// Replaces weight-gradient node \p GW and its SgdUpdate \p Upd with one
+/// update node \p Op(GW's two operands, the weight){\p A}, which computes
+/// the new weight under the update's name.
+Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
+                                 Node *Upd, OpKind Op, AttrMap A) {
+  Value *Old = Upd->output(0);
+  Expected<Node *> F = G.createNode(
+      Upd, Op, G.uniqueName(GW->name() + ".sgd"),
+      {GW->input(0), GW->input(1), Upd->input(0)}, std::move(A),
+      {G.uniqueName(Old->name() + ".fused")});
+  if (!F)
+    return F.takeError();
+  (*F)->setPhase(NodePhase::Update);
+  ++Ctx.Fusion.WeightUpdates;
+  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
+  replaceValue(G, Ctx, Old, (*F)->output(0));
+  G.eraseNode(Upd);
+  G.eraseNode(GW);
+  return true;
+}
+
 /// conv-weight-sgd: ConvGradWeight \p GW and its SgdUpdate become one
 /// ConvGradWeightSgd.
 Expected<bool> fuseConvWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
@@ -133,21 +154,8 @@ Expected<bool> fuseConvWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   A.set("lr", Upd->attrs().getFloat("lr", 0));
   if (Upd->attrs().has("norm_coefficient"))
     A.set("norm_coefficient", Upd->attrs().getFloat("norm_coefficient", 0));
-  Value *Old = Upd->output(0);
-  Expected<Node *> F =
-      G.createNode(Upd, OpKind::ConvGradWeightSgd,
-                   G.uniqueName(GW->name() + ".sgd"),
-                   {GW->input(0), GW->input(1), W}, std::move(A),
-                   {G.uniqueName(Old->name() + ".fused")});
-  if (!F)
-    return F.takeError();
-  (*F)->setPhase(NodePhase::Update);
-  ++Ctx.Fusion.WeightUpdates;
-  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
-  replaceValue(G, Ctx, Old, (*F)->output(0));
-  G.eraseNode(Upd);
-  G.eraseNode(GW);
-  return true;
+  return replaceWithUpdate(G, Ctx, GW, Upd, OpKind::ConvGradWeightSgd,
+                           std::move(A));
 }
 
 /// gemm-weight-sgd: a weight-gradient Gemm \p GW (no C) and its full
@@ -167,20 +175,7 @@ Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   AttrMap A = GW->attrs();
   A.set("alpha", float(-Lr * GW->attrs().getFloat("alpha", 1.0f)));
   A.set("beta", float(1.0 - Lr * Norm));
-  Value *Old = Upd->output(0);
-  Expected<Node *> F = G.createNode(
-      Upd, OpKind::Gemm, G.uniqueName(GW->name() + ".sgd"),
-      {GW->input(0), GW->input(1), W}, std::move(A),
-      {G.uniqueName(Old->name() + ".fused")});
-  if (!F)
-    return F.takeError();
-  (*F)->setPhase(NodePhase::Update);
-  ++Ctx.Fusion.WeightUpdates;
-  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
-  replaceValue(G, Ctx, Old, (*F)->output(0));
-  G.eraseNode(Upd);
-  G.eraseNode(GW);
-  return true;
+  return replaceWithUpdate(G, Ctx, GW, Upd, OpKind::Gemm, std::move(A));
 }
 
 } // namespace

@@ -189,6 +189,37 @@ template <int KB> struct TapSpan {
   }
 };
 
+/// Calls F(Const<KB>(), Tap0, Sp, Rows) for each kernel row (kd, kh) and
+/// each block of KB consecutive taps along it (at most MaxKB; Tap0 is the
+/// first one's offset in a kernel plane, Sp their TapSpan, in input space
+/// if InputSpace). Rows(G) calls G(XRow, YRow) for each output row the
+/// kernel row reads inside the input: the offsets of the input row (at
+/// position 0) and of the output row in their planes.
+template <int MaxKB, class Fn>
+MOTE_RT_INLINE void forEachTapBlock(const ConvP &P, bool InputSpace, Fn F) {
+  const int32_t OH = P.Out[1], OW = P.Out[2], IH = P.In[1], IW = P.In[2];
+  const int32_t SD = P.Strides[0], SH = P.Strides[1];
+  for (int32_t KD = 0; KD < P.Kernel[0]; ++KD) {
+    int32_t D0, D1, ID0;
+    outRange(P, 0, KD, D0, D1, ID0);
+    for (int32_t KH = 0; KH < P.Kernel[1]; ++KH) {
+      int32_t H0, H1, IH0;
+      outRange(P, 1, KH, H0, H1, IH0);
+      const int32_t Row = (KD * P.Kernel[1] + KH) * P.Kernel[2];
+      forBlocks<MaxKB>(
+          0, P.Kernel[2], [&](auto KBTag, int32_t KW0) MOTE_RT_LAMBDA {
+            const TapSpan<decltype(KBTag)::value> Sp(P, KW0, InputSpace);
+            F(KBTag, Row + KW0, Sp, [&](auto G) MOTE_RT_LAMBDA {
+              for (int32_t OD = D0; OD < D1; ++OD)
+                for (int32_t OHI = H0; OHI < H1; ++OHI)
+                  G(((ID0 + OD * SD) * IH + IH0 + OHI * SH) * IW,
+                    (OD * OH + OHI) * OW);
+            });
+          });
+    }
+  }
+}
+
 /// Forward for one input channel C0 of the group (a depthwise or first
 /// layer, or a channel left over from the blocks of four): the sum runs
 /// over taps, so up to four taps of a kernel row are blocked instead, each
@@ -199,56 +230,43 @@ MOTE_RT_INLINE void convTapBlock(const ConvP &P, const ConvSizes &S,
                                  const T *XG, int32_t C0, const T *W,
                                  int32_t M0, T *YN) {
   const T *XC = XG + C0 * S.In;
-  const int32_t OH = P.Out[1], OW = P.Out[2], IH = P.In[1], IW = P.In[2];
-  const int32_t SD = P.Strides[0], SH = P.Strides[1], SW = P.Strides[2];
-  for (int32_t KD = 0; KD < P.Kernel[0]; ++KD) {
-    int32_t D0, D1, ID0;
-    outRange(P, 0, KD, D0, D1, ID0);
-    for (int32_t KH = 0; KH < P.Kernel[1]; ++KH) {
-      int32_t H0, H1, IH0;
-      outRange(P, 1, KH, H0, H1, IH0);
-      const int32_t Row = (KD * P.Kernel[1] + KH) * P.Kernel[2];
-      forBlocks<4>(0, P.Kernel[2], [&](auto KBTag, int32_t KW0) MOTE_RT_LAMBDA {
+  const int32_t SW = P.Strides[2];
+  forEachTapBlock<4>(
+      P, false,
+      [&](auto KBTag, int32_t Tap0, const auto &Sp, auto Rows) MOTE_RT_LAMBDA {
         constexpr int KB = decltype(KBTag)::value;
-        const TapSpan<KB> Sp(P, KW0);
         T Wt[NM][KB];
         MOTE_RT_UNROLL
         for (int M = 0; M < NM; ++M) {
           MOTE_RT_UNROLL
           for (int K = 0; K < KB; ++K)
-            Wt[M][K] =
-                W[((M0 + M) * P.CPerGroup + C0) * S.Kernel + Row + KW0 + K];
+            Wt[M][K] = W[((M0 + M) * P.CPerGroup + C0) * S.Kernel + Tap0 + K];
         }
-        for (int32_t OD = D0; OD < D1; ++OD) {
-          for (int32_t OHI = H0; OHI < H1; ++OHI) {
-            const T *XRow = XC + ((ID0 + OD * SD) * IH + IH0 + OHI * SH) * IW;
-            T *Out[NM];
-            const T *In[KB];
+        Rows([&](int32_t XRow, int32_t YRow) MOTE_RT_LAMBDA {
+          T *Out[NM];
+          const T *In[KB];
+          MOTE_RT_UNROLL
+          for (int M = 0; M < NM; ++M)
+            Out[M] = YN + (M0 + M) * S.Out + YRow;
+          MOTE_RT_UNROLL
+          for (int K = 0; K < KB; ++K)
+            In[K] = XC + XRow + Sp.Start[K];
+          rowsAxpy<NM, KB>(Sp.L, Sp.H, Out, 1, In, SW, Wt);
+          if constexpr (KB > 1) {
             MOTE_RT_UNROLL
-            for (int M = 0; M < NM; ++M)
-              Out[M] = YN + (M0 + M) * S.Out + (OD * OH + OHI) * OW;
-            MOTE_RT_UNROLL
-            for (int K = 0; K < KB; ++K)
-              In[K] = XRow + Sp.Start[K];
-            rowsAxpy<NM, KB>(Sp.L, Sp.H, Out, 1, In, SW, Wt);
-            if constexpr (KB > 1) {
+            for (int K = 0; K < KB; ++K) {
+              const T *In1[1] = {In[K]};
+              T W1[NM][1];
               MOTE_RT_UNROLL
-              for (int K = 0; K < KB; ++K) {
-                const T *In1[1] = {In[K]};
-                T W1[NM][1];
-                MOTE_RT_UNROLL
-                for (int M = 0; M < NM; ++M)
-                  W1[M][0] = Wt[M][K];
-                Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
-                  rowsAxpy<NM, 1>(A, B, Out, 1, In1, SW, W1);
-                });
-              }
+              for (int M = 0; M < NM; ++M)
+                W1[M][0] = Wt[M][K];
+              Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
+                rowsAxpy<NM, 1>(A, B, Out, 1, In1, SW, W1);
+              });
             }
           }
-        }
+        });
       });
-    }
-  }
 }
 
 /// The forward kernels' common body: per image, bias, then for each group
@@ -294,47 +312,33 @@ MOTE_RT_INLINE void convGradInputTapBlock(const ConvP &P, const ConvSizes &S,
                                           int32_t C0, T *DXG) {
   T *DXC = DXG + C0 * S.In;
   const T *DYM = DYN + M0 * S.Out;
-  const int32_t OH = P.Out[1], OW = P.Out[2], IH = P.In[1], IW = P.In[2];
-  const int32_t SD = P.Strides[0], SH = P.Strides[1];
-  for (int32_t KD = 0; KD < P.Kernel[0]; ++KD) {
-    int32_t D0, D1, ID0;
-    outRange(P, 0, KD, D0, D1, ID0);
-    for (int32_t KH = 0; KH < P.Kernel[1]; ++KH) {
-      int32_t H0, H1, IH0;
-      outRange(P, 1, KH, H0, H1, IH0);
-      const int32_t Row = (KD * P.Kernel[1] + KH) * P.Kernel[2];
-      forBlocks<4>(0, P.Kernel[2], [&](auto KBTag, int32_t KW0) MOTE_RT_LAMBDA {
+  forEachTapBlock<4>(
+      P, /*InputSpace=*/true,
+      [&](auto KBTag, int32_t Tap0, const auto &Sp, auto Rows) MOTE_RT_LAMBDA {
         constexpr int KB = decltype(KBTag)::value;
-        const TapSpan<KB> Sp(P, KW0, /*InputSpace=*/true);
         T Wt[1][KB];
         MOTE_RT_UNROLL
         for (int K = 0; K < KB; ++K)
-          Wt[0][K] = W[(M0 * P.CPerGroup + C0) * S.Kernel + Row + KW0 + K];
-        for (int32_t OD = D0; OD < D1; ++OD) {
-          for (int32_t OHI = H0; OHI < H1; ++OHI) {
-            T *const Out[1] = {DXC +
-                               ((ID0 + OD * SD) * IH + IH0 + OHI * SH) * IW};
-            const T *DYRow = DYM + (OD * OH + OHI) * OW;
-            const T *In[KB];
+          Wt[0][K] = W[(M0 * P.CPerGroup + C0) * S.Kernel + Tap0 + K];
+        Rows([&](int32_t XRow, int32_t YRow) MOTE_RT_LAMBDA {
+          T *const Out[1] = {DXC + XRow};
+          const T *In[KB];
+          MOTE_RT_UNROLL
+          for (int K = 0; K < KB; ++K)
+            In[K] = DYM + YRow - Sp.Start[K];
+          rowsAxpy<1, KB>(Sp.L, Sp.H, Out, 1, In, 1, Wt);
+          if constexpr (KB > 1) {
             MOTE_RT_UNROLL
-            for (int K = 0; K < KB; ++K)
-              In[K] = DYRow - Sp.Start[K];
-            rowsAxpy<1, KB>(Sp.L, Sp.H, Out, 1, In, 1, Wt);
-            if constexpr (KB > 1) {
-              MOTE_RT_UNROLL
-              for (int K = 0; K < KB; ++K) {
-                const T *In1[1] = {In[K]};
-                const T W1[1][1] = {{Wt[0][K]}};
-                Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
-                  rowsAxpy<1, 1>(A, B, Out, 1, In1, 1, W1);
-                });
-              }
+            for (int K = 0; K < KB; ++K) {
+              const T *In1[1] = {In[K]};
+              const T W1[1][1] = {{Wt[0][K]}};
+              Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
+                rowsAxpy<1, 1>(A, B, Out, 1, In1, 1, W1);
+              });
             }
           }
-        }
+        });
       });
-    }
-  }
 }
 
 template <int NC, int NM, class T>
@@ -412,18 +416,11 @@ template <int NM, class T, class Fn>
 MOTE_RT_INLINE void convGradWeightTapBlock(const ConvP &P, const ConvSizes &S,
                                            const T *X, const T *DY, int32_t G,
                                            int32_t M0, int32_t C0, Fn Commit) {
-  const int32_t OH = P.Out[1], OW = P.Out[2], IH = P.In[1], IW = P.In[2];
-  const int32_t SD = P.Strides[0], SH = P.Strides[1], SW = P.Strides[2];
-  for (int32_t KD = 0; KD < P.Kernel[0]; ++KD) {
-    int32_t D0, D1, ID0;
-    outRange(P, 0, KD, D0, D1, ID0);
-    for (int32_t KH = 0; KH < P.Kernel[1]; ++KH) {
-      int32_t H0, H1, IH0;
-      outRange(P, 1, KH, H0, H1, IH0);
-      const int32_t Row = (KD * P.Kernel[1] + KH) * P.Kernel[2];
-      forBlocks<2>(0, P.Kernel[2], [&](auto KBTag, int32_t KW0) MOTE_RT_LAMBDA {
+  const int32_t SW = P.Strides[2];
+  forEachTapBlock<2>(
+      P, false,
+      [&](auto KBTag, int32_t Tap0, const auto &Sp, auto Rows) MOTE_RT_LAMBDA {
         constexpr int KB = decltype(KBTag)::value;
-        const TapSpan<KB> Sp(P, KW0);
         T Acc[NM][KB];
         MOTE_RT_UNROLL
         for (int M = 0; M < NM; ++M) {
@@ -434,47 +431,42 @@ MOTE_RT_INLINE void convGradWeightTapBlock(const ConvP &P, const ConvSizes &S,
         for (int32_t N = 0; N < P.Batch; ++N) {
           const T *XC = X + (N * P.C + G * P.CPerGroup + C0) * S.In;
           const T *DYN = DY + (N * P.M + M0) * S.Out;
-          for (int32_t OD = D0; OD < D1; ++OD) {
-            for (int32_t OHI = H0; OHI < H1; ++OHI) {
-              const T *XRow = XC + ((ID0 + OD * SD) * IH + IH0 + OHI * SH) * IW;
-              const T *DYR[NM];
-              const T *XR[KB];
+          Rows([&](int32_t XRow, int32_t YRow) MOTE_RT_LAMBDA {
+            const T *DYR[NM];
+            const T *XR[KB];
+            MOTE_RT_UNROLL
+            for (int M = 0; M < NM; ++M)
+              DYR[M] = DYN + M * S.Out + YRow;
+            MOTE_RT_UNROLL
+            for (int K = 0; K < KB; ++K)
+              XR[K] = XC + XRow + Sp.Start[K];
+            rowsDot<NM, KB>(Sp.L, Sp.H, DYR, 1, XR, SW, Acc);
+            if constexpr (KB > 1) {
               MOTE_RT_UNROLL
-              for (int M = 0; M < NM; ++M)
-                DYR[M] = DYN + M * S.Out + (OD * OH + OHI) * OW;
-              MOTE_RT_UNROLL
-              for (int K = 0; K < KB; ++K)
-                XR[K] = XRow + Sp.Start[K];
-              rowsDot<NM, KB>(Sp.L, Sp.H, DYR, 1, XR, SW, Acc);
-              if constexpr (KB > 1) {
+              for (int K = 0; K < KB; ++K) {
+                const T *XR1[1] = {XR[K]};
+                T A1[NM][1];
                 MOTE_RT_UNROLL
-                for (int K = 0; K < KB; ++K) {
-                  const T *XR1[1] = {XR[K]};
-                  T A1[NM][1];
-                  MOTE_RT_UNROLL
-                  for (int M = 0; M < NM; ++M)
-                    A1[M][0] = Acc[M][K];
-                  Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
-                    rowsDot<NM, 1>(A, B, DYR, 1, XR1, SW, A1);
-                  });
-                  MOTE_RT_UNROLL
-                  for (int M = 0; M < NM; ++M)
-                    Acc[M][K] = A1[M][0];
-                }
+                for (int M = 0; M < NM; ++M)
+                  A1[M][0] = Acc[M][K];
+                Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
+                  rowsDot<NM, 1>(A, B, DYR, 1, XR1, SW, A1);
+                });
+                MOTE_RT_UNROLL
+                for (int M = 0; M < NM; ++M)
+                  Acc[M][K] = A1[M][0];
               }
             }
-          }
+          });
         }
         MOTE_RT_UNROLL
         for (int M = 0; M < NM; ++M) {
           MOTE_RT_UNROLL
           for (int K = 0; K < KB; ++K)
-            Commit(((M0 + M) * P.CPerGroup + C0) * S.Kernel + Row + KW0 + K,
+            Commit(((M0 + M) * P.CPerGroup + C0) * S.Kernel + Tap0 + K,
                    Acc[M][K]);
         }
       });
-    }
-  }
 }
 
 /// The weight-gradient kernels' common body over the first Channels output
