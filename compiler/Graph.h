@@ -20,6 +20,7 @@
 #include "compiler/OpKind.h"
 #include "compiler/Tensor.h"
 
+#include <algorithm>
 #include <memory>
 #include <span>
 #include <string>
@@ -192,6 +193,10 @@ public:
   const std::vector<std::unique_ptr<Node>> &nodes() const { return Nodes; }
   const std::vector<Value *> &inputs() const { return Inputs; }
   const std::vector<Value *> &outputs() const { return Outputs; }
+  /// Whether \p V is one of the graph outputs.
+  bool isOutput(const Value *V) const {
+    return std::find(Outputs.begin(), Outputs.end(), V) != Outputs.end();
+  }
   /// Params and consts in creation order.
   const std::vector<Value *> &params() const { return Params; }
   /// All values in creation order.

@@ -23,16 +23,13 @@ namespace {
 
 bool onlyUser(const Graph &G, const Value *V, const Node *User) {
   std::vector<Node *> Us = G.users(V);
-  bool IsOutput = std::find(G.outputs().begin(), G.outputs().end(), V) !=
-                  G.outputs().end();
-  return !IsOutput && Us.size() == 1 && Us[0] == User;
+  return !G.isOutput(V) && Us.size() == 1 && Us[0] == User;
 }
 
 /// Makes \p New carry the name of \p Old when Old is a graph output, so the
 /// model's interface keeps its names.
 void takeOutputName(Graph &G, Value *Old, Value *New) {
-  bool IsOutput = std::find(G.outputs().begin(), G.outputs().end(), Old) !=
-                  G.outputs().end();
+  bool IsOutput = G.isOutput(Old);
   G.replaceAllUsesWith(Old, New);
   if (!IsOutput || !New->producer())
     return;
@@ -103,8 +100,7 @@ Expected<bool> runCanonicalize(Graph &G, PassContext &) {
       continue;
     Value *In = N->input(0);
     Value *Out = N->output(0);
-    bool IsOutput = std::find(G.outputs().begin(), G.outputs().end(), Out) !=
-                    G.outputs().end();
+    bool IsOutput = G.isOutput(Out);
     // A graph output computed straight from an input or parameter keeps its
     // node: the output's name is part of the interface.
     if (IsOutput && !In->producer())

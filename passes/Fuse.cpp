@@ -34,17 +34,11 @@
 #include "compiler/OpDef.h"
 #include "passes/Pass.h"
 
-#include <algorithm>
 #include <fmt/format.h>
 
 namespace mote {
 
 namespace {
-
-bool isGraphOutput(const Graph &G, const Value *V) {
-  return std::find(G.outputs().begin(), G.outputs().end(), V) !=
-         G.outputs().end();
-}
 
 /// The value \p Old computed by an erased node now comes from \p New: every
 /// use and the pass context follow, and New takes Old's name (the model's
@@ -77,7 +71,7 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
   Node *P = Pre->producer();
   if (!P || (P->op() != OpKind::Conv && P->op() != OpKind::Gemm) ||
       P->phase() != NodePhase::Forward || P->attrs().has("activation") ||
-      !isFloat(Pre->type().Elem) || isGraphOutput(G, Pre))
+      !isFloat(Pre->type().Elem) || G.isOutput(Pre))
     return false;
   std::vector<Node *> MaskGrads;
   for (Node *U : G.users(Pre)) {
@@ -110,7 +104,7 @@ Node *soleSgdUser(const Graph &G, const Value *Grad) {
   std::vector<Node *> Us = G.users(Grad);
   if (Us.size() != 1 || Us[0]->op() != OpKind::SgdUpdate ||
       Us[0]->input(1) != Grad || Us[0]->input(0) == Grad ||
-      isGraphOutput(G, Grad))
+      G.isOutput(Grad))
     return nullptr;
   return Us[0];
 }

@@ -206,8 +206,6 @@ Expected<WeightGradGeometry> convGradWeightSgdGeometry(const Node &N) {
                                "weight_shape {}",
                                W.str(), dtypeName(N.inType(0).Elem),
                                shapeStr(N.attrs().getInts("weight_shape"))));
-  if (!N.attrs().has("lr"))
-    return opError("lr (the learning rate) is required");
   return G;
 }
 
