@@ -179,8 +179,15 @@ template <class T> MOTE_RT_INLINE T fromBits(typename Fp<T>::Bits B) {
   return __builtin_bit_cast(T, B);
 }
 
+/// |X|. The builtins are expanded inline on every target (one vabs / fabs
+/// instruction with an FPU, the sign bit cleared without one), never a
+/// libm call; clearing the bit by hand costs a round trip through the
+/// integer registers on Cortex-M.
 template <class T> MOTE_RT_INLINE T absOf(T X) {
-  return fromBits<T>(bitsOf(X) & Fp<T>::AbsMask);
+  if constexpr (sizeof(T) == 4)
+    return __builtin_fabsf(X);
+  else
+    return __builtin_fabs(X);
 }
 
 /// C[0] + X (C[1] + X (C[2] + ...)).
