@@ -5,10 +5,14 @@
 // tests/unit/FuseTest.cpp), only how many kernels run and which buffers
 // exist:
 //
-//   conv-activation   Conv or Gemm, then Relu or Clip (ReLU6) on its result:
-//                     the clamp moves into the producer (attribute
-//                     `activation`), which now computes the activation's
-//                     value. In a training graph the activation's gradient
+//   conv-activation   Conv or Gemm, then Relu, Clip (ReLU6) or HardSwish on
+//                     its result: the activation moves into the producer
+//                     (attribute `activation`), which now computes the
+//                     activation's value. HardSwish's gradient needs the
+//                     pre-activation value, so it fuses only where no
+//                     gradient flows back through it (inference, frozen
+//                     layers of sparse training). In a training graph the
+//                     Relu / Clip gradient
 //                     (ReluGrad / ClipGrad) reads the pre-activation value;
 //                     it is switched to the activated one, whose mask is
 //                     the same (x > 0 iff relu(x) > 0; min < x < max iff
@@ -22,6 +26,12 @@
 //                     full SgdUpdate becomes one Gemm with the weight as C,
 //                     alpha' = -lr alpha and beta = 1 - lr norm_coefficient:
 //                     W' = W - lr (dW + norm W), written over W.
+//   activation-grad-bias
+//                     ReluGrad or ClipGrad, and a ReduceSum of its result
+//                     over every axis but 1 (the gradient of the bias of
+//                     the Conv or Gemm before the activation) become one
+//                     ActivationGradSum, which sums each channel as it
+//                     writes it: one pass over the gradient instead of two.
 //
 // Runs after prune-backward (the set of gradients and their channel slices
 // is final) and before schedule and the memory plan, which then see the
@@ -65,7 +75,8 @@ bool isMaskGradOf(const Node &U, const Node &Act, const Value *Pre) {
 
 /// conv-activation: folds Relu / Clip \p Act into the Conv or Gemm before it.
 bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
-  if (Act->op() != OpKind::Relu && Act->op() != OpKind::Clip)
+  bool Swish = Act->op() == OpKind::HardSwish;
+  if (Act->op() != OpKind::Relu && Act->op() != OpKind::Clip && !Swish)
     return false;
   Value *Pre = Act->input(0);
   Node *P = Pre->producer();
@@ -77,7 +88,8 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
   for (Node *U : G.users(Pre)) {
     if (U == Act)
       continue;
-    if (!isMaskGradOf(*U, *Act, Pre))
+    // HardSwish's gradient needs the pre-activation value itself.
+    if (Swish || !isMaskGradOf(*U, *Act, Pre))
       return false;
     MaskGrads.push_back(U);
   }
@@ -172,23 +184,99 @@ Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   return replaceWithUpdate(G, Ctx, GW, Upd, OpKind::Gemm, std::move(A));
 }
 
+/// Is \p S a ReduceSum of its input over every axis but 1?
+bool isChannelSum(const Node &S) {
+  if (S.op() != OpKind::ReduceSum || S.numInputs() != 1 ||
+      S.attrs().getInt("noop_with_empty_axes", 0) != 0)
+    return false;
+  int64_t Rank = int64_t(S.inType(0).Dims.size());
+  if (Rank < 2)
+    return false;
+  std::vector<int64_t> Axes = S.attrs().getInts("axes");
+  std::vector<bool> Reduced(size_t(Rank), false);
+  for (int64_t A : Axes) {
+    int64_t D = A < 0 ? A + Rank : A;
+    if (D < 0 || D >= Rank || Reduced[size_t(D)])
+      return false;
+    Reduced[size_t(D)] = true;
+  }
+  for (int64_t D = 0; D < Rank; ++D)
+    if (Reduced[size_t(D)] != (D != 1))
+      return false;
+  return true;
+}
+
+/// activation-grad-bias: ReluGrad / ClipGrad \p R and the channel sum of
+/// its result become one ActivationGradSum.
+Expected<bool> fuseActivationGradBias(Graph &G, PassContext &Ctx, Node *R) {
+  if (R->op() != OpKind::ReluGrad && R->op() != OpKind::ClipGrad)
+    return false;
+  Value *DX = R->output(0);
+  if (!isFloat(DX->type().Elem) || DX->type().Dims.size() < 2)
+    return false;
+  Node *S = nullptr;
+  for (Node *U : G.users(DX))
+    if (isChannelSum(*U)) {
+      S = U;
+      break;
+    }
+  if (!S)
+    return false;
+  AttrMap A;
+  if (R->op() == OpKind::ReluGrad) {
+    A.set("activation", std::string("Relu"));
+  } else {
+    A.set("activation", std::string("Clip"));
+    if (R->attrs().has("min"))
+      A.set("activation_min", R->attrs().getFloat("min", 0));
+    if (R->attrs().has("max"))
+      A.set("activation_max", R->attrs().getFloat("max", 0));
+  }
+  A.set("keepdims", S->attrs().getInt("keepdims", 1));
+  Value *Sum = S->output(0);
+  Expected<Node *> F = G.createNode(
+      R, OpKind::ActivationGradSum, G.uniqueName(R->name() + ".sum"),
+      {R->input(0), R->input(1)}, std::move(A),
+      {G.uniqueName(DX->name() + ".fused"),
+       G.uniqueName(Sum->name() + ".fused")});
+  if (!F)
+    return F.takeError();
+  (*F)->setPhase(R->phase());
+  ++Ctx.Fusion.BiasGradients;
+  replaceValue(G, Ctx, Sum, (*F)->output(1));
+  G.eraseNode(S);
+  replaceValue(G, Ctx, DX, (*F)->output(0));
+  G.eraseNode(R);
+  return true;
+}
+
 } // namespace
 
 Expected<bool> runFuse(Graph &G, PassContext &Ctx) {
   bool Changed = false;
   // Each pattern erases the node it is tried on and nodes of a kind no
-  // pattern starts from (an activation erases only itself; a weight-gradient
-  // pattern erases its gradient node and an SgdUpdate), so the candidates
-  // listed up front stay valid.
-  std::vector<Node *> Acts, WeightGrads;
+  // pattern starts from (an activation erases only itself; a mask gradient
+  // itself and a ReduceSum; a weight-gradient pattern its gradient node and
+  // an SgdUpdate), so the candidates listed up front stay valid.
+  std::vector<Node *> Acts, MaskGrads, WeightGrads;
   for (const auto &N : G.nodes()) {
-    if (N->op() == OpKind::Relu || N->op() == OpKind::Clip)
+    if (N->op() == OpKind::Relu || N->op() == OpKind::Clip ||
+        N->op() == OpKind::HardSwish)
       Acts.push_back(N.get());
+    else if (N->op() == OpKind::ReluGrad || N->op() == OpKind::ClipGrad)
+      MaskGrads.push_back(N.get());
     else if (N->op() == OpKind::ConvGradWeight || N->op() == OpKind::Gemm)
       WeightGrads.push_back(N.get());
   }
   for (Node *N : Acts)
     Changed |= fuseActivation(G, Ctx, N);
+  // After conv-activation, which may switch a mask gradient's saved value.
+  for (Node *N : MaskGrads) {
+    Expected<bool> R = fuseActivationGradBias(G, Ctx, N);
+    if (!R)
+      return R.takeError();
+    Changed |= *R;
+  }
   for (Node *N : WeightGrads) {
     for (auto Pattern : {fuseConvWeightSgd, fuseGemmWeightSgd}) {
       Expected<bool> R = Pattern(G, Ctx, N);

@@ -77,7 +77,7 @@ struct PassContext {
   /// Set by fuse: what it folded, and the bytes of the values it removed
   /// (weight gradients, pre-activation tensors), for the report.
   struct FusionStats {
-    int64_t Activations = 0, WeightUpdates = 0;
+    int64_t Activations = 0, WeightUpdates = 0, BiasGradients = 0;
     int64_t GradientBytes = 0, PreActivationBytes = 0;
   } Fusion;
   /// Verify the graph after every pass (tests, debug builds).

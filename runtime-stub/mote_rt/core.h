@@ -58,12 +58,33 @@ template <class T> MOTE_RT_INLINE void fill(T *Dst, T V, int32_t N) {
 }
 
 /// The activation fused into a conv or gemm kernel (ActHasMin, ActHasMax,
-/// ActMin, ActMax of ConvP and GemmP): ReLU is a clamp below at 0, Clip
-/// (ReLU6) a clamp on both sides. Clamps Y[0, N) in place, as clip does:
-/// below Min gives Min, else above Max gives Max. Nothing without bounds.
+/// ActMin, ActMax, ActHardSwish of ConvP and GemmP): ReLU is a clamp below
+/// at 0, Clip (ReLU6) a clamp on both sides, taken in place on Y[0, N) as
+/// clip does (below Min gives Min, else above Max gives Max); hard swish is
+/// y clamp(y / 6 + 1/2, 0, 1) as hard_swish computes it. Nothing without
+/// an activation.
+template <class T, class P>
+MOTE_RT_INLINE T activate(const P &Params, T V) {
+  if (Params.ActHardSwish) {
+    const T S = T(V / T(6) + T(0.5));
+    return T(V * (S < T(0) ? T(0) : (T(1) < S ? T(1) : S)));
+  }
+  if (Params.ActHasMin && V < T(Params.ActMin))
+    return T(Params.ActMin);
+  if (Params.ActHasMax && V > T(Params.ActMax))
+    return T(Params.ActMax);
+  return V;
+}
+
+/// clampActivation for one value (Y[i] = activate(P, Y[i])).
 template <class T, class P>
 MOTE_RT_INLINE void clampActivation(const P &Params, T *Y, int32_t N) {
-  if (Params.ActHasMin && Params.ActHasMax) {
+  if (Params.ActHardSwish) {
+    for (int32_t I = 0; I < N; ++I) {
+      const T V = Y[I], S = T(V / T(6) + T(0.5));
+      Y[I] = T(V * (S < T(0) ? T(0) : (T(1) < S ? T(1) : S)));
+    }
+  } else if (Params.ActHasMin && Params.ActHasMax) {
     const T Lo = T(Params.ActMin), Hi = T(Params.ActMax);
     for (int32_t I = 0; I < N; ++I)
       Y[I] = Y[I] < Lo ? Lo : Y[I] > Hi ? Hi : Y[I];

@@ -52,12 +52,12 @@ MOTE_RT_INLINE void gemmRows(int32_t I0, int32_t N, int32_t K, T Alpha,
 }
 
 /// Y[i, j] += Alpha * sum_k A[i * SAi + k * SAk] * B[k * LdB + j] for i < M,
-/// j < N (Y row-major with row stride LdY), two rows and four k at a time.
+/// j < N (Y row-major with row stride LdY), four rows and four k at a time.
 template <class T>
 MOTE_RT_INLINE void gemmAccumulate(int32_t M, int32_t N, int32_t K, T Alpha,
                                    const T *A, int32_t SAi, int32_t SAk,
                                    const T *B, int32_t LdB, T *Y, int32_t LdY) {
-  forBlocks<2>(0, M, [&](auto NRTag, int32_t I) MOTE_RT_LAMBDA {
+  forBlocks<4>(0, M, [&](auto NRTag, int32_t I) MOTE_RT_LAMBDA {
     gemmRows<decltype(NRTag)::value>(I, N, K, Alpha, A, SAi, SAk, B, LdB, Y,
                                      LdY);
   });
@@ -84,6 +84,7 @@ struct GemmP {
   int32_t ActHasMax;
   float ActMin;
   float ActMax;
+  int32_t ActHardSwish;
 };
 
 template <class T>
@@ -91,7 +92,7 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
                          T *Y) {
   const T Alpha = T(P.Alpha), Beta = T(P.Beta);
   if (P.TransB) {
-    // Y[i, j] = alpha * dot(row i of A', row j of B) + beta * C[i, j], two
+    // Y[i, j] = alpha * dot(row i of A', row j of B) + beta * C[i, j], four
     // rows of A' and four of B at a time.
     auto Block = [&](auto NITag, auto NJTag, int32_t I0,
                      int32_t J0) MOTE_RT_LAMBDA {
@@ -121,7 +122,7 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
         }
       }
     };
-    detail::forBlocks<2>(0, P.M, [&](auto NITag, int32_t I0) MOTE_RT_LAMBDA {
+    detail::forBlocks<4>(0, P.M, [&](auto NITag, int32_t I0) MOTE_RT_LAMBDA {
       detail::forBlocks<4>(0, P.N, [&](auto NJTag, int32_t J0) MOTE_RT_LAMBDA {
         Block(NITag, NJTag, I0, J0);
       });

@@ -40,6 +40,37 @@ const char *CnnText = R"(graph @cnn {
   output %y
 })";
 
+// A global average pool: its backward is a Mul by 1/16 then an Expand.
+const char *GapText = R"(graph @gap {
+  input %x : f32[2,1,6,6]
+  param %conv.weight : f32[4,1,3,3]
+  param %conv.bias : f32[4]
+  param %fc.weight : f32[3,4]
+  param %fc.bias : f32[3]
+  %c = Conv "conv"(%x, %conv.weight, %conv.bias) {kernel_shape = [3, 3]} : f32[2,4,4,4]
+  %r = Relu "relu"(%c) : f32[2,4,4,4]
+  %p = GlobalAveragePool "pool"(%r) : f32[2,4,1,1]
+  %f = Reshape "flat"(%p) {shape = [2, 4]} : f32[2,4]
+  %y = Gemm "fc"(%f, %fc.weight, %fc.bias) {transB = 1} : f32[2,3]
+  output %y
+})";
+
+// HardSwish after conv1: it fuses only when conv1 is frozen.
+const char *SwishText = R"(graph @swish {
+  input %x : f32[2,1,6,6]
+  param %conv1.weight : f32[4,1,3,3]
+  param %conv1.bias : f32[4]
+  param %conv2.weight : f32[2,4,1,1]
+  param %fc.weight : f32[3,32]
+  param %fc.bias : f32[3]
+  %c = Conv "conv1"(%x, %conv1.weight, %conv1.bias) {kernel_shape = [3, 3]} : f32[2,4,4,4]
+  %h = HardSwish "hswish"(%c) : f32[2,4,4,4]
+  %c2 = Conv "conv2"(%h, %conv2.weight) {kernel_shape = [1, 1]} : f32[2,2,4,4]
+  %f = Reshape "flat"(%c2) {shape = [2, 32]} : f32[2,32]
+  %y = Gemm "fc"(%f, %fc.weight, %fc.bias) {transB = 1} : f32[2,3]
+  output %y
+})";
+
 /// Deterministic values in [-1, 1).
 Tensor pseudoRandom(const TensorType &T, uint32_t Seed) {
   Tensor R(T);
@@ -56,8 +87,9 @@ struct Setup {
   std::vector<std::string> Update;
 };
 
-std::unique_ptr<Graph> build(const Setup &S, bool Fuse) {
-  auto G = parseGraph(CnnText);
+std::unique_ptr<Graph> build(const Setup &S, bool Fuse,
+                             const char *Text = CnnText) {
+  auto G = parseGraph(Text);
   REQUIRE(G);
   uint32_t Seed = 1;
   for (Value *P : (*G)->params())
@@ -125,6 +157,14 @@ TEST_CASE("fuse: SGD training steps are unchanged", "[fuse]") {
   CHECK(count(*Fused, OpKind::ConvGradWeightSgd) == 2);
   CHECK(count(*Fused, OpKind::Relu) == 0);
   CHECK(count(*Fused, OpKind::Clip) == 0);
+  // Every bias gradient is the channel sum of an activation gradient (relu1,
+  // relu6 and relu_out after the Gemm): no ReduceSum, ReluGrad or ClipGrad
+  // is left.
+  CHECK(count(*Plain, OpKind::ReduceSum) == 3);
+  CHECK(count(*Fused, OpKind::ActivationGradSum) == 3);
+  CHECK(count(*Fused, OpKind::ReduceSum) == 0);
+  CHECK(count(*Fused, OpKind::ReluGrad) == 0);
+  CHECK(count(*Fused, OpKind::ClipGrad) == 0);
   // Only the three bias updates stay SgdUpdate nodes.
   CHECK(count(*Fused, OpKind::SgdUpdate) == 3);
   requireSameTraining(*Plain, *Fused);
@@ -139,6 +179,48 @@ TEST_CASE("fuse: weight decay and a partial-channel update", "[fuse]") {
   auto Fused = build(S, true);
   CHECK(count(*Fused, OpKind::ConvGradWeightSgd) == 1);
   requireSameTraining(*Plain, *Fused);
+}
+
+TEST_CASE("fuse: bias-only training sums each bias gradient in its "
+          "activation gradient",
+          "[fuse]") {
+  Setup S;
+  S.Train.LearningRate = 0.2f;
+  S.Update = {"*.bias"};
+  auto Plain = build(S, false);
+  auto Fused = build(S, true);
+  CHECK(count(*Fused, OpKind::ActivationGradSum) == 3);
+  CHECK(count(*Fused, OpKind::ReduceSum) == 0);
+  CHECK(count(*Fused, OpKind::ConvGradWeightSgd) == 0);
+  requireSameTraining(*Plain, *Fused);
+}
+
+TEST_CASE("fuse: a pool's expanded gradient carries its activation's "
+          "bias sum",
+          "[fuse]") {
+  Setup S;
+  S.Train.LearningRate = 0.3f;
+  auto Plain = build(S, false, GapText);
+  auto Fused = build(S, true, GapText);
+  CHECK(count(*Fused, OpKind::ActivationGradSum) == 1);
+  CHECK(count(*Fused, OpKind::ReluGrad) == 0);
+  requireSameTraining(*Plain, *Fused);
+}
+
+TEST_CASE("fuse: HardSwish folds into a frozen conv only", "[fuse]") {
+  Setup S;
+  S.Train.LearningRate = 0.1f;
+  S.Update = {"conv2.*", "fc.*"};
+  auto Plain = build(S, false, SwishText);
+  auto Fused = build(S, true, SwishText);
+  CHECK(count(*Plain, OpKind::HardSwish) == 1);
+  CHECK(count(*Fused, OpKind::HardSwish) == 0);
+  requireSameTraining(*Plain, *Fused);
+  // Trained, conv1's gradient needs the pre-activation value: no fusion.
+  S.Update = {};
+  auto Full = build(S, true, SwishText);
+  CHECK(count(*Full, OpKind::HardSwish) == 1);
+  CHECK(count(*Full, OpKind::HardSwishGrad) == 1);
 }
 
 TEST_CASE("fuse: momentum keeps its gradients, activations still fuse",

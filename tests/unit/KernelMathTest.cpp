@@ -645,6 +645,89 @@ TEMPLATE_TEST_CASE("kernel activation gradients with attributes", "[kernel]",
         mote_rt::hard_sigmoid_grad<T>, true);
 }
 
+TEMPLATE_TEST_CASE("kernel activation_grad_sum: the gradient of relu_grad / "
+                   "clip_grad and its channel sums",
+                   "[kernel]", float, double) {
+  using T = TestType;
+  uint32_t Seed = 140;
+  for (const Shape &S : {Shape{2, 5, 3, 7}, Shape{3, 4}, Shape{1, 3, 2, 2, 2},
+                         Shape{2, 1, 1, 1}}) {
+    Tensor DY = randomOf<T>(S, ++Seed, -2, 2);
+    Tensor V = randomOf<T>(S, ++Seed, -8, 8);
+    // Some values exactly at the bounds: no gradient passes there.
+    V.template data<T>()[0] = T(0);
+    for (const AttrMap &A :
+         {attrs({{"activation", std::string("Relu")}}),
+          attrs({{"activation", std::string("Clip")},
+                 {"activation_min", 0.0f},
+                 {"activation_max", 6.0f}}),
+          attrs({{"activation", std::string("Clip")},
+                 {"activation_min", -1.5f}}),
+          attrs({{"activation", std::string("Clip")},
+                 {"activation_max", 2.0f}}),
+          attrs({{"activation", std::string("Clip")}})}) {
+      for (int64_t Keep : {0, 1}) {
+        AttrMap AK = A;
+        AK.set("keepdims", Keep);
+        INFO("shape " << shapeStr(S) << " keepdims " << Keep << " clip "
+                      << AK.getString("activation", ""));
+        LoweredOp L = lowerOp(OpKind::ActivationGradSum, {DY, V}, AK, 2);
+        REQUIRE_FALSE(L.LowerError);
+        CHECK(L.Call.Kernel == "activation_grad_sum");
+        auto P = paramsAs<mote_rt::ActGradSumP>(L.Call);
+        std::vector<T> DX(L.outElems(0)), DB(L.outElems(1));
+        CHECK(DB.size() == size_t(S[1]));
+        mote_rt::activation_grad_sum<T>(P, L.in<T>(0), L.in<T>(1), DX.data(),
+                                        DB.data());
+        checkExact(L.Run.Results[0], DX.data());
+        // The interpreter sums in double; the float kernel compensates.
+        checkSame(L.Run.Results[1], DB, 1e-6, 1e-6);
+      }
+    }
+  }
+  // The same values as ReluGrad then ReduceSum give: dX bit for bit, the
+  // sums within a few ulp of reduce_sum's (long rows: parts of 8 inside a
+  // row; short rows: several rows per part).
+  for (const Shape &S : {Shape{2, 6, 5, 7}, Shape{9, 40}, Shape{3, 4, 3}}) {
+    INFO("shape " << shapeStr(S));
+    Tensor DY = randomOf<T>(S, 150, -1, 1);
+    Tensor V = randomOf<T>(S, 151, -1, 1);
+    LoweredOp F = lowerOp(OpKind::ActivationGradSum, {DY, V},
+                          attrs({{"activation", std::string("Relu")},
+                                 {"keepdims", int64_t(0)}}),
+                          2);
+    LoweredOp R = lowerOp(OpKind::ReluGrad, {DY, V});
+    std::vector<T> DX(F.outElems(0)), DB(F.outElems(1)), Plain(R.outElems(0));
+    mote_rt::activation_grad_sum<T>(paramsAs<mote_rt::ActGradSumP>(F.Call),
+                                    F.in<T>(0), F.in<T>(1), DX.data(),
+                                    DB.data());
+    mote_rt::relu_grad<T>(paramsAs<mote_rt::UnaryP>(R.Call), R.in<T>(0),
+                          R.in<T>(1), Plain.data());
+    CHECK(DX == Plain);
+    Tensor PlainT(TensorType(DTypeOf<T>::value, S));
+    std::copy(Plain.begin(), Plain.end(), PlainT.template data<T>().begin());
+    std::vector<int64_t> Axes = {0};
+    for (size_t D = 2; D < S.size(); ++D)
+      Axes.push_back(int64_t(D));
+    LoweredOp Sum = lowerOp(OpKind::ReduceSum, {PlainT},
+                            attrs({{"axes", Axes}, {"keepdims", int64_t(0)}}));
+    std::vector<T> Want(Sum.outElems(0));
+    mote_rt::reduce_sum<T>(paramsAs<mote_rt::ReduceP>(Sum.Call), Sum.in<T>(0),
+                           Want.data());
+    // Bound: 9 ulp of the sum of |dX| per channel.
+    for (size_t C = 0; C < Want.size(); ++C) {
+      double Abs = 0;
+      for (int64_t N = 0; N < S[0]; ++N)
+        for (int64_t I = 0, In = PlainT.numElements() / (S[0] * S[1]); I < In;
+             ++I)
+          Abs += std::abs(double(Plain[size_t((N * S[1] + int64_t(C)) * In + I)]));
+      INFO("channel " << C);
+      CHECK(std::abs(double(DB[C]) - double(Want[C])) <=
+            9 * double(std::numeric_limits<T>::epsilon()) * Abs);
+    }
+  }
+}
+
 TEST_CASE("kernel hard_sigmoid_grad agrees at the float edges of its interval",
           "[kernel]") {
   // The interpreter tests 0 < alpha x + beta < 1 in double; the float

@@ -100,6 +100,38 @@ std::vector<ConvCase> convCases() {
        true,
        attrs({{"group", int64_t(4)}, {"pads", Ints{1, 1, 1, 1}}}),
        "conv_depthwise"},
+      // The whole-window depthwise loops (3x3, one channel per group):
+      // no padding (rows of dX beyond dY's), stride 2 (forward only),
+      // dilation with asymmetric pads, and a plane no row of which all
+      // kernel rows reach.
+      {"depthwise 3x3 valid batch 2",
+       {2, 3, 6, 5},
+       {3, 1, 3, 3},
+       false,
+       attrs({{"group", int64_t(3)}}),
+       "conv_depthwise"},
+      {"depthwise 3x3 stride 2 pad 1",
+       {1, 2, 7, 6},
+       {2, 1, 3, 3},
+       true,
+       attrs({{"group", int64_t(2)},
+              {"strides", Ints{2, 2}},
+              {"pads", Ints{1, 1, 1, 1}}}),
+       "conv_depthwise"},
+      {"depthwise 3x3 dilated asymmetric pads",
+       {1, 2, 8, 7},
+       {2, 1, 3, 3},
+       true,
+       attrs({{"group", int64_t(2)},
+              {"dilations", Ints{2, 2}},
+              {"pads", Ints{2, 0, 1, 2}}}),
+       "conv_depthwise"},
+      {"depthwise 3x3 short plane",
+       {1, 2, 2, 3},
+       {2, 1, 3, 3},
+       true,
+       attrs({{"group", int64_t(2)}, {"pads", Ints{1, 1, 1, 1}}}),
+       "conv_depthwise"},
       {"depthwise multiplier 2 stride 2",
        {2, 3, 7, 5},
        {6, 1, 3, 3},
@@ -245,10 +277,11 @@ TEST_CASE("kernel conv_grad_weight matches the interpreter, also for "
 
 TEST_CASE("kernel conv with a fused activation matches the interpreter",
           "[kernel][fuse]") {
-  // Relu, ReLU6 and a one-sided Clip on every conv form (general,
-  // depthwise, pointwise).
+  // Relu, ReLU6, a one-sided Clip and HardSwish on every conv form
+  // (general, depthwise, pointwise).
   std::vector<AttrMap> Acts = {
       attrs({{"activation", std::string("Relu")}}),
+      attrs({{"activation", std::string("HardSwish")}}),
       attrs({{"activation", std::string("Clip")},
              {"activation_min", 0.0f},
              {"activation_max", 0.25f}}),
@@ -273,6 +306,8 @@ TEST_CASE("kernel conv with a fused activation matches the interpreter",
       bool WantMin = Act.has("activation_min") ||
                      Act.getString("activation", "") == "Relu";
       CHECK(P.ActHasMin == int32_t(WantMin));
+      CHECK(P.ActHardSwish ==
+            int32_t(Act.getString("activation", "") == "HardSwish"));
       std::vector<float> Y(L.outElems(0), 1e30f);
       runConvKernel(L.Call.Kernel, P, L.in<float>(0), L.in<float>(1),
                     Case.Bias ? L.in<float>(2) : nullptr, Y.data());
@@ -343,6 +378,17 @@ TEST_CASE("kernel gemm with a fused activation, and writing over C",
                          Y.data());
     checkClose(L.Run.Results[0], Y);
   }
+  // HardSwish, with inputs scaled so the results cover both flat ends and
+  // the curve (|y| up to ~6).
+  Tensor AS = randomF32({4, 3}, 4, -3, 3), BS = randomF32({3, 4}, 5, -3, 3);
+  LoweredOp L = lowerOp(OpKind::Gemm, {AS, BS},
+                        attrs({{"activation", std::string("HardSwish")}}));
+  REQUIRE_FALSE(L.LowerError);
+  auto P = paramsAs<mote_rt::GemmP>(L.Call);
+  CHECK(P.ActHardSwish == 1);
+  std::vector<float> Y(L.outElems(0), 1e30f);
+  mote_rt::gemm<float>(P, L.in<float>(0), L.in<float>(1), nullptr, Y.data());
+  checkClose(L.Run.Results[0], Y);
 }
 
 TEST_CASE("kernel conv in f64", "[kernel]") {

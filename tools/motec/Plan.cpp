@@ -141,6 +141,7 @@ std::string reportJson(const Graph &G, const MemoryLayout &L,
   W.beginObject();
   W.field("activations", Ctx.Fusion.Activations);
   W.field("weight_updates", Ctx.Fusion.WeightUpdates);
+  W.field("bias_gradients", Ctx.Fusion.BiasGradients);
   W.field("gradient_bytes_not_stored", Ctx.Fusion.GradientBytes);
   W.field("pre_activation_bytes", Ctx.Fusion.PreActivationBytes);
   W.endObject();
@@ -210,11 +211,13 @@ int runPlan(const ParsedArgs &Args) {
              P.ArenaBytes, P.LowerBoundBytes, Eff, P.Strategy, L->FlashBytes,
              P.Offsets.size(), L->NumSteps, Ms);
   const PassContext::FusionStats &F = S->Passes.Fusion;
-  if (F.Activations || F.WeightUpdates)
+  if (F.Activations || F.WeightUpdates || F.BiasGradients)
     fmt::print("fused: {} activations into their Conv/Gemm, {} weight "
                "gradients into their SGD update ({} gradient bytes never "
-               "stored)\n",
-               F.Activations, F.WeightUpdates, F.GradientBytes);
+               "stored), {} bias gradients into their activation's "
+               "gradient\n",
+               F.Activations, F.WeightUpdates, F.GradientBytes,
+               F.BiasGradients);
   if (int RC = budgetAndReports(Args, "plan", *S, **G, *L, {}); RC != ExitOk)
     return RC;
   return ExitOk;

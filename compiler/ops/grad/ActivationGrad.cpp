@@ -16,6 +16,15 @@
 //                          u = sqrt(2/pi) (x + 0.044715 x^3)
 //   ErfGrad(dY, X)         dY * 2/sqrt(pi) e^(-x^2)
 //
+// ActivationGradSum(dY, V){activation, activation_min, activation_max,
+//                          keepdims} -> (dX, dB)
+//   dX as ReluGrad (activation = "Relu") or ClipGrad (activation = "Clip",
+//   bounds in activation_min / activation_max) computes it, and dB[c] = the
+//   sum of dX over every axis but 1 (the gradient of a bias added along the
+//   channel axis), as ReduceSum over those axes with `keepdims` computes it.
+//   The fuse pass makes it from an activation gradient and the bias
+//   gradient reduction of its result: one pass over dX instead of two.
+//
 // At the kinks (x = 0 for ReLU, the clip bounds) the derivative taken is
 // the one PyTorch takes, so training matches it bit for bit in direction.
 //
@@ -23,6 +32,7 @@
 
 #include "compiler/ops/OpUtils.h"
 #include "compiler/ops/math/MathLower.h"
+#include "compiler/ops/nn/NnUtils.h"
 
 #include <bit>
 #include <cmath>
@@ -125,6 +135,86 @@ Status kernelGeluGrad(const Node &N, std::span<const Tensor *const> In,
 }
 
 //===----------------------------------------------------------------------===//
+// ActivationGradSum(dY, V) -> (dX, dB)
+//===----------------------------------------------------------------------===//
+
+/// The mask test of an ActivationGradSum: ReluGrad's [v > 0] or ClipGrad's
+/// [min < v < max] with an absent bound at -inf / +inf.
+struct MaskTest {
+  bool Clip = false;
+  double Lo = 0, Hi = std::numeric_limits<double>::infinity();
+
+  bool pass(double V) const { return Clip ? V > Lo && V < Hi : V > 0; }
+};
+
+Expected<MaskTest> maskTest(const Node &N) {
+  if (!N.attrs().has("activation"))
+    return opError("activation (\"Relu\" or \"Clip\") is required");
+  Expected<FusedActivation> A = fusedActivation(N);
+  if (!A)
+    return A.takeError();
+  MaskTest M;
+  M.Clip = N.attrs().getString("activation", "") == "Clip";
+  if (M.Clip) {
+    M.Lo = A->HasMin ? A->Min : -std::numeric_limits<double>::infinity();
+    M.Hi = A->HasMax ? A->Max : std::numeric_limits<double>::infinity();
+  }
+  return M;
+}
+
+Expected<std::vector<TensorType>> inferActivationGradSum(const Node &N) {
+  if (Expected<MaskTest> M = maskTest(N); !M)
+    return M.takeError();
+  Expected<std::vector<TensorType>> DX = inferActGrad(N);
+  if (!DX)
+    return DX.takeError();
+  const Shape &Dims = N.inType(0).Dims;
+  if (Dims.size() < 2)
+    return opError(fmt::format("the gradient {} needs a channel axis (rank "
+                               ">= 2)",
+                               N.inType(0).str()));
+  int64_t KeepDims = N.attrs().getInt("keepdims", 1);
+  if (KeepDims != 0 && KeepDims != 1)
+    return opError(fmt::format("keepdims must be 0 or 1, got {}", KeepDims));
+  Shape Sum = {Dims[1]};
+  if (KeepDims) {
+    Sum.assign(Dims.size(), 1);
+    Sum[1] = Dims[1];
+  }
+  DX->push_back(TensorType(N.inType(0).Elem, Sum));
+  return DX;
+}
+
+Status kernelActivationGradSum(const Node &N,
+                               std::span<const Tensor *const> In,
+                               std::span<Tensor> Out) {
+  Expected<MaskTest> M = maskTest(N);
+  if (!M)
+    return M.takeError();
+  const Shape &Dims = In[0]->shape();
+  int64_t C = Dims[1], Inner = productOf(Dims, 2, Dims.size());
+  int64_t Batch = Dims[0];
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    auto DY = In[0]->data<E>();
+    auto V = In[1]->data<E>();
+    auto DX = Out[0].data<E>();
+    auto DB = Out[1].data<E>();
+    std::vector<double> Sum(size_t(C), 0.0);
+    for (int64_t B = 0; B < Batch; ++B)
+      for (int64_t Ch = 0; Ch < C; ++Ch)
+        for (int64_t I = 0; I < Inner; ++I) {
+          size_t K = size_t((B * C + Ch) * Inner + I);
+          DX[K] = E(DY[K] * (M->pass(double(V[K])) ? E(1) : E(0)));
+          Sum[size_t(Ch)] += double(DX[K]);
+        }
+    for (int64_t Ch = 0; Ch < C; ++Ch)
+      DB[size_t(Ch)] = E(Sum[size_t(Ch)]);
+    return ok();
+  });
+}
+
+//===----------------------------------------------------------------------===//
 // Lowering: mote_rt::<op>_grad<T>(params, dY, v, dX) (activation_grad.h).
 //===----------------------------------------------------------------------===//
 
@@ -166,6 +256,28 @@ Status lowerClipGrad(const Node &N, KernelCall &C) {
   C.addInt(A.has("max") ? 1 : 0);
   C.addFloat(A.has("min") ? A.getFloat("min", 0) : 0.0f);
   C.addFloat(A.has("max") ? A.getFloat("max", 0) : 0.0f);
+  return ok();
+}
+
+// ActGradSumP{batch, channels, inner size, clip, has min, has max, min,
+// max}: dims 0, 1 and the product of the rest.
+Status lowerActivationGradSum(const Node &N, KernelCall &C) {
+  Expected<MaskTest> M = maskTest(N);
+  if (!M)
+    return M.takeError();
+  if (Status S = lowerGradCall(N, C, "activation_grad_sum", "ActGradSumP"); !S)
+    return S;
+  C.Params.clear();
+  const Shape &Dims = N.inType(0).Dims;
+  C.addInt(Dims[0]);
+  C.addInt(Dims[1]);
+  C.addInt(productOf(Dims, 2, Dims.size()));
+  const AttrMap &A = N.attrs();
+  C.addInt(M->Clip ? 1 : 0);
+  C.addInt(A.has("activation_min") ? 1 : 0);
+  C.addInt(A.has("activation_max") ? 1 : 0);
+  C.addFloat(A.getFloat("activation_min", 0));
+  C.addFloat(A.getFloat("activation_max", 0));
   return ok();
 }
 
@@ -254,6 +366,12 @@ constexpr AttrSpec HardSigmoidAttrs[] = {{"alpha", AttrKind::Float},
                                          {"beta", AttrKind::Float}};
 constexpr AttrSpec GeluAttrs[] = {{"approximate", AttrKind::String}};
 constexpr std::span<const AttrSpec> NoAttrs = {};
+constexpr AttrSpec ActivationGradSumAttrs[] = {
+    {"activation", AttrKind::String, /*Required=*/true},
+    {"activation_max", AttrKind::Float},
+    {"activation_min", AttrKind::Float},
+    {"keepdims", AttrKind::Int},
+};
 
 } // namespace
 
@@ -292,5 +410,23 @@ MOTE_ACT_GRAD(ErfGrad, NoAttrs, "dY * 2/sqrt(pi) e^(-x^2)",
               lowerPlain<ErfGradName>)
 
 #undef MOTE_ACT_GRAD
+
+extern const OpDef OpDef_ActivationGradSum = {
+    .Name = "ActivationGradSum",
+    .MinInputs = 2,
+    .MaxInputs = 2,
+    .MinOutputs = 2,
+    .MaxOutputs = 2,
+    .Attrs = ActivationGradSumAttrs,
+    .Infer = inferActivationGradSum,
+    .Kernel = kernelActivationGradSum,
+    .Macs = nullptr,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable | OpFlagInPlace,
+    .Summary = "ReluGrad or ClipGrad (attribute activation) and the sum of "
+               "its result over every axis but 1 (a bias gradient) in one "
+               "pass",
+    .Lower = lowerActivationGradSum,
+};
 
 } // namespace mote

@@ -12,9 +12,9 @@
 //                X[n, g C/G + c, o * s - pb + k * d] * W[m, c, k]
 //
 // where X reads as 0 in the padding and the output spatial dims are those of
-// resolveWindow (NnUtils.h). The fuse pass may fold a following Relu or Clip
-// into the node (attribute `activation`, see FusedActivation): Y is then
-// clamped after the sum. A fused node has no gradient rule: fuse runs after
+// resolveWindow (NnUtils.h). The fuse pass may fold a following Relu, Clip
+// or HardSwish into the node (attribute `activation`, see FusedActivation):
+// it is then applied to Y after the sum. A fused node has no gradient rule: fuse runs after
 // autodiff.
 //
 //===----------------------------------------------------------------------===//

@@ -7,9 +7,9 @@
 //
 // where the optional C is unidirectionally broadcast to [M, N] (a scalar, a
 // row [N], a column [M, 1] or the full matrix). The kernel accumulates in
-// double. The fuse pass may fold a following Relu or Clip into the node
-// (attribute `activation`, see FusedActivation in NnUtils.h): Y is then
-// clamped; such a node has no gradient rule (fuse runs after autodiff). It
+// double. The fuse pass may fold a following Relu, Clip or HardSwish into
+// the node (attribute `activation`, see FusedActivation in NnUtils.h),
+// applied to Y; such a node has no gradient rule (fuse runs after autodiff). It
 // may also turn a weight gradient and its SGD update into one Gemm whose C
 // is the weight and whose result overwrites it (see passes/Fuse.cpp).
 //

@@ -103,6 +103,7 @@ void lowerActivationParams(const FusedActivation &A, KernelCall &C) {
   C.addInt(A.HasMax);
   C.addFloat(A.Min);
   C.addFloat(A.Max);
+  C.addInt(A.HardSwish);
 }
 
 Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,

@@ -277,16 +277,17 @@ Expected<FusedActivation> fusedActivation(const Node &N) {
     return R;
   }
   std::string Kind = A.getString("activation", "");
-  if (Kind == "Relu") {
+  if (Kind == "Relu" || Kind == "HardSwish") {
     if (HasBound)
-      return opError("activation \"Relu\" takes no activation_min / "
-                     "activation_max; use \"Clip\"");
-    R.HasMin = true;
+      return opError(fmt::format("activation \"{}\" takes no activation_min "
+                                 "/ activation_max; use \"Clip\"",
+                                 Kind));
+    (Kind == "Relu" ? R.HasMin : R.HardSwish) = true;
     return R;
   }
   if (Kind != "Clip")
-    return opError(fmt::format("activation must be \"Relu\" or \"Clip\", got "
-                               "\"{}\"",
+    return opError(fmt::format("activation must be \"Relu\", \"Clip\" or "
+                               "\"HardSwish\", got \"{}\"",
                                Kind));
   R.HasMin = A.has("activation_min");
   R.HasMax = A.has("activation_max");
@@ -298,6 +299,19 @@ Expected<FusedActivation> fusedActivation(const Node &N) {
 void applyFusedActivation(const FusedActivation &A, Tensor &Y) {
   if (!A.any())
     return;
+  if (A.HardSwish) {
+    // As the HardSwish kernel computes it, in the element type.
+    auto Apply = [&](auto Tag) {
+      using E = decltype(Tag);
+      for (E &V : Y.data<E>())
+        V = E(V * std::clamp<E>(E(V / E(6) + E(0.5)), E(0), E(1)));
+    };
+    if (Y.dtype() == DType::F32)
+      Apply(float());
+    else
+      Apply(double());
+    return;
+  }
   for (int64_t I = 0, E = Y.numElements(); I < E; ++I)
     Y.setFromDouble(I, A.apply(Y.getAsDouble(I)));
 }

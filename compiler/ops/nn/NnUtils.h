@@ -230,15 +230,19 @@ void forEachPoolWindow(const PoolGeometry &G, bool ColMajor, Fn F) {
 Expected<Shape> checkSoftmaxCrossEntropyOperands(const Node &N, size_t Scores);
 
 /// The activation the fuse pass folds into a Conv or Gemm: attribute
-/// `activation` = "Relu" (max(y, 0)) or "Clip" (bounds in activation_min /
-/// activation_max, each optional, as Clip's min / max). Both are a clamp of
-/// the result, taken as Clip's kernel takes it: below Min gives Min, else
-/// above Max gives Max. No attribute: no clamp.
+/// `activation` = "Relu" (max(y, 0)), "Clip" (bounds in activation_min /
+/// activation_max, each optional, as Clip's min / max) or "HardSwish" (y
+/// clamp(y / 6 + 1/2, 0, 1), in the element type as HardSwish computes it).
+/// Relu and Clip are a clamp of the result, taken as Clip's kernel takes
+/// it: below Min gives Min, else above Max gives Max. No attribute: no
+/// activation.
 struct FusedActivation {
   bool HasMin = false, HasMax = false;
+  bool HardSwish = false;
   double Min = 0, Max = 0;
 
-  bool any() const { return HasMin || HasMax; }
+  bool any() const { return HasMin || HasMax || HardSwish; }
+  /// The clamp (Relu and Clip only).
   double apply(double V) const {
     if (HasMin && V < Min)
       return Min;

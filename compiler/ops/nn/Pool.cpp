@@ -188,16 +188,20 @@ Status gradGlobalAveragePool(GradContext &Ctx, const Node &N) {
   if (!DY || !Ctx.needsGrad(0))
     return ok();
   const Shape &X = N.inType(0).Dims;
+  // dY / size, then broadcast over the plane: the division touches the
+  // pooled values only, not every input position.
+  int64_t Size = productOf(X, 2, X.size());
+  Value *Scaled = DY;
+  if (Size != 0) {
+    Expected<Value *> M =
+        Ctx.emit1(OpKind::Mul, {DY, scalarLike(Ctx, DY, 1.0 / double(Size))});
+    if (!M)
+      return M.takeError();
+    Scaled = *M;
+  }
   AttrMap A;
   A.set("shape", X);
-  Expected<Value *> E = Ctx.emit1(OpKind::Expand, {DY}, std::move(A));
-  if (!E)
-    return E.takeError();
-  int64_t Size = productOf(X, 2, X.size());
-  if (Size == 0)
-    return Ctx.addInputGrad(0, *E);
-  Expected<Value *> DX =
-      Ctx.emit1(OpKind::Mul, {*E, scalarLike(Ctx, *E, 1.0 / double(Size))});
+  Expected<Value *> DX = Ctx.emit1(OpKind::Expand, {Scaled}, std::move(A));
   return DX ? Ctx.addInputGrad(0, *DX) : DX.takeError();
 }
 
