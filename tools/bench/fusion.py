@@ -3,7 +3,7 @@
 
 usage: tools/bench/fusion.py [--motec build/bin/motec] [--oracle build/oracle]
                              [--target cortex-m4] [--emit cpp|obj]
-                             [--cases kws/full,...]
+                             [--cases kws/full,...] [--inference]
 
 For each oracle case (model/update spec of tests/models/train_oracle.py;
 `ctest -R oracle-export` writes them) the same training step is compiled
@@ -15,6 +15,8 @@ twice, with the fuse pass and with --no-fuse, and the table shows:
     run --count-instructions`: a qemu TCG plugin, deterministic, so one run
     each) and instructions per MAC (MACs of the forward and backward
     multiply-accumulates the step executes, `motec inspect --train`).
+With --inference the same for one inference of each model (no --train:
+the forward graph only; the update spec of a case does not matter).
 A table of figures, not a test.
 """
 import argparse
@@ -40,17 +42,25 @@ def main():
     ap.add_argument("--oracle", default=os.path.join(ROOT, "build", "oracle"))
     ap.add_argument("--target", default="cortex-m4")
     ap.add_argument("--emit", default="cpp", choices=["cpp", "obj"])
-    ap.add_argument("--cases", default="mlp/full,mlp/bias,cnn/full,cnn/bias,"
-                                       "cnn/channels,kws/full,kws/bias,"
-                                       "kws/channels")
+    ap.add_argument("--cases", default=None)
+    ap.add_argument("--inference", action="store_true")
     a = ap.parse_args()
-    print(f"one SGD training step, batch of the oracle case, {a.target} "
+    if a.cases is None:
+        a.cases = ("mlp/full,cnn/full,kws/full,mobilenet_v2_w035/full"
+                   if a.inference else
+                   "mlp/full,mlp/bias,cnn/full,cnn/bias,cnn/channels,"
+                   "kws/full,kws/bias,kws/channels")
+    what = "one inference" if a.inference else "one SGD training step"
+    print(f"{what}, batch of the oracle case, {a.target} "
           f"(--emit {a.emit}); instructions counted by qemu\n")
     print(f"{'case':<13} {'arena no-fuse':>13} {'arena fused':>12} "
           f"{'saved':>8} {'instr no-fuse':>14} {'instr fused':>12} "
           f"{'fused/no':>9} {'MACs':>10} {'no/MAC':>7} {'fused/MAC':>9}")
     for case in a.cases.split(","):
         onnx, mdir, args = case_args(a.oracle, case)
+        if a.inference:
+            args = []
+            case = case.split("/")[0]
         a0 = arena(a.motec, onnx, args, False)
         a1 = arena(a.motec, onnx, args, True)
         i0 = count(a.motec, onnx, mdir, args + ["--no-fuse"], a.target, a.emit)

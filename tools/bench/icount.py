@@ -37,12 +37,16 @@ def case_args(oracle, case):
 
 
 def count(motec, onnx, mdir, args, target, emit):
+    """Instructions of one training step (args with --train) or of one
+    inference (args without)."""
     cmd = [motec, "run", onnx, *args, "--engine", "generated", "--target",
            target, "--emit", emit, "--count-instructions",
-           "--input", "input=" + os.path.join(mdir, "input.pb"),
-           "--input", "label=" + os.path.join(mdir, "label.pb")]
+           "--input", "input=" + os.path.join(mdir, "input.pb")]
+    if "--train" in args:
+        cmd += ["--input", "label=" + os.path.join(mdir, "label.pb")]
     r = subprocess.run(cmd, capture_output=True, text=True)
-    m = re.search(r"instructions per training step: (\d+)", r.stdout)
+    m = re.search(r"instructions per (?:training step|inference): (\d+)",
+                  r.stdout)
     if r.returncode != 0 or not m:
         sys.exit(f"failed: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
     return int(m.group(1))
