@@ -300,32 +300,60 @@ template <class Fn> MOTE_RT_INLINE bool withWindow(const ConvP &P, Fn F) {
   return false;
 }
 
-/// Walks the rows of a plane for a whole-window loop over KH kernel rows:
-/// Range(kh, R0, R1) gives the rows [R0, R1) that kernel row kh reaches.
-/// For each row r, Full(r) runs where every kernel row reaches r; otherwise
-/// (the top and bottom edges) Begin(r), Part(r, kh) for each kernel row
-/// that does, and Done(r).
-template <int KH, class RangeFn, class FullFn, class PartFn, class BeginFn,
+/// Entries KR * KW .. KR * KW + KW - 1 of \p All (kernel row KR of a
+/// window's taps).
+template <int KW, class T, int NK>
+MOTE_RT_INLINE void kernelRow(const T (&All)[NK], int KR, T (&Row)[KW]) {
+  MOTE_RT_UNROLL
+  for (int K = 0; K < KW; ++K)
+    Row[K] = All[KR * KW + K];
+}
+
+/// Walks the rows of a plane for the whole-window loops of a 2-D KH x KW
+/// kernel, Sp the TapSpan of a kernel row. Output space (forward and
+/// weight gradient): rows of the output, read from input rows; tap k reads
+/// the input at Row + i SW + Off[k], Row = r SH IW. Input space (input
+/// gradient, stride 1): rows of the input, read from dY rows; tap k reads
+/// dY at Row + i + Off[k], Row = r OW. For each row r, Full(r, Row, Off)
+/// runs where every kernel row reaches r; otherwise (top and bottom rows)
+/// Begin(r), then Part(r, Row, kh, OffRow) for each kernel row kh that
+/// reaches it (OffRow: its KW offsets), then Done(r).
+template <int KH, int KW, class FullFn, class PartFn, class BeginFn,
           class DoneFn>
-MOTE_RT_INLINE void forWindowRows(int32_t Rows, RangeFn Range, FullFn Full,
-                                  PartFn Part, BeginFn Begin, DoneFn Done) {
-  int32_t R0[KH], R1[KH], All0 = 0, All1 = Rows;
+MOTE_RT_INLINE void forWindowRows(const ConvP &P, const TapSpan<KW> &Sp,
+                                  bool InputSpace, FullFn Full, PartFn Part,
+                                  BeginFn Begin, DoneFn Done) {
+  const int32_t Rows = InputSpace ? P.In[1] : P.Out[1];
+  const int32_t RowStep = InputSpace ? P.Out[2] : P.Strides[1] * P.In[2];
+  int32_t R0[KH], R1[KH], Off[KH * KW], All0 = 0, All1 = Rows;
   MOTE_RT_UNROLL
   for (int K = 0; K < KH; ++K) {
-    Range(K, R0[K], R1[K]);
+    int32_t Start;
+    outRange(P, 1, K, R0[K], R1[K], Start);
+    if (InputSpace) {
+      R0[K] += Start;
+      R1[K] += Start;
+    }
+    MOTE_RT_UNROLL
+    for (int J = 0; J < KW; ++J)
+      Off[K * KW + J] = InputSpace ? -Start * P.Out[2] - Sp.Start[J]
+                                   : Start * P.In[2] + Sp.Start[J];
     All0 = R0[K] > All0 ? R0[K] : All0;
     All1 = R1[K] < All1 ? R1[K] : All1;
   }
   for (int32_t R = 0; R < Rows; ++R) {
     if (R >= All0 && R < All1) {
-      Full(R);
+      Full(R, R * RowStep, Off);
       continue;
     }
     Begin(R);
     MOTE_RT_UNROLL
     for (int K = 0; K < KH; ++K)
-      if (R >= R0[K] && R < R1[K])
-        Part(R, K);
+      if (R >= R0[K] && R < R1[K]) {
+        int32_t OffRow[KW];
+        kernelRow(Off, K, OffRow);
+        Part(R, R * RowStep, K, OffRow);
+      }
     Done(R);
   }
 }
@@ -374,40 +402,28 @@ template <int KH, int KW, class T>
 MOTE_RT_INLINE void convWindow(const ConvP &P, const T *XC, const T *WM,
                                T Bias, T *YM) {
   constexpr int NK = KH * KW;
-  const int32_t OW = P.Out[2], IW = P.In[2], SH = P.Strides[1];
-  const int32_t SW = P.Strides[2];
+  const int32_t OW = P.Out[2], SW = P.Strides[2];
   const TapSpan<KW> Sp(P, 0);
   T Wt[NK];
   MOTE_RT_UNROLL
   for (int K = 0; K < NK; ++K)
     Wt[K] = WM[K];
   auto Keep = [](T V) MOTE_RT_LAMBDA { return V; };
-  int32_t IH0[KH], Off[NK];
-  forWindowRows<KH>(
-      P.Out[1],
-      [&](int K, int32_t &R0, int32_t &R1) MOTE_RT_LAMBDA {
-        outRange(P, 1, K, R0, R1, IH0[K]);
-        MOTE_RT_UNROLL
-        for (int J = 0; J < KW; ++J)
-          Off[K * KW + J] = IH0[K] * IW + Sp.Start[J];
-      },
-      [&](int32_t OH) MOTE_RT_LAMBDA {
+  forWindowRows<KH, KW>(
+      P, Sp, /*InputSpace=*/false,
+      [&](int32_t OH, int32_t Row, const int32_t(&Off)[NK]) MOTE_RT_LAMBDA {
         windowAxpy<NK, KW>(
-            Sp, OW, YM + OH * OW, XC, OH * SH * IW, Off, SW, Wt,
+            Sp, OW, YM + OH * OW, XC, Row, Off, SW, Wt,
             [Bias](T) MOTE_RT_LAMBDA { return Bias; },
             [&](T V) MOTE_RT_LAMBDA { return activate(P, V); });
       },
-      [&](int32_t OH, int KR) MOTE_RT_LAMBDA {
-        int32_t Or[KW];
-        T Wr[KW];
-        MOTE_RT_UNROLL
-        for (int K = 0; K < KW; ++K) {
-          Or[K] = Off[KR * KW + K];
-          Wr[K] = Wt[KR * KW + K];
-        }
-        windowAxpy<KW, KW>(Sp, OW, YM + OH * OW, XC, OH * SH * IW, Or, SW,
-                           Wr, Keep, Keep);
-      },
+      [&](int32_t OH, int32_t Row, int KR, const int32_t(&Off)[KW])
+          MOTE_RT_LAMBDA {
+            T Wr[KW];
+            kernelRow(Wt, KR, Wr);
+            windowAxpy<KW, KW>(Sp, OW, YM + OH * OW, XC, Row, Off, SW, Wr,
+                               Keep, Keep);
+          },
       [&](int32_t OH) MOTE_RT_LAMBDA { fill(YM + OH * OW, Bias, OW); },
       [&](int32_t OH) MOTE_RT_LAMBDA { clampActivation(P, YM + OH * OW, OW); });
 }
@@ -487,35 +503,22 @@ template <int KH, int KW, class T>
 MOTE_RT_INLINE void convGradWeightWindow(const ConvP &P, const T *XC,
                                          const T *DYM, T (&Acc)[KH * KW]) {
   constexpr int NK = KH * KW;
-  const int32_t OW = P.Out[2], IW = P.In[2], SH = P.Strides[1];
-  const int32_t SW = P.Strides[2];
+  const int32_t OW = P.Out[2], SW = P.Strides[2];
   const TapSpan<KW> Sp(P, 0);
-  int32_t IH0[KH], Off[NK];
-  forWindowRows<KH>(
-      P.Out[1],
-      [&](int K, int32_t &R0, int32_t &R1) MOTE_RT_LAMBDA {
-        outRange(P, 1, K, R0, R1, IH0[K]);
-        MOTE_RT_UNROLL
-        for (int J = 0; J < KW; ++J)
-          Off[K * KW + J] = IH0[K] * IW + Sp.Start[J];
+  forWindowRows<KH, KW>(
+      P, Sp, /*InputSpace=*/false,
+      [&](int32_t OH, int32_t Row, const int32_t(&Off)[NK]) MOTE_RT_LAMBDA {
+        windowDot<NK, KW>(Sp, OW, DYM + OH * OW, XC, Row, Off, SW, Acc);
       },
-      [&](int32_t OH) MOTE_RT_LAMBDA {
-        windowDot<NK, KW>(Sp, OW, DYM + OH * OW, XC, OH * SH * IW, Off, SW,
-                          Acc);
-      },
-      [&](int32_t OH, int KR) MOTE_RT_LAMBDA {
-        int32_t Or[KW];
-        T A[KW];
-        MOTE_RT_UNROLL
-        for (int K = 0; K < KW; ++K) {
-          Or[K] = Off[KR * KW + K];
-          A[K] = Acc[KR * KW + K];
-        }
-        windowDot<KW, KW>(Sp, OW, DYM + OH * OW, XC, OH * SH * IW, Or, SW, A);
-        MOTE_RT_UNROLL
-        for (int K = 0; K < KW; ++K)
-          Acc[KR * KW + K] = A[K];
-      },
+      [&](int32_t OH, int32_t Row, int KR, const int32_t(&Off)[KW])
+          MOTE_RT_LAMBDA {
+            T A[KW];
+            kernelRow(Acc, KR, A);
+            windowDot<KW, KW>(Sp, OW, DYM + OH * OW, XC, Row, Off, SW, A);
+            MOTE_RT_UNROLL
+            for (int K = 0; K < KW; ++K)
+              Acc[KR * KW + K] = A[K];
+          },
       [](int32_t) MOTE_RT_LAMBDA {}, [](int32_t) MOTE_RT_LAMBDA {});
 }
 
@@ -528,41 +531,27 @@ template <int KH, int KW, class T>
 MOTE_RT_INLINE void convGradInputWindow(const ConvP &P, const T *DYM,
                                         const T *WM, T *DXC) {
   constexpr int NK = KH * KW;
-  const int32_t OW = P.Out[2], IW = P.In[2];
+  const int32_t IW = P.In[2];
   const TapSpan<KW> Sp(P, 0, /*InputSpace=*/true);
   T Wt[NK];
   MOTE_RT_UNROLL
   for (int K = 0; K < NK; ++K)
     Wt[K] = WM[K];
   auto Keep = [](T V) MOTE_RT_LAMBDA { return V; };
-  int32_t Off[NK];
-  forWindowRows<KH>(
-      P.In[1],
-      [&](int K, int32_t &R0, int32_t &R1) MOTE_RT_LAMBDA {
-        int32_t H0, H1, Start;
-        outRange(P, 1, K, H0, H1, Start);
-        R0 = H0 + Start;
-        R1 = H1 + Start;
-        MOTE_RT_UNROLL
-        for (int J = 0; J < KW; ++J)
-          Off[K * KW + J] = -Start * OW - Sp.Start[J];
-      },
-      [&](int32_t IH) MOTE_RT_LAMBDA {
+  forWindowRows<KH, KW>(
+      P, Sp, /*InputSpace=*/true,
+      [&](int32_t IH, int32_t Row, const int32_t(&Off)[NK]) MOTE_RT_LAMBDA {
         windowAxpy<NK, KW>(
-            Sp, IW, DXC + IH * IW, DYM, IH * OW, Off, 1, Wt,
+            Sp, IW, DXC + IH * IW, DYM, Row, Off, 1, Wt,
             [](T) MOTE_RT_LAMBDA { return T(0); }, Keep);
       },
-      [&](int32_t IH, int KR) MOTE_RT_LAMBDA {
-        int32_t Or[KW];
-        T Wr[KW];
-        MOTE_RT_UNROLL
-        for (int K = 0; K < KW; ++K) {
-          Or[K] = Off[KR * KW + K];
-          Wr[K] = Wt[KR * KW + K];
-        }
-        windowAxpy<KW, KW>(Sp, IW, DXC + IH * IW, DYM, IH * OW, Or, 1, Wr,
-                           Keep, Keep);
-      },
+      [&](int32_t IH, int32_t Row, int KR, const int32_t(&Off)[KW])
+          MOTE_RT_LAMBDA {
+            T Wr[KW];
+            kernelRow(Wt, KR, Wr);
+            windowAxpy<KW, KW>(Sp, IW, DXC + IH * IW, DYM, Row, Off, 1, Wr,
+                               Keep, Keep);
+          },
       [&](int32_t IH) MOTE_RT_LAMBDA { fill(DXC + IH * IW, T(0), IW); },
       [](int32_t) MOTE_RT_LAMBDA {});
 }
