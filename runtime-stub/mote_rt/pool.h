@@ -118,6 +118,39 @@ MOTE_RT_INLINE void forEachTap(const PoolP &P, const PoolWindow &Wn, Fn F) {
 template <class T>
 MOTE_RT_INLINE T windowMax(const PoolP &P, const T *XP, const PoolWindow &Wn,
                            int32_t &Off, int32_t &Index) {
+  if (Wn.Lo[0] == 0 && Wn.Hi[0] == P.Kernel[0] && Wn.Lo[1] == 0 &&
+      Wn.Hi[1] == P.Kernel[1] && Wn.Lo[2] == 0 && Wn.Hi[2] == P.Kernel[2]) {
+    // A whole window (every tap inside the input): the taps' offsets from
+    // the first are the same for every such window (constants once the
+    // geometry is), and the first tap starts the search.
+    const int32_t Base =
+        (Wn.Start[0] * P.In[1] + Wn.Start[1]) * P.In[2] + Wn.Start[2];
+    const int32_t K12 = P.Kernel[1] * P.Kernel[2];
+    int32_t BestTap = 0;
+    T Best = XP[Base];
+    for (int32_t KD = 0; KD < P.Kernel[0]; ++KD)
+      for (int32_t KH = 0; KH < P.Kernel[1]; ++KH)
+        for (int32_t KW = 0; KW < P.Kernel[2]; ++KW) {
+          const T V =
+              XP[Base +
+                 (KD * P.Dilations[0] * P.In[1] + KH * P.Dilations[1]) *
+                     P.In[2] +
+                 KW * P.Dilations[2]];
+          // Past the first NaN nothing replaces the maximum (Best != Best).
+          if (V > Best || (V != V && Best == Best)) {
+            Best = V;
+            BestTap = (KD * P.Kernel[1] + KH) * P.Kernel[2] + KW;
+          }
+        }
+    const int32_t ID = Wn.Start[0] + BestTap / K12 * P.Dilations[0];
+    const int32_t IH =
+        Wn.Start[1] + BestTap / P.Kernel[2] % P.Kernel[1] * P.Dilations[1];
+    const int32_t IW = Wn.Start[2] + BestTap % P.Kernel[2] * P.Dilations[2];
+    Off = (ID * P.In[1] + IH) * P.In[2] + IW;
+    Index = ID * P.IndexStrides[0] + IH * P.IndexStrides[1] +
+            IW * P.IndexStrides[2];
+    return Best;
+  }
   T Best = T(-__builtin_inf());
   Off = -1;
   Index = -1;

@@ -849,6 +849,22 @@ TEST_CASE("kernel max_pool propagates NaN like the interpreter", "[kernel]") {
   std::vector<float> DX(G.outElems(0));
   mote_rt::max_pool_grad<float>(GP, G.in<float>(0), G.in<float>(1), DX.data());
   checkClose(G.Run.Results[0], DX);
+
+  // Several NaNs in one window, one of them first, overlapping windows:
+  // the first NaN in window order is the maximum and its index.
+  Tensor X2 = f32({1, 1, 3, 3}, {NaN, 2, NaN, //
+                                 NaN, 1, 5,   //
+                                 3, NaN, NaN});
+  LoweredOp L2 =
+      lowerOp(OpKind::MaxPool, {X2}, attrs({{"kernel_shape", Ints{2, 2}}}), 2);
+  REQUIRE_FALSE(L2.LowerError);
+  auto P2 = paramsAs<mote_rt::PoolP>(L2.Call);
+  std::vector<float> Y2(L2.outElems(0));
+  std::vector<int64_t> I2(L2.outElems(1));
+  mote_rt::max_pool<float>(P2, L2.in<float>(0), Y2.data(), I2.data());
+  checkExact(L2.Run.Results[0], Y2);
+  checkSame(L2.Run.Results[1], I2);
+  CHECK(I2 == std::vector<int64_t>{0, 2, 3, 7});
 }
 
 TEST_CASE("kernel global_avg_pool matches the interpreter", "[kernel]") {
