@@ -169,8 +169,9 @@ MOTE_RT_KERNEL void activation_grad_sum(const ActGradSumP &P, const T *DY,
         }
       }
     } else {
-      // Short rows (a [N, C] gradient has rows of one): whole rows per part.
-      const int32_t Rows = Block / P.Inner;
+      // Short rows (a [N, C] gradient has rows of one): whole rows per part
+      // (an empty row, Inner = 0, sums to 0 one row at a time).
+      const int32_t Rows = P.Inner > 0 ? Block / P.Inner : 1;
       for (int32_t N0 = 0; N0 < P.Batch; N0 += Rows) {
         T Part = T(0);
         const int32_t N1 = N0 + Rows < P.Batch ? N0 + Rows : P.Batch;

@@ -685,6 +685,19 @@ TEMPLATE_TEST_CASE("kernel activation_grad_sum: the gradient of relu_grad / "
       }
     }
   }
+  // Empty planes: every channel sums to 0.
+  {
+    Tensor DY(TensorType(DTypeOf<T>::value, {2, 3, 0}));
+    LoweredOp L = lowerOp(OpKind::ActivationGradSum, {DY, DY},
+                          attrs({{"activation", std::string("Relu")}}), 2);
+    REQUIRE_FALSE(L.LowerError);
+    std::vector<T> DX(1), DB(3, T(7));
+    mote_rt::activation_grad_sum<T>(paramsAs<mote_rt::ActGradSumP>(L.Call),
+                                    L.in<T>(0), L.in<T>(1), DX.data(),
+                                    DB.data());
+    checkSame(L.Run.Results[1], DB);
+    CHECK(DB == std::vector<T>(3, T(0)));
+  }
   // The same values as ReluGrad then ReduceSum give: dX bit for bit, the
   // sums within a few ulp of reduce_sum's (long rows: parts of 8 inside a
   // row; short rows: several rows per part).
