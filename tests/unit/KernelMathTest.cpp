@@ -685,6 +685,15 @@ TEMPLATE_TEST_CASE("kernel activation_grad_sum: the gradient of relu_grad / "
       }
     }
   }
+  // HardSwish's gradient is no mask: refused, not taken for Relu.
+  {
+    Tensor G = randomOf<T>({2, 3}, 160, -1, 1);
+    OpRun R = runOp(OpKind::ActivationGradSum, {G, G},
+                    attrs({{"activation", std::string("HardSwish")}}), 2);
+    REQUIRE(R.Error);
+    CHECK(R.Error->Message ==
+          "activation must be \"Relu\" or \"Clip\", got \"HardSwish\"");
+  }
   // Empty planes: every channel sums to 0.
   {
     Tensor DY(TensorType(DTypeOf<T>::value, {2, 3, 0}));

@@ -148,13 +148,17 @@ struct MaskTest {
 };
 
 Expected<MaskTest> maskTest(const Node &N) {
-  if (!N.attrs().has("activation"))
-    return opError("activation (\"Relu\" or \"Clip\") is required");
+  // fusedActivation also takes "HardSwish", whose gradient is no mask.
+  std::string Kind = N.attrs().getString("activation", "");
+  if (Kind != "Relu" && Kind != "Clip")
+    return opError(fmt::format("activation must be \"Relu\" or \"Clip\", "
+                               "got \"{}\"",
+                               Kind));
   Expected<FusedActivation> A = fusedActivation(N);
   if (!A)
     return A.takeError();
   MaskTest M;
-  M.Clip = N.attrs().getString("activation", "") == "Clip";
+  M.Clip = Kind == "Clip";
   if (M.Clip) {
     M.Lo = A->HasMin ? A->Min : -std::numeric_limits<double>::infinity();
     M.Hi = A->HasMax ? A->Max : std::numeric_limits<double>::infinity();
