@@ -3,7 +3,8 @@
 // For each trainable parameter W with gradient dW (from autodiff) this adds
 // an update node and a state update W <- W' (in place on a device):
 //   sgd:      W' = SgdUpdate(W, dW)
-//   momentum: W', V' = MomentumUpdate(W, dW, V)          (V: W.momentum)
+//   momentum: W', V' = MomentumUpdate(W, dW, V)          (V: W.momentum;
+//             mode nesterov with --nesterov)
 //   adam:     W', V', H' = AdamUpdate(W, dW, V, H, step)  (V: W.adam_m,
 //             H: W.adam_v, step: optimizer.step, an i64 counter from 1)
 // Optimizer state is a parameter marked optimizer_state: planned memory like
@@ -80,6 +81,8 @@ Expected<bool> runAddOptimizer(Graph &G, PassContext &Ctx) {
       Value *V = stateLike(G, W, "momentum");
       A.set("alpha", O.Momentum);
       A.set("beta", 1.0f);
+      if (O.Nesterov)
+        A.set("mode", std::string("nesterov"));
       R = addUpdate(G, OpKind::MomentumUpdate, {W, Grad, V}, A,
                     {Name + ".new", V->name() + ".new"});
       if (!R)

@@ -18,14 +18,25 @@
 //                     the same (x > 0 iff relu(x) > 0; min < x < max iff
 //                     min < clip(x) < max), so the pre-activation tensor
 //                     is never stored.
-//   conv-weight-sgd   ConvGradWeight followed by the SgdUpdate of that
-//                     weight becomes ConvGradWeightSgd, which writes the
-//                     updated weight in place: the weight gradient (a whole
-//                     weight-sized buffer) never exists.
+//   conv-weight-update
+//                     ConvGradWeight followed by the SgdUpdate,
+//                     MomentumUpdate or AdamUpdate of that weight becomes
+//                     ConvGradWeightSgd, ConvGradWeightMomentum or
+//                     ConvGradWeightAdam, which writes the updated weight
+//                     (and optimizer state) in place: the weight gradient (a
+//                     whole weight-sized buffer) never exists.
 //   gemm-weight-sgd   A Gemm computing a weight gradient followed by its
 //                     full SgdUpdate becomes one Gemm with the weight as C,
 //                     alpha' = -lr alpha and beta = 1 - lr norm_coefficient:
 //                     W' = W - lr (dW + norm W), written over W.
+//   gemm-weight-momentum
+//                     The same Gemm followed by its full standard
+//                     MomentumUpdate without weight decay becomes a Gemm
+//                     with the momentum as C (alpha' = beta alpha, beta' =
+//                     momentum alpha: V' = alpha V + beta dW, written over
+//                     V) and SgdUpdate(W, V'){lr}. A Gemm weight gradient
+//                     with Adam, Nesterov momentum or weight decay stays:
+//                     those read the gradient itself.
 //   activation-grad-bias
 //                     ReluGrad or ClipGrad, and a ReduceSum of its result
 //                     over every axis but 1 (the gradient of the bias of
@@ -111,43 +122,86 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
   return true;
 }
 
-/// The SgdUpdate reading \p Grad as its gradient, if it is Grad's only use.
-Node *soleSgdUser(const Graph &G, const Value *Grad) {
+/// Is \p N a parameter update (SgdUpdate, MomentumUpdate, AdamUpdate)?
+bool isUpdate(const Node &N) {
+  return N.op() == OpKind::SgdUpdate || N.op() == OpKind::MomentumUpdate ||
+         N.op() == OpKind::AdamUpdate;
+}
+
+/// The update reading \p Grad as its gradient, if it is Grad's only use.
+Node *soleUpdateUser(const Graph &G, const Value *Grad) {
   std::vector<Node *> Us = G.users(Grad);
-  if (Us.size() != 1 || Us[0]->op() != OpKind::SgdUpdate ||
-      Us[0]->input(1) != Grad || Us[0]->input(0) == Grad ||
-      G.isOutput(Grad))
+  if (Us.size() != 1 || !isUpdate(*Us[0]) || Us[0]->input(1) != Grad ||
+      Us[0]->input(0) == Grad || G.isOutput(Grad))
     return nullptr;
+  for (size_t I = 2; I < Us[0]->numInputs(); ++I)
+    if (Us[0]->input(I) == Grad)
+      return nullptr;
   return Us[0];
 }
 
-/// Replaces weight-gradient node \p GW and its SgdUpdate \p Upd with one
-/// update node \p Op(GW's two operands, the weight){\p A}, which computes
-/// the new weight under the update's name.
+/// Does update \p Upd train every element of its parameter?
+bool updatesAll(const Node &Upd) {
+  const TensorType &X = Upd.inType(0);
+  int64_t Axis = Upd.attrs().getInt("axis", 0);
+  int64_t Channels = Upd.attrs().getInt("channels", -1);
+  return Channels == -1 ||
+         (Axis >= 0 && Axis < int64_t(X.rank()) &&
+          Channels == X.Dims[size_t(Axis)]);
+}
+
+/// Gives each result of the erased update \p Upd to the same result of
+/// \p F, which computes it now.
+void takeResults(Graph &G, PassContext &Ctx, Node *Upd, Node *F) {
+  F->setPhase(NodePhase::Update);
+  for (size_t I = 0; I < Upd->numOutputs(); ++I)
+    replaceValue(G, Ctx, Upd->output(I), F->output(I));
+}
+
+/// Replaces weight-gradient node \p GW and its update \p Upd with one
+/// update node \p Op(GW's two operands, then Upd's operands but the
+/// gradient: the weight, the optimizer state, the step count){\p A}, which
+/// computes the update's results under their names.
 Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
                                  Node *Upd, OpKind Op, AttrMap A) {
-  Value *Old = Upd->output(0);
-  Expected<Node *> F = G.createNode(
-      Upd, Op, G.uniqueName(GW->name() + ".sgd"),
-      {GW->input(0), GW->input(1), Upd->input(0)}, std::move(A),
-      {G.uniqueName(Old->name() + ".fused")});
+  std::vector<Value *> Ins = {GW->input(0), GW->input(1)};
+  for (size_t I = 0; I < Upd->numInputs(); ++I)
+    if (I != 1)
+      Ins.push_back(Upd->input(I));
+  std::vector<std::string> Outs;
+  for (const Value *O : Upd->outputs())
+    Outs.push_back(G.uniqueName(O->name() + ".fused"));
+  const char *Suffix = Op == OpKind::ConvGradWeightMomentum ? ".momentum"
+                       : Op == OpKind::ConvGradWeightAdam   ? ".adam"
+                                                            : ".sgd";
+  Expected<Node *> F =
+      G.createNode(Upd, Op, G.uniqueName(GW->name() + Suffix), Ins,
+                   std::move(A), Outs);
   if (!F)
     return F.takeError();
-  (*F)->setPhase(NodePhase::Update);
   ++Ctx.Fusion.WeightUpdates;
   Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
-  replaceValue(G, Ctx, Old, (*F)->output(0));
+  takeResults(G, Ctx, Upd, *F);
   G.eraseNode(Upd);
   G.eraseNode(GW);
   return true;
 }
 
-/// conv-weight-sgd: ConvGradWeight \p GW and its SgdUpdate become one
-/// ConvGradWeightSgd.
-Expected<bool> fuseConvWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
+/// Copies the update attributes of \p Upd named in \p Names into \p A.
+void copyAttrs(const Node &Upd, AttrMap &A,
+               std::initializer_list<const char *> Names) {
+  for (const char *Name : Names)
+    if (const AttrValue *V = Upd.attrs().find(Name))
+      A.set(Name, *V);
+}
+
+/// conv-weight-update: ConvGradWeight \p GW and its SgdUpdate,
+/// MomentumUpdate or AdamUpdate become one ConvGradWeightSgd,
+/// ConvGradWeightMomentum or ConvGradWeightAdam.
+Expected<bool> fuseConvWeightUpdate(Graph &G, PassContext &Ctx, Node *GW) {
   if (GW->op() != OpKind::ConvGradWeight)
     return false;
-  Node *Upd = soleSgdUser(G, GW->output(0));
+  Node *Upd = soleUpdateUser(G, GW->output(0));
   if (!Upd || Upd->attrs().getInt("axis", 0) != 0)
     return false;
   Value *W = Upd->input(0);
@@ -157,31 +211,100 @@ Expected<bool> fuseConvWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   if (Channels != GradChannels)
     return false;
   AttrMap A = GW->attrs();
-  A.set("lr", Upd->attrs().getFloat("lr", 0));
-  if (Upd->attrs().has("norm_coefficient"))
-    A.set("norm_coefficient", Upd->attrs().getFloat("norm_coefficient", 0));
-  return replaceWithUpdate(G, Ctx, GW, Upd, OpKind::ConvGradWeightSgd,
-                           std::move(A));
+  copyAttrs(*Upd, A, {"lr", "norm_coefficient"});
+  OpKind Op = OpKind::ConvGradWeightSgd;
+  if (Upd->op() == OpKind::MomentumUpdate) {
+    Op = OpKind::ConvGradWeightMomentum;
+    copyAttrs(*Upd, A, {"alpha", "beta", "mode"});
+  } else if (Upd->op() == OpKind::AdamUpdate) {
+    Op = OpKind::ConvGradWeightAdam;
+    copyAttrs(*Upd, A, {"alpha", "beta", "epsilon", "norm_coefficient_post"});
+  }
+  return replaceWithUpdate(G, Ctx, GW, Upd, Op, std::move(A));
+}
+
+/// Is \p GW a Gemm computing a whole weight gradient (no C, no activation)
+/// whose only use is update \p Upd of kind \p Kind over every element?
+Node *gemmWeightUpdate(const Graph &G, Node *GW, OpKind Kind) {
+  if (GW->op() != OpKind::Gemm || GW->phase() != NodePhase::Backward ||
+      GW->input(2) || GW->attrs().has("activation"))
+    return nullptr;
+  Node *Upd = soleUpdateUser(G, GW->output(0));
+  if (!Upd || Upd->op() != Kind || !updatesAll(*Upd) ||
+      Upd->input(0)->type() != GW->output(0)->type())
+    return nullptr; // a partial-channel update is not one Gemm
+  return Upd;
 }
 
 /// gemm-weight-sgd: a weight-gradient Gemm \p GW (no C) and its full
 /// SgdUpdate become one Gemm with the weight as C.
 Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
-  if (GW->op() != OpKind::Gemm || GW->phase() != NodePhase::Backward ||
-      GW->input(2) || GW->attrs().has("activation"))
-    return false;
-  Node *Upd = soleSgdUser(G, GW->output(0));
+  Node *Upd = gemmWeightUpdate(G, GW, OpKind::SgdUpdate);
   if (!Upd)
     return false;
-  Value *W = Upd->input(0);
-  if (W->type() != GW->output(0)->type())
-    return false; // a partial-channel gradient: the update is not one Gemm
   double Lr = Upd->attrs().getFloat("lr", 0);
   double Norm = Upd->attrs().getFloat("norm_coefficient", 0);
   AttrMap A = GW->attrs();
   A.set("alpha", float(-Lr * GW->attrs().getFloat("alpha", 1.0f)));
   A.set("beta", float(1.0 - Lr * Norm));
-  return replaceWithUpdate(G, Ctx, GW, Upd, OpKind::Gemm, std::move(A));
+  Expected<Node *> F = G.createNode(
+      Upd, OpKind::Gemm, G.uniqueName(GW->name() + ".sgd"),
+      {GW->input(0), GW->input(1), Upd->input(0)}, std::move(A),
+      {G.uniqueName(Upd->output(0)->name() + ".fused")});
+  if (!F)
+    return F.takeError();
+  ++Ctx.Fusion.WeightUpdates;
+  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
+  takeResults(G, Ctx, Upd, *F);
+  G.eraseNode(Upd);
+  G.eraseNode(GW);
+  return true;
+}
+
+/// gemm-weight-momentum: a weight-gradient Gemm \p GW (no C) and its full
+/// standard MomentumUpdate without weight decay become a Gemm computing the
+/// new momentum over the old one, V' = alpha V + beta dW (the momentum as
+/// C), and an SgdUpdate W' = W - lr V'. The gradient is never stored.
+/// (Weight decay and Nesterov read g itself, which this form never has.)
+Expected<bool> fuseGemmWeightMomentum(Graph &G, PassContext &Ctx, Node *GW) {
+  Node *Upd = gemmWeightUpdate(G, GW, OpKind::MomentumUpdate);
+  if (!Upd)
+    return false;
+  const AttrMap &U = Upd->attrs();
+  float Beta = U.getFloat("beta", 1.0f);
+  // beta applies from the second step on (T > 0); with a step count it is
+  // one Gemm only if it is 1.
+  bool HasStep = Upd->numInputs() > 3 && Upd->input(3);
+  if (U.getString("mode", "standard") != "standard" ||
+      U.getFloat("norm_coefficient", 0) != 0 || (HasStep && Beta != 1.0f))
+    return false;
+  AttrMap A = GW->attrs();
+  A.set("alpha", float(double(Beta) * GW->attrs().getFloat("alpha", 1.0f)));
+  A.set("beta", U.getFloat("alpha", 0.9f));
+  Value *V = Upd->input(2);
+  Expected<Node *> M = G.createNode(
+      Upd, OpKind::Gemm, G.uniqueName(GW->name() + ".momentum"),
+      {GW->input(0), GW->input(1), V}, std::move(A),
+      {G.uniqueName(Upd->output(1)->name() + ".fused")});
+  if (!M)
+    return M.takeError();
+  AttrMap SA;
+  SA.set("lr", U.getFloat("lr", 0));
+  Expected<Node *> S = G.createNode(
+      Upd, OpKind::SgdUpdate, G.uniqueName(Upd->name() + ".apply"),
+      {Upd->input(0), (*M)->output(0)}, std::move(SA),
+      {G.uniqueName(Upd->output(0)->name() + ".fused")});
+  if (!S)
+    return S.takeError();
+  ++Ctx.Fusion.WeightUpdates;
+  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
+  (*M)->setPhase(NodePhase::Update);
+  (*S)->setPhase(NodePhase::Update);
+  replaceValue(G, Ctx, Upd->output(1), (*M)->output(0));
+  replaceValue(G, Ctx, Upd->output(0), (*S)->output(0));
+  G.eraseNode(Upd);
+  G.eraseNode(GW);
+  return true;
 }
 
 /// Is \p S a ReduceSum of its input over every axis but 1?
@@ -257,7 +380,7 @@ Expected<bool> runFuse(Graph &G, PassContext &Ctx) {
   // Each pattern erases the node it is tried on and nodes of a kind no
   // pattern starts from (an activation erases only itself; a mask gradient
   // itself and a ReduceSum; a weight-gradient pattern its gradient node and
-  // an SgdUpdate), so the candidates listed up front stay valid.
+  // an update), so the candidates listed up front stay valid.
   std::vector<Node *> Acts, MaskGrads, WeightGrads;
   for (const auto &N : G.nodes()) {
     if (N->op() == OpKind::Relu || N->op() == OpKind::Clip ||
@@ -278,7 +401,8 @@ Expected<bool> runFuse(Graph &G, PassContext &Ctx) {
     Changed |= *R;
   }
   for (Node *N : WeightGrads) {
-    for (auto Pattern : {fuseConvWeightSgd, fuseGemmWeightSgd}) {
+    for (auto Pattern :
+         {fuseConvWeightUpdate, fuseGemmWeightSgd, fuseGemmWeightMomentum}) {
       Expected<bool> R = Pattern(G, Ctx, N);
       if (!R)
         return R.takeError();

@@ -55,6 +55,8 @@ struct TrainOptions {
   float LearningRate = 0.01f;
   /// Momentum coefficient (alpha of ONNX Momentum).
   float Momentum = 0.9f;
+  /// Nesterov momentum (ONNX Momentum mode "nesterov").
+  bool Nesterov = false;
   /// Adam coefficients (ONNX Adam: alpha, beta, epsilon).
   float Beta1 = 0.9f, Beta2 = 0.999f, Epsilon = 1e-8f;
   /// L2 regularisation coefficient (ONNX norm_coefficient).

@@ -24,10 +24,12 @@
 //                   transposed convolution), tap-major like conv.
 //   conv_grad_weight dW for the first Channels output channels only (the
 //                   partial-channel update of sparse training).
-//   conv_grad_weight_sgd  W' = W - Lr (dW + Decay W) on those channels, in
-//                   place (W' may be W): each weight's gradient is summed in
-//                   a register and applied at once, so dW is never stored
-//                   (TTE's in-place SGD).
+//   conv_grad_weight_sgd, conv_grad_weight_momentum, conv_grad_weight_adam
+//                   W' (and the optimizer state) after one SGD, momentum or
+//                   Adam step on those channels, in place (W' may be W):
+//                   each weight's gradient is summed in a register and
+//                   applied at once, so dW is never stored (TTE's in-place
+//                   SGD).
 // The multiply-accumulate loops are register-blocked (block.h): forward
 // four output by four input channels, input gradient four input by four
 // output channels, weight gradient four output by four input channels (16
@@ -43,6 +45,7 @@
 
 #include "mote_rt/block.h"
 #include "mote_rt/gemm.h"
+#include "mote_rt/optim.h"
 #include "mote_rt/window.h"
 
 namespace mote_rt {
@@ -65,14 +68,21 @@ struct ConvP {
   int32_t Dilations[MaxRank];
   int32_t PadBegin[MaxRank];
   // Epilogue: the fused activation of conv, conv_depthwise and
-  // conv_pointwise, and the SGD step of conv_grad_weight_sgd.
+  // conv_pointwise, and the optimizer step of conv_grad_weight_sgd,
+  // conv_grad_weight_momentum and conv_grad_weight_adam (the attributes of
+  // SgdUpdate, MomentumUpdate and AdamUpdate, optim.h).
   int32_t ActHasMin;
   int32_t ActHasMax;
   float ActMin;
   float ActMax;
   int32_t ActHardSwish;
   float Lr;
-  float Decay; ///< SGD's norm_coefficient (L2 weight decay)
+  float Decay; ///< norm_coefficient (L2 weight decay)
+  float Alpha;
+  float Beta;
+  float Epsilon;
+  float DecayPost; ///< Adam's norm_coefficient_post
+  int32_t Nesterov;
 };
 
 namespace detail {
@@ -850,22 +860,64 @@ MOTE_RT_KERNEL void conv_grad_weight(const ConvP &P, const T *X, const T *DY,
       P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA { DW[I] = Grad; });
 }
 
-/// W' [M, C/G, Kernel] from X, dY and W: the first Channels output channels
-/// take one SGD step, W - Lr (dW + Decay W), the rest are copied (nothing
-/// to do when W' is W). Each weight's gradient is summed in a register and
-/// applied at once, so dW is never stored (TTE's in-place SGD).
-template <class T>
-MOTE_RT_KERNEL void conv_grad_weight_sgd(const ConvP &P, const T *X,
-                                         const T *DY, const T *W, T *WOut) {
+namespace detail {
+/// Copies the untrained tail [Trained, Total) of each of the \p N (source,
+/// destination) pairs whose buffers differ (nothing to do in place).
+template <class T, int N>
+MOTE_RT_INLINE void copyUntrained(const ConvP &P, const T *const (&Src)[N],
+                                  T *const (&Dst)[N]) {
   const int32_t KSize = P.Kernel[0] * P.Kernel[1] * P.Kernel[2];
   const int32_t Trained = P.Channels * P.CPerGroup * KSize;
   const int32_t Total = P.M * P.CPerGroup * KSize;
-  const T Lr = T(P.Lr), Decay = T(P.Decay);
-  if (WOut != W)
-    copy(W + Trained, WOut + Trained, Total - Trained);
+  MOTE_RT_UNROLL
+  for (int I = 0; I < N; ++I)
+    if (Dst[I] != Src[I])
+      copy(Src[I] + Trained, Dst[I] + Trained, Total - Trained);
+}
+} // namespace detail
+
+// The weight gradient fused with its update: W' [M, C/G, Kernel] (and the
+// optimizer state) from X, dY, W (and the state). The first Channels output
+// channels take one optimizer step, the rest are copied (nothing to do in
+// place). Each weight's gradient is summed in a register and applied at
+// once, so dW is never stored (TTE's in-place SGD). Every output may be its
+// input's buffer.
+
+/// SGD: W - Lr (dW + Decay W).
+template <class T>
+MOTE_RT_KERNEL void conv_grad_weight_sgd(const ConvP &P, const T *X,
+                                         const T *DY, const T *W, T *WOut) {
+  detail::copyUntrained<T, 1>(P, {W}, {WOut});
+  const SgdStep<T> S(P.Lr, P.Decay);
   detail::convGradWeight(P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA {
-    const T V = W[I];
-    WOut[I] = V - Lr * (Grad + Decay * V);
+    S(W, Grad, WOut, I);
+  });
+}
+
+/// Momentum with state V; \p Step is the step count (nullptr: 1).
+template <class T>
+MOTE_RT_KERNEL void conv_grad_weight_momentum(const ConvP &P, const T *X,
+                                              const T *DY, const T *W,
+                                              const T *V, const int64_t *Step,
+                                              T *WOut, T *VOut) {
+  detail::copyUntrained<T, 2>(P, {W, V}, {WOut, VOut});
+  const MomentumStep<T> S(P.Lr, P.Alpha, P.Beta, P.Decay, P.Nesterov, Step);
+  detail::convGradWeight(P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA {
+    S(W, Grad, V, WOut, VOut, I);
+  });
+}
+
+/// Adam with moments V and H and step count \p Step.
+template <class T>
+MOTE_RT_KERNEL void conv_grad_weight_adam(const ConvP &P, const T *X,
+                                          const T *DY, const T *W, const T *V,
+                                          const T *H, const int64_t *Step,
+                                          T *WOut, T *VOut, T *HOut) {
+  detail::copyUntrained<T, 3>(P, {W, V, H}, {WOut, VOut, HOut});
+  const AdamStep<T> S(P.Lr, P.Alpha, P.Beta, P.Epsilon, P.Decay, P.DecayPost,
+                      Step);
+  detail::convGradWeight(P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA {
+    S(W, Grad, V, H, WOut, VOut, HOut, I);
   });
 }
 

@@ -124,17 +124,66 @@ MOTE_RT_INLINE void passThrough(const T *Src, T *Dst, int32_t Off, int32_t N) {
 }
 } // namespace optim_detail
 
+// The arithmetic of one element of each update, shared by the update
+// kernels here and the weight-gradient kernels that apply an update as each
+// gradient element is finished (conv.h). Each reads all its inputs before it
+// writes, so every output may be its input's storage.
+
+/// SGD: X' = X - lr (g + norm X).
+template <class T> struct SgdStep {
+  T Lr, Norm;
+  SgdStep(float Rate, float Decay) : Lr(T(Rate)), Norm(T(Decay)) {}
+  MOTE_RT_INLINE void operator()(const T *X, T G, T *XOut, int32_t I) const {
+    const T XV = X[I];
+    XOut[I] = XV - Lr * (G + Norm * XV);
+  }
+};
+
+/// Momentum (standard or Nesterov) with state V; \p Step is the step count
+/// (nullptr: 1).
+template <class T> struct MomentumStep {
+  T Lr, Alpha, Beta, Norm;
+  bool Nesterov;
+  MomentumStep(float Rate, float Keep, float Scale, float Decay, int32_t Nest,
+               const int64_t *Step)
+      : Lr(T(Rate)), Alpha(T(Keep)), Beta((Step && *Step <= 0) ? T(1) : T(Scale)),
+        Norm(T(Decay)), Nesterov(Nest != 0) {}
+  MOTE_RT_INLINE void operator()(const T *X, T G, const T *V, T *XOut,
+                                 T *VOut, int32_t I) const {
+    const T XV = X[I];
+    const T GV = G + Norm * XV;
+    const T VV = Alpha * V[I] + Beta * GV;
+    VOut[I] = VV;
+    XOut[I] = Nesterov ? XV - Lr * (GV + Alpha * VV) : XV - Lr * VV;
+  }
+};
+
+/// Adam with first and second moments V, H and step count \p Step.
+template <class T> struct AdamStep {
+  T Alpha, Beta, Eps, Norm, Keep, R;
+  AdamStep(float Rate, float A, float B, float Epsilon, float Decay,
+           float DecayPost, const int64_t *Step)
+      : Alpha(T(A)), Beta(T(B)), Eps(T(Epsilon)), Norm(T(Decay)),
+        Keep(T(1) - T(DecayPost)),
+        R(T(optim_detail::adamStepSize(Rate, A, B, *Step))) {}
+  MOTE_RT_INLINE void operator()(const T *X, T G, const T *V, const T *H,
+                                 T *XOut, T *VOut, T *HOut, int32_t I) const {
+    const T XV = X[I];
+    const T GV = G + Norm * XV;
+    const T VV = Alpha * V[I] + (T(1) - Alpha) * GV;
+    const T HV = Beta * H[I] + (T(1) - Beta) * GV * GV;
+    VOut[I] = VV;
+    HOut[I] = HV;
+    XOut[I] = Keep * (XV - R * VV / (mote_rt::sqrt(HV) + Eps));
+  }
+};
+
 /// Operands: X, G, X' (X' may be X).
 template <class T>
 MOTE_RT_KERNEL void sgd_update(const SgdP &P, const T *X, const T *G, T *XOut) {
-  const T Lr = T(P.Lr), Norm = T(P.Norm);
+  const SgdStep<T> S(P.Lr, P.Norm);
   optim_detail::forEachUpdate(
-      P,
-      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
-        T XV = X[XI];
-        T GV = G[GI] + Norm * XV;
-        XOut[XI] = XV - Lr * GV;
-      },
+      P, [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA { S(X, G[GI], XOut, XI); },
       [&](int32_t Off, int32_t N)
           MOTE_RT_LAMBDA { optim_detail::passThrough(X, XOut, Off, N); });
 }
@@ -145,18 +194,11 @@ template <class T>
 MOTE_RT_KERNEL void momentum_update(const MomentumP &P, const T *X, const T *G,
                                     const T *V, const int64_t *Step, T *XOut,
                                     T *VOut) {
-  const T Lr = T(P.Lr), Alpha = T(P.Alpha), Norm = T(P.Norm);
-  const T Beta = (Step && *Step <= 0) ? T(1) : T(P.Beta);
-  const bool Nesterov = P.Nesterov != 0;
+  const MomentumStep<T> S(P.Lr, P.Alpha, P.Beta, P.Norm, P.Nesterov, Step);
   optim_detail::forEachUpdate(
       P,
-      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
-        T XV = X[XI];
-        T GV = G[GI] + Norm * XV;
-        T VV = Alpha * V[XI] + Beta * GV;
-        VOut[XI] = VV;
-        XOut[XI] = Nesterov ? XV - Lr * (GV + Alpha * VV) : XV - Lr * VV;
-      },
+      [&](int32_t XI, int32_t GI)
+          MOTE_RT_LAMBDA { S(X, G[GI], V, XOut, VOut, XI); },
       [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
         optim_detail::passThrough(X, XOut, Off, N);
         optim_detail::passThrough(V, VOut, Off, N);
@@ -169,20 +211,12 @@ template <class T>
 MOTE_RT_KERNEL void adam_update(const AdamP &P, const T *X, const T *G,
                                 const T *V, const T *H, const int64_t *Step,
                                 T *XOut, T *VOut, T *HOut) {
-  const T Alpha = T(P.Alpha), Beta = T(P.Beta), Eps = T(P.Epsilon);
-  const T Norm = T(P.Norm), Keep = T(1) - T(P.NormPost);
-  const T R = T(optim_detail::adamStepSize(P.Lr, P.Alpha, P.Beta, *Step));
+  const AdamStep<T> S(P.Lr, P.Alpha, P.Beta, P.Epsilon, P.Norm, P.NormPost,
+                      Step);
   optim_detail::forEachUpdate(
       P,
-      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
-        T XV = X[XI];
-        T GV = G[GI] + Norm * XV;
-        T VV = Alpha * V[XI] + (T(1) - Alpha) * GV;
-        T HV = Beta * H[XI] + (T(1) - Beta) * GV * GV;
-        VOut[XI] = VV;
-        HOut[XI] = HV;
-        XOut[XI] = Keep * (XV - R * VV / (mote_rt::sqrt(HV) + Eps));
-      },
+      [&](int32_t XI, int32_t GI)
+          MOTE_RT_LAMBDA { S(X, G[GI], V, H, XOut, VOut, HOut, XI); },
       [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
         optim_detail::passThrough(X, XOut, Off, N);
         optim_detail::passThrough(V, VOut, Off, N);

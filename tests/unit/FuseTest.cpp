@@ -136,7 +136,7 @@ void requireSameTraining(const Graph &Plain, const Graph &Fused) {
                  1e-6);
   }
   for (const Value *P : Plain.params()) {
-    if (!P->isTrainable())
+    if (!P->isTrainable() && !P->isOptimizerState())
       continue;
     INFO("parameter " << P->name());
     const Value *Q = Fused.lookup(P->name());
@@ -223,16 +223,58 @@ TEST_CASE("fuse: HardSwish folds into a frozen conv only", "[fuse]") {
   CHECK(count(*Full, OpKind::HardSwishGrad) == 1);
 }
 
-TEST_CASE("fuse: momentum keeps its gradients, activations still fuse",
+TEST_CASE("fuse: momentum folds every weight gradient into its update",
           "[fuse]") {
   Setup S;
   S.Train.Optimizer = OptimizerKind::Momentum;
+  S.Train.LearningRate = 0.1f;
   auto Plain = build(S, false);
   auto Fused = build(S, true);
-  CHECK(count(*Fused, OpKind::ConvGradWeightSgd) == 0);
-  CHECK(count(*Fused, OpKind::ConvGradWeight) == 2);
+  CHECK(count(*Fused, OpKind::ConvGradWeight) == 0);
+  CHECK(count(*Fused, OpKind::ConvGradWeightMomentum) == 2);
+  // fc's weight gradient is a Gemm over the momentum; then an SgdUpdate
+  // by the new momentum. The three biases keep their MomentumUpdate.
+  CHECK(count(*Fused, OpKind::MomentumUpdate) == 3);
+  CHECK(count(*Fused, OpKind::SgdUpdate) == 1);
   CHECK(count(*Fused, OpKind::Relu) == 0);
   requireSameTraining(*Plain, *Fused);
+}
+
+TEST_CASE("fuse: Nesterov momentum with weight decay on a channel slice",
+          "[fuse]") {
+  Setup S;
+  S.Train.Optimizer = OptimizerKind::Momentum;
+  S.Train.Nesterov = true;
+  S.Train.LearningRate = 0.05f;
+  S.Train.WeightDecay = 0.2f;
+  S.Update = {"conv2.*:0.5", "fc.*", "conv1.weight"};
+  auto Plain = build(S, false);
+  auto Fused = build(S, true);
+  CHECK(count(*Fused, OpKind::ConvGradWeightMomentum) == 2);
+  // The Gemm form has no gradient for Nesterov and weight decay to read.
+  CHECK(count(*Fused, OpKind::SgdUpdate) == 0);
+  CHECK(count(*Fused, OpKind::MomentumUpdate) == 3);
+  requireSameTraining(*Plain, *Fused);
+}
+
+TEST_CASE("fuse: Adam folds conv weight gradients into their update",
+          "[fuse]") {
+  Setup S;
+  S.Train.Optimizer = OptimizerKind::Adam;
+  S.Train.LearningRate = 0.01f;
+  S.Train.WeightDecay = 0.1f;
+  auto Plain = build(S, false);
+  auto Fused = build(S, true);
+  CHECK(count(*Fused, OpKind::ConvGradWeight) == 0);
+  CHECK(count(*Fused, OpKind::ConvGradWeightAdam) == 2);
+  // fc's Gemm gradient and the biases keep their AdamUpdate.
+  CHECK(count(*Fused, OpKind::AdamUpdate) == 4);
+  requireSameTraining(*Plain, *Fused);
+  S.Update = {"conv2.weight:0.5"};
+  auto PlainSlice = build(S, false);
+  auto FusedSlice = build(S, true);
+  CHECK(count(*FusedSlice, OpKind::ConvGradWeightAdam) == 1);
+  requireSameTraining(*PlainSlice, *FusedSlice);
 }
 
 TEST_CASE("fuse: a fused Conv or Gemm has no gradient rule", "[fuse]") {

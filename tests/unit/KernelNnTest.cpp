@@ -360,6 +360,126 @@ TEST_CASE("kernel conv_grad_weight_sgd matches the interpreter, in place and "
   }
 }
 
+TEST_CASE("kernel conv_grad_weight_momentum and _adam match the interpreter, "
+          "in place and not, for out_channels < M",
+          "[kernel][fuse]") {
+  for (const ConvCase &Case : convCases()) {
+    Tensor X = randomF32(Case.X, 1), W = randomF32(Case.W, 2);
+    Tensor V = randomF32(Case.W, 6), H = randomF32(Case.W, 7, 0.0f, 0.5f);
+    Shape YS = resultShape(OpKind::Conv, {X, W}, Case.Attrs);
+    Tensor DY = randomF32(YS, 5);
+    for (int64_t K : {int64_t(0), int64_t(1), Case.W[0] - 1}) {
+      for (bool InPlace : {false, true}) {
+        INFO(Case.Name << ", out_channels " << K << ", in place " << InPlace);
+        AttrMap A = Case.Attrs;
+        A.set("weight_shape", Case.W);
+        A.set("lr", 0.125f);
+        A.set("norm_coefficient", 0.25f);
+        A.set("alpha", 0.75f);
+        if (K > 0)
+          A.set("out_channels", K);
+        size_t NW = size_t(W.numElements());
+        // The buffers a call writes, one guard element past each: the
+        // kernel must not write it.
+        auto outBuf = [&](const Tensor &From) {
+          std::vector<float> B(NW + 1, 1e30f);
+          if (InPlace)
+            std::copy_n(From.data<float>().begin(), NW, B.begin());
+          return B;
+        };
+        auto checkOut = [&](const Tensor &Want, std::vector<float> &Got) {
+          CHECK(Got.back() == 1e30f);
+          Got.pop_back();
+          checkClose(Want, Got);
+        };
+        {
+          // Nesterov, with a step count of 0 (beta acts as 1) and of 3.
+          for (int64_t Step : {int64_t(0), int64_t(3)}) {
+            AttrMap M = A;
+            M.set("beta", 0.5f);
+            M.set("mode", std::string("nesterov"));
+            LoweredOp L = lowerOp(OpKind::ConvGradWeightMomentum,
+                                  {X, DY, W, V, i64({}, {Step})}, M, 2);
+            REQUIRE_FALSE(L.LowerError);
+            CHECK(L.Call.Kernel == "conv_grad_weight_momentum");
+            auto P = paramsAs<mote_rt::ConvP>(L.Call);
+            CHECK(P.Alpha == 0.75f);
+            CHECK(P.Nesterov == 1);
+            std::vector<float> WO = outBuf(W), VO = outBuf(V);
+            mote_rt::conv_grad_weight_momentum<float>(
+                P, L.in<float>(0), L.in<float>(1),
+                InPlace ? WO.data() : L.in<float>(2),
+                InPlace ? VO.data() : L.in<float>(3), L.in<int64_t>(4),
+                WO.data(), VO.data());
+            checkOut(L.Run.Results[0], WO);
+            checkOut(L.Run.Results[1], VO);
+          }
+          // Standard, no step count.
+          LoweredOp L =
+              lowerOp(OpKind::ConvGradWeightMomentum, {X, DY, W, V}, A, 2);
+          REQUIRE_FALSE(L.LowerError);
+          auto P = paramsAs<mote_rt::ConvP>(L.Call);
+          CHECK(P.Nesterov == 0);
+          std::vector<float> WO = outBuf(W), VO = outBuf(V);
+          mote_rt::conv_grad_weight_momentum<float>(
+              P, L.in<float>(0), L.in<float>(1),
+              InPlace ? WO.data() : L.in<float>(2),
+              InPlace ? VO.data() : L.in<float>(3), nullptr, WO.data(),
+              VO.data());
+          checkOut(L.Run.Results[0], WO);
+          checkOut(L.Run.Results[1], VO);
+        }
+        {
+          AttrMap Ad = A;
+          Ad.set("beta", 0.875f);
+          Ad.set("epsilon", 1e-3f);
+          Ad.set("norm_coefficient_post", 0.0625f);
+          LoweredOp L = lowerOp(OpKind::ConvGradWeightAdam,
+                                {X, DY, W, V, H, i64({}, {2})}, Ad, 3);
+          REQUIRE_FALSE(L.LowerError);
+          CHECK(L.Call.Kernel == "conv_grad_weight_adam");
+          auto P = paramsAs<mote_rt::ConvP>(L.Call);
+          CHECK(P.Epsilon == 1e-3f);
+          CHECK(P.DecayPost == 0.0625f);
+          std::vector<float> WO = outBuf(W), VO = outBuf(V), HO = outBuf(H);
+          mote_rt::conv_grad_weight_adam<float>(
+              P, L.in<float>(0), L.in<float>(1),
+              InPlace ? WO.data() : L.in<float>(2),
+              InPlace ? VO.data() : L.in<float>(3),
+              InPlace ? HO.data() : L.in<float>(4), L.in<int64_t>(5),
+              WO.data(), VO.data(), HO.data());
+          checkOut(L.Run.Results[0], WO);
+          checkOut(L.Run.Results[1], VO);
+          checkOut(L.Run.Results[2], HO);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("fused weight-gradient updates reject mismatched state",
+          "[kernel][fuse]") {
+  Tensor X = randomF32({1, 2, 5, 5}, 1), W = randomF32({3, 2, 3, 3}, 2);
+  Tensor DY = randomF32({1, 3, 3, 3}, 5);
+  AttrMap A = attrs({{"weight_shape", Ints{3, 2, 3, 3}}, {"lr", 0.1f}});
+  OpRun R = runOp(OpKind::ConvGradWeightMomentum,
+                  {X, DY, W, randomF32({3, 2, 3, 1}, 6)}, A, 2);
+  REQUIRE(R.Error);
+  CHECK_THAT(R.Error->Message,
+             Catch::Contains("optimizer state (input 3) is f32[3,2,3,1] but "
+                             "the weight is f32[3,2,3,3]"));
+  R = runOp(OpKind::ConvGradWeightAdam,
+            {X, DY, W, W, W, randomF32({1}, 7)}, A, 3);
+  REQUIRE(R.Error);
+  CHECK_THAT(R.Error->Message,
+             Catch::Contains("the step count must be an i64 scalar"));
+  AttrMap Bad = A;
+  Bad.set("mode", std::string("heavy-ball"));
+  R = runOp(OpKind::ConvGradWeightMomentum, {X, DY, W, W}, Bad, 2);
+  REQUIRE(R.Error);
+  CHECK_THAT(R.Error->Message, Catch::Contains("mode must be"));
+}
+
 TEST_CASE("kernel gemm with a fused activation, and writing over C",
           "[kernel][fuse]") {
   Tensor A = randomF32({4, 3}, 1), B = randomF32({4, 5}, 2);

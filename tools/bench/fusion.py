@@ -4,18 +4,22 @@
 usage: tools/bench/fusion.py [--motec build/bin/motec] [--oracle build/oracle]
                              [--target cortex-m4] [--emit cpp|obj]
                              [--cases kws/full,...] [--inference]
+                             [--optimizer sgd|momentum|adam]
 
 For each oracle case (model/update spec of tests/models/train_oracle.py;
 `ctest -R oracle-export` writes them) the same training step is compiled
 twice, with the fuse pass and with --no-fuse, and the table shows:
   - the arena of the planned step (`motec plan`) and the bytes fusion saves
-    (weight gradients folded into their SGD update are never stored;
+    (weight gradients folded into their update are never stored;
     pre-activation tensors are not kept for the backward pass);
   - guest instructions of one training step on the emulated target (`motec
     run --count-instructions`: a qemu TCG plugin, deterministic, so one run
     each) and instructions per MAC (MACs of the forward and backward
     multiply-accumulates the step executes, `motec inspect --train`).
-With --inference the same for one inference of each model (no --train:
+--optimizer trains with that optimizer instead of the case's own (momentum
+and Adam fold the conv weight gradients into their update too, and
+momentum the Gemm ones, without weight decay). With --inference the same
+for one inference of each model (no --train:
 the forward graph only; the update spec of a case does not matter).
 A table of figures, not a test.
 """
@@ -44,13 +48,15 @@ def main():
     ap.add_argument("--emit", default="cpp", choices=["cpp", "obj"])
     ap.add_argument("--cases", default=None)
     ap.add_argument("--inference", action="store_true")
+    ap.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
     a = ap.parse_args()
     if a.cases is None:
         a.cases = ("mlp/full,cnn/full,kws/full,mobilenet_v2_w035/full"
                    if a.inference else
                    "mlp/full,mlp/bias,cnn/full,cnn/bias,cnn/channels,"
                    "kws/full,kws/bias,kws/channels")
-    what = "one inference" if a.inference else "one SGD training step"
+    what = ("one inference" if a.inference else
+            f"one {a.optimizer or 'SGD'} training step")
     print(f"{what}, batch of the oracle case, {a.target} "
           f"(--emit {a.emit}); instructions counted by qemu\n")
     print(f"{'case':<13} {'arena no-fuse':>13} {'arena fused':>12} "
@@ -61,6 +67,9 @@ def main():
         if a.inference:
             args = []
             case = case.split("/")[0]
+        elif a.optimizer:
+            i = args.index("--optimizer")
+            args[i + 1] = a.optimizer
         a0 = arena(a.motec, onnx, args, False)
         a1 = arena(a.motec, onnx, args, True)
         i0 = count(a.motec, onnx, mdir, args + ["--no-fuse"], a.target, a.emit)

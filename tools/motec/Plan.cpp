@@ -213,7 +213,7 @@ int runPlan(const ParsedArgs &Args) {
   const PassContext::FusionStats &F = S->Passes.Fusion;
   if (F.Activations || F.WeightUpdates || F.BiasGradients)
     fmt::print("fused: {} activations into their Conv/Gemm, {} weight "
-               "gradients into their SGD update ({} gradient bytes never "
+               "gradients into their update ({} gradient bytes never "
                "stored), {} bias gradients into their activation's "
                "gradient\n",
                F.Activations, F.WeightUpdates, F.GradientBytes,

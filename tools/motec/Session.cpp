@@ -26,6 +26,7 @@ constexpr OptionSpec ModelOptionSpecs[] = {
     {"optimizer", "sgd|momentum|adam", false, "optimizer (default sgd)"},
     {"lr", "F", false, "learning rate (default 0.01)"},
     {"momentum", "F", false, "momentum coefficient (default 0.9)"},
+    {"nesterov", "", false, "Nesterov momentum (with --optimizer momentum)"},
     {"weight-decay", "F", false, "L2 coefficient added to gradients (default 0)"},
     {"update", "PATTERN[:RATIO]", true,
      "train parameters matching the glob; RATIO trains the first "
@@ -87,7 +88,7 @@ Expected<Session> parseSession(const ParsedArgs &Args) {
   TrainOptions &T = S.Passes.Train;
   static constexpr std::string_view TrainOnly[] = {
       "loss", "output", "label-name", "optimizer", "lr", "momentum",
-      "weight-decay", "update", "update-file"};
+      "nesterov", "weight-decay", "update", "update-file"};
   for (std::string_view O : TrainOnly)
     if (Args.has(O) && !S.Training)
       return usage(fmt::format("--{} needs --train", O));
@@ -114,6 +115,9 @@ Expected<Session> parseSession(const ParsedArgs &Args) {
       return usage(fmt::format("--optimizer '{}': use sgd, momentum or adam",
                                *O));
   }
+  T.Nesterov = Args.has("nesterov");
+  if (T.Nesterov && T.Optimizer != OptimizerKind::Momentum)
+    return usage("--nesterov needs --optimizer momentum");
   struct {
     const char *Name;
     float *Dest;

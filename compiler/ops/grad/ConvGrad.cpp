@@ -24,8 +24,17 @@
 //     W'[m] = W[m]                                          otherwise
 //     ConvGradWeight and SgdUpdate in one op (the fuse pass makes it): TTE's
 //     in-place SGD. The result overwrites W on a device and the weight
-//     gradient is never stored whole: the kernel folds each partial sum
+//     gradient is never stored whole: the kernel folds each finished sum
 //     into the weight as it is made.
+//
+//   ConvGradWeightMomentum(X, dY, W, V[, T]){..., lr, alpha, beta, mode,
+//                                            norm_coefficient} -> W', V'
+//   ConvGradWeightAdam(X, dY, W, V, H, T){..., lr, alpha, beta, epsilon,
+//                        norm_coefficient, norm_coefficient_post} -> W', V', H'
+//     The same with MomentumUpdate / AdamUpdate (their attributes and
+//     arithmetic, compiler/ops/train/Optimizer.cpp): the optimizer state
+//     of the first K channels steps with the weight, the rest passes
+//     through.
 //
 // Taps in the padding read nothing and receive nothing. The interpreter
 // kernels accumulate in double.
@@ -33,6 +42,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/ops/nn/NnLower.h"
+#include "compiler/ops/train/Optimizer.h"
 
 namespace mote {
 namespace {
@@ -193,10 +203,23 @@ Status kernelConvGradWeight(const Node &N, std::span<const Tensor *const> In,
 }
 
 //===----------------------------------------------------------------------===//
-// ConvGradWeightSgd(X, dY, W)
+// ConvGradWeightSgd(X, dY, W), ConvGradWeightMomentum(X, dY, W, V[, T]),
+// ConvGradWeightAdam(X, dY, W, V, H, T)
 //===----------------------------------------------------------------------===//
 
-Expected<WeightGradGeometry> convGradWeightSgdGeometry(const Node &N) {
+/// The optimizer state inputs (after W) of a fused weight-gradient op.
+size_t numStates(const Node &N) {
+  switch (N.op()) {
+  case OpKind::ConvGradWeightMomentum:
+    return 1;
+  case OpKind::ConvGradWeightAdam:
+    return 2;
+  default:
+    return 0;
+  }
+}
+
+Expected<WeightGradGeometry> convGradWeightUpdateGeometry(const Node &N) {
   Expected<WeightGradGeometry> G = convGradWeightGeometry(N);
   if (!G)
     return G.takeError();
@@ -206,22 +229,41 @@ Expected<WeightGradGeometry> convGradWeightSgdGeometry(const Node &N) {
                                "weight_shape {}",
                                W.str(), dtypeName(N.inType(0).Elem),
                                shapeStr(N.attrs().getInts("weight_shape"))));
+  size_t States = numStates(N);
+  for (size_t I = 3; I < 3 + States; ++I)
+    if (N.inType(I) != W)
+      return opError(fmt::format("optimizer state (input {}) is {} but the "
+                                 "weight is {}",
+                                 I, N.inType(I).str(), W.str()));
+  for (size_t I = 3 + States; I < N.numInputs(); ++I)
+    if (N.input(I) && (N.inType(I).Elem != DType::I64 ||
+                       N.inType(I).numElements() != 1))
+      return opError(fmt::format("the step count must be an i64 scalar, got "
+                                 "{}",
+                                 N.inType(I).str()));
+  if (N.op() == OpKind::ConvGradWeightMomentum) {
+    std::string Mode = N.attrs().getString("mode", "standard");
+    if (Mode != "standard" && Mode != "nesterov")
+      return opError(fmt::format("mode must be \"standard\" or \"nesterov\", "
+                                 "got \"{}\"",
+                                 Mode));
+  }
   return G;
 }
 
-Expected<std::vector<TensorType>> inferConvGradWeightSgd(const Node &N) {
-  if (Expected<WeightGradGeometry> G = convGradWeightSgdGeometry(N); !G)
+Expected<std::vector<TensorType>> inferConvGradWeightUpdate(const Node &N) {
+  if (Expected<WeightGradGeometry> G = convGradWeightUpdateGeometry(N); !G)
     return G.takeError();
-  return std::vector<TensorType>{N.inType(2)};
+  return std::vector<TensorType>(1 + numStates(N), N.inType(2));
 }
 
-// dW as ConvGradWeight computes it, then SgdUpdate's arithmetic (in
-// double) on the channels it covers, so the result equals the two unfused
-// ops exactly.
-Status kernelConvGradWeightSgd(const Node &N,
-                               std::span<const Tensor *const> In,
-                               std::span<Tensor> Out) {
-  Expected<WeightGradGeometry> G = convGradWeightSgdGeometry(N);
+// dW as ConvGradWeight computes it, then the update op's own arithmetic
+// (compiler/ops/train/Optimizer.h) on the channels it covers, so the result
+// equals the two unfused ops exactly.
+Status kernelConvGradWeightUpdate(const Node &N,
+                                  std::span<const Tensor *const> In,
+                                  std::span<Tensor> Out) {
+  Expected<WeightGradGeometry> G = convGradWeightUpdateGeometry(N);
   if (!G)
     return G.takeError();
   Shape DWDims = N.attrs().getInts("weight_shape");
@@ -234,14 +276,22 @@ Status kernelConvGradWeightSgd(const Node &N,
   });
   if (!S)
     return S;
-  double Lr = N.attrs().getFloat("lr", 0);
-  double Norm = N.attrs().getFloat("norm_coefficient", 0);
-  Out[0] = *In[2];
-  for (int64_t I = 0, E = DW.numElements(); I < E; ++I) {
-    double W = In[2]->getAsDouble(I);
-    Out[0].setFromDouble(I, W - Lr * (DW.getAsDouble(I) + Norm * W));
+  // The update op's operands: W, dW, the state, the step count.
+  std::vector<const Tensor *> UpdateIn = {In[2], &DW};
+  UpdateIn.insert(UpdateIn.end(), In.begin() + 3, In.end());
+  AttrMap A = N.attrs();
+  if (G->Channels != G->Conv.M) {
+    A.set("axis", int64_t(0));
+    A.set("channels", G->Channels);
   }
-  return ok();
+  switch (N.op()) {
+  case OpKind::ConvGradWeightMomentum:
+    return applyMomentumUpdate(A, UpdateIn, Out);
+  case OpKind::ConvGradWeightAdam:
+    return applyAdamUpdate(A, UpdateIn, Out);
+  default:
+    return applySgdUpdate(A, UpdateIn, Out);
+  }
 }
 
 // MACs = those of the forward Conv restricted to the computed channels:
@@ -286,18 +336,38 @@ Status lowerConvGradWeight(const Node &N, KernelCall &C) {
   return lowerConvParams(G->Conv, G->Channels, C);
 }
 
-Status lowerConvGradWeightSgd(const Node &N, KernelCall &C) {
-  Expected<WeightGradGeometry> G = convGradWeightSgdGeometry(N);
+/// conv_grad_weight_sgd / _momentum / _adam<T>(ConvP, X, dY, W, state...,
+/// step, W', state'...), the update's attributes in ConvP's epilogue.
+Status lowerConvGradWeightUpdate(const Node &N, KernelCall &C) {
+  Expected<WeightGradGeometry> G = convGradWeightUpdateGeometry(N);
   if (!G)
     return G.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
+  const AttrMap &A = N.attrs();
+  ConvEpilogue E{.Lr = A.getFloat("lr", 0),
+                 .Decay = A.getFloat("norm_coefficient", 0)};
   C.Header = "mote_rt/conv.h";
-  C.Kernel = "conv_grad_weight_sgd";
   C.TypeArgs = {N.inType(0).Elem};
-  return lowerConvParams(G->Conv, G->Channels, C,
-                         {.Lr = N.attrs().getFloat("lr", 0),
-                          .Decay = N.attrs().getFloat("norm_coefficient", 0)});
+  switch (N.op()) {
+  case OpKind::ConvGradWeightMomentum:
+    C.Kernel = "conv_grad_weight_momentum";
+    E.Alpha = A.getFloat("alpha", 0.9f);
+    E.Beta = A.getFloat("beta", 1.0f);
+    E.Nesterov = A.getString("mode", "standard") == "nesterov";
+    break;
+  case OpKind::ConvGradWeightAdam:
+    C.Kernel = "conv_grad_weight_adam";
+    E.Alpha = A.getFloat("alpha", 0.9f);
+    E.Beta = A.getFloat("beta", 0.999f);
+    E.Epsilon = A.getFloat("epsilon", 0.0f);
+    E.DecayPost = A.getFloat("norm_coefficient_post", 0);
+    break;
+  default:
+    C.Kernel = "conv_grad_weight_sgd";
+    break;
+  }
+  return lowerConvParams(G->Conv, G->Channels, C, E);
 }
 
 constexpr AttrSpec ConvGradInputAttrs[] = {
@@ -321,18 +391,30 @@ constexpr AttrSpec ConvGradWeightAttrs[] = {
     {"weight_shape", AttrKind::Ints, /*Required=*/true},
 };
 
-constexpr AttrSpec ConvGradWeightSgdAttrs[] = {
-    {"auto_pad", AttrKind::String},
-    {"dilations", AttrKind::Ints},
-    {"group", AttrKind::Int},
-    {"kernel_shape", AttrKind::Ints},
-    {"lr", AttrKind::Float, /*Required=*/true},
-    {"norm_coefficient", AttrKind::Float},
-    {"out_channels", AttrKind::Int},
-    {"pads", AttrKind::Ints},
-    {"strides", AttrKind::Ints},
-    {"weight_shape", AttrKind::Ints, /*Required=*/true},
+#define MOTE_CONV_ATTRS                                                        \
+  {"auto_pad", AttrKind::String}, {"dilations", AttrKind::Ints},              \
+      {"group", AttrKind::Int}, {"kernel_shape", AttrKind::Ints},             \
+      {"out_channels", AttrKind::Int}, {"pads", AttrKind::Ints},              \
+      {"strides", AttrKind::Ints},                                            \
+      {"weight_shape", AttrKind::Ints, /*Required=*/true},                    \
+      {"lr", AttrKind::Float, /*Required=*/true},                             \
+      {"norm_coefficient", AttrKind::Float}
+
+constexpr AttrSpec ConvGradWeightSgdAttrs[] = {MOTE_CONV_ATTRS};
+constexpr AttrSpec ConvGradWeightMomentumAttrs[] = {
+    MOTE_CONV_ATTRS,
+    {"alpha", AttrKind::Float},
+    {"beta", AttrKind::Float},
+    {"mode", AttrKind::String},
 };
+constexpr AttrSpec ConvGradWeightAdamAttrs[] = {
+    MOTE_CONV_ATTRS,
+    {"alpha", AttrKind::Float},
+    {"beta", AttrKind::Float},
+    {"epsilon", AttrKind::Float},
+    {"norm_coefficient_post", AttrKind::Float},
+};
+#undef MOTE_CONV_ATTRS
 
 } // namespace
 
@@ -377,15 +459,51 @@ extern const OpDef OpDef_ConvGradWeightSgd = {
     .MinOutputs = 1,
     .MaxOutputs = 1,
     .Attrs = ConvGradWeightSgdAttrs,
-    .Infer = inferConvGradWeightSgd,
-    .Kernel = kernelConvGradWeightSgd,
+    .Infer = inferConvGradWeightUpdate,
+    .Kernel = kernelConvGradWeightUpdate,
     .Macs = macsConvGradWeight,
     .Grad = nullptr,
     .Flags = OpFlagNotDifferentiable,
     .Summary = "Conv's weight W after one SGD step on its gradient from X and "
                "dY (ConvGradWeight + SgdUpdate fused; the first out_channels "
                "channels train)",
-    .Lower = lowerConvGradWeightSgd,
+    .Lower = lowerConvGradWeightUpdate,
+};
+
+extern const OpDef OpDef_ConvGradWeightMomentum = {
+    .Name = "ConvGradWeightMomentum",
+    .MinInputs = 4,
+    .MaxInputs = 5,
+    .MinOutputs = 2,
+    .MaxOutputs = 2,
+    .Attrs = ConvGradWeightMomentumAttrs,
+    .Infer = inferConvGradWeightUpdate,
+    .Kernel = kernelConvGradWeightUpdate,
+    .Macs = macsConvGradWeight,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "Conv's weight W and momentum V after one momentum step on "
+               "the weight's gradient from X and dY (ConvGradWeight + "
+               "MomentumUpdate fused; the first out_channels channels train)",
+    .Lower = lowerConvGradWeightUpdate,
+};
+
+extern const OpDef OpDef_ConvGradWeightAdam = {
+    .Name = "ConvGradWeightAdam",
+    .MinInputs = 6,
+    .MaxInputs = 6,
+    .MinOutputs = 3,
+    .MaxOutputs = 3,
+    .Attrs = ConvGradWeightAdamAttrs,
+    .Infer = inferConvGradWeightUpdate,
+    .Kernel = kernelConvGradWeightUpdate,
+    .Macs = macsConvGradWeight,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "Conv's weight W and Adam moments V, H after one Adam step on "
+               "the weight's gradient from X and dY (ConvGradWeight + "
+               "AdamUpdate fused; the first out_channels channels train)",
+    .Lower = lowerConvGradWeightUpdate,
 };
 
 } // namespace mote

@@ -128,6 +128,11 @@ Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
   lowerActivationParams(E.Act, C);
   C.addFloat(E.Lr);
   C.addFloat(E.Decay);
+  C.addFloat(E.Alpha);
+  C.addFloat(E.Beta);
+  C.addFloat(E.Epsilon);
+  C.addFloat(E.DecayPost);
+  C.addInt(E.Nesterov);
   return ok();
 }
 

@@ -22,12 +22,19 @@ namespace mote {
 Status requireKernelSizes(const Node &N);
 
 /// What a conv kernel does besides the convolution: the fused activation of
-/// the forward kernels, the learning rate and weight decay (SGD's
-/// norm_coefficient) of conv_grad_weight_sgd. The last fields of ConvP.
+/// the forward kernels, the optimizer step of conv_grad_weight_sgd /
+/// _momentum / _adam (the attributes of the update op: lr,
+/// norm_coefficient, alpha, beta, epsilon, norm_coefficient_post, mode
+/// nesterov). The last fields of ConvP.
 struct ConvEpilogue {
   FusedActivation Act;
   double Lr = 0;
   double Decay = 0;
+  double Alpha = 0;
+  double Beta = 0;
+  double Epsilon = 0;
+  double DecayPost = 0;
+  bool Nesterov = false;
 };
 
 /// Pushes the fields of mote_rt::ConvP for \p G, the kernel computing the

@@ -32,6 +32,7 @@
 
 #include "compiler/ops/OpUtils.h"
 #include "compiler/ops/tensor/TensorLowering.h"
+#include "compiler/ops/train/Optimizer.h"
 
 #include <cmath>
 
@@ -121,15 +122,15 @@ Expected<std::vector<TensorType>> inferAdam(const Node &N) {
 }
 
 /// Calls F(XIndex, GIndex) for every element of X that updates.
-template <class Fn> void forEachUpdated(const Node &N, const Tensor &X,
+template <class Fn> void forEachUpdated(const AttrMap &A, const Tensor &X,
                                        const Tensor &G, Fn F) {
-  int64_t Channels = N.attrs().getInt("channels", -1);
+  int64_t Channels = A.getInt("channels", -1);
   if (Channels == -1) {
     for (int64_t I = 0; I < X.numElements(); ++I)
       F(I, I);
     return;
   }
-  size_t Axis = size_t(N.attrs().getInt("axis", 0));
+  size_t Axis = size_t(A.getInt("axis", 0));
   const Shape &XS = X.shape();
   int64_t Outer = 1, Inner = 1;
   for (size_t D = 0; D < Axis; ++D)
@@ -147,12 +148,14 @@ int64_t stepOf(std::span<const Tensor *const> In, size_t I) {
   return I < In.size() && In[I] ? In[I]->getAsInt(0) : 1;
 }
 
-Status kernelSgd(const Node &N, std::span<const Tensor *const> In,
-                 std::span<Tensor> Out) {
-  double Lr = N.attrs().getFloat("lr", 0);
-  double Norm = N.attrs().getFloat("norm_coefficient", 0);
+} // namespace
+
+Status applySgdUpdate(const AttrMap &A, std::span<const Tensor *const> In,
+                      std::span<Tensor> Out) {
+  double Lr = A.getFloat("lr", 0);
+  double Norm = A.getFloat("norm_coefficient", 0);
   Out[0] = *In[0];
-  forEachUpdated(N, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
+  forEachUpdated(A, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
     double X = In[0]->getAsDouble(XI);
     double G = In[1]->getAsDouble(GI) + Norm * X;
     Out[0].setFromDouble(XI, X - Lr * G);
@@ -160,18 +163,18 @@ Status kernelSgd(const Node &N, std::span<const Tensor *const> In,
   return ok();
 }
 
-Status kernelMomentum(const Node &N, std::span<const Tensor *const> In,
-                      std::span<Tensor> Out) {
-  double Lr = N.attrs().getFloat("lr", 0);
-  double Alpha = N.attrs().getFloat("alpha", 0.9f);
-  double Beta = N.attrs().getFloat("beta", 1.0f);
-  double Norm = N.attrs().getFloat("norm_coefficient", 0);
-  bool Nesterov = N.attrs().getString("mode", "standard") == "nesterov";
+Status applyMomentumUpdate(const AttrMap &A, std::span<const Tensor *const> In,
+                           std::span<Tensor> Out) {
+  double Lr = A.getFloat("lr", 0);
+  double Alpha = A.getFloat("alpha", 0.9f);
+  double Beta = A.getFloat("beta", 1.0f);
+  double Norm = A.getFloat("norm_coefficient", 0);
+  bool Nesterov = A.getString("mode", "standard") == "nesterov";
   if (stepOf(In, 3) <= 0)
     Beta = 1;
   Out[0] = *In[0];
   Out[1] = *In[2];
-  forEachUpdated(N, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
+  forEachUpdated(A, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
     double X = In[0]->getAsDouble(XI);
     double G = In[1]->getAsDouble(GI) + Norm * X;
     double V = Alpha * In[2]->getAsDouble(XI) + Beta * G;
@@ -181,14 +184,14 @@ Status kernelMomentum(const Node &N, std::span<const Tensor *const> In,
   return ok();
 }
 
-Status kernelAdam(const Node &N, std::span<const Tensor *const> In,
-                  std::span<Tensor> Out) {
-  double Lr = N.attrs().getFloat("lr", 0);
-  double Alpha = N.attrs().getFloat("alpha", 0.9f);
-  double Beta = N.attrs().getFloat("beta", 0.999f);
-  double Eps = N.attrs().getFloat("epsilon", 0.0f); // ONNX default
-  double Norm = N.attrs().getFloat("norm_coefficient", 0);
-  double Post = N.attrs().getFloat("norm_coefficient_post", 0);
+Status applyAdamUpdate(const AttrMap &A, std::span<const Tensor *const> In,
+                       std::span<Tensor> Out) {
+  double Lr = A.getFloat("lr", 0);
+  double Alpha = A.getFloat("alpha", 0.9f);
+  double Beta = A.getFloat("beta", 0.999f);
+  double Eps = A.getFloat("epsilon", 0.0f); // ONNX default
+  double Norm = A.getFloat("norm_coefficient", 0);
+  double Post = A.getFloat("norm_coefficient_post", 0);
   int64_t T = stepOf(In, 4);
   double R = Lr;
   if (T > 0)
@@ -197,7 +200,7 @@ Status kernelAdam(const Node &N, std::span<const Tensor *const> In,
   Out[0] = *In[0];
   Out[1] = *In[2];
   Out[2] = *In[3];
-  forEachUpdated(N, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
+  forEachUpdated(A, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
     double X = In[0]->getAsDouble(XI);
     double G = In[1]->getAsDouble(GI) + Norm * X;
     double V = Alpha * In[2]->getAsDouble(XI) + (1 - Alpha) * G;
@@ -207,6 +210,21 @@ Status kernelAdam(const Node &N, std::span<const Tensor *const> In,
     Out[0].setFromDouble(XI, (1 - Post) * (X - R * V / (std::sqrt(H) + Eps)));
   });
   return ok();
+}
+
+namespace {
+
+Status kernelSgd(const Node &N, std::span<const Tensor *const> In,
+                 std::span<Tensor> Out) {
+  return applySgdUpdate(N.attrs(), In, Out);
+}
+Status kernelMomentum(const Node &N, std::span<const Tensor *const> In,
+                      std::span<Tensor> Out) {
+  return applyMomentumUpdate(N.attrs(), In, Out);
+}
+Status kernelAdam(const Node &N, std::span<const Tensor *const> In,
+                  std::span<Tensor> Out) {
+  return applyAdamUpdate(N.attrs(), In, Out);
 }
 
 //===----------------------------------------------------------------------===//
