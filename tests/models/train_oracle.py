@@ -121,8 +121,15 @@ MODELS = {
         ("channels", ["fc1.*:0.5", "head.*"])]),
 }
 
-# Optimizer variants run on the MLP only: (spec name, optimizer, settings).
-OPTIMIZER_SPECS = [("momentum", "momentum"), ("adam", "adam")]
+# Optimizer variants: (spec name, update rules, optimizer) per model. On the
+# CNN they go through the conv weight-gradient kernels that apply the
+# update themselves (ConvGradWeightMomentum / Adam), a channel slice too.
+OPTIMIZER_SPECS = {
+    "mlp": [("momentum", [], "momentum"), ("adam", [], "adam")],
+    "cnn": [("momentum_channels", ["conv2.*:0.5", "fc1.*:0.25", "fc2.*"],
+             "momentum"),
+            ("adam", [], "adam")],
+}
 LR = 0.05
 
 
@@ -253,8 +260,7 @@ def export(name, out):
     save_pb(label, "label", os.path.join(d, "label.pb"))
     initial = {k: v.clone() for k, v in model.state_dict().items()}
     runs = [(s, rules, "sgd") for s, rules in specs]
-    if name == "mlp":
-        runs += [(s, [], opt) for s, opt in OPTIMIZER_SPECS]
+    runs += OPTIMIZER_SPECS.get(name, [])
     for spec, rules, opt in runs:
         model.load_state_dict(initial)
         losses, trained = train(model, x, label, rules, opt)
