@@ -29,14 +29,13 @@
 //                     full SgdUpdate becomes one Gemm with the weight as C,
 //                     alpha' = -lr alpha and beta = 1 - lr norm_coefficient:
 //                     W' = W - lr (dW + norm W), written over W.
-//   gemm-weight-momentum
-//                     The same Gemm followed by its full standard
-//                     MomentumUpdate without weight decay becomes a Gemm
-//                     with the momentum as C (alpha' = beta alpha, beta' =
-//                     momentum alpha: V' = alpha V + beta dW, written over
-//                     V) and SgdUpdate(W, V'){lr}. A Gemm weight gradient
-//                     with Adam, Nesterov momentum or weight decay stays:
-//                     those read the gradient itself.
+//   gemm-weight-update
+//                     The same Gemm followed by its MomentumUpdate or
+//                     AdamUpdate, or by an SgdUpdate of the first rows only
+//                     (a channel slice), becomes GemmGradWeightSgd,
+//                     GemmGradWeightMomentum or GemmGradWeightAdam, which
+//                     applies the update to each gradient element as it is
+//                     finished.
 //   activation-grad-bias
 //                     ReluGrad or ClipGrad, and a ReduceSum of its result
 //                     over every axis but 1 (the gradient of the bias of
@@ -171,9 +170,13 @@ Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
   std::vector<std::string> Outs;
   for (const Value *O : Upd->outputs())
     Outs.push_back(G.uniqueName(O->name() + ".fused"));
-  const char *Suffix = Op == OpKind::ConvGradWeightMomentum ? ".momentum"
-                       : Op == OpKind::ConvGradWeightAdam   ? ".adam"
-                                                            : ".sgd";
+  const char *Suffix =
+      (Op == OpKind::ConvGradWeightMomentum ||
+       Op == OpKind::GemmGradWeightMomentum)
+          ? ".momentum"
+      : (Op == OpKind::ConvGradWeightAdam || Op == OpKind::GemmGradWeightAdam)
+          ? ".adam"
+          : ".sgd";
   Expected<Node *> F =
       G.createNode(Upd, Op, G.uniqueName(GW->name() + Suffix), Ins,
                    std::move(A), Outs);
@@ -223,24 +226,33 @@ Expected<bool> fuseConvWeightUpdate(Graph &G, PassContext &Ctx, Node *GW) {
   return replaceWithUpdate(G, Ctx, GW, Upd, Op, std::move(A));
 }
 
-/// Is \p GW a Gemm computing a whole weight gradient (no C, no activation)
-/// whose only use is update \p Upd of kind \p Kind over every element?
-Node *gemmWeightUpdate(const Graph &G, Node *GW, OpKind Kind) {
+/// The update of the weight gradient Gemm \p GW (no C, no activation), if
+/// it is the gradient's only use and trains whole rows of the weight: the
+/// gradient is [M, N], the weight [R, N] with its first M rows training.
+Node *gemmWeightUpdate(const Graph &G, Node *GW) {
   if (GW->op() != OpKind::Gemm || GW->phase() != NodePhase::Backward ||
       GW->input(2) || GW->attrs().has("activation"))
     return nullptr;
   Node *Upd = soleUpdateUser(G, GW->output(0));
-  if (!Upd || Upd->op() != Kind || !updatesAll(*Upd) ||
-      Upd->input(0)->type() != GW->output(0)->type())
-    return nullptr; // a partial-channel update is not one Gemm
+  if (!Upd)
+    return nullptr;
+  const TensorType &W = Upd->inType(0), &Grad = GW->output(0)->type();
+  if (W.rank() != 2 || W.Elem != Grad.Elem || W.Dims[1] != Grad.Dims[1])
+    return nullptr;
+  if (updatesAll(*Upd))
+    return W.Dims[0] == Grad.Dims[0] ? Upd : nullptr;
+  // A channel slice: along the rows, as many as the gradient has.
+  if (Upd->attrs().getInt("axis", 0) != 0 ||
+      Upd->attrs().getInt("channels", -1) != Grad.Dims[0])
+    return nullptr;
   return Upd;
 }
 
 /// gemm-weight-sgd: a weight-gradient Gemm \p GW (no C) and its full
 /// SgdUpdate become one Gemm with the weight as C.
 Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
-  Node *Upd = gemmWeightUpdate(G, GW, OpKind::SgdUpdate);
-  if (!Upd)
+  Node *Upd = gemmWeightUpdate(G, GW);
+  if (!Upd || Upd->op() != OpKind::SgdUpdate || !updatesAll(*Upd))
     return false;
   double Lr = Upd->attrs().getFloat("lr", 0);
   double Norm = Upd->attrs().getFloat("norm_coefficient", 0);
@@ -261,50 +273,27 @@ Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   return true;
 }
 
-/// gemm-weight-momentum: a weight-gradient Gemm \p GW (no C) and its full
-/// standard MomentumUpdate without weight decay become a Gemm computing the
-/// new momentum over the old one, V' = alpha V + beta dW (the momentum as
-/// C), and an SgdUpdate W' = W - lr V'. The gradient is never stored.
-/// (Weight decay and Nesterov read g itself, which this form never has.)
-Expected<bool> fuseGemmWeightMomentum(Graph &G, PassContext &Ctx, Node *GW) {
-  Node *Upd = gemmWeightUpdate(G, GW, OpKind::MomentumUpdate);
+/// gemm-weight-update: a weight-gradient Gemm \p GW (no C) and its
+/// momentum or Adam update, or an SGD update of a row slice, become one
+/// GemmGradWeightSgd / Momentum / Adam.
+Expected<bool> fuseGemmWeightUpdate(Graph &G, PassContext &Ctx, Node *GW) {
+  Node *Upd = gemmWeightUpdate(G, GW);
   if (!Upd)
     return false;
-  const AttrMap &U = Upd->attrs();
-  float Beta = U.getFloat("beta", 1.0f);
-  // beta applies from the second step on (T > 0); with a step count it is
-  // one Gemm only if it is 1.
-  bool HasStep = Upd->numInputs() > 3 && Upd->input(3);
-  if (U.getString("mode", "standard") != "standard" ||
-      U.getFloat("norm_coefficient", 0) != 0 || (HasStep && Beta != 1.0f))
-    return false;
-  AttrMap A = GW->attrs();
-  A.set("alpha", float(double(Beta) * GW->attrs().getFloat("alpha", 1.0f)));
-  A.set("beta", U.getFloat("alpha", 0.9f));
-  Value *V = Upd->input(2);
-  Expected<Node *> M = G.createNode(
-      Upd, OpKind::Gemm, G.uniqueName(GW->name() + ".momentum"),
-      {GW->input(0), GW->input(1), V}, std::move(A),
-      {G.uniqueName(Upd->output(1)->name() + ".fused")});
-  if (!M)
-    return M.takeError();
-  AttrMap SA;
-  SA.set("lr", U.getFloat("lr", 0));
-  Expected<Node *> S = G.createNode(
-      Upd, OpKind::SgdUpdate, G.uniqueName(Upd->name() + ".apply"),
-      {Upd->input(0), (*M)->output(0)}, std::move(SA),
-      {G.uniqueName(Upd->output(0)->name() + ".fused")});
-  if (!S)
-    return S.takeError();
-  ++Ctx.Fusion.WeightUpdates;
-  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
-  (*M)->setPhase(NodePhase::Update);
-  (*S)->setPhase(NodePhase::Update);
-  replaceValue(G, Ctx, Upd->output(1), (*M)->output(0));
-  replaceValue(G, Ctx, Upd->output(0), (*S)->output(0));
-  G.eraseNode(Upd);
-  G.eraseNode(GW);
-  return true;
+  AttrMap A;
+  copyAttrs(*GW, A, {"transA", "transB"});
+  if (GW->attrs().has("alpha"))
+    A.set("scale", GW->attrs().getFloat("alpha", 1.0f));
+  copyAttrs(*Upd, A, {"lr", "norm_coefficient"});
+  OpKind Op = OpKind::GemmGradWeightSgd;
+  if (Upd->op() == OpKind::MomentumUpdate) {
+    Op = OpKind::GemmGradWeightMomentum;
+    copyAttrs(*Upd, A, {"alpha", "beta", "mode"});
+  } else if (Upd->op() == OpKind::AdamUpdate) {
+    Op = OpKind::GemmGradWeightAdam;
+    copyAttrs(*Upd, A, {"alpha", "beta", "epsilon", "norm_coefficient_post"});
+  }
+  return replaceWithUpdate(G, Ctx, GW, Upd, Op, std::move(A));
 }
 
 /// Is \p S a ReduceSum of its input over every axis but 1?
@@ -402,7 +391,7 @@ Expected<bool> runFuse(Graph &G, PassContext &Ctx) {
   }
   for (Node *N : WeightGrads) {
     for (auto Pattern :
-         {fuseConvWeightUpdate, fuseGemmWeightSgd, fuseGemmWeightMomentum}) {
+         {fuseConvWeightUpdate, fuseGemmWeightSgd, fuseGemmWeightUpdate}) {
       Expected<bool> R = Pattern(G, Ctx, N);
       if (!R)
         return R.takeError();

@@ -9,7 +9,15 @@
 // matmul: numpy matmul, batched over broadcast batch dims; 1-D operands
 //         arrive as [1, K] / [K, 1] matrices (same storage).
 //
-// Both run one of two loop forms, chosen so the innermost loop is
+// gemm_grad_weight_sgd / _momentum / _adam: a weight gradient G = Scale A'
+//         B' ([M, N], the first M rows of the weight W [Rows, N]) applied by
+//         one SGD, momentum or Adam step (optim.h) as each element is
+//         finished: four by four elements at a time, each the dot product
+//         of its row of A' and column of B' (the batch is K, so the sums are
+//         short), then committed to W and the optimizer state. G is never
+//         stored; rows M .. Rows-1 pass through (copied unless in place).
+//
+// gemm and matmul run one of two loop forms, chosen so the innermost loop is
 // contiguous: with B' = B ([K, N] row-major) a row of Y accumulates
 // A'(i, k) * (row k of B); with B' = B^T ([N, K] row-major) each element of Y
 // is the dot product of a row of A' and a row of B. Conv's pointwise fast
@@ -21,6 +29,7 @@
 #define MOTE_RT_GEMM_H
 
 #include "mote_rt/block.h"
+#include "mote_rt/optim.h"
 
 namespace mote_rt {
 
@@ -145,6 +154,113 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
   detail::gemmAccumulate(P.M, P.N, P.K, Alpha, A, P.AStrideM, P.AStrideK, B,
                          P.N, Y, P.N);
   clampActivation(P, Y, P.M * P.N);
+}
+
+/// A weight-gradient product and the update it feeds (see the file
+/// comment): A'(i, k) = A[i * AStrideM + k * AStrideK], B'(k, j) = B[k *
+/// BStrideK + j * BStrideN]; the optimizer's attributes as in ConvP.
+struct GemmUpdateP {
+  int32_t M;
+  int32_t N;
+  int32_t K;
+  int32_t AStrideM;
+  int32_t AStrideK;
+  int32_t BStrideK;
+  int32_t BStrideN;
+  int32_t Rows; ///< rows of W (M of them train)
+  float Scale;
+  float Lr;
+  float Decay;
+  float Alpha;
+  float Beta;
+  float Epsilon;
+  float DecayPost;
+  int32_t Nesterov;
+};
+
+namespace detail {
+/// Calls Commit(i * N + j, G(i, j)) once for every element of the weight
+/// gradient G = Scale A' B'.
+template <class T, class Fn>
+MOTE_RT_INLINE void gemmGradWeight(const GemmUpdateP &P, const T *A,
+                                   const T *B, Fn Commit) {
+  const T Scale = T(P.Scale);
+  forBlocks<4>(0, P.M, [&](auto NITag, int32_t I0) MOTE_RT_LAMBDA {
+    forBlocks<4>(0, P.N, [&](auto NJTag, int32_t J0) MOTE_RT_LAMBDA {
+      constexpr int NI = decltype(NITag)::value, NJ = decltype(NJTag)::value;
+      const T *ARows[NI];
+      const T *BCols[NJ];
+      T Acc[NI][NJ];
+      MOTE_RT_UNROLL
+      for (int I = 0; I < NI; ++I) {
+        ARows[I] = A + (I0 + I) * P.AStrideM;
+        MOTE_RT_UNROLL
+        for (int J = 0; J < NJ; ++J)
+          Acc[I][J] = T(0);
+      }
+      MOTE_RT_UNROLL
+      for (int J = 0; J < NJ; ++J)
+        BCols[J] = B + (J0 + J) * P.BStrideN;
+      rowsDot<NI, NJ>(0, P.K, ARows, P.AStrideK, BCols, P.BStrideK, Acc);
+      MOTE_RT_UNROLL
+      for (int I = 0; I < NI; ++I) {
+        MOTE_RT_UNROLL
+        for (int J = 0; J < NJ; ++J)
+          Commit((I0 + I) * P.N + J0 + J, Scale * Acc[I][J]);
+      }
+    });
+  });
+}
+
+/// Copies rows M .. Rows-1 of each (source, destination) pair that differ.
+template <class T, int NB>
+MOTE_RT_INLINE void copyFrozenRows(const GemmUpdateP &P,
+                                   const T *const (&Src)[NB],
+                                   T *const (&Dst)[NB]) {
+  MOTE_RT_UNROLL
+  for (int I = 0; I < NB; ++I)
+    if (Dst[I] != Src[I])
+      copy(Src[I] + P.M * P.N, Dst[I] + P.M * P.N, (P.Rows - P.M) * P.N);
+}
+} // namespace detail
+
+/// Operands: A, B, W, W' (W' may be W).
+template <class T>
+MOTE_RT_KERNEL void gemm_grad_weight_sgd(const GemmUpdateP &P, const T *A,
+                                         const T *B, const T *W, T *WOut) {
+  detail::copyFrozenRows<T, 1>(P, {W}, {WOut});
+  const SgdStep<T> S(P.Lr, P.Decay);
+  detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
+    S(W, G, WOut, I);
+  });
+}
+
+/// Operands: A, B, W, V, step count (nullptr: 1), W', V'.
+template <class T>
+MOTE_RT_KERNEL void gemm_grad_weight_momentum(const GemmUpdateP &P,
+                                              const T *A, const T *B,
+                                              const T *W, const T *V,
+                                              const int64_t *Step, T *WOut,
+                                              T *VOut) {
+  detail::copyFrozenRows<T, 2>(P, {W, V}, {WOut, VOut});
+  const MomentumStep<T> S(P.Lr, P.Alpha, P.Beta, P.Decay, P.Nesterov, Step);
+  detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
+    S(W, G, V, WOut, VOut, I);
+  });
+}
+
+/// Operands: A, B, W, V, H, step count, W', V', H'.
+template <class T>
+MOTE_RT_KERNEL void gemm_grad_weight_adam(const GemmUpdateP &P, const T *A,
+                                          const T *B, const T *W, const T *V,
+                                          const T *H, const int64_t *Step,
+                                          T *WOut, T *VOut, T *HOut) {
+  detail::copyFrozenRows<T, 3>(P, {W, V, H}, {WOut, VOut, HOut});
+  const AdamStep<T> S(P.Lr, P.Alpha, P.Beta, P.Epsilon, P.Decay, P.DecayPost,
+                      Step);
+  detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
+    S(W, G, V, H, WOut, VOut, HOut, I);
+  });
 }
 
 /// Batched matrix product: batch index b of the Rank broadcast batch dims

@@ -181,6 +181,19 @@ TEST_CASE("fuse: weight decay and a partial-channel update", "[fuse]") {
   requireSameTraining(*Plain, *Fused);
 }
 
+TEST_CASE("fuse: SGD on a row slice of a Gemm weight", "[fuse]") {
+  Setup S;
+  S.Train.LearningRate = 0.1f;
+  S.Train.WeightDecay = 0.05f;
+  S.Update = {"fc.weight:0.5"};
+  auto Plain = build(S, false);
+  auto Fused = build(S, true);
+  // Not one Gemm over the weight (only 2 of its 3 rows train).
+  CHECK(count(*Fused, OpKind::GemmGradWeightSgd) == 1);
+  CHECK(count(*Fused, OpKind::SgdUpdate) == 0);
+  requireSameTraining(*Plain, *Fused);
+}
+
 TEST_CASE("fuse: bias-only training sums each bias gradient in its "
           "activation gradient",
           "[fuse]") {
@@ -232,10 +245,9 @@ TEST_CASE("fuse: momentum folds every weight gradient into its update",
   auto Fused = build(S, true);
   CHECK(count(*Fused, OpKind::ConvGradWeight) == 0);
   CHECK(count(*Fused, OpKind::ConvGradWeightMomentum) == 2);
-  // fc's weight gradient is a Gemm over the momentum; then an SgdUpdate
-  // by the new momentum. The three biases keep their MomentumUpdate.
+  CHECK(count(*Fused, OpKind::GemmGradWeightMomentum) == 1);
+  // The three biases keep their MomentumUpdate.
   CHECK(count(*Fused, OpKind::MomentumUpdate) == 3);
-  CHECK(count(*Fused, OpKind::SgdUpdate) == 1);
   CHECK(count(*Fused, OpKind::Relu) == 0);
   requireSameTraining(*Plain, *Fused);
 }
@@ -251,9 +263,8 @@ TEST_CASE("fuse: Nesterov momentum with weight decay on a channel slice",
   auto Plain = build(S, false);
   auto Fused = build(S, true);
   CHECK(count(*Fused, OpKind::ConvGradWeightMomentum) == 2);
-  // The Gemm form has no gradient for Nesterov and weight decay to read.
-  CHECK(count(*Fused, OpKind::SgdUpdate) == 0);
-  CHECK(count(*Fused, OpKind::MomentumUpdate) == 3);
+  CHECK(count(*Fused, OpKind::GemmGradWeightMomentum) == 1);
+  CHECK(count(*Fused, OpKind::MomentumUpdate) == 2);
   requireSameTraining(*Plain, *Fused);
 }
 
@@ -267,13 +278,17 @@ TEST_CASE("fuse: Adam folds conv weight gradients into their update",
   auto Fused = build(S, true);
   CHECK(count(*Fused, OpKind::ConvGradWeight) == 0);
   CHECK(count(*Fused, OpKind::ConvGradWeightAdam) == 2);
-  // fc's Gemm gradient and the biases keep their AdamUpdate.
-  CHECK(count(*Fused, OpKind::AdamUpdate) == 4);
+  CHECK(count(*Fused, OpKind::GemmGradWeightAdam) == 1);
+  // The biases keep their AdamUpdate.
+  CHECK(count(*Fused, OpKind::AdamUpdate) == 3);
   requireSameTraining(*Plain, *Fused);
-  S.Update = {"conv2.weight:0.5"};
+  // Channel slices: 3 of conv2's 6 output channels, 2 of fc's 3 rows.
+  S.Update = {"conv2.weight:0.5", "fc.weight:0.5"};
   auto PlainSlice = build(S, false);
   auto FusedSlice = build(S, true);
   CHECK(count(*FusedSlice, OpKind::ConvGradWeightAdam) == 1);
+  CHECK(count(*FusedSlice, OpKind::GemmGradWeightAdam) == 1);
+  CHECK(count(*FusedSlice, OpKind::AdamUpdate) == 0);
   requireSameTraining(*PlainSlice, *FusedSlice);
 }
 

@@ -457,6 +457,102 @@ TEST_CASE("kernel conv_grad_weight_momentum and _adam match the interpreter, "
   }
 }
 
+TEST_CASE("kernel gemm_grad_weight_sgd / _momentum / _adam match the "
+          "interpreter, in place and not, on a row slice",
+          "[kernel][fuse]") {
+  // G = scale A' B' is [M, 7]; W has R >= M rows. K = 1 (an outer product,
+  // batch 1) and K = 3; every transpose combination; M and N not multiples
+  // of the 4 x 4 block.
+  struct Case {
+    int64_t M, R, K;
+    bool TA, TB;
+  };
+  const int64_t N = 7;
+  for (Case C : {Case{5, 5, 1, true, false}, Case{5, 5, 3, true, false},
+                 Case{3, 6, 2, true, true}, Case{6, 6, 3, false, false},
+                 Case{2, 5, 3, false, true}}) {
+    Tensor A = randomF32(C.TA ? Shape{C.K, C.M} : Shape{C.M, C.K}, 1);
+    Tensor B = randomF32(C.TB ? Shape{N, C.K} : Shape{C.K, N}, 2);
+    Tensor W = randomF32({C.R, N}, 3), V = randomF32({C.R, N}, 4);
+    Tensor H = randomF32({C.R, N}, 5, 0.0f, 0.5f);
+    for (bool InPlace : {false, true}) {
+      INFO("M " << C.M << ", R " << C.R << ", K " << C.K << ", transA "
+                << C.TA << ", transB " << C.TB << ", in place " << InPlace);
+      AttrMap At = attrs({{"transA", int64_t(C.TA)},
+                          {"transB", int64_t(C.TB)},
+                          {"scale", -0.5f},
+                          {"lr", 0.125f},
+                          {"norm_coefficient", 0.25f}});
+      size_t NW = size_t(W.numElements());
+      auto outBuf = [&](const Tensor &From) {
+        std::vector<float> Buf(NW + 1, 1e30f);
+        if (InPlace)
+          std::copy_n(From.data<float>().begin(), NW, Buf.begin());
+        return Buf;
+      };
+      auto checkOut = [&](const Tensor &Want, std::vector<float> &Got) {
+        CHECK(Got.back() == 1e30f);
+        Got.pop_back();
+        checkClose(Want, Got);
+      };
+      {
+        LoweredOp L = lowerOp(OpKind::GemmGradWeightSgd, {A, B, W}, At);
+        REQUIRE_FALSE(L.LowerError);
+        CHECK(L.Call.Kernel == "gemm_grad_weight_sgd");
+        auto P = paramsAs<mote_rt::GemmUpdateP>(L.Call);
+        CHECK(P.Rows == C.R);
+        std::vector<float> WO = outBuf(W);
+        mote_rt::gemm_grad_weight_sgd<float>(
+            P, L.in<float>(0), L.in<float>(1),
+            InPlace ? WO.data() : L.in<float>(2), WO.data());
+        checkOut(L.Run.Results[0], WO);
+      }
+      {
+        AttrMap M = At;
+        M.set("alpha", 0.75f);
+        M.set("beta", 0.5f);
+        M.set("mode", std::string("nesterov"));
+        LoweredOp L = lowerOp(OpKind::GemmGradWeightMomentum,
+                              {A, B, W, V, i64({}, {4})}, M, 2);
+        REQUIRE_FALSE(L.LowerError);
+        CHECK(L.Call.Kernel == "gemm_grad_weight_momentum");
+        auto P = paramsAs<mote_rt::GemmUpdateP>(L.Call);
+        CHECK(P.Nesterov == 1);
+        std::vector<float> WO = outBuf(W), VO = outBuf(V);
+        mote_rt::gemm_grad_weight_momentum<float>(
+            P, L.in<float>(0), L.in<float>(1),
+            InPlace ? WO.data() : L.in<float>(2),
+            InPlace ? VO.data() : L.in<float>(3), L.in<int64_t>(4), WO.data(),
+            VO.data());
+        checkOut(L.Run.Results[0], WO);
+        checkOut(L.Run.Results[1], VO);
+      }
+      {
+        AttrMap Ad = At;
+        Ad.set("alpha", 0.75f);
+        Ad.set("beta", 0.875f);
+        Ad.set("epsilon", 1e-3f);
+        Ad.set("norm_coefficient_post", 0.0625f);
+        LoweredOp L = lowerOp(OpKind::GemmGradWeightAdam,
+                              {A, B, W, V, H, i64({}, {3})}, Ad, 3);
+        REQUIRE_FALSE(L.LowerError);
+        CHECK(L.Call.Kernel == "gemm_grad_weight_adam");
+        auto P = paramsAs<mote_rt::GemmUpdateP>(L.Call);
+        std::vector<float> WO = outBuf(W), VO = outBuf(V), HO = outBuf(H);
+        mote_rt::gemm_grad_weight_adam<float>(
+            P, L.in<float>(0), L.in<float>(1),
+            InPlace ? WO.data() : L.in<float>(2),
+            InPlace ? VO.data() : L.in<float>(3),
+            InPlace ? HO.data() : L.in<float>(4), L.in<int64_t>(5), WO.data(),
+            VO.data(), HO.data());
+        checkOut(L.Run.Results[0], WO);
+        checkOut(L.Run.Results[1], VO);
+        checkOut(L.Run.Results[2], HO);
+      }
+    }
+  }
+}
+
 TEST_CASE("fused weight-gradient updates reject mismatched state",
           "[kernel][fuse]") {
   Tensor X = randomF32({1, 2, 5, 5}, 1), W = randomF32({3, 2, 3, 3}, 2);
@@ -478,6 +574,13 @@ TEST_CASE("fused weight-gradient updates reject mismatched state",
   R = runOp(OpKind::ConvGradWeightMomentum, {X, DY, W, W}, Bad, 2);
   REQUIRE(R.Error);
   CHECK_THAT(R.Error->Message, Catch::Contains("mode must be"));
+  // A Gemm weight gradient wider than its weight.
+  R = runOp(OpKind::GemmGradWeightSgd,
+            {randomF32({1, 4}, 1), randomF32({1, 5}, 2), randomF32({3, 5}, 3)},
+            attrs({{"transA", int64_t(1)}, {"lr", 0.1f}}));
+  REQUIRE(R.Error);
+  CHECK_THAT(R.Error->Message,
+             Catch::Contains("must be a f32 matrix [R, 5] with R >= M = 4"));
 }
 
 TEST_CASE("kernel gemm with a fused activation, and writing over C",

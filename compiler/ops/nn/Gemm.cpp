@@ -10,8 +10,10 @@
 // double. The fuse pass may fold a following Relu, Clip or HardSwish into
 // the node (attribute `activation`, see FusedActivation in NnUtils.h),
 // applied to Y; such a node has no gradient rule (fuse runs after autodiff). It
-// may also turn a weight gradient and its SGD update into one Gemm whose C
-// is the weight and whose result overwrites it (see passes/Fuse.cpp).
+// may also turn a weight gradient and its whole-weight SGD update into one
+// Gemm whose C is the weight and whose result overwrites it (other updates:
+// GemmGradWeightSgd / Momentum / Adam, ops/grad/GemmGrad.cpp; see
+// passes/Fuse.cpp).
 //
 //===----------------------------------------------------------------------===//
 

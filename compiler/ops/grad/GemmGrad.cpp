@@ -1,0 +1,290 @@
+//===- GemmGrad.cpp - Gemm weight gradients fused with their update -------===//
+//
+// The fuse pass turns a weight gradient computed by a Gemm, and the update
+// of that weight, into one op that never stores the gradient (the Gemm
+// counterpart of ConvGradWeightSgd / Momentum / Adam, ConvGrad.cpp). With
+// A' = A^T if transA else A ([M, K]), B' likewise ([K, N]):
+//
+//   G = scale A' B'                           (the weight gradient, [M, N])
+//   GemmGradWeightSgd(A, B, W){transA, transB, scale, lr, norm_coefficient}
+//     -> W'
+//   GemmGradWeightMomentum(A, B, W, V[, T]){..., alpha, beta, mode} -> W', V'
+//   GemmGradWeightAdam(A, B, W, V, H, T){..., alpha, beta, epsilon,
+//                                        norm_coefficient_post} -> W', V', H'
+//
+// each applying SgdUpdate / MomentumUpdate / AdamUpdate (their attributes
+// and arithmetic, compiler/ops/train/Optimizer.cpp) to W [R, N] with
+// gradient G. M may be less than R: then only the first M rows train (a
+// partial-channel update along axis 0) and the rest, with their optimizer
+// state, pass through. The interpreter computes G in double.
+//
+// Lowering: mote_rt::gemm_grad_weight_sgd / _momentum / _adam<T>
+// (runtime-stub/mote_rt/gemm.h), which apply the update to each element of
+// G as it is finished, in place on a device.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/ops/nn/NnLower.h"
+#include "compiler/ops/train/Optimizer.h"
+
+namespace mote {
+namespace {
+
+size_t numStates(const Node &N) {
+  switch (N.op()) {
+  case OpKind::GemmGradWeightMomentum:
+    return 1;
+  case OpKind::GemmGradWeightAdam:
+    return 2;
+  default:
+    return 0;
+  }
+}
+
+struct GemmGradGeometry {
+  int64_t M = 0, N = 0, K = 0;
+  bool TransA = false, TransB = false;
+};
+
+Expected<GemmGradGeometry> gemmGradGeometry(const Node &N) {
+  if (Status S = requireFloatOperands(N, {0, 1, 2}); !S)
+    return S.takeError();
+  const Shape &A = N.inType(0).Dims;
+  const Shape &B = N.inType(1).Dims;
+  if (A.size() != 2 || B.size() != 2)
+    return opError(fmt::format("A {} and B {} must be matrices (rank 2)",
+                               shapeStr(A), shapeStr(B)));
+  for (const char *Name : {"transA", "transB"}) {
+    int64_t V = N.attrs().getInt(Name, 0);
+    if (V != 0 && V != 1)
+      return opError(fmt::format("{} must be 0 or 1, got {}", Name, V));
+  }
+  GemmGradGeometry G;
+  G.TransA = N.attrs().getInt("transA", 0) == 1;
+  G.TransB = N.attrs().getInt("transB", 0) == 1;
+  G.M = G.TransA ? A[1] : A[0];
+  G.K = G.TransA ? A[0] : A[1];
+  int64_t KB = G.TransB ? B[1] : B[0];
+  G.N = G.TransB ? B[0] : B[1];
+  if (G.K != KB)
+    return opError(fmt::format("inner dims do not match: A {} (transA = {}) "
+                               "has K = {} but B {} (transB = {}) has K = {}",
+                               shapeStr(A), int(G.TransA), G.K, shapeStr(B),
+                               int(G.TransB), KB));
+  const TensorType &W = N.inType(2);
+  if (W.Elem != N.inType(0).Elem || W.rank() != 2 || W.Dims[1] != G.N ||
+      W.Dims[0] < G.M || G.M < 1)
+    return opError(fmt::format("the weight W {} must be a {} matrix [R, {}] "
+                               "with R >= M = {} (the gradient is [{}, {}])",
+                               W.str(), dtypeName(N.inType(0).Elem), G.N, G.M,
+                               G.M, G.N));
+  size_t States = numStates(N);
+  for (size_t I = 3; I < 3 + States; ++I)
+    if (N.inType(I) != W)
+      return opError(fmt::format("optimizer state (input {}) is {} but the "
+                                 "weight is {}",
+                                 I, N.inType(I).str(), W.str()));
+  for (size_t I = 3 + States; I < N.numInputs(); ++I)
+    if (N.input(I) && (N.inType(I).Elem != DType::I64 ||
+                       N.inType(I).numElements() != 1))
+      return opError(fmt::format("the step count must be an i64 scalar, got "
+                                 "{}",
+                                 N.inType(I).str()));
+  if (N.op() == OpKind::GemmGradWeightMomentum) {
+    std::string Mode = N.attrs().getString("mode", "standard");
+    if (Mode != "standard" && Mode != "nesterov")
+      return opError(fmt::format("mode must be \"standard\" or \"nesterov\", "
+                                 "got \"{}\"",
+                                 Mode));
+  }
+  return G;
+}
+
+Expected<std::vector<TensorType>> inferGemmGrad(const Node &N) {
+  if (Expected<GemmGradGeometry> G = gemmGradGeometry(N); !G)
+    return G.takeError();
+  return std::vector<TensorType>(1 + numStates(N), N.inType(2));
+}
+
+template <class E>
+void gradImpl(const GemmGradGeometry &G, double Scale, const Tensor &A,
+              const Tensor &B, Tensor &Out) {
+  auto PA = A.data<E>();
+  auto PB = B.data<E>();
+  auto PG = Out.data<E>();
+  for (int64_t I = 0; I < G.M; ++I)
+    for (int64_t J = 0; J < G.N; ++J) {
+      double Acc = 0;
+      for (int64_t K = 0; K < G.K; ++K)
+        Acc += double(PA[size_t(G.TransA ? K * G.M + I : I * G.K + K)]) *
+               double(PB[size_t(G.TransB ? J * G.K + K : K * G.N + J)]);
+      PG[size_t(I * G.N + J)] = E(Scale * Acc);
+    }
+}
+
+// G as the Gemm computes it, then the update op's own arithmetic, so the
+// result equals the two unfused ops exactly.
+Status kernelGemmGrad(const Node &N, std::span<const Tensor *const> In,
+                      std::span<Tensor> Out) {
+  Expected<GemmGradGeometry> G = gemmGradGeometry(N);
+  if (!G)
+    return G.takeError();
+  Tensor Grad(TensorType(N.inType(0).Elem, Shape{G->M, G->N}));
+  double Scale = N.attrs().getFloat("scale", 1.0f);
+  Status S = dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
+    gradImpl<decltype(Tag)>(*G, Scale, *In[0], *In[1], Grad);
+    return ok();
+  });
+  if (!S)
+    return S;
+  std::vector<const Tensor *> UpdateIn = {In[2], &Grad};
+  UpdateIn.insert(UpdateIn.end(), In.begin() + 3, In.end());
+  AttrMap A = N.attrs();
+  if (G->M != N.inType(2).Dims[0]) {
+    A.set("axis", int64_t(0));
+    A.set("channels", G->M);
+  }
+  switch (N.op()) {
+  case OpKind::GemmGradWeightMomentum:
+    return applyMomentumUpdate(A, UpdateIn, Out);
+  case OpKind::GemmGradWeightAdam:
+    return applyAdamUpdate(A, UpdateIn, Out);
+  default:
+    return applySgdUpdate(A, UpdateIn, Out);
+  }
+}
+
+int64_t macsGemmGrad(const Node &N) {
+  Expected<GemmGradGeometry> G = gemmGradGeometry(N);
+  return G ? G->M * G->N * G->K : 0;
+}
+
+/// gemm_grad_weight_sgd / _momentum / _adam<T>(GemmUpdateP, A, B, W,
+/// state..., step, W', state'...).
+Status lowerGemmGrad(const Node &N, KernelCall &C) {
+  Expected<GemmGradGeometry> G = gemmGradGeometry(N);
+  if (!G)
+    return G.takeError();
+  if (Status S = requireKernelSizes(N); !S)
+    return S;
+  const AttrMap &A = N.attrs();
+  C.Header = "mote_rt/gemm.h";
+  C.TypeArgs = {N.inType(0).Elem};
+  C.ParamType = "GemmUpdateP";
+  C.addInt(G->M);
+  C.addInt(G->N);
+  C.addInt(G->K);
+  C.addInt(G->TransA ? 1 : G->K); // A'(i, k) = A[i * SM + k * SK]
+  C.addInt(G->TransA ? G->M : 1);
+  C.addInt(G->TransB ? 1 : G->N); // B'(k, j) = B[k * SK + j * SN]
+  C.addInt(G->TransB ? G->K : 1);
+  C.addInt(N.inType(2).Dims[0]);
+  C.addFloat(A.getFloat("scale", 1.0f));
+  C.addFloat(A.getFloat("lr", 0));
+  C.addFloat(A.getFloat("norm_coefficient", 0));
+  double Alpha = 0, Beta = 0, Eps = 0, Post = 0;
+  bool Nesterov = false;
+  switch (N.op()) {
+  case OpKind::GemmGradWeightMomentum:
+    C.Kernel = "gemm_grad_weight_momentum";
+    Alpha = A.getFloat("alpha", 0.9f);
+    Beta = A.getFloat("beta", 1.0f);
+    Nesterov = A.getString("mode", "standard") == "nesterov";
+    break;
+  case OpKind::GemmGradWeightAdam:
+    C.Kernel = "gemm_grad_weight_adam";
+    Alpha = A.getFloat("alpha", 0.9f);
+    Beta = A.getFloat("beta", 0.999f);
+    Eps = A.getFloat("epsilon", 0.0f);
+    Post = A.getFloat("norm_coefficient_post", 0);
+    break;
+  default:
+    C.Kernel = "gemm_grad_weight_sgd";
+    break;
+  }
+  C.addFloat(Alpha);
+  C.addFloat(Beta);
+  C.addFloat(Eps);
+  C.addFloat(Post);
+  C.addInt(Nesterov);
+  return ok();
+}
+
+#define MOTE_GEMM_GRAD_ATTRS                                                   \
+  {"transA", AttrKind::Int}, {"transB", AttrKind::Int},                        \
+      {"scale", AttrKind::Float}, {"lr", AttrKind::Float, /*Required=*/true},  \
+      {"norm_coefficient", AttrKind::Float}
+
+constexpr AttrSpec SgdAttrs[] = {MOTE_GEMM_GRAD_ATTRS};
+constexpr AttrSpec MomentumAttrs[] = {
+    MOTE_GEMM_GRAD_ATTRS,
+    {"alpha", AttrKind::Float},
+    {"beta", AttrKind::Float},
+    {"mode", AttrKind::String},
+};
+constexpr AttrSpec AdamAttrs[] = {
+    MOTE_GEMM_GRAD_ATTRS,
+    {"alpha", AttrKind::Float},
+    {"beta", AttrKind::Float},
+    {"epsilon", AttrKind::Float},
+    {"norm_coefficient_post", AttrKind::Float},
+};
+#undef MOTE_GEMM_GRAD_ATTRS
+
+} // namespace
+
+extern const OpDef OpDef_GemmGradWeightSgd = {
+    .Name = "GemmGradWeightSgd",
+    .MinInputs = 3,
+    .MaxInputs = 3,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = SgdAttrs,
+    .Infer = inferGemmGrad,
+    .Kernel = kernelGemmGrad,
+    .Macs = macsGemmGrad,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "weight W [R, N] after one SGD step on its gradient scale A' "
+               "B' [M, N] (a Gemm weight gradient + SgdUpdate fused; the "
+               "first M rows train)",
+    .Lower = lowerGemmGrad,
+};
+
+extern const OpDef OpDef_GemmGradWeightMomentum = {
+    .Name = "GemmGradWeightMomentum",
+    .MinInputs = 4,
+    .MaxInputs = 5,
+    .MinOutputs = 2,
+    .MaxOutputs = 2,
+    .Attrs = MomentumAttrs,
+    .Infer = inferGemmGrad,
+    .Kernel = kernelGemmGrad,
+    .Macs = macsGemmGrad,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "weight W and momentum V after one momentum step on the "
+               "gradient scale A' B' (a Gemm weight gradient + "
+               "MomentumUpdate fused; the first M rows train)",
+    .Lower = lowerGemmGrad,
+};
+
+extern const OpDef OpDef_GemmGradWeightAdam = {
+    .Name = "GemmGradWeightAdam",
+    .MinInputs = 6,
+    .MaxInputs = 6,
+    .MinOutputs = 3,
+    .MaxOutputs = 3,
+    .Attrs = AdamAttrs,
+    .Infer = inferGemmGrad,
+    .Kernel = kernelGemmGrad,
+    .Macs = macsGemmGrad,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "weight W and Adam moments V, H after one Adam step on the "
+               "gradient scale A' B' (a Gemm weight gradient + AdamUpdate "
+               "fused; the first M rows train)",
+    .Lower = lowerGemmGrad,
+};
+
+} // namespace mote
