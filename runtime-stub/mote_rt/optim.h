@@ -105,15 +105,19 @@ MOTE_RT_INLINE double powi(double X, int64_t N) {
   return R;
 }
 
-/// Adam's step size lr sqrt(1 - beta^T) / (1 - alpha^T) (lr for T <= 0).
-/// Computed in double, once per call: in float, 1 - beta^T loses most of
-/// its digits for small T (beta^2 = 0.998 ...).
+/// Adam's step size lr sqrt(1 - beta^T) / (1 - alpha^T) (lr for T <= 0),
+/// once per call. The powers and the differences are taken in double: in
+/// float, 1 - beta^T loses most of its digits for small T (beta^2 = 0.998
+/// ...). The square root is taken of the difference rounded to float
+/// (relative error 2^-24, then halved): a double square root is a long
+/// software routine on an FPU without double (Cortex-M4F), where it cost
+/// more than the update of a few hundred elements.
 MOTE_RT_INLINE double adamStepSize(float Lr, float Alpha, float Beta,
                                    int64_t Steps) {
   if (Steps <= 0)
     return double(Lr);
-  return double(Lr) * mote_rt::sqrt(1.0 - powi(double(Beta), Steps)) /
-         (1.0 - powi(double(Alpha), Steps));
+  const float Root = mote_rt::sqrt(float(1.0 - powi(double(Beta), Steps)));
+  return double(Lr) * double(Root) / (1.0 - powi(double(Alpha), Steps));
 }
 
 /// Copies the \p N elements at \p Off unless \p Dst is \p Src (in place).
