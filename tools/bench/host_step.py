@@ -4,13 +4,15 @@
 usage: tools/bench/host_step.py [--motec build/bin/motec] [--oracle build/oracle]
                                 [--models mlp,cnn,kws,mobilenet_v2_w035,transformer]
                                 [--specs full,bias,channels] [--steps 200]
+                                [--cxxflags '-O3 -march=native']
 
 For each oracle model and update spec (tests/models/train_oracle.py; `ctest
 -R oracle-export` writes them), one training step (SGD, the oracle's batch
 and input) is timed two ways in the same run, single-threaded:
 
 - mote: `motec run --steps N --keep` and `--steps 1 --keep` build the
-  generated code with the host harness (c++ -O2); each binary runs 3 times
+  generated code with the host harness (c++ -O2, then --cxxflags if
+  given: `motec run --cxxflags`); each binary runs 3 times
   and the least time counts; per step = (t(N) - t(1)) / (N - 1). Peak RSS is
   the N-step process's.
 - PyTorch eager: the same module and parameters (train_oracle.py), frozen
@@ -80,7 +82,7 @@ def spec_of(oracle, model, spec):
     return json.load(open(os.path.join(oracle, model, spec, "spec.json")))
 
 
-def build(motec, oracle, model, s, steps):
+def build(motec, oracle, model, s, steps, cxxflags):
     mdir = os.path.join(oracle, model)
     cmd = [motec, "run", os.path.join(mdir, "model.onnx"), "--train",
            "--lr", str(s["lr"]), "--optimizer", s["optimizer"],
@@ -89,6 +91,8 @@ def build(motec, oracle, model, s, steps):
            "--steps", str(steps), "--keep"]
     for r in s["update"]:
         cmd += ["--update", r]
+    if cxxflags:
+        cmd += ["--cxxflags", cxxflags]
     r = subprocess.run(cmd, capture_output=True, text=True)
     m = re.search(r"generated code kept in (\S+)", r.stdout)
     if r.returncode != 0 or not m:
@@ -121,16 +125,18 @@ def main():
     ap.add_argument("--models", default="mlp,cnn,kws,mobilenet_v2_w035,transformer")
     ap.add_argument("--specs", default="full,bias,channels")
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--cxxflags", default="")
     a = ap.parse_args()
     print("one training step, batch as exported, SGD, single thread "
-          f"({a.steps} steps)\n")
+          f"({a.steps} steps); generated code built with c++ -O2 "
+          f"{a.cxxflags}\n")
     print(f"{'model':<18} {'spec':<9} {'mote us':>10} {'torch us':>10} "
           f"{'speedup':>8} {'mote RSS KB':>12} {'torch RSS KB':>13}")
     for model in a.models.split(","):
         for spec in a.specs.split(","):
             s = spec_of(a.oracle, model, spec)
-            dn = build(a.motec, a.oracle, model, s, a.steps)
-            d1 = build(a.motec, a.oracle, model, s, 1)
+            dn = build(a.motec, a.oracle, model, s, a.steps, a.cxxflags)
+            d1 = build(a.motec, a.oracle, model, s, 1, a.cxxflags)
             tn, rss = run_timed(dn)
             t1, _ = run_timed(d1)
             for d in (dn, d1):

@@ -21,6 +21,8 @@ struct Generated {
   std::vector<EmittedFile> Files;
   /// Emitted in the --check-bounds mode (needs AddressSanitizer to build).
   bool CheckBounds = false;
+  /// motec run --cxxflags: compiler flags after the default ones.
+  std::string CxxFlags;
 };
 
 /// Imports, compiles and lays out the model of \p S and emits C++ named \p Name.

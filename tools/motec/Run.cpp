@@ -24,6 +24,7 @@
 #include "compiler/Interpreter.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -58,6 +59,9 @@ const OptionSpec RunOwnOptions[] = {
     {"emit", "cpp|obj", false,
      "generated engine: build the C++ (default) or link the LLVM backend's "
      "object file (motec compile --emit obj)"},
+    {"cxxflags", "FLAGS", false,
+     "generated engine: extra flags for building the generated code and "
+     "harness, after the defaults (-O2 ...), e.g. '-O3 -march=native'"},
     {"check-bounds", "", false,
      "host only: build the generated code with AddressSanitizer and "
      "UndefinedBehaviorSanitizer, each kernel call confined to its operands' "
@@ -221,22 +225,23 @@ Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
   std::string Cmd;
   switch (Target.Run) {
   case RunKind::Native:
-    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2{} -I . {} -o run > "
+    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2{} {} -I . {} -o run > "
                       "build.log 2>&1",
-                      Dir.string(), Cxx, CheckFlags, fmt::join(Inputs, " "));
+                      Dir.string(), Cxx, CheckFlags, Gen.CxxFlags,
+                      fmt::join(Inputs, " "));
     break;
   case RunKind::Semihosting:
     Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2 {} {} "
-                      "-fno-tree-loop-distribute-patterns -I . -T {}link.ld "
-                      "{} -lgcc -o run.elf > build.log 2>&1",
+                      "-fno-tree-loop-distribute-patterns {} -I . -T "
+                      "{}link.ld {} -lgcc -o run.elf > build.log 2>&1",
                       Dir.string(), Cxx, Target.CxxFlags, Freestanding,
-                      BoardDir, fmt::join(Inputs, " "));
+                      Gen.CxxFlags, BoardDir, fmt::join(Inputs, " "));
     break;
   case RunKind::LinuxUser:
-    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2 {} {} -static -I . {} "
-                      "-o run.elf > build.log 2>&1",
+    Cmd = fmt::format("cd '{}' && {} -std=c++20 -O2 {} {} {} -static -I . "
+                      "{} -o run.elf > build.log 2>&1",
                       Dir.string(), Cxx, Target.CxxFlags, Freestanding,
-                      fmt::join(Inputs, " "));
+                      Gen.CxxFlags, fmt::join(Inputs, " "));
     break;
   }
   if (Status St = runLogged(Cmd, Dir / "build.log",
@@ -417,6 +422,8 @@ int runRun(const ParsedArgs &Args) {
     return reportUsage("run", Diag("--check-bounds needs --engine generated "
                                    "on the host target (it uses "
                                    "AddressSanitizer)"));
+  if (Args.has("cxxflags") && Engine != "generated")
+    return reportUsage("run", Diag("--cxxflags needs --engine generated"));
   fs::path CountPlugin;
   if (Args.has("count-instructions")) {
     if (Target->Run == RunKind::Native || Engine != "generated")
@@ -437,6 +444,17 @@ int runRun(const ParsedArgs &Args) {
     if (!G)
       return reportError(G.error());
     Gen = std::move(*G);
+    if (auto F = Args.get("cxxflags")) {
+      // The flags go into a shell command: words of plain characters only.
+      auto Plain = [](char C) {
+        return std::isalnum(static_cast<unsigned char>(C)) ||
+               std::string_view(" =_.,+-/:").find(C) != std::string_view::npos;
+      };
+      if (!std::all_of(F->begin(), F->end(), Plain))
+        return reportUsage("run", Diag("--cxxflags may hold letters, digits, "
+                                       "spaces and = _ . , + - / : only"));
+      Gen.CxxFlags = *F;
+    }
     std::string Emit = Args.get("emit").value_or("cpp");
     if (Emit != "cpp" && Emit != "obj")
       return reportUsage("run", Diag("--emit must be cpp or obj"));
