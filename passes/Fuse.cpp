@@ -157,29 +157,25 @@ void takeResults(Graph &G, PassContext &Ctx, Node *Upd, Node *F) {
     replaceValue(G, Ctx, Upd->output(I), F->output(I));
 }
 
+/// Copies the update attributes of \p Upd named in \p Names into \p A.
+void copyAttrs(const Node &Upd, AttrMap &A,
+               std::initializer_list<const char *> Names) {
+  for (const char *Name : Names)
+    if (const AttrValue *V = Upd.attrs().find(Name))
+      A.set(Name, *V);
+}
+
 /// Replaces weight-gradient node \p GW and its update \p Upd with one
-/// update node \p Op(GW's two operands, then Upd's operands but the
-/// gradient: the weight, the optimizer state, the step count){\p A}, which
-/// computes the update's results under their names.
-Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
-                                 Node *Upd, OpKind Op, AttrMap A) {
-  std::vector<Value *> Ins = {GW->input(0), GW->input(1)};
-  for (size_t I = 0; I < Upd->numInputs(); ++I)
-    if (I != 1)
-      Ins.push_back(Upd->input(I));
+/// node \p Op(\p Ins){\p A} computing the update's results, under their
+/// names; counts the gradient bytes never stored.
+Expected<bool> fuseInto(Graph &G, PassContext &Ctx, Node *GW, Node *Upd,
+                        OpKind Op, const char *Suffix,
+                        const std::vector<Value *> &Ins, AttrMap A) {
   std::vector<std::string> Outs;
   for (const Value *O : Upd->outputs())
     Outs.push_back(G.uniqueName(O->name() + ".fused"));
-  const char *Suffix =
-      (Op == OpKind::ConvGradWeightMomentum ||
-       Op == OpKind::GemmGradWeightMomentum)
-          ? ".momentum"
-      : (Op == OpKind::ConvGradWeightAdam || Op == OpKind::GemmGradWeightAdam)
-          ? ".adam"
-          : ".sgd";
-  Expected<Node *> F =
-      G.createNode(Upd, Op, G.uniqueName(GW->name() + Suffix), Ins,
-                   std::move(A), Outs);
+  Expected<Node *> F = G.createNode(Upd, Op, G.uniqueName(GW->name() + Suffix),
+                                    Ins, std::move(A), Outs);
   if (!F)
     return F.takeError();
   ++Ctx.Fusion.WeightUpdates;
@@ -190,12 +186,34 @@ Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
   return true;
 }
 
-/// Copies the update attributes of \p Upd named in \p Names into \p A.
-void copyAttrs(const Node &Upd, AttrMap &A,
-               std::initializer_list<const char *> Names) {
-  for (const char *Name : Names)
-    if (const AttrValue *V = Upd.attrs().find(Name))
-      A.set(Name, *V);
+/// The fused op of each update kind: SgdUpdate, MomentumUpdate, AdamUpdate.
+struct FusedOps {
+  OpKind Sgd, Momentum, Adam;
+};
+
+/// Replaces weight-gradient node \p GW and its update \p Upd with the
+/// matching op of \p Ops: operands GW's two, then Upd's but the gradient
+/// (the weight, the optimizer state, the step count); attributes \p A and
+/// the update's.
+Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
+                                 Node *Upd, FusedOps Ops, AttrMap A) {
+  copyAttrs(*Upd, A, {"lr", "norm_coefficient"});
+  OpKind Op = Ops.Sgd;
+  const char *Suffix = ".sgd";
+  if (Upd->op() == OpKind::MomentumUpdate) {
+    Op = Ops.Momentum;
+    Suffix = ".momentum";
+    copyAttrs(*Upd, A, {"alpha", "beta", "mode"});
+  } else if (Upd->op() == OpKind::AdamUpdate) {
+    Op = Ops.Adam;
+    Suffix = ".adam";
+    copyAttrs(*Upd, A, {"alpha", "beta", "epsilon", "norm_coefficient_post"});
+  }
+  std::vector<Value *> Ins = {GW->input(0), GW->input(1)};
+  for (size_t I = 0; I < Upd->numInputs(); ++I)
+    if (I != 1)
+      Ins.push_back(Upd->input(I));
+  return fuseInto(G, Ctx, GW, Upd, Op, Suffix, Ins, std::move(A));
 }
 
 /// conv-weight-update: ConvGradWeight \p GW and its SgdUpdate,
@@ -213,17 +231,11 @@ Expected<bool> fuseConvWeightUpdate(Graph &G, PassContext &Ctx, Node *GW) {
   int64_t Channels = Upd->attrs().getInt("channels", W->type().Dims[0]);
   if (Channels != GradChannels)
     return false;
-  AttrMap A = GW->attrs();
-  copyAttrs(*Upd, A, {"lr", "norm_coefficient"});
-  OpKind Op = OpKind::ConvGradWeightSgd;
-  if (Upd->op() == OpKind::MomentumUpdate) {
-    Op = OpKind::ConvGradWeightMomentum;
-    copyAttrs(*Upd, A, {"alpha", "beta", "mode"});
-  } else if (Upd->op() == OpKind::AdamUpdate) {
-    Op = OpKind::ConvGradWeightAdam;
-    copyAttrs(*Upd, A, {"alpha", "beta", "epsilon", "norm_coefficient_post"});
-  }
-  return replaceWithUpdate(G, Ctx, GW, Upd, Op, std::move(A));
+  return replaceWithUpdate(G, Ctx, GW, Upd,
+                           {OpKind::ConvGradWeightSgd,
+                            OpKind::ConvGradWeightMomentum,
+                            OpKind::ConvGradWeightAdam},
+                           GW->attrs());
 }
 
 /// The update of the weight gradient Gemm \p GW (no C, no activation), if
@@ -259,18 +271,8 @@ Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   AttrMap A = GW->attrs();
   A.set("alpha", float(-Lr * GW->attrs().getFloat("alpha", 1.0f)));
   A.set("beta", float(1.0 - Lr * Norm));
-  Expected<Node *> F = G.createNode(
-      Upd, OpKind::Gemm, G.uniqueName(GW->name() + ".sgd"),
-      {GW->input(0), GW->input(1), Upd->input(0)}, std::move(A),
-      {G.uniqueName(Upd->output(0)->name() + ".fused")});
-  if (!F)
-    return F.takeError();
-  ++Ctx.Fusion.WeightUpdates;
-  Ctx.Fusion.GradientBytes += GW->output(0)->type().bytes();
-  takeResults(G, Ctx, Upd, *F);
-  G.eraseNode(Upd);
-  G.eraseNode(GW);
-  return true;
+  return fuseInto(G, Ctx, GW, Upd, OpKind::Gemm, ".sgd",
+                  {GW->input(0), GW->input(1), Upd->input(0)}, std::move(A));
 }
 
 /// gemm-weight-update: a weight-gradient Gemm \p GW (no C) and its
@@ -284,16 +286,11 @@ Expected<bool> fuseGemmWeightUpdate(Graph &G, PassContext &Ctx, Node *GW) {
   copyAttrs(*GW, A, {"transA", "transB"});
   if (GW->attrs().has("alpha"))
     A.set("scale", GW->attrs().getFloat("alpha", 1.0f));
-  copyAttrs(*Upd, A, {"lr", "norm_coefficient"});
-  OpKind Op = OpKind::GemmGradWeightSgd;
-  if (Upd->op() == OpKind::MomentumUpdate) {
-    Op = OpKind::GemmGradWeightMomentum;
-    copyAttrs(*Upd, A, {"alpha", "beta", "mode"});
-  } else if (Upd->op() == OpKind::AdamUpdate) {
-    Op = OpKind::GemmGradWeightAdam;
-    copyAttrs(*Upd, A, {"alpha", "beta", "epsilon", "norm_coefficient_post"});
-  }
-  return replaceWithUpdate(G, Ctx, GW, Upd, Op, std::move(A));
+  return replaceWithUpdate(G, Ctx, GW, Upd,
+                           {OpKind::GemmGradWeightSgd,
+                            OpKind::GemmGradWeightMomentum,
+                            OpKind::GemmGradWeightAdam},
+                           std::move(A));
 }
 
 /// Is \p S a ReduceSum of its input over every axis but 1?

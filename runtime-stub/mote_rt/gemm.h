@@ -72,6 +72,43 @@ MOTE_RT_INLINE void gemmAccumulate(int32_t M, int32_t N, int32_t K, T Alpha,
   });
 }
 
+/// Calls Commit(i, j, sum_k A'(i, k) B'(k, j)) once for every i < M, j < N,
+/// with A'(i, k) = A[i * SAm + k * SAk] and B'(k, j) = B[j * SBn + k * SBk]:
+/// four rows by four columns at a time, the 16 dot products sharing their
+/// loads; then Rows(i0, n) after each block of n rows from i0 is done.
+template <class T, class CommitFn, class RowsFn>
+MOTE_RT_INLINE void dotTiles(int32_t M, int32_t N, int32_t K, const T *A,
+                             int32_t SAm, int32_t SAk, const T *B, int32_t SBn,
+                             int32_t SBk, CommitFn Commit, RowsFn Rows) {
+  forBlocks<4>(0, M, [&](auto NITag, int32_t I0) MOTE_RT_LAMBDA {
+    constexpr int NI = decltype(NITag)::value;
+    forBlocks<4>(0, N, [&](auto NJTag, int32_t J0) MOTE_RT_LAMBDA {
+      constexpr int NJ = decltype(NJTag)::value;
+      const T *ARows[NI];
+      const T *BCols[NJ];
+      T Acc[NI][NJ];
+      MOTE_RT_UNROLL
+      for (int I = 0; I < NI; ++I) {
+        ARows[I] = A + (I0 + I) * SAm;
+        MOTE_RT_UNROLL
+        for (int J = 0; J < NJ; ++J)
+          Acc[I][J] = T(0);
+      }
+      MOTE_RT_UNROLL
+      for (int J = 0; J < NJ; ++J)
+        BCols[J] = B + (J0 + J) * SBn;
+      rowsDot<NI, NJ>(0, K, ARows, SAk, BCols, SBk, Acc);
+      MOTE_RT_UNROLL
+      for (int I = 0; I < NI; ++I) {
+        MOTE_RT_UNROLL
+        for (int J = 0; J < NJ; ++J)
+          Commit(I0 + I, J0 + J, Acc[I][J]);
+      }
+    });
+    Rows(I0, NI);
+  });
+}
+
 } // namespace detail
 
 /// Gemm of A [M, K] (or [K, M] with transA) and B [K, N] (or [N, K] with
@@ -185,31 +222,11 @@ template <class T, class Fn>
 MOTE_RT_INLINE void gemmGradWeight(const GemmUpdateP &P, const T *A,
                                    const T *B, Fn Commit) {
   const T Scale = T(P.Scale);
-  forBlocks<4>(0, P.M, [&](auto NITag, int32_t I0) MOTE_RT_LAMBDA {
-    forBlocks<4>(0, P.N, [&](auto NJTag, int32_t J0) MOTE_RT_LAMBDA {
-      constexpr int NI = decltype(NITag)::value, NJ = decltype(NJTag)::value;
-      const T *ARows[NI];
-      const T *BCols[NJ];
-      T Acc[NI][NJ];
-      MOTE_RT_UNROLL
-      for (int I = 0; I < NI; ++I) {
-        ARows[I] = A + (I0 + I) * P.AStrideM;
-        MOTE_RT_UNROLL
-        for (int J = 0; J < NJ; ++J)
-          Acc[I][J] = T(0);
-      }
-      MOTE_RT_UNROLL
-      for (int J = 0; J < NJ; ++J)
-        BCols[J] = B + (J0 + J) * P.BStrideN;
-      rowsDot<NI, NJ>(0, P.K, ARows, P.AStrideK, BCols, P.BStrideK, Acc);
-      MOTE_RT_UNROLL
-      for (int I = 0; I < NI; ++I) {
-        MOTE_RT_UNROLL
-        for (int J = 0; J < NJ; ++J)
-          Commit((I0 + I) * P.N + J0 + J, Scale * Acc[I][J]);
-      }
-    });
-  });
+  dotTiles(
+      P.M, P.N, P.K, A, P.AStrideM, P.AStrideK, B, P.BStrideN, P.BStrideK,
+      [&](int32_t I, int32_t J, T Acc)
+          MOTE_RT_LAMBDA { Commit(I * P.N + J, Scale * Acc); },
+      [](int32_t, int32_t) MOTE_RT_LAMBDA {});
 }
 
 /// Copies rows M .. Rows-1 of each (source, destination) pair that differ.

@@ -207,15 +207,15 @@ Status kernelConvGradWeight(const Node &N, std::span<const Tensor *const> In,
 // ConvGradWeightAdam(X, dY, W, V, H, T)
 //===----------------------------------------------------------------------===//
 
-/// The optimizer state inputs (after W) of a fused weight-gradient op.
-size_t numStates(const Node &N) {
+/// The update a fused weight-gradient op applies.
+UpdateKind updateKind(const Node &N) {
   switch (N.op()) {
   case OpKind::ConvGradWeightMomentum:
-    return 1;
+    return UpdateKind::Momentum;
   case OpKind::ConvGradWeightAdam:
-    return 2;
+    return UpdateKind::Adam;
   default:
-    return 0;
+    return UpdateKind::Sgd;
   }
 }
 
@@ -229,32 +229,16 @@ Expected<WeightGradGeometry> convGradWeightUpdateGeometry(const Node &N) {
                                "weight_shape {}",
                                W.str(), dtypeName(N.inType(0).Elem),
                                shapeStr(N.attrs().getInts("weight_shape"))));
-  size_t States = numStates(N);
-  for (size_t I = 3; I < 3 + States; ++I)
-    if (N.inType(I) != W)
-      return opError(fmt::format("optimizer state (input {}) is {} but the "
-                                 "weight is {}",
-                                 I, N.inType(I).str(), W.str()));
-  for (size_t I = 3 + States; I < N.numInputs(); ++I)
-    if (N.input(I) && (N.inType(I).Elem != DType::I64 ||
-                       N.inType(I).numElements() != 1))
-      return opError(fmt::format("the step count must be an i64 scalar, got "
-                                 "{}",
-                                 N.inType(I).str()));
-  if (N.op() == OpKind::ConvGradWeightMomentum) {
-    std::string Mode = N.attrs().getString("mode", "standard");
-    if (Mode != "standard" && Mode != "nesterov")
-      return opError(fmt::format("mode must be \"standard\" or \"nesterov\", "
-                                 "got \"{}\"",
-                                 Mode));
-  }
+  if (Status S = checkUpdateOperands(N, updateKind(N), 2); !S)
+    return S.takeError();
   return G;
 }
 
 Expected<std::vector<TensorType>> inferConvGradWeightUpdate(const Node &N) {
   if (Expected<WeightGradGeometry> G = convGradWeightUpdateGeometry(N); !G)
     return G.takeError();
-  return std::vector<TensorType>(1 + numStates(N), N.inType(2));
+  return std::vector<TensorType>(1 + numUpdateStates(updateKind(N)),
+                                 N.inType(2));
 }
 
 // dW as ConvGradWeight computes it, then the update op's own arithmetic
@@ -284,14 +268,7 @@ Status kernelConvGradWeightUpdate(const Node &N,
     A.set("axis", int64_t(0));
     A.set("channels", G->Channels);
   }
-  switch (N.op()) {
-  case OpKind::ConvGradWeightMomentum:
-    return applyMomentumUpdate(A, UpdateIn, Out);
-  case OpKind::ConvGradWeightAdam:
-    return applyAdamUpdate(A, UpdateIn, Out);
-  default:
-    return applySgdUpdate(A, UpdateIn, Out);
-  }
+  return applyUpdate(updateKind(N), A, UpdateIn, Out);
 }
 
 // MACs = those of the forward Conv restricted to the computed channels:
@@ -344,29 +321,14 @@ Status lowerConvGradWeightUpdate(const Node &N, KernelCall &C) {
     return G.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
-  const AttrMap &A = N.attrs();
-  ConvEpilogue E{.Lr = A.getFloat("lr", 0),
-                 .Decay = A.getFloat("norm_coefficient", 0)};
+  static constexpr const char *Kernels[] = {"conv_grad_weight_sgd",
+                                             "conv_grad_weight_momentum",
+                                             "conv_grad_weight_adam"};
+  UpdateKind K = updateKind(N);
   C.Header = "mote_rt/conv.h";
+  C.Kernel = Kernels[size_t(K)];
   C.TypeArgs = {N.inType(0).Elem};
-  switch (N.op()) {
-  case OpKind::ConvGradWeightMomentum:
-    C.Kernel = "conv_grad_weight_momentum";
-    E.Alpha = A.getFloat("alpha", 0.9f);
-    E.Beta = A.getFloat("beta", 1.0f);
-    E.Nesterov = A.getString("mode", "standard") == "nesterov";
-    break;
-  case OpKind::ConvGradWeightAdam:
-    C.Kernel = "conv_grad_weight_adam";
-    E.Alpha = A.getFloat("alpha", 0.9f);
-    E.Beta = A.getFloat("beta", 0.999f);
-    E.Epsilon = A.getFloat("epsilon", 0.0f);
-    E.DecayPost = A.getFloat("norm_coefficient_post", 0);
-    break;
-  default:
-    C.Kernel = "conv_grad_weight_sgd";
-    break;
-  }
+  ConvEpilogue E{.Update = &N.attrs(), .Kind = K};
   return lowerConvParams(G->Conv, G->Channels, C, E);
 }
 

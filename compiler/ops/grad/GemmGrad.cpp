@@ -30,84 +30,44 @@
 namespace mote {
 namespace {
 
-size_t numStates(const Node &N) {
+UpdateKind updateKind(const Node &N) {
   switch (N.op()) {
   case OpKind::GemmGradWeightMomentum:
-    return 1;
+    return UpdateKind::Momentum;
   case OpKind::GemmGradWeightAdam:
-    return 2;
+    return UpdateKind::Adam;
   default:
-    return 0;
+    return UpdateKind::Sgd;
   }
 }
 
-struct GemmGradGeometry {
-  int64_t M = 0, N = 0, K = 0;
-  bool TransA = false, TransB = false;
-};
-
-Expected<GemmGradGeometry> gemmGradGeometry(const Node &N) {
+Expected<GemmGeometry> gemmGradGeometry(const Node &N) {
   if (Status S = requireFloatOperands(N, {0, 1, 2}); !S)
     return S.takeError();
-  const Shape &A = N.inType(0).Dims;
-  const Shape &B = N.inType(1).Dims;
-  if (A.size() != 2 || B.size() != 2)
-    return opError(fmt::format("A {} and B {} must be matrices (rank 2)",
-                               shapeStr(A), shapeStr(B)));
-  for (const char *Name : {"transA", "transB"}) {
-    int64_t V = N.attrs().getInt(Name, 0);
-    if (V != 0 && V != 1)
-      return opError(fmt::format("{} must be 0 or 1, got {}", Name, V));
-  }
-  GemmGradGeometry G;
-  G.TransA = N.attrs().getInt("transA", 0) == 1;
-  G.TransB = N.attrs().getInt("transB", 0) == 1;
-  G.M = G.TransA ? A[1] : A[0];
-  G.K = G.TransA ? A[0] : A[1];
-  int64_t KB = G.TransB ? B[1] : B[0];
-  G.N = G.TransB ? B[0] : B[1];
-  if (G.K != KB)
-    return opError(fmt::format("inner dims do not match: A {} (transA = {}) "
-                               "has K = {} but B {} (transB = {}) has K = {}",
-                               shapeStr(A), int(G.TransA), G.K, shapeStr(B),
-                               int(G.TransB), KB));
+  Expected<GemmGeometry> G = gemmGeometry(N);
+  if (!G)
+    return G.takeError();
   const TensorType &W = N.inType(2);
-  if (W.Elem != N.inType(0).Elem || W.rank() != 2 || W.Dims[1] != G.N ||
-      W.Dims[0] < G.M || G.M < 1)
+  if (W.Elem != N.inType(0).Elem || W.rank() != 2 || W.Dims[1] != G->N ||
+      W.Dims[0] < G->M || G->M < 1)
     return opError(fmt::format("the weight W {} must be a {} matrix [R, {}] "
                                "with R >= M = {} (the gradient is [{}, {}])",
-                               W.str(), dtypeName(N.inType(0).Elem), G.N, G.M,
-                               G.M, G.N));
-  size_t States = numStates(N);
-  for (size_t I = 3; I < 3 + States; ++I)
-    if (N.inType(I) != W)
-      return opError(fmt::format("optimizer state (input {}) is {} but the "
-                                 "weight is {}",
-                                 I, N.inType(I).str(), W.str()));
-  for (size_t I = 3 + States; I < N.numInputs(); ++I)
-    if (N.input(I) && (N.inType(I).Elem != DType::I64 ||
-                       N.inType(I).numElements() != 1))
-      return opError(fmt::format("the step count must be an i64 scalar, got "
-                                 "{}",
-                                 N.inType(I).str()));
-  if (N.op() == OpKind::GemmGradWeightMomentum) {
-    std::string Mode = N.attrs().getString("mode", "standard");
-    if (Mode != "standard" && Mode != "nesterov")
-      return opError(fmt::format("mode must be \"standard\" or \"nesterov\", "
-                                 "got \"{}\"",
-                                 Mode));
-  }
+                               W.str(), dtypeName(N.inType(0).Elem), G->N,
+                               G->M, G->M, G->N));
+  if (Status S = checkUpdateOperands(N, updateKind(N), 2); !S)
+    return S.takeError();
   return G;
 }
 
 Expected<std::vector<TensorType>> inferGemmGrad(const Node &N) {
-  if (Expected<GemmGradGeometry> G = gemmGradGeometry(N); !G)
+  if (Expected<GemmGeometry> G = gemmGradGeometry(N); !G)
     return G.takeError();
-  return std::vector<TensorType>(1 + numStates(N), N.inType(2));
+  return std::vector<TensorType>(1 + numUpdateStates(updateKind(N)),
+                                 N.inType(2));
 }
 
 template <class E>
-void gradImpl(const GemmGradGeometry &G, double Scale, const Tensor &A,
+void gradImpl(const GemmGeometry &G, double Scale, const Tensor &A,
               const Tensor &B, Tensor &Out) {
   auto PA = A.data<E>();
   auto PB = B.data<E>();
@@ -126,7 +86,7 @@ void gradImpl(const GemmGradGeometry &G, double Scale, const Tensor &A,
 // result equals the two unfused ops exactly.
 Status kernelGemmGrad(const Node &N, std::span<const Tensor *const> In,
                       std::span<Tensor> Out) {
-  Expected<GemmGradGeometry> G = gemmGradGeometry(N);
+  Expected<GemmGeometry> G = gemmGradGeometry(N);
   if (!G)
     return G.takeError();
   Tensor Grad(TensorType(N.inType(0).Elem, Shape{G->M, G->N}));
@@ -144,25 +104,18 @@ Status kernelGemmGrad(const Node &N, std::span<const Tensor *const> In,
     A.set("axis", int64_t(0));
     A.set("channels", G->M);
   }
-  switch (N.op()) {
-  case OpKind::GemmGradWeightMomentum:
-    return applyMomentumUpdate(A, UpdateIn, Out);
-  case OpKind::GemmGradWeightAdam:
-    return applyAdamUpdate(A, UpdateIn, Out);
-  default:
-    return applySgdUpdate(A, UpdateIn, Out);
-  }
+  return applyUpdate(updateKind(N), A, UpdateIn, Out);
 }
 
 int64_t macsGemmGrad(const Node &N) {
-  Expected<GemmGradGeometry> G = gemmGradGeometry(N);
+  Expected<GemmGeometry> G = gemmGradGeometry(N);
   return G ? G->M * G->N * G->K : 0;
 }
 
 /// gemm_grad_weight_sgd / _momentum / _adam<T>(GemmUpdateP, A, B, W,
 /// state..., step, W', state'...).
 Status lowerGemmGrad(const Node &N, KernelCall &C) {
-  Expected<GemmGradGeometry> G = gemmGradGeometry(N);
+  Expected<GemmGeometry> G = gemmGradGeometry(N);
   if (!G)
     return G.takeError();
   if (Status S = requireKernelSizes(N); !S)
@@ -180,33 +133,12 @@ Status lowerGemmGrad(const Node &N, KernelCall &C) {
   C.addInt(G->TransB ? G->K : 1);
   C.addInt(N.inType(2).Dims[0]);
   C.addFloat(A.getFloat("scale", 1.0f));
-  C.addFloat(A.getFloat("lr", 0));
-  C.addFloat(A.getFloat("norm_coefficient", 0));
-  double Alpha = 0, Beta = 0, Eps = 0, Post = 0;
-  bool Nesterov = false;
-  switch (N.op()) {
-  case OpKind::GemmGradWeightMomentum:
-    C.Kernel = "gemm_grad_weight_momentum";
-    Alpha = A.getFloat("alpha", 0.9f);
-    Beta = A.getFloat("beta", 1.0f);
-    Nesterov = A.getString("mode", "standard") == "nesterov";
-    break;
-  case OpKind::GemmGradWeightAdam:
-    C.Kernel = "gemm_grad_weight_adam";
-    Alpha = A.getFloat("alpha", 0.9f);
-    Beta = A.getFloat("beta", 0.999f);
-    Eps = A.getFloat("epsilon", 0.0f);
-    Post = A.getFloat("norm_coefficient_post", 0);
-    break;
-  default:
-    C.Kernel = "gemm_grad_weight_sgd";
-    break;
-  }
-  C.addFloat(Alpha);
-  C.addFloat(Beta);
-  C.addFloat(Eps);
-  C.addFloat(Post);
-  C.addInt(Nesterov);
+  static constexpr const char *Kernels[] = {"gemm_grad_weight_sgd",
+                                             "gemm_grad_weight_momentum",
+                                             "gemm_grad_weight_adam"};
+  UpdateKind K = updateKind(N);
+  C.Kernel = Kernels[size_t(K)];
+  lowerUpdateParams(K, A, C);
   return ok();
 }
 

@@ -23,40 +23,14 @@
 namespace mote {
 namespace {
 
-/// Sizes of one Gemm node, checked.
-struct GemmGeometry {
-  int64_t M = 0, N = 0, K = 0;
-  bool TransA = false, TransB = false;
-};
-
-Expected<GemmGeometry> gemmGeometry(const Node &N) {
+/// Sizes of one Gemm node, checked (C too).
+Expected<GemmGeometry> checkedGemm(const Node &N) {
   if (Status S = requireFloatOperands(N, {0, 1, 2}); !S)
     return S.takeError();
-  const Shape &A = N.inType(0).Dims;
-  const Shape &B = N.inType(1).Dims;
-  if (A.size() != 2)
-    return opError(fmt::format("A {} must be a matrix (rank 2); insert a "
-                               "Flatten or use MatMul",
-                               shapeStr(A)));
-  if (B.size() != 2)
-    return opError(fmt::format("B {} must be a matrix (rank 2)", shapeStr(B)));
-  GemmGeometry G;
-  for (const char *Name : {"transA", "transB"}) {
-    int64_t V = N.attrs().getInt(Name, 0);
-    if (V != 0 && V != 1)
-      return opError(fmt::format("{} must be 0 or 1, got {}", Name, V));
-  }
-  G.TransA = N.attrs().getInt("transA", 0) == 1;
-  G.TransB = N.attrs().getInt("transB", 0) == 1;
-  G.M = G.TransA ? A[1] : A[0];
-  G.K = G.TransA ? A[0] : A[1];
-  int64_t KB = G.TransB ? B[1] : B[0];
-  G.N = G.TransB ? B[0] : B[1];
-  if (G.K != KB)
-    return opError(fmt::format("inner dims do not match: A {} (transA = {}) "
-                               "has K = {} but B {} (transB = {}) has K = {}",
-                               shapeStr(A), int(G.TransA), G.K, shapeStr(B),
-                               int(G.TransB), KB));
+  Expected<GemmGeometry> R = gemmGeometry(N);
+  if (!R)
+    return R.takeError();
+  const GemmGeometry &G = *R;
   if (const Value *C = N.input(2)) {
     const Shape &CS = C->type().Dims;
     Shape MN = {G.M, G.N};
@@ -65,11 +39,11 @@ Expected<GemmGeometry> gemmGeometry(const Node &N) {
                                  "shape [M, N] = {}",
                                  shapeStr(CS), shapeStr(MN)));
   }
-  return G;
+  return R;
 }
 
 Expected<std::vector<TensorType>> inferGemm(const Node &N) {
-  Expected<GemmGeometry> G = gemmGeometry(N);
+  Expected<GemmGeometry> G = checkedGemm(N);
   if (!G)
     return G.takeError();
   if (Expected<FusedActivation> A = fusedActivation(N); !A)
@@ -111,7 +85,7 @@ void gemmImpl(const GemmGeometry &G, double Alpha, double Beta, const Tensor &A,
 
 Status kernelGemm(const Node &N, std::span<const Tensor *const> In,
                   std::span<Tensor> Out) {
-  Expected<GemmGeometry> G = gemmGeometry(N);
+  Expected<GemmGeometry> G = checkedGemm(N);
   if (!G)
     return G.takeError();
   Expected<FusedActivation> A = fusedActivation(N);
@@ -130,7 +104,7 @@ Status kernelGemm(const Node &N, std::span<const Tensor *const> In,
 
 // MACs = M * N * K.
 int64_t macsGemm(const Node &N) {
-  Expected<GemmGeometry> G = gemmGeometry(N);
+  Expected<GemmGeometry> G = checkedGemm(N);
   return G ? G->M * G->N * G->K : 0;
 }
 
@@ -204,7 +178,7 @@ Status gradGemm(GradContext &Ctx, const Node &N) {
 //===----------------------------------------------------------------------===//
 
 Status lowerGemm(const Node &N, KernelCall &C) {
-  Expected<GemmGeometry> G = gemmGeometry(N);
+  Expected<GemmGeometry> G = checkedGemm(N);
   if (!G)
     return G.takeError();
   if (Status S = requireKernelSizes(N); !S)

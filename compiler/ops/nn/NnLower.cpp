@@ -126,13 +126,7 @@ Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
   C.addInts(K->Dilations);
   C.addInts(K->PadBegin);
   lowerActivationParams(E.Act, C);
-  C.addFloat(E.Lr);
-  C.addFloat(E.Decay);
-  C.addFloat(E.Alpha);
-  C.addFloat(E.Beta);
-  C.addFloat(E.Epsilon);
-  C.addFloat(E.DecayPost);
-  C.addInt(E.Nesterov);
+  lowerUpdateParams(E.Kind, E.Update ? *E.Update : AttrMap(), C);
   return ok();
 }
 

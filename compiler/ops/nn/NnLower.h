@@ -13,6 +13,7 @@
 #define MOTE_COMPILER_OPS_NN_NNLOWER_H
 
 #include "compiler/ops/nn/NnUtils.h"
+#include "compiler/ops/train/Optimizer.h"
 
 namespace mote {
 
@@ -23,18 +24,12 @@ Status requireKernelSizes(const Node &N);
 
 /// What a conv kernel does besides the convolution: the fused activation of
 /// the forward kernels, the optimizer step of conv_grad_weight_sgd /
-/// _momentum / _adam (the attributes of the update op: lr,
-/// norm_coefficient, alpha, beta, epsilon, norm_coefficient_post, mode
-/// nesterov). The last fields of ConvP.
+/// _momentum / _adam (update \p Kind with the attributes \p Update, see
+/// lowerUpdateParams). The last fields of ConvP.
 struct ConvEpilogue {
   FusedActivation Act;
-  double Lr = 0;
-  double Decay = 0;
-  double Alpha = 0;
-  double Beta = 0;
-  double Epsilon = 0;
-  double DecayPost = 0;
-  bool Nesterov = false;
+  const AttrMap *Update = nullptr;
+  UpdateKind Kind = UpdateKind::Sgd;
 };
 
 /// Pushes the fields of mote_rt::ConvP for \p G, the kernel computing the

@@ -316,4 +316,33 @@ void applyFusedActivation(const FusedActivation &A, Tensor &Y) {
     Y.setFromDouble(I, A.apply(Y.getAsDouble(I)));
 }
 
+Expected<GemmGeometry> gemmGeometry(const Node &N) {
+  const Shape &A = N.inType(0).Dims;
+  const Shape &B = N.inType(1).Dims;
+  if (A.size() != 2)
+    return opError(fmt::format("A {} must be a matrix (rank 2); insert a "
+                               "Flatten or use MatMul",
+                               shapeStr(A)));
+  if (B.size() != 2)
+    return opError(fmt::format("B {} must be a matrix (rank 2)", shapeStr(B)));
+  GemmGeometry G;
+  for (const char *Name : {"transA", "transB"}) {
+    int64_t V = N.attrs().getInt(Name, 0);
+    if (V != 0 && V != 1)
+      return opError(fmt::format("{} must be 0 or 1, got {}", Name, V));
+  }
+  G.TransA = N.attrs().getInt("transA", 0) == 1;
+  G.TransB = N.attrs().getInt("transB", 0) == 1;
+  G.M = G.TransA ? A[1] : A[0];
+  G.K = G.TransA ? A[0] : A[1];
+  int64_t KB = G.TransB ? B[1] : B[0];
+  G.N = G.TransB ? B[0] : B[1];
+  if (G.K != KB)
+    return opError(fmt::format("inner dims do not match: A {} (transA = {}) "
+                               "has K = {} but B {} (transB = {}) has K = {}",
+                               shapeStr(A), int(G.TransA), G.K, shapeStr(B),
+                               int(G.TransB), KB));
+  return G;
+}
+
 } // namespace mote

@@ -108,6 +108,16 @@ Expected<ConvGeometry> convGeometry(const Node &N, const Shape &X,
 
 /// Sizes of a pooling node, checked: AveragePool, MaxPool and their backward
 /// ops read them from the same attributes.
+/// The matrix product of a Gemm-like node: A' = A^T if transA else A
+/// ([M, K]), B' likewise ([K, N]).
+struct GemmGeometry {
+  int64_t M = 0, N = 0, K = 0;
+  bool TransA = false, TransB = false;
+};
+
+/// Checks A (input 0), B (input 1), transA and transB of \p N.
+Expected<GemmGeometry> gemmGeometry(const Node &N);
+
 struct PoolGeometry {
   int64_t Planes = 0; ///< N * C
   Shape InSpatial;

@@ -212,6 +212,69 @@ Status applyAdamUpdate(const AttrMap &A, std::span<const Tensor *const> In,
   return ok();
 }
 
+size_t numUpdateStates(UpdateKind K) {
+  return K == UpdateKind::Momentum ? 1 : K == UpdateKind::Adam ? 2 : 0;
+}
+
+Status checkUpdateOperands(const Node &N, UpdateKind K, size_t WIndex) {
+  const TensorType &W = N.inType(WIndex);
+  size_t States = numUpdateStates(K);
+  for (size_t I = WIndex + 1; I <= WIndex + States; ++I)
+    if (N.inType(I) != W)
+      return opError(fmt::format("optimizer state (input {}) is {} but the "
+                                 "weight is {}",
+                                 I, N.inType(I).str(), W.str()));
+  for (size_t I = WIndex + 1 + States; I < N.numInputs(); ++I)
+    if (N.input(I) && (N.inType(I).Elem != DType::I64 ||
+                       N.inType(I).numElements() != 1))
+      return opError(fmt::format("the step count must be an i64 scalar, got "
+                                 "{}",
+                                 N.inType(I).str()));
+  if (K == UpdateKind::Momentum) {
+    std::string Mode = N.attrs().getString("mode", "standard");
+    if (Mode != "standard" && Mode != "nesterov")
+      return opError(fmt::format("mode must be \"standard\" or \"nesterov\", "
+                                 "got \"{}\"",
+                                 Mode));
+  }
+  return ok();
+}
+
+Status applyUpdate(UpdateKind K, const AttrMap &A,
+                   std::span<const Tensor *const> In, std::span<Tensor> Out) {
+  switch (K) {
+  case UpdateKind::Momentum:
+    return applyMomentumUpdate(A, In, Out);
+  case UpdateKind::Adam:
+    return applyAdamUpdate(A, In, Out);
+  case UpdateKind::Sgd:
+    break;
+  }
+  return applySgdUpdate(A, In, Out);
+}
+
+void lowerUpdateParams(UpdateKind K, const AttrMap &A, KernelCall &C) {
+  double Alpha = 0, Beta = 0, Eps = 0, Post = 0;
+  bool Nesterov = false;
+  if (K == UpdateKind::Momentum) {
+    Alpha = A.getFloat("alpha", 0.9f);
+    Beta = A.getFloat("beta", 1.0f);
+    Nesterov = A.getString("mode", "standard") == "nesterov";
+  } else if (K == UpdateKind::Adam) {
+    Alpha = A.getFloat("alpha", 0.9f);
+    Beta = A.getFloat("beta", 0.999f);
+    Eps = A.getFloat("epsilon", 0.0f);
+    Post = A.getFloat("norm_coefficient_post", 0);
+  }
+  C.addFloat(A.getFloat("lr", 0));
+  C.addFloat(A.getFloat("norm_coefficient", 0));
+  C.addFloat(Alpha);
+  C.addFloat(Beta);
+  C.addFloat(Eps);
+  C.addFloat(Post);
+  C.addInt(Nesterov);
+}
+
 namespace {
 
 Status kernelSgd(const Node &N, std::span<const Tensor *const> In,
