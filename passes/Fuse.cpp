@@ -53,6 +53,7 @@
 #include "compiler/Graph.h"
 #include "compiler/OpDef.h"
 #include "passes/Pass.h"
+#include "passes/TrainUtil.h"
 
 #include <fmt/format.h>
 
@@ -121,17 +122,11 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
   return true;
 }
 
-/// Is \p N a parameter update (SgdUpdate, MomentumUpdate, AdamUpdate)?
-bool isUpdate(const Node &N) {
-  return N.op() == OpKind::SgdUpdate || N.op() == OpKind::MomentumUpdate ||
-         N.op() == OpKind::AdamUpdate;
-}
-
 /// The update reading \p Grad as its gradient, if it is Grad's only use.
 Node *soleUpdateUser(const Graph &G, const Value *Grad) {
   std::vector<Node *> Us = G.users(Grad);
-  if (Us.size() != 1 || !isUpdate(*Us[0]) || Us[0]->input(1) != Grad ||
-      Us[0]->input(0) == Grad || G.isOutput(Grad))
+  if (Us.size() != 1 || !isParameterUpdate(*Us[0]) ||
+      Us[0]->input(1) != Grad || Us[0]->input(0) == Grad || G.isOutput(Grad))
     return nullptr;
   for (size_t I = 2; I < Us[0]->numInputs(); ++I)
     if (Us[0]->input(I) == Grad)

@@ -14,17 +14,13 @@
 #include "compiler/Graph.h"
 #include "compiler/OpDef.h"
 #include "passes/Pass.h"
+#include "passes/TrainUtil.h"
 
 #include <fmt/format.h>
 
 namespace mote {
 
 namespace {
-
-bool isUpdate(const Node &N) {
-  return N.op() == OpKind::SgdUpdate || N.op() == OpKind::MomentumUpdate ||
-         N.op() == OpKind::AdamUpdate;
-}
 
 /// Emits Slice(V, axis, [0, K)) before \p Before.
 Value *sliceBefore(Graph &G, Node *Before, Value *V, int64_t Axis, int64_t K) {
@@ -80,7 +76,7 @@ Expected<bool> runPruneBackward(Graph &G, PassContext &) {
   bool Changed = false;
   std::vector<Node *> Updates;
   for (const auto &N : G.nodes())
-    if (isUpdate(*N) && N->attrs().has("channels"))
+    if (isParameterUpdate(*N) && N->attrs().has("channels"))
       Updates.push_back(N.get());
   for (Node *U : Updates) {
     Value *Grad = U->input(1);

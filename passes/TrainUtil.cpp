@@ -22,4 +22,9 @@ int64_t channelAxis(const Graph &G, const Value *P) {
   return 0;
 }
 
+bool isParameterUpdate(const Node &N) {
+  return N.op() == OpKind::SgdUpdate || N.op() == OpKind::MomentumUpdate ||
+         N.op() == OpKind::AdamUpdate;
+}
+
 } // namespace mote
