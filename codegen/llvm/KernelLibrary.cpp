@@ -22,6 +22,7 @@
 #include "mote_rt/conv.h"
 #include "mote_rt/core.h"
 #include "mote_rt/elementwise.h"
+#include "mote_rt/fused.h"
 #include "mote_rt/gemm.h"
 #include "mote_rt/loss.h"
 #include "mote_rt/norm.h"

@@ -62,6 +62,20 @@ MOTE_RT_INLINE void apply(int32_t N, const T *DY, const T *V, T *DX, F D) {
     DX[I] = T(DY[I] * T(D(V[I])));
 }
 
+/// The derivatives the gradient kernels multiply dY by (also the steps of
+/// fused_elementwise): relu's from x, sigmoid's and tanh's from the forward
+/// result y, erf's from x.
+template <class T> MOTE_RT_INLINE T reluDerivative(T X) {
+  return X > T(0) ? T(1) : T(0);
+}
+template <class T> MOTE_RT_INLINE T sigmoidDerivative(T Y) {
+  return Y * (T(1) - Y);
+}
+template <class T> MOTE_RT_INLINE T tanhDerivative(T Y) { return T(1) - Y * Y; }
+template <class T> MOTE_RT_INLINE T erfDerivative(T X) {
+  return T(T(1.1283791670955126) * mote_rt::exp(-X * X));
+}
+
 /// Phi(x) + x phi(x), Phi and phi the standard normal CDF and density.
 template <class T> MOTE_RT_INLINE T geluDerivative(T X) {
   T Cdf;
@@ -106,7 +120,7 @@ template <class T> MOTE_RT_INLINE T geluTanhDerivative(T X) {
 template <class T>
 MOTE_RT_KERNEL void relu_grad(const UnaryP &P, const T *DY, const T *X, T *DX) {
   act_grad_detail::apply(P.N, DY, X, DX, [](T V) MOTE_RT_LAMBDA {
-    return V > T(0) ? T(1) : T(0);
+    return act_grad_detail::reluDerivative(V);
   });
 }
 
@@ -192,14 +206,18 @@ template <class T>
 MOTE_RT_KERNEL void sigmoid_grad(const UnaryP &P, const T *DY, const T *Y,
                                  T *DX) {
   act_grad_detail::apply(P.N, DY, Y, DX,
-                         [](T V) MOTE_RT_LAMBDA { return V * (T(1) - V); });
+                         [](T V) MOTE_RT_LAMBDA {
+                           return act_grad_detail::sigmoidDerivative(V);
+                         });
 }
 
 /// From the forward result y.
 template <class T>
 MOTE_RT_KERNEL void tanh_grad(const UnaryP &P, const T *DY, const T *Y, T *DX) {
   act_grad_detail::apply(P.N, DY, Y, DX,
-                         [](T V) MOTE_RT_LAMBDA { return T(1) - V * V; });
+                         [](T V) MOTE_RT_LAMBDA {
+                           return act_grad_detail::tanhDerivative(V);
+                         });
 }
 
 template <class T>
@@ -246,7 +264,7 @@ MOTE_RT_KERNEL void gelu_tanh_grad(const UnaryP &P, const T *DY, const T *X,
 template <class T>
 MOTE_RT_KERNEL void erf_grad(const UnaryP &P, const T *DY, const T *X, T *DX) {
   act_grad_detail::apply(P.N, DY, X, DX, [](T V) MOTE_RT_LAMBDA {
-    return T(T(1.1283791670955126) * mote_rt::exp(-V * V));
+    return act_grad_detail::erfDerivative(V);
   });
 }
 

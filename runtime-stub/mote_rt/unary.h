@@ -70,6 +70,11 @@ MOTE_RT_INLINE void map(int32_t N, const T *X, T *Y, F Fn) {
     Y[I] = Fn(X[I]);
 }
 
+/// 1 / (1 + e^-v), as sigmoid computes it.
+template <class T> MOTE_RT_INLINE T sigmoidOf(T V) {
+  return T(1) / (T(1) + mote_rt::exp(-V));
+}
+
 /// -V, wrapping around for the most negative integer.
 template <class T> MOTE_RT_INLINE T negate(T V) {
   if constexpr (IsFloatType<T>)
@@ -78,6 +83,11 @@ template <class T> MOTE_RT_INLINE T negate(T V) {
     return T(uint64_t(0) - uint64_t(V));
   else
     return T(uint32_t(0) - uint32_t(V));
+}
+
+/// v < 0 ? -v : v (so abs(-0.0) is -0.0, as in the interpreter).
+template <class T> MOTE_RT_INLINE T absValue(T V) {
+  return V < T(0) ? negate(V) : V;
 }
 
 /// An integer element widened to a type that also holds every int32_t.
@@ -170,7 +180,7 @@ MOTE_RT_KERNEL void clip_int(const ClipIntP &P, const T *X, T *Y) {
 template <class T>
 MOTE_RT_KERNEL void sigmoid(const UnaryP &P, const T *X, T *Y) {
   unary_detail::map(P.N, X, Y, [](T V) MOTE_RT_LAMBDA {
-    return T(1) / (T(1) + mote_rt::exp(-V));
+    return unary_detail::sigmoidOf(V);
   });
 }
 
@@ -218,9 +228,8 @@ template <class T> MOTE_RT_KERNEL void neg(const UnaryP &P, const T *X, T *Y) {
 
 /// x < 0 ? -x : x (so abs(-0.0) is -0.0, as in the interpreter).
 template <class T> MOTE_RT_KERNEL void abs(const UnaryP &P, const T *X, T *Y) {
-  unary_detail::map(P.N, X, Y, [](T V) MOTE_RT_LAMBDA {
-    return V < T(0) ? unary_detail::negate(V) : V;
-  });
+  unary_detail::map(P.N, X, Y,
+                    [](T V) MOTE_RT_LAMBDA { return unary_detail::absValue(V); });
 }
 
 template <class T>
