@@ -42,6 +42,17 @@
 //                     the Conv or Gemm before the activation) become one
 //                     ActivationGradSum, which sums each channel as it
 //                     writes it: one pass over the gradient instead of two.
+//   elementwise-chain
+//                     A run of float elementwise ops (FusedElementwise's
+//                     step ops: arithmetic, Pow, Relu, Sigmoid, Tanh, Exp,
+//                     Log, Sqrt, Neg, Abs, Reciprocal, Erf and the gradients
+//                     of Relu, Sigmoid, Tanh and Erf) of one phase, each
+//                     intermediate result of the chain's result type and
+//                     read only by the next op of the chain, becomes one
+//                     FusedElementwise of up to 6 steps and 6 inputs: one
+//                     pass over the result, and the intermediate tensors
+//                     never exist. Tried last, after the patterns above have
+//                     taken the Relus and mask gradients they fold.
 //
 // Runs after prune-backward (the set of gradients and their channel slices
 // is final) and before schedule and the memory plan, which then see the
@@ -52,10 +63,14 @@
 
 #include "compiler/Graph.h"
 #include "compiler/OpDef.h"
+#include "compiler/ops/math/Fused.h"
 #include "passes/Pass.h"
 #include "passes/TrainUtil.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_map>
 
 namespace mote {
 
@@ -354,6 +369,132 @@ Expected<bool> fuseActivationGradBias(Graph &G, PassContext &Ctx, Node *R) {
   return true;
 }
 
+/// Can \p N be a step of an elementwise chain?
+bool isChainStep(const Node &N) {
+  if (!isFusedElementwiseStep(N.op()) || N.numOutputs() != 1 ||
+      !N.attrs().empty() || !isFloat(N.outType(0).Elem))
+    return false;
+  for (Value *V : N.inputs())
+    if (!V || V->type().Elem != N.outType(0).Elem)
+      return false;
+  return true;
+}
+
+/// The inputs of the chain \p Members that no member computes, in order of
+/// first use.
+std::vector<Value *> chainLeaves(const std::vector<Node *> &Members) {
+  std::vector<Value *> Leaves;
+  for (Node *M : Members)
+    for (Value *V : M->inputs()) {
+      bool Inner = std::find(Members.begin(), Members.end(), V->producer()) !=
+                   Members.end();
+      if (!Inner && std::find(Leaves.begin(), Leaves.end(), V) == Leaves.end())
+        Leaves.push_back(V);
+    }
+  return Leaves;
+}
+
+/// Replaces the chain \p Members (in execution order; the last computes
+/// the result, every other member's result is read only inside the chain)
+/// by one FusedElementwise.
+Status fuseChain(Graph &G, PassContext &Ctx, const std::vector<Node *> &Members) {
+  std::vector<Value *> Leaves = chainLeaves(Members);
+  auto RefOf = [&](const Value *V) -> int64_t {
+    auto L = std::find(Leaves.begin(), Leaves.end(), V);
+    if (L != Leaves.end())
+      return L - Leaves.begin();
+    auto M = std::find(Members.begin(), Members.end(), V->producer());
+    return int64_t(Leaves.size()) + (M - Members.begin());
+  };
+  std::vector<std::string> Ops;
+  std::vector<int64_t> Args;
+  int64_t Bytes = 0;
+  for (Node *M : Members) {
+    Ops.emplace_back(M->opName());
+    Args.push_back(RefOf(M->input(0)));
+    Args.push_back(M->numInputs() > 1 ? RefOf(M->input(1)) : -1);
+    if (M != Members.back())
+      Bytes += M->output(0)->type().bytes();
+  }
+  Node *Root = Members.back();
+  AttrMap A;
+  A.set("ops", std::move(Ops));
+  A.set("args", std::move(Args));
+  Value *Result = Root->output(0);
+  Expected<Node *> F = G.createNode(
+      Root, OpKind::FusedElementwise, G.uniqueName(Root->name() + ".chain"),
+      Leaves, std::move(A), {G.uniqueName(Result->name() + ".fused")});
+  if (!F)
+    return F.takeError();
+  (*F)->setPhase(Root->phase());
+  ++Ctx.Fusion.ElementwiseChains;
+  Ctx.Fusion.ElementwiseOps += int64_t(Members.size());
+  Ctx.Fusion.IntermediateBytes += Bytes;
+  replaceValue(G, Ctx, Result, (*F)->output(0));
+  for (auto It = Members.rbegin(); It != Members.rend(); ++It)
+    G.eraseNode(*It);
+  return ok();
+}
+
+/// elementwise-chain: groups the chain steps, in execution order, each with
+/// the chains that compute its operands where those are read by it alone;
+/// then replaces every group of two or more by a FusedElementwise.
+Expected<bool> fuseElementwiseChains(Graph &G, PassContext &Ctx) {
+  std::unordered_map<const Node *, size_t> Pos, GroupOf;
+  std::vector<std::vector<Node *>> Groups;
+  for (const auto &N : G.nodes())
+    Pos[N.get()] = Pos.size();
+  auto IsState = [&](const Value *V) {
+    for (const Graph::StateUpdate &U : G.stateUpdates())
+      if (U.NewValue == V)
+        return true;
+    return false;
+  };
+  for (const auto &NP : G.nodes()) {
+    Node *N = NP.get();
+    if (!isChainStep(*N))
+      continue;
+    std::vector<Node *> Members;
+    for (Value *V : N->inputs()) {
+      Node *P = V->producer();
+      auto Gi = P ? GroupOf.find(P) : GroupOf.end();
+      if (Gi == GroupOf.end() || Groups[Gi->second].empty() ||
+          Groups[Gi->second].back() != P || P->phase() != N->phase() ||
+          V->type() != N->outType(0) || G.isOutput(V) || IsState(V) ||
+          V == Ctx.Loss || V == Ctx.Prediction)
+        continue;
+      std::vector<Node *> Us = G.users(V);
+      if (!std::all_of(Us.begin(), Us.end(), [&](Node *U) { return U == N; }))
+        continue;
+      std::vector<Node *> Try = Members;
+      Try.insert(Try.end(), Groups[Gi->second].begin(),
+                 Groups[Gi->second].end());
+      Try.push_back(N);
+      if (Try.size() > size_t(MaxFusedSteps) ||
+          chainLeaves(Try).size() > size_t(MaxFusedInputs))
+        continue;
+      Members.insert(Members.end(), Groups[Gi->second].begin(),
+                     Groups[Gi->second].end());
+      Groups[Gi->second].clear();
+    }
+    Members.push_back(N);
+    std::sort(Members.begin(), Members.end(),
+              [&](const Node *X, const Node *Y) { return Pos[X] < Pos[Y]; });
+    for (Node *M : Members)
+      GroupOf[M] = Groups.size();
+    Groups.push_back(std::move(Members));
+  }
+  bool Changed = false;
+  for (const std::vector<Node *> &Members : Groups) {
+    if (Members.size() < 2)
+      continue;
+    if (Status S = fuseChain(G, Ctx, Members); !S)
+      return S.takeError();
+    Changed = true;
+  }
+  return Changed;
+}
+
 } // namespace
 
 Expected<bool> runFuse(Graph &G, PassContext &Ctx) {
@@ -393,7 +534,10 @@ Expected<bool> runFuse(Graph &G, PassContext &Ctx) {
       }
     }
   }
-  return Changed;
+  Expected<bool> R = fuseElementwiseChains(G, Ctx);
+  if (!R)
+    return R.takeError();
+  return Changed || *R;
 }
 
 } // namespace mote

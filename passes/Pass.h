@@ -81,6 +81,9 @@ struct PassContext {
   struct FusionStats {
     int64_t Activations = 0, WeightUpdates = 0, BiasGradients = 0;
     int64_t GradientBytes = 0, PreActivationBytes = 0;
+    /// elementwise-chain: FusedElementwise nodes made, the ops they hold,
+    /// and the bytes of the intermediate results that no longer exist.
+    int64_t ElementwiseChains = 0, ElementwiseOps = 0, IntermediateBytes = 0;
   } Fusion;
   /// Verify the graph after every pass (tests, debug builds).
   bool VerifyEach = true;

@@ -13,6 +13,7 @@
 #include "compiler/Interpreter.h"
 #include "compiler/Parser.h"
 #include "compiler/Verifier.h"
+#include "compiler/ops/math/Fused.h"
 #include "passes/Pass.h"
 
 #include <cmath>
@@ -71,6 +72,44 @@ const char *SwishText = R"(graph @swish {
   output %y
 })";
 
+// LayerNorm and GELU written out (as exporters decompose them), then a
+// tanh/sigmoid branch added back to its input: elementwise chains forward
+// and backward.
+const char *ChainText = R"(graph @chains {
+  input %x : f32[2,8]
+  param %fc1.weight : f32[8,8]
+  param %fc1.bias : f32[8]
+  param %ln.gamma : f32[8]
+  param %ln.beta : f32[8]
+  param %fc.weight : f32[3,8]
+  param %fc.bias : f32[3]
+  const %two : f32[] = [2.0]
+  const %eps : f32[] = [0.00001]
+  const %sqrt2 : f32[] = [1.4142135]
+  const %one : f32[] = [1.0]
+  const %half : f32[] = [0.5]
+  %h = Gemm "fc1"(%x, %fc1.weight, %fc1.bias) {transB = 1} : f32[2,8]
+  %mean = ReduceMean "mean"(%h) {axes = [-1]} : f32[2,1]
+  %xm = Sub "sub"(%h, %mean) : f32[2,8]
+  %sq = Pow "pow"(%xm, %two) : f32[2,8]
+  %var = ReduceMean "var"(%sq) {axes = [-1]} : f32[2,1]
+  %ve = Add "addeps"(%var, %eps) : f32[2,1]
+  %std = Sqrt "sqrt"(%ve) : f32[2,1]
+  %n = Div "norm"(%xm, %std) : f32[2,8]
+  %s = Mul "scale"(%n, %ln.gamma) : f32[2,8]
+  %l = Add "shift"(%s, %ln.beta) : f32[2,8]
+  %a = Div "gdiv"(%l, %sqrt2) : f32[2,8]
+  %b = Erf "erf"(%a) : f32[2,8]
+  %c = Add "gadd"(%b, %one) : f32[2,8]
+  %d = Mul "gmul"(%l, %c) : f32[2,8]
+  %g = Mul "ghalf"(%d, %half) : f32[2,8]
+  %t = Tanh "tanh"(%g) : f32[2,8]
+  %u = Sigmoid "sig"(%t) : f32[2,8]
+  %v = Add "res"(%u, %g) : f32[2,8]
+  %y = Gemm "fc"(%v, %fc.weight, %fc.bias) {transB = 1} : f32[2,3]
+  output %y
+})";
+
 /// Deterministic values in [-1, 1).
 Tensor pseudoRandom(const TensorType &T, uint32_t Seed) {
   Tensor R(T);
@@ -93,7 +132,8 @@ std::unique_ptr<Graph> build(const Setup &S, bool Fuse,
   REQUIRE(G);
   uint32_t Seed = 1;
   for (Value *P : (*G)->params())
-    *P->mutableData() = pseudoRandom(P->type(), Seed++);
+    if (P->isParam()) // constants keep their values
+      *P->mutableData() = pseudoRandom(P->type(), Seed++);
   PassContext Ctx;
   Ctx.Train = S.Train;
   for (const std::string &U : S.Update) {
@@ -308,4 +348,41 @@ TEST_CASE("fuse: a fused Conv or Gemm has no gradient rule", "[fuse]") {
   REQUIRE(!St);
   CHECK_THAT(St.error().str(),
              Catch::Contains("fused activation has no gradient rule"));
+}
+
+TEST_CASE("fuse: elementwise chains, forward and backward, keep every step's "
+          "result",
+          "[fuse]") {
+  for (OptimizerKind Opt : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
+    Setup S;
+    S.Train.LearningRate = 0.05f;
+    S.Train.Optimizer = Opt;
+    auto Plain = build(S, false, ChainText);
+    auto Fused = build(S, true, ChainText);
+    CHECK(count(*Plain, OpKind::FusedElementwise) == 0);
+    size_t Forward = 0, Backward = 0, Steps = 0;
+    for (const auto &N : Fused->nodes()) {
+      if (N->op() != OpKind::FusedElementwise)
+        continue;
+      Forward += N->phase() == NodePhase::Forward;
+      Backward += N->phase() == NodePhase::Backward;
+      Steps += N->attrs().getInts("args").size() / 2;
+    }
+    // Forward: the LayerNorm tail, var + eps and its root, and the GELU.
+    CHECK(Forward >= 3);
+    CHECK(Backward >= 2);
+    CHECK(count(*Fused, OpKind::Erf) == 0);
+    CHECK(count(*Plain, OpKind::ErfGrad) == 1);
+    CHECK(count(*Fused, OpKind::ErfGrad) == 0);
+    // The step ops a chain took are gone from the graph, none twice.
+    auto StepOps = [](const Graph &G) {
+      size_t K = 0;
+      for (const auto &N : G.nodes())
+        K += isFusedElementwiseStep(N->op());
+      return K;
+    };
+    CHECK(Steps > 10);
+    CHECK(StepOps(*Fused) + Steps == StepOps(*Plain));
+    requireSameTraining(*Plain, *Fused);
+  }
 }

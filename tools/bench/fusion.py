@@ -17,8 +17,9 @@ twice, with the fuse pass and with --no-fuse, and the table shows:
     each) and instructions per MAC (MACs of the forward and backward
     multiply-accumulates the step executes, `motec inspect --train`).
 --optimizer trains with that optimizer instead of the case's own (momentum
-and Adam fold the conv weight gradients into their update too, and
-momentum the Gemm ones, without weight decay). With --inference the same
+and Adam fold the Conv and Gemm weight gradients into their update too).
+The transformer block shows the elementwise chains (its written-out
+LayerNorm and GELU, forward and backward). With --inference the same
 for one inference of each model (no --train:
 the forward graph only; the update spec of a case does not matter).
 A table of figures, not a test.
@@ -51,10 +52,12 @@ def main():
     ap.add_argument("--optimizer", choices=["sgd", "momentum", "adam"])
     a = ap.parse_args()
     if a.cases is None:
-        a.cases = ("mlp/full,cnn/full,kws/full,mobilenet_v2_w035/full"
+        a.cases = ("mlp/full,cnn/full,kws/full,mobilenet_v2_w035/full,"
+                   "transformer/full"
                    if a.inference else
                    "mlp/full,mlp/bias,cnn/full,cnn/bias,cnn/channels,"
-                   "kws/full,kws/bias,kws/channels")
+                   "kws/full,kws/bias,kws/channels,transformer/full,"
+                   "transformer/bias,transformer/channels")
     what = ("one inference" if a.inference else
             f"one {a.optimizer or 'SGD'} training step")
     print(f"{what}, batch of the oracle case, {a.target} "

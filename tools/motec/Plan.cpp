@@ -144,6 +144,9 @@ std::string reportJson(const Graph &G, const MemoryLayout &L,
   W.field("bias_gradients", Ctx.Fusion.BiasGradients);
   W.field("gradient_bytes_not_stored", Ctx.Fusion.GradientBytes);
   W.field("pre_activation_bytes", Ctx.Fusion.PreActivationBytes);
+  W.field("elementwise_chains", Ctx.Fusion.ElementwiseChains);
+  W.field("elementwise_ops", Ctx.Fusion.ElementwiseOps);
+  W.field("intermediate_bytes", Ctx.Fusion.IntermediateBytes);
   W.endObject();
   W.endObject();
   return W.str();
@@ -211,13 +214,20 @@ int runPlan(const ParsedArgs &Args) {
              P.ArenaBytes, P.LowerBoundBytes, Eff, P.Strategy, L->FlashBytes,
              P.Offsets.size(), L->NumSteps, Ms);
   const PassContext::FusionStats &F = S->Passes.Fusion;
-  if (F.Activations || F.WeightUpdates || F.BiasGradients)
+  if (F.Activations || F.WeightUpdates || F.BiasGradients ||
+      F.ElementwiseChains) {
     fmt::print("fused: {} activations into their Conv/Gemm, {} weight "
                "gradients into their update ({} gradient bytes never "
                "stored), {} bias gradients into their activation's "
-               "gradient\n",
+               "gradient",
                F.Activations, F.WeightUpdates, F.GradientBytes,
                F.BiasGradients);
+    if (F.ElementwiseChains)
+      fmt::print(", {} elementwise ops into {} chains ({} intermediate "
+                 "bytes never stored)",
+                 F.ElementwiseOps, F.ElementwiseChains, F.IntermediateBytes);
+    fmt::print("\n");
+  }
   if (int RC = budgetAndReports(Args, "plan", *S, **G, *L, {}); RC != ExitOk)
     return RC;
   return ExitOk;
