@@ -24,16 +24,6 @@ using namespace mote::test;
 
 namespace {
 
-template <class T>
-Tensor randomOf(Shape Dims, uint32_t Seed, double Lo, double Hi) {
-  std::mt19937 Gen(Seed);
-  std::uniform_real_distribution<double> D(Lo, Hi);
-  Tensor R(TensorType(DTypeOf<T>::value, Dims));
-  for (T &V : R.data<T>())
-    V = T(D(Gen));
-  return R;
-}
-
 struct Chain {
   std::vector<std::string> Ops;
   std::vector<int64_t> Args;

@@ -31,18 +31,6 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-
-/// Tensor of element type T with deterministic values uniform in [Lo, Hi).
-template <class T>
-Tensor randomOf(Shape Dims, uint32_t Seed, double Lo = -1, double Hi = 1) {
-  std::mt19937 Gen(Seed);
-  std::uniform_real_distribution<double> D(Lo, Hi);
-  Tensor R(TensorType(DTypeOf<T>::value, Dims));
-  for (T &V : R.data<T>())
-    V = T(D(Gen));
-  return R;
-}
-
 /// Equal values, NaN equal to NaN (and -0 to +0).
 template <class T> bool sameValue(T A, T B) {
   if constexpr (std::is_floating_point_v<T>)

@@ -114,6 +114,17 @@ inline Tensor randomF32(Shape Dims, uint32_t Seed, float Lo = -1, float Hi = 1) 
   return T;
 }
 
+/// Tensor of element type T with deterministic values uniform in [Lo, Hi).
+template <class T>
+Tensor randomOf(Shape Dims, uint32_t Seed, double Lo = -1, double Hi = 1) {
+  std::mt19937 Gen(Seed);
+  std::uniform_real_distribution<double> D(Lo, Hi);
+  Tensor R(TensorType(DTypeOf<T>::value, Dims));
+  for (T &V : R.data<T>())
+    V = T(D(Gen));
+  return R;
+}
+
 } // namespace mote::test
 
 #endif // MOTE_TESTS_UNIT_KERNELTESTUTIL_H
