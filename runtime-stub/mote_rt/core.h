@@ -25,6 +25,20 @@
 #define MOTE_RT_KERNEL inline __attribute__((always_inline))
 #endif
 
+/// The function of one node of a generated step (codegen/cpp: the step is
+/// a list of calls of these). Never inlined, so each keeps its kernel
+/// specialised on the node's constants and compile time stays linear in
+/// the model. On GCC also opaque to interprocedural analysis: GCC 12.2 at
+/// -O1 and -O2 deleted the call of such a function whose body is a loop
+/// storing through its pointer argument (a Transpose node's; with either of
+/// -fno-ipa-modref or -fno-ipa-pure-const alone it still did, with both it
+/// did not), so a generated inference returned zeros.
+#if defined(__clang__)
+#define MOTE_RT_NODE __attribute__((noinline))
+#else
+#define MOTE_RT_NODE __attribute__((noipa))
+#endif
+
 /// Small helpers that must be inlined everywhere (index math, scalar ops).
 #define MOTE_RT_INLINE inline __attribute__((always_inline))
 /// The same for the lambdas kernels pass to their loop helpers (written
