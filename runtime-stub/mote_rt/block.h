@@ -65,9 +65,6 @@
 namespace mote_rt {
 namespace detail {
 
-template <class T> inline constexpr bool IsFloat32 = false;
-template <> inline constexpr bool IsFloat32<float> = true;
-
 #if MOTE_RT_SIMD
 typedef float VecF __attribute__((vector_size(MOTE_RT_SIMD_BYTES)));
 inline constexpr int32_t VecLanes = MOTE_RT_SIMD_BYTES / 4;
@@ -178,7 +175,7 @@ MOTE_RT_INLINE void rowsAxpy(int32_t Lo, int32_t Hi, T *const (&Out)[NO],
                              int32_t SO, const T *const (&In)[NI], int32_t SI,
                              const T (&Wt)[NO][NI]) {
 #if MOTE_RT_SIMD
-  if constexpr (IsFloat32<T>)
+  if constexpr (IsSameType<T, float>)
     if (SI == 1 && SO == 1)
       Lo = rowsAxpyVec<NO, NI>(Lo, Hi, Out, In, Wt);
 #endif
@@ -203,7 +200,7 @@ MOTE_RT_INLINE void rowsDot(int32_t Lo, int32_t Hi, const T *const (&A)[NA],
                             int32_t SA, const T *const (&B)[NB], int32_t SB,
                             T (&Acc)[NA][NB]) {
 #if MOTE_RT_SIMD
-  if constexpr (IsFloat32<T>)
+  if constexpr (IsSameType<T, float>)
     if (SA == 1 && SB == 1)
       Lo = rowsDotVec<NA, NB>(Lo, Hi, A, B, Acc);
 #endif

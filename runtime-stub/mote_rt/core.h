@@ -53,6 +53,15 @@ namespace mote_rt {
 /// Highest tensor rank a kernel parameter struct describes.
 inline constexpr int MaxRank = 6;
 
+/// True for float and double.
+template <class T> inline constexpr bool IsFloatType = false;
+template <> inline constexpr bool IsFloatType<float> = true;
+template <> inline constexpr bool IsFloatType<double> = true;
+
+/// True when A and B are one type (freestanding: no <type_traits>).
+template <class A, class B> inline constexpr bool IsSameType = false;
+template <class A> inline constexpr bool IsSameType<A, A> = true;
+
 /// Element count of the first \p Rank entries of \p D.
 MOTE_RT_INLINE int32_t product(const int32_t *D, int32_t Rank) {
   int32_t N = 1;

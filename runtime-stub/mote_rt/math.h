@@ -54,18 +54,6 @@
 
 namespace mote_rt {
 
-//===----------------------------------------------------------------------===//
-// Type helpers shared by the math kernels.
-//===----------------------------------------------------------------------===//
-
-/// True for float and double.
-template <class T> inline constexpr bool IsFloatType = false;
-template <> inline constexpr bool IsFloatType<float> = true;
-template <> inline constexpr bool IsFloatType<double> = true;
-
-template <class A, class B> inline constexpr bool IsSameType = false;
-template <class A> inline constexpr bool IsSameType<A, A> = true;
-
 /// Lowest and highest value of an integer element type.
 template <class T> struct IntLimits;
 template <> struct IntLimits<int8_t> {
