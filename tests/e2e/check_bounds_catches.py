@@ -43,7 +43,7 @@ int main() {
 }
 """
 
-FLAGS = ["-std=c++20", "-O1", "-g1", "-DMOTE_RT_NO_FORCE_INLINE",
+FLAGS = ["-std=c++20", "-O0", "-g1", "-DMOTE_RT_NO_FORCE_INLINE",
          "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
          "-fno-omit-frame-pointer"]
 

@@ -201,10 +201,11 @@ Expected<RunResult> runGenerated(const Generated &Gen, bool Training,
     Cxx = E;
   else if (const char *E2 = std::getenv("CXX"))
     Cxx = E2;
-  // --check-bounds: sanitizers; -O1 and kernels not forced inline keep the
-  // sanitized build of a large model fast (mobilenet: 18 s instead of 130 s).
+  // --check-bounds: sanitizers; -O0 and kernels not forced inline keep the
+  // sanitized build of a large model fast (mobilenet: 24 s, against 50 s at
+  // -O1 and minutes with the kernels inline; docs/robustness.md).
   std::string CheckFlags =
-      Gen.CheckBounds ? " -O1 -g1 -DMOTE_RT_NO_FORCE_INLINE "
+      Gen.CheckBounds ? " -O0 -g1 -DMOTE_RT_NO_FORCE_INLINE "
                         "-fsanitize=address,undefined -fno-sanitize-recover=all "
                         "-fno-omit-frame-pointer"
                       : "";
