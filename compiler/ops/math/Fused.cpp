@@ -12,6 +12,8 @@
 #include "compiler/ops/OpUtils.h"
 
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 namespace mote {
 namespace {
@@ -136,12 +138,43 @@ Expected<std::vector<TensorType>> inferFused(const Node &N) {
   return std::vector<TensorType>{B->Steps.back()->outType(0)};
 }
 
+/// The scratch graph of \p N's chain for the reference kernel, built once
+/// per chain and input types: the interpreter runs a node at every step,
+/// and rebuilding the graph (and rerunning each step's type rule) each time
+/// costs more than a small chain's arithmetic. Keyed by content, never by
+/// node address, so a node freed and another allocated in its place cannot
+/// hit a stale entry.
+Expected<const Body *> cachedBody(const Node &N) {
+  thread_local std::unordered_map<std::string, Body> Cache;
+  const AttrValue *OpsAttr = N.attrs().find("ops");
+  if (!OpsAttr || !std::holds_alternative<std::vector<std::string>>(*OpsAttr)) {
+    Expected<Body> B = buildBody(N); // its error names what is wrong
+    if (!B)
+      return B.takeError();
+    return opError("needs attribute ops (strings)");
+  }
+  std::string Key =
+      fmt::format("{}|{}", fmt::join(std::get<std::vector<std::string>>(*OpsAttr), ","),
+                  fmt::join(N.attrs().getInts("args"), ","));
+  for (size_t I = 0; I < N.numInputs(); ++I)
+    Key += "|" + (N.input(I) ? N.inType(I).str() : std::string("-"));
+  auto It = Cache.find(Key);
+  if (It == Cache.end()) {
+    Expected<Body> B = buildBody(N);
+    if (!B)
+      return B.takeError();
+    It = Cache.emplace(std::move(Key), std::move(*B)).first;
+  }
+  return &It->second;
+}
+
 /// Runs every step with its own reference kernel.
 Status kernelFused(const Node &N, std::span<const Tensor *const> In,
                    std::span<Tensor> Out) {
-  Expected<Body> B = buildBody(N);
-  if (!B)
-    return B.takeError();
+  Expected<const Body *> Cached = cachedBody(N);
+  if (!Cached)
+    return Cached.takeError();
+  const Body *B = *Cached;
   std::vector<Tensor> Results;
   Results.reserve(B->Steps.size());
   auto TensorOf = [&](const Value *V) -> const Tensor * {
