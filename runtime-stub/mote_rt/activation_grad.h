@@ -36,6 +36,7 @@
 #ifndef MOTE_RT_ACTIVATION_GRAD_H
 #define MOTE_RT_ACTIVATION_GRAD_H
 
+#include "mote_rt/block.h"
 #include "mote_rt/core.h"
 #include "mote_rt/math.h"
 #include "mote_rt/reduce.h"
@@ -169,12 +170,29 @@ MOTE_RT_KERNEL void activation_grad_sum(const ActGradSumP &P, const T *DY,
     Part += D;
   };
   constexpr int32_t Block = 8;
-  for (int32_t C = 0; C < P.C; ++C) {
-    reduce_detail::SumAcc<T> Acc;
-    if (P.Inner >= Block) {
+  if (P.Inner >= Block) {
+    // A part per block of 8 along each row, the parts Neumaier-summed in
+    // order; four blocks' parts are computed at once, so their additions
+    // overlap instead of each waiting on the one before (the same sums,
+    // bit for bit).
+    for (int32_t C = 0; C < P.C; ++C) {
+      reduce_detail::SumAcc<T> Acc;
       for (int32_t N = 0; N < P.Batch; ++N) {
         const int32_t Base = (N * P.C + C) * P.Inner, End = Base + P.Inner;
-        for (int32_t I0 = Base; I0 < End; I0 += Block) {
+        int32_t I0 = Base;
+        for (; I0 + 4 * Block <= End; I0 += 4 * Block) {
+          T Part[4] = {T(0), T(0), T(0), T(0)};
+          MOTE_RT_UNROLL
+          for (int32_t J = 0; J < Block; ++J) {
+            MOTE_RT_UNROLL
+            for (int B = 0; B < 4; ++B)
+              Step(I0 + B * Block + J, Part[B]);
+          }
+          MOTE_RT_UNROLL
+          for (int B = 0; B < 4; ++B)
+            Acc.add(Part[B]);
+        }
+        for (; I0 < End; I0 += Block) {
           T Part = T(0);
           const int32_t I1 = I0 + Block < End ? I0 + Block : End;
           for (int32_t I = I0; I < I1; ++I)
@@ -182,20 +200,24 @@ MOTE_RT_KERNEL void activation_grad_sum(const ActGradSumP &P, const T *DY,
           Acc.add(Part);
         }
       }
-    } else {
-      // Short rows (a [N, C] gradient has rows of one): whole rows per part
-      // (an empty row, Inner = 0, sums to 0 one row at a time).
-      const int32_t Rows = P.Inner > 0 ? Block / P.Inner : 1;
-      for (int32_t N0 = 0; N0 < P.Batch; N0 += Rows) {
-        T Part = T(0);
-        const int32_t N1 = N0 + Rows < P.Batch ? N0 + Rows : P.Batch;
-        for (int32_t N = N0; N < N1; ++N) {
-          const int32_t Base = (N * P.C + C) * P.Inner;
-          for (int32_t I = Base; I < Base + P.Inner; ++I)
-            Step(I, Part);
-        }
-        Acc.add(Part);
+      DB[C] = Acc.result();
+    }
+    return;
+  }
+  // Short rows (a [N, C] gradient has rows of one): whole rows per part
+  // (an empty row, Inner = 0, sums to 0 one row at a time).
+  const int32_t Rows = P.Inner > 0 ? Block / P.Inner : 1;
+  for (int32_t C = 0; C < P.C; ++C) {
+    reduce_detail::SumAcc<T> Acc;
+    for (int32_t N0 = 0; N0 < P.Batch; N0 += Rows) {
+      T Part = T(0);
+      const int32_t N1 = N0 + Rows < P.Batch ? N0 + Rows : P.Batch;
+      for (int32_t N = N0; N < N1; ++N) {
+        const int32_t Base = (N * P.C + C) * P.Inner;
+        for (int32_t I = Base; I < Base + P.Inner; ++I)
+          Step(I, Part);
       }
+      Acc.add(Part);
     }
     DB[C] = Acc.result();
   }
