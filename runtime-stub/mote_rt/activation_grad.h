@@ -156,16 +156,22 @@ struct ActGradSumP {
   float Max;
 };
 
-template <class T>
-MOTE_RT_KERNEL void activation_grad_sum(const ActGradSumP &P, const T *DY,
-                                        const T *V, T *DX, T *DB) {
-  const T Lo = P.Clip && P.HasMin ? T(P.Min) : P.Clip ? -infinity<T>() : T(0);
-  const T Hi = P.Clip && P.HasMax ? T(P.Max) : infinity<T>();
-  // dX[I], added to the running part.
+namespace act_grad_detail {
+
+/// The body of activation_grad_sum, Pass(v) its test (PassVec(v) the same
+/// on a vector, giving a lane mask).
+template <class T, class PassFn, class PassVecFn>
+MOTE_RT_INLINE void activationGradSum(const ActGradSumP &P, const T *DY,
+                                      const T *V, T *DX, T *DB, PassFn Pass,
+                                      PassVecFn PassVec) {
+  (void)PassVec;
+  // dX[I], added to the running part. dY * 1 is dY and dY * 0 keeps the
+  // sign of a zero and any inf or NaN of dY, as the product with the
+  // test's 0 or 1 does.
   auto Step = [&](int32_t I, T &Part) MOTE_RT_LAMBDA {
-    const T X = V[I];
-    const bool Pass = P.Clip ? X > Lo && X < Hi : X > Lo;
-    const T D = T(DY[I] * (Pass ? T(1) : T(0)));
+    T D = DY[I];
+    if (!Pass(V[I]))
+      D = D * T(0);
     DX[I] = D;
     Part += D;
   };
@@ -180,6 +186,28 @@ MOTE_RT_KERNEL void activation_grad_sum(const ActGradSumP &P, const T *DY,
       for (int32_t N = 0; N < P.Batch; ++N) {
         const int32_t Base = (N * P.C + C) * P.Inner, End = Base + P.Inner;
         int32_t I0 = Base;
+#if MOTE_RT_SIMD
+        // A host with float vectors: Block * VecLanes elements at a time,
+        // lane l's part the Block elements l, l + VecLanes, ... of them
+        // (parts of 8 terms still, strided instead of consecutive).
+        if constexpr (IsSameType<T, float>)
+          for (; I0 + Block * detail::VecLanes <= End;
+               I0 += Block * detail::VecLanes) {
+            detail::VecF Part{};
+            MOTE_RT_UNROLL
+            for (int32_t J = 0; J < Block; ++J) {
+              const int32_t I = I0 + J * detail::VecLanes;
+              const detail::VecF G = detail::loadVec(DY + I);
+              const detail::VecF D =
+                  PassVec(detail::loadVec(V + I)) ? G : G * detail::VecF{};
+              detail::storeVec(DX + I, D);
+              Part += D;
+            }
+            MOTE_RT_UNROLL
+            for (int32_t L = 0; L < detail::VecLanes; ++L)
+              Acc.add(Part[L]);
+          }
+#endif
         for (; I0 + 4 * Block <= End; I0 += 4 * Block) {
           T Part[4] = {T(0), T(0), T(0), T(0)};
           MOTE_RT_UNROLL
@@ -221,6 +249,51 @@ MOTE_RT_KERNEL void activation_grad_sum(const ActGradSumP &P, const T *DY,
     }
     DB[C] = Acc.result();
   }
+}
+
+} // namespace act_grad_detail
+
+template <class T>
+MOTE_RT_KERNEL void activation_grad_sum(const ActGradSumP &P, const T *DY,
+                                        const T *V, T *DX, T *DB) {
+  const T Lo = P.Clip && P.HasMin ? T(P.Min) : P.Clip ? -infinity<T>() : T(0);
+  const T Hi = P.Clip && P.HasMax ? T(P.Max) : infinity<T>();
+  if constexpr (sizeof(T) == 4) {
+    // Lo >= 0 (ReLU, ReLU6): Lo < v < Hi is one unsigned compare of the
+    // bits, as floats >= +0 order as their bits do and every negative
+    // float or NaN falls outside [LoB + 1, HiB) (a Cortex-M FPU compare
+    // costs a flag transfer and a branch; this is three integer
+    // instructions). ReLU has no upper test, so +inf passes and HiB is
+    // the first NaN.
+    if (Lo >= T(0) && Hi == Hi) {
+      const uint32_t LoB = Lo == T(0) ? 0u : math_detail::bitsOf(Lo);
+      const uint32_t HiB = !P.Clip ? 0x7f800001u
+                           : Hi > T(0) ? math_detail::bitsOf(Hi)
+                                       : 0u;
+      const uint32_t First = LoB + 1;
+      const uint32_t Span = HiB > First ? HiB - First : 0u;
+      act_grad_detail::activationGradSum(
+          P, DY, V, DX, DB,
+          [First, Span](T X) MOTE_RT_LAMBDA {
+            return math_detail::bitsOf(X) - First < Span;
+          },
+#if MOTE_RT_SIMD
+          [First, Span](auto X) MOTE_RT_LAMBDA {
+            return reinterpret_cast<detail::VecU>(X) - First < Span;
+          });
+#else
+          [](auto X) MOTE_RT_LAMBDA { return X; }); // no vectors: unused
+#endif
+      return;
+    }
+  }
+  act_grad_detail::activationGradSum(
+      P, DY, V, DX, DB,
+      [&](T X) MOTE_RT_LAMBDA { return P.Clip ? X > Lo && X < Hi : X > Lo; },
+      [&](auto X) MOTE_RT_LAMBDA {
+        // Lanes of -1 where the test passes (float vectors only).
+        return P.Clip ? (X > Lo) & (X < Hi) : X > Lo;
+      });
 }
 
 /// From the forward result y.

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <optional>
 
 using namespace mote;
 using namespace mote::test;
@@ -681,6 +682,73 @@ TEMPLATE_TEST_CASE("kernel activation_grad_sum: the gradient of relu_grad / "
     REQUIRE(R.Error);
     CHECK(R.Error->Message ==
           "activation must be \"Relu\" or \"Clip\", got \"HardSwish\"");
+  }
+  // The bounds on special values: signed zeros, subnormals, the values
+  // next to the bounds, infinities and NaNs of both signs, against every
+  // kind of bound the float kernel tests on the bits (Lo >= 0: ReLU,
+  // ReLU6, one-sided, empty and infinite ranges) and the ones it tests as
+  // floats; dY holds infinities, NaN and -0, whose products with the
+  // test's 0 the kernel must keep. dX must match bit for bit (the sign of
+  // a zero included).
+  {
+    const T Inf = std::numeric_limits<T>::infinity();
+    const T NaN = std::numeric_limits<T>::quiet_NaN();
+    const T Den = std::numeric_limits<T>::denorm_min();
+    const std::vector<T> Vs = {T(-0.0), T(0), Den, -Den,
+                               T(1e-30), std::nextafter(T(6), T(0)),
+                               T(6), std::nextafter(T(6), Inf),
+                               Inf, -Inf, NaN, -NaN,
+                               T(3), T(-3), T(2), T(1),
+                               std::numeric_limits<T>::max(),
+                               std::numeric_limits<T>::min()};
+    const std::vector<T> Ds = {T(1), T(-2), Inf, NaN, T(-0.0), -Inf,
+                               T(0.5), T(-1), T(3)};
+    for (const Shape &S : {Shape{2, 2, 9}, Shape{18, 2}, Shape{1, 1, 36}}) {
+      Tensor DY(TensorType(DTypeOf<T>::value, S)),
+          V(TensorType(DTypeOf<T>::value, S));
+      for (int64_t I = 0; I < DY.numElements(); ++I) {
+        V.template data<T>()[size_t(I)] = Vs[size_t(I) % Vs.size()];
+        DY.template data<T>()[size_t(I)] = Ds[size_t(I) % Ds.size()];
+      }
+      auto Clip = [](std::optional<float> Lo, std::optional<float> Hi) {
+        AttrMap A = attrs({{"activation", std::string("Clip")}});
+        if (Lo)
+          A.set("activation_min", *Lo);
+        if (Hi)
+          A.set("activation_max", *Hi);
+        return A;
+      };
+      const float FInf = std::numeric_limits<float>::infinity();
+      for (const AttrMap &A :
+           {attrs({{"activation", std::string("Relu")}}), Clip(0.0f, 6.0f),
+            Clip(-0.0f, 6.0f), Clip(0.0f, std::nullopt), Clip(2.0f, 1.0f),
+            Clip(0.0f, -1.0f), Clip(0.0f, FInf), Clip(FInf, std::nullopt),
+            Clip(1e-30f, 2.0f), Clip(-1.0f, 6.0f), Clip(std::nullopt, 6.0f),
+            Clip(-FInf, 0.0f)}) {
+        INFO("shape " << shapeStr(S) << " min "
+                      << A.getFloat("activation_min", -999.0f) << " max "
+                      << A.getFloat("activation_max", -999.0f));
+        LoweredOp L = lowerOp(OpKind::ActivationGradSum, {DY, V}, A, 2);
+        REQUIRE_FALSE(L.LowerError);
+        std::vector<T> DX(L.outElems(0)), DB(L.outElems(1));
+        mote_rt::activation_grad_sum<T>(
+            paramsAs<mote_rt::ActGradSumP>(L.Call), L.in<T>(0), L.in<T>(1),
+            DX.data(), DB.data());
+        auto W = L.Run.Results[0].template data<T>();
+        for (size_t I = 0; I < DX.size(); ++I) {
+          INFO("element " << I << ": v " << +V.template data<T>()[I]
+                          << ", want " << +W[I] << ", got " << +DX[I]);
+          if (std::isnan(W[I]))
+            CHECK(std::isnan(DX[I]));
+          else
+            CHECK(std::bit_cast<std::conditional_t<sizeof(T) == 4, uint32_t,
+                                                   uint64_t>>(W[I]) ==
+                  std::bit_cast<std::conditional_t<sizeof(T) == 4, uint32_t,
+                                                   uint64_t>>(DX[I]));
+        }
+        checkSameOrNonFinite(L.Run.Results[1], DB);
+      }
+    }
   }
   // Empty planes: every channel sums to 0.
   {
