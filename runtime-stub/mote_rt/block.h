@@ -67,6 +67,9 @@ namespace detail {
 
 #if MOTE_RT_SIMD
 typedef float VecF __attribute__((vector_size(MOTE_RT_SIMD_BYTES)));
+/// What comparing VecF gives: -1 (all bits) in a lane where true, else 0.
+typedef int32_t VecI __attribute__((vector_size(MOTE_RT_SIMD_BYTES)));
+typedef uint32_t VecU __attribute__((vector_size(MOTE_RT_SIMD_BYTES)));
 inline constexpr int32_t VecLanes = MOTE_RT_SIMD_BYTES / 4;
 
 MOTE_RT_INLINE VecF loadVec(const float *P) {
@@ -77,7 +80,8 @@ MOTE_RT_INLINE VecF loadVec(const float *P) {
 MOTE_RT_INLINE void storeVec(float *P, VecF V) {
   __builtin_memcpy(P, &V, sizeof V);
 }
-MOTE_RT_INLINE VecF splat(float X) { return VecF{} + X; }
+/// Every lane X (X - 0 is X for every X, -0 included; 0 + X is not).
+MOTE_RT_INLINE VecF splat(float X) { return X - VecF{}; }
 /// Lane 0 + lane 1 + ... in that order.
 MOTE_RT_INLINE float sumLanes(VecF V) {
   float S = V[0];
@@ -86,6 +90,32 @@ MOTE_RT_INLINE float sumLanes(VecF V) {
     S += V[L];
   return S;
 }
+
+} // namespace detail
+
+/// activate (core.h) on every lane of a vector: the same comparisons and
+/// arithmetic, lane by lane, without branches.
+template <class P>
+MOTE_RT_INLINE detail::VecF activate(const P &Params, detail::VecF V) {
+  using detail::splat;
+  using detail::VecF;
+  if (Params.ActHardSwish) {
+    const VecF Zero{}, One = splat(1.0f);
+    VecF S = V / splat(6.0f) + splat(0.5f);
+    S = S < Zero ? Zero : (One < S ? One : S);
+    return V * S;
+  }
+  const VecF Lo = splat(Params.ActMin), Hi = splat(Params.ActMax);
+  if (Params.ActHasMin && Params.ActHasMax)
+    return V < Lo ? Lo : (V > Hi ? Hi : V);
+  if (Params.ActHasMin)
+    return V < Lo ? Lo : V;
+  if (Params.ActHasMax)
+    return V > Hi ? Hi : V;
+  return V;
+}
+
+namespace detail {
 
 /// rowsAxpy over [Lo, Hi) rounded down to whole vectors (unit strides);
 /// returns where the scalar loop goes on.

@@ -21,9 +21,14 @@
 //                   matrix product Y_g [M/G, S] = W_g [M/G, C/G] X_g [C/G, S]
 //                   (S = spatial size), as gemm.h computes it.
 //   conv_grad_input  dX: every dY scattered through the weights (the
-//                   transposed convolution), tap-major like conv.
+//                   transposed convolution), tap-major like conv; a
+//                   pointwise geometry as the matrix product W^T dY over
+//                   whole planes; a depthwise 3x3 or 5x3 layer gathered per
+//                   dX element (stride 1 and stride 2: each element written
+//                   once, the taps that reach it in registers).
 //   conv_grad_weight dW for the first Channels output channels only (the
-//                   partial-channel update of sparse training).
+//                   partial-channel update of sparse training); pointwise
+//                   geometries take each plane as one row.
 //   conv_grad_weight_sgd, conv_grad_weight_momentum, conv_grad_weight_adam
 //                   W' (and the optimizer state) after one SGD, momentum or
 //                   Adam step on those channels, in place (W' may be W):
@@ -139,6 +144,15 @@ struct ConvSizes {
       : In(P.In[0] * P.In[1] * P.In[2]), Out(P.Out[0] * P.Out[1] * P.Out[2]),
         Kernel(P.Kernel[0] * P.Kernel[1] * P.Kernel[2]) {}
 };
+
+/// True for a pointwise geometry (1x1 kernel, stride 1, no padding: output
+/// position o reads input position o), whose gradients take each plane as
+/// one row instead of rows of its width.
+MOTE_RT_INLINE bool isPointwise(const ConvP &P, const ConvSizes &S) {
+  return S.Kernel == 1 && S.In == S.Out && P.PadBegin[0] == 0 &&
+         P.PadBegin[1] == 0 && P.PadBegin[2] == 0 && P.Strides[0] == 1 &&
+         P.Strides[1] == 1 && P.Strides[2] == 1;
+}
 
 /// Forward: output planes M0 .. M0+NM-1 of image YN += their convolution
 /// with input planes C0 .. C0+NC-1 of their group (XG: the group's first
@@ -368,7 +382,30 @@ MOTE_RT_INLINE void forWindowRows(const ConvP &P, const TapSpan<KW> &Sp,
   }
 }
 
-/// Out[i] = End(Start(Out[i]) + sum_k Wt[k] In[k][i SI]) for i < Width,
+#if MOTE_RT_SIMD
+/// windowAxpy's positions [Lo, Hi) with unit stride rounded down to whole
+/// vectors, on a host with float vectors: VecLanes positions at a time,
+/// each lane the scalar loop's sum (the same terms in the same order; Start
+/// and End take vectors); returns where the scalar loop goes on.
+template <int NK, class StartFn, class EndFn>
+MOTE_RT_INLINE int32_t windowAxpyVec(int32_t Lo, int32_t Hi, float *Out,
+                                     const float *In, const int32_t (&Off)[NK],
+                                     const float (&Wt)[NK], StartFn Start,
+                                     EndFn End) {
+  for (; Lo + VecLanes <= Hi; Lo += VecLanes) {
+    VecF Acc = Start(loadVec(Out + Lo));
+    MOTE_RT_UNROLL
+    for (int K = 0; K < NK; ++K)
+      Acc += splat(Wt[K]) * loadVec(In + Lo + Off[K]);
+    storeVec(Out + Lo, End(Acc));
+  }
+  return Lo;
+}
+#endif
+
+/// Out[i] = End(Start(Out[i]) + sum_k Wt[k] In[k][i SI]) for i < Width
+/// (Start and End generic: on hosts with float vectors they also take
+/// vectors),
 /// each tap k (tap k % KW of Sp's kernel row) over its own range: all NK
 /// taps at once on [Sp.L, Sp.H), and the few positions outside one at a
 /// time with the taps that reach them. Tap k reads In[k] = Base + Row +
@@ -380,12 +417,19 @@ MOTE_RT_INLINE void windowAxpy(const TapSpan<KW> &Sp, int32_t Width, T *Out,
                                const T *Base, int32_t Row,
                                const int32_t (&Off)[NK], int32_t SI,
                                const T (&Wt)[NK], StartFn Start, EndFn End) {
-  for (int32_t I = Sp.L; I < Sp.H; ++I) {
-    T Acc = Start(Out[I]);
+  int32_t Pos = Sp.L;
+#if MOTE_RT_SIMD
+  if constexpr (IsSameType<T, float>)
+    if (SI == 1)
+      Pos = windowAxpyVec<NK>(Pos, Sp.H, Out, Base + Row, Off, Wt, Start, End);
+#endif
+  const T *In = Base + Row;
+  for (; Pos < Sp.H; ++Pos) {
+    T Acc = Start(Out[Pos]);
     MOTE_RT_UNROLL
     for (int K = 0; K < NK; ++K)
-      Acc += Wt[K] * Base[Row + I * SI + Off[K]];
-    Out[I] = End(Acc);
+      Acc += Wt[K] * In[Pos * SI + Off[K]];
+    Out[Pos] = End(Acc);
   }
   auto Edge = [&](int32_t I) MOTE_RT_LAMBDA {
     T Acc = Start(Out[I]);
@@ -418,14 +462,15 @@ MOTE_RT_INLINE void convWindow(const ConvP &P, const T *XC, const T *WM,
   MOTE_RT_UNROLL
   for (int K = 0; K < NK; ++K)
     Wt[K] = WM[K];
-  auto Keep = [](T V) MOTE_RT_LAMBDA { return V; };
+  auto Keep = [](auto V) MOTE_RT_LAMBDA { return V; };
   forWindowRows<KH, KW>(
       P, Sp, /*InputSpace=*/false,
       [&](int32_t OH, int32_t Row, const int32_t(&Off)[NK]) MOTE_RT_LAMBDA {
         windowAxpy<NK, KW>(
             Sp, OW, YM + OH * OW, XC, Row, Off, SW, Wt,
-            [Bias](T) MOTE_RT_LAMBDA { return Bias; },
-            [&](T V) MOTE_RT_LAMBDA { return activate(P, V); });
+            // Bias, or a vector of it (Bias - 0 is Bias, -0 included).
+            [Bias](auto V) MOTE_RT_LAMBDA { return Bias - decltype(V){}; },
+            [&](auto V) MOTE_RT_LAMBDA { return activate(P, V); });
       },
       [&](int32_t OH, int32_t Row, int KR, const int32_t(&Off)[KW])
           MOTE_RT_LAMBDA {
@@ -481,16 +526,19 @@ MOTE_RT_INLINE void convForward(const ConvP &P, const T *X, const T *W,
 /// Acc[k] += sum_i D[i] In[k][i SI] for i < Width, each tap k (tap k % KW
 /// of Sp's kernel row) over its own range, In[k] = Base + Row + Off[k]: the
 /// dot-product form of windowAxpy (weight gradient).
+/// (Positions [Sp.L, From) are left out of the loop over [Sp.L, Sp.H): the
+/// caller took them, as the host's vector loop does.)
 template <int NK, int KW, class T>
 MOTE_RT_INLINE void windowDot(const TapSpan<KW> &Sp, int32_t Width,
                               const T *D, const T *Base, int32_t Row,
                               const int32_t (&Off)[NK], int32_t SI,
-                              T (&Acc)[NK]) {
-  for (int32_t I = Sp.L; I < Sp.H; ++I) {
+                              T (&Acc)[NK], int32_t From) {
+  const T *In = Base + Row;
+  for (int32_t I = From; I < Sp.H; ++I) {
     const T V = D[I];
     MOTE_RT_UNROLL
     for (int K = 0; K < NK; ++K)
-      Acc[K] += V * Base[Row + I * SI + Off[K]];
+      Acc[K] += V * In[I * SI + Off[K]];
   }
   auto Edge = [&](int32_t I) MOTE_RT_LAMBDA {
     const T V = D[I];
@@ -515,21 +563,56 @@ MOTE_RT_INLINE void convGradWeightWindow(const ConvP &P, const T *XC,
   constexpr int NK = KH * KW;
   const int32_t OW = P.Out[2], SW = P.Strides[2];
   const TapSpan<KW> Sp(P, 0);
+  auto Part = [&](int32_t OH, int32_t Row, int KR, const int32_t(&Off)[KW])
+                  MOTE_RT_LAMBDA {
+                    T A[KW];
+                    kernelRow(Acc, KR, A);
+                    windowDot<KW, KW>(Sp, OW, DYM + OH * OW, XC, Row, Off, SW,
+                                      A, Sp.L);
+                    MOTE_RT_UNROLL
+                    for (int K = 0; K < KW; ++K)
+                      Acc[KR * KW + K] = A[K];
+                  };
+  auto None = [](int32_t) MOTE_RT_LAMBDA {};
+#if MOTE_RT_SIMD
+  // Unit stride on a host with float vectors: the full rows' middles
+  // VecLanes positions at a time into one vector of partial sums per tap,
+  // kept across the plane (lane l takes the positions i = Sp.L + l mod
+  // VecLanes of each row) and added lane by lane at the end, as rowsDot
+  // does: another order of the same terms.
+  if constexpr (IsSameType<T, float>)
+    if (SW == 1 && Sp.H - Sp.L >= VecLanes) {
+      VecF VAcc[NK];
+      MOTE_RT_UNROLL
+      for (int K = 0; K < NK; ++K)
+        VAcc[K] = VecF{};
+      forWindowRows<KH, KW>(
+          P, Sp, /*InputSpace=*/false,
+          [&](int32_t OH, int32_t Row, const int32_t(&Off)[NK])
+              MOTE_RT_LAMBDA {
+                const float *D = DYM + OH * OW, *In = XC + Row;
+                int32_t I = Sp.L;
+                for (; I + VecLanes <= Sp.H; I += VecLanes) {
+                  const VecF V = loadVec(D + I);
+                  MOTE_RT_UNROLL
+                  for (int K = 0; K < NK; ++K)
+                    VAcc[K] += V * loadVec(In + I + Off[K]);
+                }
+                windowDot<NK, KW>(Sp, OW, D, XC, Row, Off, SW, Acc, I);
+              },
+          Part, None, None);
+      MOTE_RT_UNROLL
+      for (int K = 0; K < NK; ++K)
+        Acc[K] += sumLanes(VAcc[K]);
+      return;
+    }
+#endif
   forWindowRows<KH, KW>(
       P, Sp, /*InputSpace=*/false,
       [&](int32_t OH, int32_t Row, const int32_t(&Off)[NK]) MOTE_RT_LAMBDA {
-        windowDot<NK, KW>(Sp, OW, DYM + OH * OW, XC, Row, Off, SW, Acc);
+        windowDot<NK, KW>(Sp, OW, DYM + OH * OW, XC, Row, Off, SW, Acc, Sp.L);
       },
-      [&](int32_t OH, int32_t Row, int KR, const int32_t(&Off)[KW])
-          MOTE_RT_LAMBDA {
-            T A[KW];
-            kernelRow(Acc, KR, A);
-            windowDot<KW, KW>(Sp, OW, DYM + OH * OW, XC, Row, Off, SW, A);
-            MOTE_RT_UNROLL
-            for (int K = 0; K < KW; ++K)
-              Acc[KR * KW + K] = A[K];
-          },
-      [](int32_t) MOTE_RT_LAMBDA {}, [](int32_t) MOTE_RT_LAMBDA {});
+      Part, None, None);
 }
 
 /// Input gradient of a depthwise layer with one output channel per group,
@@ -547,13 +630,13 @@ MOTE_RT_INLINE void convGradInputWindow(const ConvP &P, const T *DYM,
   MOTE_RT_UNROLL
   for (int K = 0; K < NK; ++K)
     Wt[K] = WM[K];
-  auto Keep = [](T V) MOTE_RT_LAMBDA { return V; };
+  auto Keep = [](auto V) MOTE_RT_LAMBDA { return V; };
   forWindowRows<KH, KW>(
       P, Sp, /*InputSpace=*/true,
       [&](int32_t IH, int32_t Row, const int32_t(&Off)[NK]) MOTE_RT_LAMBDA {
         windowAxpy<NK, KW>(
             Sp, IW, DXC + IH * IW, DYM, Row, Off, 1, Wt,
-            [](T) MOTE_RT_LAMBDA { return T(0); }, Keep);
+            [](auto V) MOTE_RT_LAMBDA { return decltype(V){}; }, Keep);
       },
       [&](int32_t IH, int32_t Row, int KR, const int32_t(&Off)[KW])
           MOTE_RT_LAMBDA {
@@ -564,6 +647,135 @@ MOTE_RT_INLINE void convGradInputWindow(const ConvP &P, const T *DYM,
           },
       [&](int32_t IH) MOTE_RT_LAMBDA { fill(DXC + IH * IW, T(0), IW); },
       [](int32_t) MOTE_RT_LAMBDA {});
+}
+
+/// One row of a strided depthwise input gradient (convGradInputStrided):
+/// the input row that kernel rows Wr[0..NR) read from dY rows Yr[0..NR)
+/// (their taps' weights, KW each). Input position S o - Pad + t (t < S)
+/// takes the taps kw = t + S m of output position o - m. Where every such
+/// position and every dY element lies inside the row (positions
+/// [S OL - Pad, S OH - Pad)), each o writes S positions from ceil(KW / S)
+/// dY elements per kernel row, all in registers; the few positions
+/// outside take their taps one at a time with the bounds tested.
+template <int NR, int KW, int S, class T>
+MOTE_RT_INLINE void convGradInputStridedRow(const ConvP &P,
+                                            const T *const (&Yr)[NR],
+                                            const T *const (&Wr)[NR], T *DXR) {
+  constexpr int MW = (KW + S - 1) / S;
+  static_assert(KW >= S, "every position of a stride takes a tap");
+  const int32_t IW = P.In[2], OW = P.Out[2], Pad = P.PadBegin[2];
+  T Wt[NR][KW];
+  MOTE_RT_UNROLL
+  for (int R = 0; R < NR; ++R) {
+    MOTE_RT_UNROLL
+    for (int K = 0; K < KW; ++K)
+      Wt[R][K] = Wr[R][K];
+  }
+  int32_t OL = (Pad + S - 1) / S, OHi = (IW + Pad) / S;
+  OL = OL > MW - 1 ? OL : MW - 1;
+  OHi = OHi < OW ? OHi : OW;
+  int32_t Lo = 0, Hi = 0; // positions the blocked loop writes
+  if (OL < OHi) {
+    Lo = S * OL - Pad;
+    Hi = S * OHi - Pad;
+    for (int32_t O = OL; O < OHi; ++O) {
+      T V[NR][MW];
+      MOTE_RT_UNROLL
+      for (int R = 0; R < NR; ++R) {
+        MOTE_RT_UNROLL
+        for (int M = 0; M < MW; ++M)
+          V[R][M] = Yr[R][O - M];
+      }
+      T *Out = DXR + S * O - Pad;
+      // Each sum starts from its first product (no zero to add to: a
+      // Cortex-M4 FPU would spend a move on it).
+      MOTE_RT_UNROLL
+      for (int Tt = 0; Tt < S; ++Tt) {
+        T Acc = Wt[0][Tt] * V[0][0];
+        MOTE_RT_UNROLL
+        for (int R = 0; R < NR; ++R) {
+          MOTE_RT_UNROLL
+          for (int M = R == 0 ? 1 : 0; M < MW; ++M)
+            if (Tt + S * M < KW)
+              Acc += Wt[R][Tt + S * M] * V[R][M];
+        }
+        Out[Tt] = Acc;
+      }
+    }
+  }
+  auto Edge = [&](int32_t I) MOTE_RT_LAMBDA {
+    T Acc = T(0);
+    MOTE_RT_UNROLL
+    for (int R = 0; R < NR; ++R) {
+      MOTE_RT_UNROLL
+      for (int K = 0; K < KW; ++K) {
+        const int32_t D = I + Pad - K;
+        if (D >= 0 && D % S == 0 && D / S < OW)
+          Acc += Wt[R][K] * Yr[R][D / S];
+      }
+    }
+    DXR[I] = Acc;
+  };
+  for (int32_t I = 0; I < Lo; ++I)
+    Edge(I);
+  for (int32_t I = Hi > Lo ? Hi : 0; I < IW; ++I)
+    Edge(I);
+}
+
+/// Input gradient of a depthwise layer with one output channel per group,
+/// stride S x S (S > 1), no dilation, a whole 2-D KH x KW kernel, per
+/// plane, gathered: each dX element is written once, the sum of the taps
+/// whose window reads it. Input row S oh - Pad + t takes kernel rows
+/// kh = t + S m from dY row oh - m (those inside dY), then
+/// convGradInputStridedRow does the same along the row. (The per-tap
+/// scatter this replaces loads and stores each dX element once per tap:
+/// about 10 Cortex-M4 instructions per multiply-add at stride 2.)
+template <int KH, int KW, int S, class T>
+MOTE_RT_INLINE void convGradInputStrided(const ConvP &P, const T *DYM,
+                                         const T *WM, T *DXC) {
+  constexpr int MH = (KH + S - 1) / S;
+  const int32_t IH = P.In[1], IW = P.In[2], OH = P.Out[1], OW = P.Out[2];
+  const int32_t Pad = P.PadBegin[1];
+  for (int32_t I = 0; I < IH; ++I) {
+    const int32_t Tt = (I + Pad) % S, OI = (I + Pad) / S;
+    const T *Yr[MH];
+    const T *Wr[MH];
+    int N = 0;
+    MOTE_RT_UNROLL
+    for (int M = 0; M < MH; ++M) {
+      const int32_t Row = OI - M;
+      if (Tt + S * M < KH && Row >= 0 && Row < OH) {
+        Yr[N] = DYM + Row * OW;
+        Wr[N] = WM + (Tt + S * M) * KW;
+        ++N;
+      }
+    }
+    T *DXR = DXC + I * IW;
+    // N kernel rows as a compile-time count.
+    auto Run = [&](auto NTag) MOTE_RT_LAMBDA {
+      constexpr int NR = decltype(NTag)::value;
+      const T *Y[NR], *W[NR];
+      MOTE_RT_UNROLL
+      for (int R = 0; R < NR; ++R) {
+        Y[R] = Yr[R];
+        W[R] = Wr[R];
+      }
+      convGradInputStridedRow<NR, KW, S>(P, Y, W, DXR);
+    };
+    if (N == 0)
+      fill(DXR, T(0), IW);
+    if constexpr (MH >= 1)
+      if (N == 1)
+        Run(Const<1>());
+    if constexpr (MH >= 2)
+      if (N == 2)
+        Run(Const<2>());
+    if constexpr (MH >= 3)
+      if (N == 3)
+        Run(Const<3>());
+    static_assert(MH <= 3, "convGradInputStrided takes at most 3 kernel rows "
+                           "per input row");
+  }
 }
 
 /// Input gradient: planes C0 .. C0+NC-1 of image DXG's group += dY planes
@@ -675,6 +887,39 @@ MOTE_RT_INLINE void convGradWeightBlock(const ConvP &P, const ConvSizes &S,
   });
 }
 
+/// convGradWeightBlock for a pointwise geometry: the dot products over each
+/// image's whole planes, one row each (the same terms in the same order as
+/// rows of the plane's width).
+template <int NM, int NC, class T, class Fn>
+MOTE_RT_INLINE void convGradWeightPointwise(const ConvP &P, const ConvSizes &S,
+                                            const T *X, const T *DY, int32_t G,
+                                            int32_t M0, int32_t C0, Fn Commit) {
+  T Acc[NM][NC];
+  MOTE_RT_UNROLL
+  for (int M = 0; M < NM; ++M) {
+    MOTE_RT_UNROLL
+    for (int C = 0; C < NC; ++C)
+      Acc[M][C] = T(0);
+  }
+  for (int32_t N = 0; N < P.Batch; ++N) {
+    const T *DYR[NM];
+    const T *XR[NC];
+    MOTE_RT_UNROLL
+    for (int M = 0; M < NM; ++M)
+      DYR[M] = DY + (N * P.M + M0 + M) * S.Out;
+    MOTE_RT_UNROLL
+    for (int C = 0; C < NC; ++C)
+      XR[C] = X + (N * P.C + G * P.CPerGroup + C0 + C) * S.In;
+    rowsDot<NM, NC>(0, S.Out, DYR, 1, XR, 1, Acc);
+  }
+  MOTE_RT_UNROLL
+  for (int M = 0; M < NM; ++M) {
+    MOTE_RT_UNROLL
+    for (int C = 0; C < NC; ++C)
+      Commit((M0 + M) * P.CPerGroup + C0 + C, Acc[M][C]);
+  }
+}
+
 /// Weight gradient for one input channel C0 of group G: as convTapBlock,
 /// two taps of a kernel row at a time, so each loaded dY feeds two dot
 /// products per output channel.
@@ -757,6 +1002,7 @@ MOTE_RT_INLINE void convGradWeight(const ConvP &P, const T *X, const T *DY,
         }
       }))
     return;
+  const bool Pointwise = isPointwise(P, S);
   for (int32_t G = 0; G * P.MPerGroup < P.Channels; ++G) {
     int32_t MEnd = (G + 1) * P.MPerGroup;
     if (MEnd > P.Channels)
@@ -767,7 +1013,10 @@ MOTE_RT_INLINE void convGradWeight(const ConvP &P, const T *X, const T *DY,
               0, P.CPerGroup, [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
                 constexpr int NM = decltype(NMTag)::value,
                               NC = decltype(NCTag)::value;
-                if constexpr (NC == 1)
+                if (Pointwise)
+                  convGradWeightPointwise<NM, NC>(P, S, X, DY, G, M0, C0,
+                                                  Commit);
+                else if constexpr (NC == 1)
                   convGradWeightTapBlock<NM>(P, S, X, DY, G, M0, C0, Commit);
                 else
                   convGradWeightBlock<NM, NC>(P, S, X, DY, G, M0, C0, Commit);
@@ -825,7 +1074,31 @@ MOTE_RT_KERNEL void conv_grad_input(const ConvP &P, const T *DY, const T *W,
                 DX + (N * P.C + C) * S.In);
       }))
     return;
+  if (P.CPerGroup == 1 && P.MPerGroup == 1 && P.Strides[1] == 2 &&
+      P.Strides[2] == 2 && P.Dilations[1] == 1 && P.Dilations[2] == 1 &&
+      detail::withWindow(P, [&](auto KH, auto KW) MOTE_RT_LAMBDA {
+        for (int32_t N = 0; N < P.Batch; ++N)
+          for (int32_t C = 0; C < P.C; ++C)
+            detail::convGradInputStrided<KH.value, KW.value, 2>(
+                P, DY + (N * P.M + C) * S.Out, W + C * S.Kernel,
+                DX + (N * P.C + C) * S.In);
+      }))
+    return;
   fill(DX, T(0), P.Batch * P.C * S.In);
+  if (detail::isPointwise(P, S)) {
+    // Pointwise (1x1, stride 1, no padding): per image and group dX_g
+    // [C/G, S] = W_g^T dY_g over the whole plane as one row (the terms in
+    // the same order as the tap loops below; a plane of 2 x 2 is one row of
+    // 4, not two rows of 2).
+    for (int32_t N = 0; N < P.Batch; ++N)
+      for (int32_t G = 0; G < P.Group; ++G)
+        detail::gemmAccumulate(
+            P.CPerGroup, S.In, P.MPerGroup, T(1),
+            W + G * P.MPerGroup * P.CPerGroup, 1, P.CPerGroup,
+            DY + (N * P.M + G * P.MPerGroup) * S.Out, S.Out,
+            DX + (N * P.C + G * P.CPerGroup) * S.In, S.In);
+    return;
+  }
   for (int32_t N = 0; N < P.Batch; ++N) {
     const T *DYN = DY + N * P.M * S.Out;
     for (int32_t G = 0; G < P.Group; ++G) {
