@@ -56,7 +56,10 @@ def main():
                    "transformer/full"
                    if a.inference else
                    "mlp/full,mlp/bias,cnn/full,cnn/bias,cnn/channels,"
-                   "kws/full,kws/bias,kws/channels,transformer/full,"
+                   "kws/full,kws/bias,kws/channels,"
+                   # mobilenet's full and channel steps do not fit the
+                   # board's 4 MiB of SRAM unfused; its bias step does.
+                   "mobilenet_v2_w035/bias,transformer/full,"
                    "transformer/bias,transformer/channels")
     what = ("one inference" if a.inference else
             f"one {a.optimizer or 'SGD'} training step")
