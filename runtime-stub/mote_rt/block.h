@@ -225,15 +225,95 @@ MOTE_RT_INLINE void rowsAxpy(int32_t Lo, int32_t Hi, T *const (&Out)[NO],
   }
 }
 
-template <int NA, int NB, class T>
-MOTE_RT_INLINE void rowsDot(int32_t Lo, int32_t Hi, const T *const (&A)[NA],
-                            int32_t SA, const T *const (&B)[NB], int32_t SB,
-                            T (&Acc)[NA][NB]) {
+/// Vector partial sums of an NA x NB rowsDot block kept across many short
+/// rows (rowsDotKeep), added to the scalar sums once at the end (flush):
+/// rows of 8 or 24 would otherwise pay NA NB lane additions each. Nothing
+/// on targets without float vectors, or for other element types.
+template <class T, int NA, int NB> struct DotKeep {
+  MOTE_RT_INLINE int32_t run(int32_t Lo, int32_t, const T *const (&)[NA],
+                             const T *const (&)[NB]) {
+    return Lo;
+  }
+  MOTE_RT_INLINE void flush(T (&)[NA][NB]) {}
+};
 #if MOTE_RT_SIMD
-  if constexpr (IsSameType<T, float>)
-    if (SA == 1 && SB == 1)
-      Lo = rowsDotVec<NA, NB>(Lo, Hi, A, B, Acc);
+template <int NA, int NB> struct DotKeep<float, NA, NB> {
+  VecF V[NA][NB];
+  MOTE_RT_INLINE DotKeep() {
+    MOTE_RT_UNROLL
+    for (int X = 0; X < NA; ++X) {
+      MOTE_RT_UNROLL
+      for (int Y = 0; Y < NB; ++Y)
+        V[X][Y] = VecF{};
+    }
+  }
+  /// The columns B0 .. B0+NBC-1 over [Lo, End) (whole vectors).
+  template <int NBC>
+  MOTE_RT_INLINE void cols(int32_t Lo, int32_t End, const float *const (&A)[NA],
+                           const float *const (&B)[NB], int B0) {
+    VecF W[NA][NBC];
+    MOTE_RT_UNROLL
+    for (int X = 0; X < NA; ++X) {
+      MOTE_RT_UNROLL
+      for (int Y = 0; Y < NBC; ++Y)
+        W[X][Y] = V[X][B0 + Y];
+    }
+    for (int32_t I = Lo; I < End; I += VecLanes) {
+      VecF VA[NA], VB[NBC];
+      MOTE_RT_UNROLL
+      for (int K = 0; K < NA; ++K)
+        VA[K] = loadVec(A[K] + I);
+      MOTE_RT_UNROLL
+      for (int K = 0; K < NBC; ++K)
+        VB[K] = loadVec(B[B0 + K] + I);
+      MOTE_RT_UNROLL
+      for (int X = 0; X < NA; ++X) {
+        MOTE_RT_UNROLL
+        for (int Y = 0; Y < NBC; ++Y)
+          W[X][Y] += VA[X] * VB[Y];
+      }
+    }
+    MOTE_RT_UNROLL
+    for (int X = 0; X < NA; ++X) {
+      MOTE_RT_UNROLL
+      for (int Y = 0; Y < NBC; ++Y)
+        V[X][B0 + Y] = W[X][Y];
+    }
+  }
+  /// [Lo, Hi) rounded down to whole vectors into the kept sums; returns
+  /// where the scalar loop goes on.
+  MOTE_RT_INLINE int32_t run(int32_t Lo, int32_t Hi,
+                             const float *const (&A)[NA],
+                             const float *const (&B)[NB]) {
+    const int32_t End = Lo + (Hi - Lo) / VecLanes * VecLanes;
+    if (End == Lo)
+      return Lo;
+    constexpr int Fit = (MOTE_RT_SIMD_REGS - NA - 1) / (NA + 1);
+    constexpr int NBC = Fit < 1 ? 1 : (Fit < NB ? Fit : NB);
+    MOTE_RT_UNROLL
+    for (int B0 = 0; B0 + NBC <= NB; B0 += NBC)
+      cols<NBC>(Lo, End, A, B, B0);
+    if constexpr (NB % NBC != 0)
+      cols<NB % NBC>(Lo, End, A, B, NB - NB % NBC);
+    return End;
+  }
+  MOTE_RT_INLINE void flush(float (&Acc)[NA][NB]) {
+    MOTE_RT_UNROLL
+    for (int X = 0; X < NA; ++X) {
+      MOTE_RT_UNROLL
+      for (int Y = 0; Y < NB; ++Y)
+        Acc[X][Y] += sumLanes(V[X][Y]);
+    }
+  }
+};
 #endif
+
+/// rowsDot's loop over [Lo, Hi), one position at a time.
+template <int NA, int NB, class T>
+MOTE_RT_INLINE void rowsDotScalar(int32_t Lo, int32_t Hi,
+                                  const T *const (&A)[NA], int32_t SA,
+                                  const T *const (&B)[NB], int32_t SB,
+                                  T (&Acc)[NA][NB]) {
   for (int32_t I = Lo; I < Hi; ++I) {
     T VA[NA], VB[NB];
     MOTE_RT_UNROLL
@@ -249,6 +329,30 @@ MOTE_RT_INLINE void rowsDot(int32_t Lo, int32_t Hi, const T *const (&A)[NA],
         Acc[X][Y] += VA[X] * VB[Y];
     }
   }
+}
+
+template <int NA, int NB, class T>
+MOTE_RT_INLINE void rowsDot(int32_t Lo, int32_t Hi, const T *const (&A)[NA],
+                            int32_t SA, const T *const (&B)[NB], int32_t SB,
+                            T (&Acc)[NA][NB]) {
+#if MOTE_RT_SIMD
+  if constexpr (IsSameType<T, float>)
+    if (SA == 1 && SB == 1)
+      Lo = rowsDotVec<NA, NB>(Lo, Hi, A, B, Acc);
+#endif
+  rowsDotScalar<NA, NB>(Lo, Hi, A, SA, B, SB, Acc);
+}
+
+/// rowsDot with the vector partial sums kept in \p Keep (unit strides on a
+/// host with float vectors) for Keep.flush(Acc) after the last row.
+template <int NA, int NB, class T>
+MOTE_RT_INLINE void rowsDotKeep(int32_t Lo, int32_t Hi,
+                                const T *const (&A)[NA], int32_t SA,
+                                const T *const (&B)[NB], int32_t SB,
+                                T (&Acc)[NA][NB], DotKeep<T, NA, NB> &Keep) {
+  if (SA == 1 && SB == 1)
+    Lo = Keep.run(Lo, Hi, A, B);
+  rowsDotScalar<NA, NB>(Lo, Hi, A, SA, B, SB, Acc);
 }
 
 /// A block size as a type, for generic lambdas: Const<4>() has value 4.

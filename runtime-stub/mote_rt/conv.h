@@ -862,6 +862,7 @@ MOTE_RT_INLINE void convGradWeightBlock(const ConvP &P, const ConvSizes &S,
       for (int C = 0; C < NC; ++C)
         Acc[M][C] = T(0);
     }
+    DotKeep<T, NM, NC> Keep; // the host's vector sums, across the rows
     for (int32_t N = 0; N < P.Batch; ++N) {
       const T *XN = X + (N * P.C + G * P.CPerGroup + C0) * S.In;
       const T *DYN = DY + (N * P.M + M0) * S.Out;
@@ -875,9 +876,10 @@ MOTE_RT_INLINE void convGradWeightBlock(const ConvP &P, const ConvSizes &S,
                  MOTE_RT_UNROLL
                  for (int C = 0; C < NC; ++C)
                    XR[C] = XN + C * S.In + XRow;
-                 rowsDot<NM, NC>(Lo, Hi, DYR, 1, XR, SW, Acc);
+                 rowsDotKeep<NM, NC>(Lo, Hi, DYR, 1, XR, SW, Acc, Keep);
                });
     }
+    Keep.flush(Acc);
     MOTE_RT_UNROLL
     for (int M = 0; M < NM; ++M) {
       MOTE_RT_UNROLL
@@ -939,6 +941,7 @@ MOTE_RT_INLINE void convGradWeightTapBlock(const ConvP &P, const ConvSizes &S,
           for (int K = 0; K < KB; ++K)
             Acc[M][K] = T(0);
         }
+        DotKeep<T, NM, KB> Keep; // the host's vector sums, across the rows
         for (int32_t N = 0; N < P.Batch; ++N) {
           const T *XC = X + (N * P.C + G * P.CPerGroup + C0) * S.In;
           const T *DYN = DY + (N * P.M + M0) * S.Out;
@@ -951,7 +954,7 @@ MOTE_RT_INLINE void convGradWeightTapBlock(const ConvP &P, const ConvSizes &S,
             MOTE_RT_UNROLL
             for (int K = 0; K < KB; ++K)
               XR[K] = XC + XRow + Sp.Start[K];
-            rowsDot<NM, KB>(Sp.L, Sp.H, DYR, 1, XR, SW, Acc);
+            rowsDotKeep<NM, KB>(Sp.L, Sp.H, DYR, 1, XR, SW, Acc, Keep);
             if constexpr (KB > 1) {
               MOTE_RT_UNROLL
               for (int K = 0; K < KB; ++K) {
@@ -970,6 +973,7 @@ MOTE_RT_INLINE void convGradWeightTapBlock(const ConvP &P, const ConvSizes &S,
             }
           });
         }
+        Keep.flush(Acc);
         MOTE_RT_UNROLL
         for (int M = 0; M < NM; ++M) {
           MOTE_RT_UNROLL
