@@ -65,6 +65,29 @@
 namespace mote_rt {
 namespace detail {
 
+/// Vector partial sums of an NA x NB rowsDot block kept across many short
+/// rows (rowsDotKeep), added to the scalar sums once at the end (flush):
+/// rows of 8 or 24 would otherwise pay NA NB lane additions each. Nothing
+/// on targets without float vectors, or for other element types.
+template <class T, int NA, int NB> struct DotKeep {
+  MOTE_RT_INLINE int32_t run(int32_t Lo, int32_t, const T *const (&)[NA],
+                             const T *const (&)[NB]) {
+    return Lo;
+  }
+  MOTE_RT_INLINE void flush(T (&)[NA][NB]) {}
+};
+
+/// Acc[a][b] = 0 for every a < NA, b < NB.
+template <int NA, int NB, class T>
+MOTE_RT_INLINE void zeroBlock(T (&Acc)[NA][NB]) {
+  MOTE_RT_UNROLL
+  for (int X = 0; X < NA; ++X) {
+    MOTE_RT_UNROLL
+    for (int Y = 0; Y < NB; ++Y)
+      Acc[X][Y] = T(0);
+  }
+}
+
 #if MOTE_RT_SIMD
 typedef float VecF __attribute__((vector_size(MOTE_RT_SIMD_BYTES)));
 /// What comparing VecF gives: -1 (all bits) in a lane where true, else 0.
@@ -141,102 +164,9 @@ MOTE_RT_INLINE int32_t rowsAxpyVec(int32_t Lo, int32_t Hi,
   return Lo;
 }
 
-/// The dot products of columns B0 .. B0+NBC-1 of an rowsDot block over
-/// [Lo, End) (whole vectors, unit strides), added to Acc.
-template <int NA, int NB, int NBC>
-MOTE_RT_INLINE void rowsDotVecCols(int32_t Lo, int32_t End,
-                                   const float *const (&A)[NA],
-                                   const float *const (&B)[NB], int B0,
-                                   float (&Acc)[NA][NB]) {
-  VecF VAcc[NA][NBC];
-  MOTE_RT_UNROLL
-  for (int X = 0; X < NA; ++X) {
-    MOTE_RT_UNROLL
-    for (int Y = 0; Y < NBC; ++Y)
-      VAcc[X][Y] = VecF{};
-  }
-  for (int32_t I = Lo; I < End; I += VecLanes) {
-    VecF VA[NA], VB[NBC];
-    MOTE_RT_UNROLL
-    for (int K = 0; K < NA; ++K)
-      VA[K] = loadVec(A[K] + I);
-    MOTE_RT_UNROLL
-    for (int K = 0; K < NBC; ++K)
-      VB[K] = loadVec(B[B0 + K] + I);
-    MOTE_RT_UNROLL
-    for (int X = 0; X < NA; ++X) {
-      MOTE_RT_UNROLL
-      for (int Y = 0; Y < NBC; ++Y)
-        VAcc[X][Y] += VA[X] * VB[Y];
-    }
-  }
-  MOTE_RT_UNROLL
-  for (int X = 0; X < NA; ++X) {
-    MOTE_RT_UNROLL
-    for (int Y = 0; Y < NBC; ++Y)
-      Acc[X][B0 + Y] += sumLanes(VAcc[X][Y]);
-  }
-}
-
-/// rowsDot over [Lo, Hi) rounded down to whole vectors (unit strides), the
+/// DotKeep on a host with float vectors: rowsDot's vector loop, the
 /// columns of the block in groups whose accumulators and loads fit in the
-/// vector registers; returns where the scalar loop goes on.
-template <int NA, int NB>
-MOTE_RT_INLINE int32_t rowsDotVec(int32_t Lo, int32_t Hi,
-                                  const float *const (&A)[NA],
-                                  const float *const (&B)[NB],
-                                  float (&Acc)[NA][NB]) {
-  const int32_t End = Lo + (Hi - Lo) / VecLanes * VecLanes;
-  if (End == Lo)
-    return Lo;
-  constexpr int Fit = (MOTE_RT_SIMD_REGS - NA - 1) / (NA + 1);
-  constexpr int NBC = Fit < 1 ? 1 : (Fit < NB ? Fit : NB);
-  MOTE_RT_UNROLL
-  for (int B0 = 0; B0 + NBC <= NB; B0 += NBC)
-    rowsDotVecCols<NA, NB, NBC>(Lo, End, A, B, B0, Acc);
-  if constexpr (NB % NBC != 0)
-    rowsDotVecCols<NA, NB, NB % NBC>(Lo, End, A, B, NB - NB % NBC, Acc);
-  return End;
-}
-#endif
-
-template <int NO, int NI, class T>
-MOTE_RT_INLINE void rowsAxpy(int32_t Lo, int32_t Hi, T *const (&Out)[NO],
-                             int32_t SO, const T *const (&In)[NI], int32_t SI,
-                             const T (&Wt)[NO][NI]) {
-#if MOTE_RT_SIMD
-  if constexpr (IsSameType<T, float>)
-    if (SI == 1 && SO == 1)
-      Lo = rowsAxpyVec<NO, NI>(Lo, Hi, Out, In, Wt);
-#endif
-  for (int32_t I = Lo; I < Hi; ++I) {
-    T V[NI];
-    MOTE_RT_UNROLL
-    for (int K = 0; K < NI; ++K)
-      V[K] = In[K][I * SI];
-    MOTE_RT_UNROLL
-    for (int O = 0; O < NO; ++O) {
-      T Acc = Out[O][I * SO];
-      MOTE_RT_UNROLL
-      for (int K = 0; K < NI; ++K)
-        Acc += Wt[O][K] * V[K];
-      Out[O][I * SO] = Acc;
-    }
-  }
-}
-
-/// Vector partial sums of an NA x NB rowsDot block kept across many short
-/// rows (rowsDotKeep), added to the scalar sums once at the end (flush):
-/// rows of 8 or 24 would otherwise pay NA NB lane additions each. Nothing
-/// on targets without float vectors, or for other element types.
-template <class T, int NA, int NB> struct DotKeep {
-  MOTE_RT_INLINE int32_t run(int32_t Lo, int32_t, const T *const (&)[NA],
-                             const T *const (&)[NB]) {
-    return Lo;
-  }
-  MOTE_RT_INLINE void flush(T (&)[NA][NB]) {}
-};
-#if MOTE_RT_SIMD
+/// vector registers.
 template <int NA, int NB> struct DotKeep<float, NA, NB> {
   VecF V[NA][NB];
   MOTE_RT_INLINE DotKeep() {
@@ -306,7 +236,46 @@ template <int NA, int NB> struct DotKeep<float, NA, NB> {
     }
   }
 };
+
+/// rowsDot over [Lo, Hi) rounded down to whole vectors (unit strides):
+/// the vector sums of one call, added lane by lane at its end; returns
+/// where the scalar loop goes on.
+template <int NA, int NB>
+MOTE_RT_INLINE int32_t rowsDotVec(int32_t Lo, int32_t Hi,
+                                  const float *const (&A)[NA],
+                                  const float *const (&B)[NB],
+                                  float (&Acc)[NA][NB]) {
+  DotKeep<float, NA, NB> Keep;
+  Lo = Keep.run(Lo, Hi, A, B);
+  Keep.flush(Acc);
+  return Lo;
+}
 #endif
+
+template <int NO, int NI, class T>
+MOTE_RT_INLINE void rowsAxpy(int32_t Lo, int32_t Hi, T *const (&Out)[NO],
+                             int32_t SO, const T *const (&In)[NI], int32_t SI,
+                             const T (&Wt)[NO][NI]) {
+#if MOTE_RT_SIMD
+  if constexpr (IsSameType<T, float>)
+    if (SI == 1 && SO == 1)
+      Lo = rowsAxpyVec<NO, NI>(Lo, Hi, Out, In, Wt);
+#endif
+  for (int32_t I = Lo; I < Hi; ++I) {
+    T V[NI];
+    MOTE_RT_UNROLL
+    for (int K = 0; K < NI; ++K)
+      V[K] = In[K][I * SI];
+    MOTE_RT_UNROLL
+    for (int O = 0; O < NO; ++O) {
+      T Acc = Out[O][I * SO];
+      MOTE_RT_UNROLL
+      for (int K = 0; K < NI; ++K)
+        Acc += Wt[O][K] * V[K];
+      Out[O][I * SO] = Acc;
+    }
+  }
+}
 
 /// rowsDot's loop over [Lo, Hi), one position at a time.
 template <int NA, int NB, class T>

@@ -856,12 +856,7 @@ MOTE_RT_INLINE void convGradWeightBlock(const ConvP &P, const ConvSizes &S,
                                         int32_t M0, int32_t C0, Fn Commit) {
   forEachTap(P, [&](int32_t Tap, auto Rows) MOTE_RT_LAMBDA {
     T Acc[NM][NC];
-    MOTE_RT_UNROLL
-    for (int M = 0; M < NM; ++M) {
-      MOTE_RT_UNROLL
-      for (int C = 0; C < NC; ++C)
-        Acc[M][C] = T(0);
-    }
+    zeroBlock(Acc);
     DotKeep<T, NM, NC> Keep; // the host's vector sums, across the rows
     for (int32_t N = 0; N < P.Batch; ++N) {
       const T *XN = X + (N * P.C + G * P.CPerGroup + C0) * S.In;
@@ -897,12 +892,7 @@ MOTE_RT_INLINE void convGradWeightPointwise(const ConvP &P, const ConvSizes &S,
                                             const T *X, const T *DY, int32_t G,
                                             int32_t M0, int32_t C0, Fn Commit) {
   T Acc[NM][NC];
-  MOTE_RT_UNROLL
-  for (int M = 0; M < NM; ++M) {
-    MOTE_RT_UNROLL
-    for (int C = 0; C < NC; ++C)
-      Acc[M][C] = T(0);
-  }
+  zeroBlock(Acc);
   for (int32_t N = 0; N < P.Batch; ++N) {
     const T *DYR[NM];
     const T *XR[NC];
@@ -935,12 +925,7 @@ MOTE_RT_INLINE void convGradWeightTapBlock(const ConvP &P, const ConvSizes &S,
       [&](auto KBTag, int32_t Tap0, const auto &Sp, auto Rows) MOTE_RT_LAMBDA {
         constexpr int KB = decltype(KBTag)::value;
         T Acc[NM][KB];
-        MOTE_RT_UNROLL
-        for (int M = 0; M < NM; ++M) {
-          MOTE_RT_UNROLL
-          for (int K = 0; K < KB; ++K)
-            Acc[M][K] = T(0);
-        }
+        zeroBlock(Acc);
         DotKeep<T, NM, KB> Keep; // the host's vector sums, across the rows
         for (int32_t N = 0; N < P.Batch; ++N) {
           const T *XC = X + (N * P.C + G * P.CPerGroup + C0) * S.In;
