@@ -18,7 +18,8 @@
 // activation_grad_sum (the fused ActivationGradSum) is relu_grad or
 // clip_grad that also sums its result over every axis but 1 (a bias
 // gradient) as it writes it: per channel, images then positions, in plain
-// parts of up to 8 consecutive terms that reduce_sum's compensated
+// parts of up to 8 consecutive terms (on hosts with float vectors, 8
+// terms VecLanes apart, one part per lane) that reduce_sum's compensated
 // accumulator (reduce.h) then adds up. The error stays within about 9 ulp
 // of the sum of |dX| (7 from a part, 2 from the compensated sum), with one
 // compensated addition per 8 elements instead of one per element.

@@ -29,7 +29,9 @@
 // VecLanes partial sums per dot product, positions i = l mod VecLanes in
 // lane l, and adds the lanes in order at the end: another order of the same
 // terms (the result moves in the last bits; the tests compare generated
-// code with the interpreter to 1e-5). MOTE_RT_NO_SIMD turns it off.
+// code with the interpreter to 1e-5). rowsDotKeep keeps those partial sums
+// in a DotKeep across many rows and adds the lanes once (the conv weight
+// gradients, whose rows can be short). MOTE_RT_NO_SIMD turns it off.
 //
 //===----------------------------------------------------------------------===//
 
