@@ -169,6 +169,69 @@ MOTE_RT_INLINE T windowMax(const PoolP &P, const T *XP, const PoolWindow &Wn,
   return Best;
 }
 
+/// Whether every window of \p P is a whole 2-D tile of its plane: one
+/// depth, stride = kernel, no dilation, every window inside the input (no
+/// padding reached). The windows then cover disjoint taps, in rows of
+/// Kernel[1] input rows; the input rows and columns past the last window
+/// are read by none.
+MOTE_RT_INLINE bool isTiledPool(const PoolP &P) {
+  bool Tiled = P.In[0] == 1 && P.Kernel[0] == 1;
+  for (int32_t D = 0; D < WindowRank; ++D)
+    Tiled = Tiled && P.Strides[D] == P.Kernel[D] && P.Dilations[D] == 1 &&
+            P.InteriorBegin[D] == 0 && P.InteriorEnd[D] == P.Out[D];
+  return Tiled;
+}
+
+/// Calls F(O, Best, Off) for each output O of a tiled plane (isTiledPool)
+/// in row-major order: the window's maximum as windowMax takes it (the
+/// first maximum in row-major window order, the first NaN ends the search)
+/// and its offset in the plane. A KH x KW kernel known at compile time
+/// unrolls; 0 takes it from \p P.
+template <int KH, int KW, class T, class Fn>
+MOTE_RT_INLINE void forEachTile(const PoolP &P, const T *XP, Fn F) {
+  const int32_t Kh = KH ? KH : P.Kernel[1], Kw = KW ? KW : P.Kernel[2];
+  const int32_t IW = P.In[2];
+  int32_t O = 0;
+  for (int32_t OH = 0; OH < P.Out[1]; ++OH) {
+    const int32_t Row = OH * Kh * IW;
+    for (int32_t OW = 0; OW < P.Out[2]; ++OW, ++O) {
+      const int32_t Base = Row + OW * Kw;
+      T Best = XP[Base];
+      int32_t BestOff = Base;
+      for (int32_t H = 0; H < Kh; ++H) {
+        for (int32_t W = 0; W < Kw; ++W) {
+          const T V = XP[Base + H * IW + W];
+          // windowMax's test (V > Best, or V the first NaN) as one that
+          // compiles to selects: a maximum is not predictable.
+          const bool Take = Best == Best && !(V <= Best);
+          Best = Take ? V : Best;
+          BestOff = Take ? Base + H * IW + W : BestOff;
+        }
+      }
+      F(O, Best, BestOff);
+    }
+  }
+}
+
+/// forEachTile over each plane, the 2x2 kernel unrolled; returns false (and
+/// does nothing) unless \p P is tiled.
+template <class T, class Fn>
+MOTE_RT_INLINE bool forEachTiledPlane(const PoolP &P, const T *X, Fn F) {
+  if (!isTiledPool(P))
+    return false;
+  const int32_t InSize = P.In[1] * P.In[2];
+  for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
+    const T *XP = X + Pl * InSize;
+    if (P.Kernel[1] == 2 && P.Kernel[2] == 2)
+      forEachTile<2, 2>(P, XP, [&](int32_t O, T Best, int32_t Off)
+                                   MOTE_RT_LAMBDA { F(Pl, O, Best, Off); });
+    else
+      forEachTile<0, 0>(P, XP, [&](int32_t O, T Best, int32_t Off)
+                                   MOTE_RT_LAMBDA { F(Pl, O, Best, Off); });
+  }
+  return true;
+}
+
 } // namespace detail
 
 template <class T>
@@ -205,6 +268,16 @@ MOTE_RT_KERNEL void max_pool(const PoolP &P, const T *X, T *Y,
                              int64_t *Indices = nullptr) {
   const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
   const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
+  if (detail::forEachTiledPlane(
+          P, X,
+          [&](int32_t Pl, int32_t O, T Best, int32_t Off) MOTE_RT_LAMBDA {
+            Y[Pl * OutSize + O] = Best;
+            if (Indices)
+              Indices[Pl * OutSize + O] =
+                  int64_t(Pl) * InSize + Off / P.In[2] * P.IndexStrides[1] +
+                  Off % P.In[2] * P.IndexStrides[2];
+          }))
+    return;
   for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
     const T *XP = X + Pl * InSize;
     const int32_t YBase = Pl * OutSize;
@@ -238,6 +311,11 @@ MOTE_RT_KERNEL void max_pool_grad(const PoolP &P, const T *DY, const T *X,
   const int32_t InSize = P.In[0] * P.In[1] * P.In[2];
   const int32_t OutSize = P.Out[0] * P.Out[1] * P.Out[2];
   fill(DX, T(0), P.Planes * InSize);
+  if (detail::forEachTiledPlane(
+          P, X, [&](int32_t Pl, int32_t O, T, int32_t Off) MOTE_RT_LAMBDA {
+            DX[Pl * InSize + Off] += DY[Pl * OutSize + O];
+          }))
+    return;
   for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
     const T *XP = X + Pl * InSize;
     const T *DYP = DY + Pl * OutSize;

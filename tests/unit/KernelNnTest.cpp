@@ -1052,6 +1052,30 @@ std::vector<PoolCase> maxPoolCases() {
       {"pads as large as the kernel",
        {1, 1, 2, 2},
        attrs({{"kernel_shape", Ints{2, 2}}, {"pads", Ints{2, 2, 2, 2}}})},
+      // Windows tiling the plane (stride = kernel, no padding): the kernels'
+      // tiled path.
+      {"2x2 tiles",
+       {2, 3, 8, 8},
+       attrs({{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}})},
+      {"2x2 tiles, last row and column read by none",
+       {1, 2, 7, 9},
+       attrs({{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}})},
+      {"3x2 tiles",
+       {1, 2, 9, 8},
+       attrs({{"kernel_shape", Ints{3, 2}}, {"strides", Ints{3, 2}}})},
+      {"1-D tiles",
+       {2, 3, 11},
+       attrs({{"kernel_shape", Ints{2}}, {"strides", Ints{2}}})},
+      {"2x2 tiles storage_order 1",
+       {1, 2, 6, 4},
+       attrs({{"kernel_shape", Ints{2, 2}},
+              {"strides", Ints{2, 2}},
+              {"storage_order", int64_t(1)}})},
+      {"2x2 tiles, ceil_mode adds partial windows",
+       {1, 2, 5, 5},
+       attrs({{"kernel_shape", Ints{2, 2}},
+              {"strides", Ints{2, 2}},
+              {"ceil_mode", int64_t(1)}})},
   };
 }
 
@@ -1114,6 +1138,7 @@ TEST_CASE("kernel max_pool and max_pool_grad match the interpreter",
     std::vector<float> DX(G.outElems(0), 1e30f);
     mote_rt::max_pool_grad<float>(GP, G.in<float>(0), G.in<float>(1),
                                   DX.data());
+    // Overlapping windows add several dY into one dX in the kernel's order.
     checkClose(G.Run.Results[0], DX);
   }
 }
@@ -1157,6 +1182,33 @@ TEST_CASE("kernel max_pool propagates NaN like the interpreter", "[kernel]") {
   checkExact(L2.Run.Results[0], Y2);
   checkSame(L2.Run.Results[1], I2);
   CHECK(I2 == std::vector<int64_t>{0, 2, 3, 7});
+
+  // Tiled windows (stride = kernel): a NaN first, a NaN after a larger
+  // value, two NaNs, signed zeros tied (the first wins), ties of equal
+  // values, and -inf everywhere.
+  const float Inf = std::numeric_limits<float>::infinity();
+  Tensor X3 = f32({1, 1, 4, 6}, {NaN, 9,  1,    NaN,  -0.0f, 0.0f, //
+                                 2,   3,  7,    NaN,  0.0f,  -0.0f, //
+                                 5,   5,  -Inf, -Inf, 4,     NaN,   //
+                                 1,   5,  -Inf, -Inf, 4,     4});
+  AttrMap T = attrs({{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}});
+  LoweredOp L3 = lowerOp(OpKind::MaxPool, {X3}, T, 2);
+  REQUIRE_FALSE(L3.LowerError);
+  auto P3 = paramsAs<mote_rt::PoolP>(L3.Call);
+  std::vector<float> Y3(L3.outElems(0));
+  std::vector<int64_t> I3(L3.outElems(1));
+  mote_rt::max_pool<float>(P3, L3.in<float>(0), Y3.data(), I3.data());
+  checkExact(L3.Run.Results[0], Y3);
+  checkSame(L3.Run.Results[1], I3);
+  CHECK(I3 == std::vector<int64_t>{0, 3, 4, 12, 14, 17});
+  LoweredOp G3 =
+      lowerOp(OpKind::MaxPoolGrad, {randomF32(L3.Run.Types[0].Dims, 3), X3}, T);
+  REQUIRE_FALSE(G3.LowerError);
+  auto GP3 = paramsAs<mote_rt::PoolP>(G3.Call);
+  std::vector<float> DX3(G3.outElems(0), 1e30f);
+  mote_rt::max_pool_grad<float>(GP3, G3.in<float>(0), G3.in<float>(1),
+                                DX3.data());
+  checkExact(G3.Run.Results[0], DX3); // one dY per dX: no sums to reorder
 }
 
 TEST_CASE("kernel global_avg_pool matches the interpreter", "[kernel]") {
