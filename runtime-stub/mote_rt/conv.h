@@ -578,8 +578,8 @@ MOTE_RT_INLINE void convGradWeightWindow(const ConvP &P, const T *XC,
   // Unit stride on a host with float vectors: the full rows' middles
   // VecLanes positions at a time into one vector of partial sums per tap,
   // kept across the plane (lane l takes the positions i = Sp.L + l mod
-  // VecLanes of each row) and added lane by lane at the end, as rowsDot
-  // does: another order of the same terms.
+  // VecLanes of each row) and its lanes added at the end, as rowsDot does:
+  // another order of the same terms.
   if constexpr (IsSameType<T, float>)
     if (SW == 1 && Sp.H - Sp.L >= VecLanes) {
       VecF VAcc[NK];
@@ -601,9 +601,7 @@ MOTE_RT_INLINE void convGradWeightWindow(const ConvP &P, const T *XC,
                 windowDot<NK, KW>(Sp, OW, D, XC, Row, Off, SW, Acc, I);
               },
           Part, None, None);
-      MOTE_RT_UNROLL
-      for (int K = 0; K < NK; ++K)
-        Acc[K] += sumLanes(VAcc[K]);
+      addLaneSums<NK>(VAcc, Acc);
       return;
     }
 #endif

@@ -124,3 +124,47 @@ TEMPLATE_TEST_CASE("block rowsDot sums every term once, vector path or not",
     }
   }
 }
+
+#if MOTE_RT_SIMD
+namespace {
+
+/// addLaneSums over N vectors whose lanes hold distinct small integers, so
+/// every order of the sums is exact: each Acc[i] must gain exactly its own
+/// vector's lane total (a vector sent to the wrong lane, a lane left out or
+/// a zero-padded group read past N all change some result).
+template <int N> void checkLaneSums() {
+  using mote_rt::detail::VecF;
+  using mote_rt::detail::VecLanes;
+  INFO(N << " vectors of " << VecLanes << " lanes");
+  VecF V[N];
+  float Acc[N + 1];
+  for (int I = 0; I < N; ++I) {
+    for (int L = 0; L < VecLanes; ++L)
+      V[I][L] = float(I * 100 + L * 3 - 7);
+    Acc[I] = float(1000 * I);
+  }
+  Acc[N] = -1.0f; // past the end: must stay
+  mote_rt::detail::addLaneSums<N>(V, Acc);
+  for (int I = 0; I < N; ++I) {
+    float Want = float(1000 * I);
+    for (int L = 0; L < VecLanes; ++L)
+      Want += float(I * 100 + L * 3 - 7);
+    CHECK(Acc[I] == Want);
+  }
+  CHECK(Acc[N] == -1.0f);
+}
+
+} // namespace
+
+TEST_CASE("block addLaneSums adds each vector's lanes to its own sum",
+          "[kernel]") {
+  checkLaneSums<1>();
+  checkLaneSums<3>();
+  checkLaneSums<4>();
+  checkLaneSums<5>();
+  checkLaneSums<8>();
+  checkLaneSums<12>();
+  checkLaneSums<13>();
+  checkLaneSums<25>();
+}
+#endif
