@@ -24,9 +24,13 @@ std::string emitHostHarness(const HarnessSpec &S) {
        "    std::fprintf(stderr, \"cannot write %s\\n\", Path);\n"
        "    std::exit(3);\n  }\n  std::fclose(F);\n}\n\n";
   H += "int main() {\n";
-  H += fmt::format("  static_assert({0}_ARENA_ALIGN <= 16);\n"
-                   "  void *Arena = std::aligned_alloc(16, ({0}_ARENA_BYTES + "
-                   "15) / 16 * 16 + 16);\n"
+  // The arena on a cache line, beyond the 16 bytes the API asks for: the
+  // planner's offsets are multiples of 16, and with 32-byte host vectors
+  // (AVX) an arena at 16 mod 32 splits every other vector load across cache
+  // lines (the CNN's training step measured 16% slower).
+  H += fmt::format("  static_assert({0}_ARENA_ALIGN <= 64);\n"
+                   "  void *Arena = std::aligned_alloc(64, ({0}_ARENA_BYTES + "
+                   "63) / 64 * 64 + 64);\n"
                    "  {0}_init(Arena);\n",
                    S.Name);
   H += fmt::format("  std::vector<unsigned char> In[{}];\n",
