@@ -97,6 +97,8 @@ typedef float VecF __attribute__((vector_size(MOTE_RT_SIMD_BYTES)));
 typedef int32_t VecI __attribute__((vector_size(MOTE_RT_SIMD_BYTES)));
 typedef uint32_t VecU __attribute__((vector_size(MOTE_RT_SIMD_BYTES)));
 inline constexpr int32_t VecLanes = MOTE_RT_SIMD_BYTES / 4;
+/// Four floats: rowsAxpy's last step where VecF is wider.
+typedef float VecF4 __attribute__((vector_size(16)));
 
 MOTE_RT_INLINE VecF loadVec(const float *P) {
   VecF V;
@@ -201,6 +203,26 @@ MOTE_RT_INLINE detail::VecF activate(const P &Params, detail::VecF V) {
 
 namespace detail {
 
+/// One step of rowsAxpy's vector loop at position I, in vectors of type V.
+template <int NO, int NI, class V>
+MOTE_RT_INLINE void axpyStep(int32_t I, float *const (&Out)[NO],
+                             const float *const (&In)[NI],
+                             const float (&Wt)[NO][NI]) {
+  V X[NI];
+  MOTE_RT_UNROLL
+  for (int K = 0; K < NI; ++K)
+    __builtin_memcpy(&X[K], In[K] + I, sizeof(V));
+  MOTE_RT_UNROLL
+  for (int O = 0; O < NO; ++O) {
+    V Acc;
+    __builtin_memcpy(&Acc, Out[O] + I, sizeof(V));
+    MOTE_RT_UNROLL
+    for (int K = 0; K < NI; ++K)
+      Acc += (Wt[O][K] - V{}) * X[K];
+    __builtin_memcpy(Out[O] + I, &Acc, sizeof(V));
+  }
+}
+
 /// rowsAxpy over [Lo, Hi) rounded down to whole vectors (unit strides);
 /// returns where the scalar loop goes on.
 template <int NO, int NI>
@@ -208,20 +230,16 @@ MOTE_RT_INLINE int32_t rowsAxpyVec(int32_t Lo, int32_t Hi,
                                    float *const (&Out)[NO],
                                    const float *const (&In)[NI],
                                    const float (&Wt)[NO][NI]) {
-  for (; Lo + VecLanes <= Hi; Lo += VecLanes) {
-    VecF V[NI];
-    MOTE_RT_UNROLL
-    for (int K = 0; K < NI; ++K)
-      V[K] = loadVec(In[K] + Lo);
-    MOTE_RT_UNROLL
-    for (int O = 0; O < NO; ++O) {
-      VecF Acc = loadVec(Out[O] + Lo);
-      MOTE_RT_UNROLL
-      for (int K = 0; K < NI; ++K)
-        Acc += splat(Wt[O][K]) * V[K];
-      storeVec(Out[O] + Lo, Acc);
-    }
+  for (; Lo + VecLanes <= Hi; Lo += VecLanes)
+    axpyStep<NO, NI, VecF>(Lo, Out, In, Wt);
+#if MOTE_RT_SIMD_BYTES > 16
+  // Four positions left (rows of 4 to 7, such as the 2 x 2 planes at the
+  // end of a mobilenet): one 16-byte step.
+  if (Lo + 4 <= Hi) {
+    axpyStep<NO, NI, VecF4>(Lo, Out, In, Wt);
+    Lo += 4;
   }
+#endif
   return Lo;
 }
 

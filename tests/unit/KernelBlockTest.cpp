@@ -6,7 +6,9 @@
 // the vector path: rowsAxpy must stay bit-identical to the plain loop (the
 // same terms in the same order per output), rowsDot may differ only by the
 // order of its sums (checked against a double-precision sum). Strided rows
-// take the scalar loop and must be bit-identical too.
+// take the scalar loop and must be bit-identical too. The file is built
+// twice on x86-64: in the unit tests (SSE2, 16-byte vectors) and alone with
+// AVX2 (32-byte vectors: 8-lane sums, rowsAxpy's 16-byte last step).
 //
 //===----------------------------------------------------------------------===//
 
