@@ -22,6 +22,7 @@
 #ifndef MOTE_RT_POOL_H
 #define MOTE_RT_POOL_H
 
+#include "mote_rt/block.h"
 #include "mote_rt/window.h"
 
 namespace mote_rt {
@@ -297,7 +298,20 @@ MOTE_RT_KERNEL void global_avg_pool(const GlobalPoolP &P, const T *X, T *Y) {
   for (int32_t Pl = 0; Pl < P.Planes; ++Pl) {
     const T *XP = X + Pl * P.Size;
     T Sum = T(0);
-    for (int32_t I = 0; I < P.Size; ++I)
+    int32_t I = 0;
+#if MOTE_RT_SIMD
+    // A host with float vectors: one partial sum per lane, the lanes added
+    // at the end (as rowsDot does: another order of the same terms). One
+    // sum in order waits on each add before the next: a keyword-spotting
+    // step spent 8% of its time here.
+    if constexpr (IsSameType<T, float>) {
+      detail::VecF Part{};
+      for (; I + detail::VecLanes <= P.Size; I += detail::VecLanes)
+        Part += detail::loadVec(XP + I);
+      detail::addLaneSums<1>(&Part, &Sum);
+    }
+#endif
+    for (; I < P.Size; ++I)
       Sum += XP[I];
     Y[Pl] = Sum / T(P.Size);
   }
