@@ -80,6 +80,11 @@ template <class T, int NA, int NB> struct DotKeep {
   MOTE_RT_INLINE void flush(T (&)[NA][NB]) {}
 };
 
+/// rowsAxpy's default Fin: each output stored as summed.
+struct KeepOut {
+  template <class V> MOTE_RT_INLINE V operator()(V X) const { return X; }
+};
+
 /// Acc[a][b] = 0 for every a < NA, b < NB.
 template <int NA, int NB, class T>
 MOTE_RT_INLINE void zeroBlock(T (&Acc)[NA][NB]) {
@@ -203,11 +208,12 @@ MOTE_RT_INLINE detail::VecF activate(const P &Params, detail::VecF V) {
 
 namespace detail {
 
-/// One step of rowsAxpy's vector loop at position I, in vectors of type V.
-template <int NO, int NI, class V>
+/// One step of rowsAxpy's vector loop at position I, in vectors of type V
+/// (Fin on VecF whole, on the narrower VecF4 lane by lane).
+template <int NO, int NI, class V, class FinFn>
 MOTE_RT_INLINE void axpyStep(int32_t I, float *const (&Out)[NO],
                              const float *const (&In)[NI],
-                             const float (&Wt)[NO][NI]) {
+                             const float (&Wt)[NO][NI], FinFn Fin) {
   V X[NI];
   MOTE_RT_UNROLL
   for (int K = 0; K < NI; ++K)
@@ -219,24 +225,31 @@ MOTE_RT_INLINE void axpyStep(int32_t I, float *const (&Out)[NO],
     MOTE_RT_UNROLL
     for (int K = 0; K < NI; ++K)
       Acc += (Wt[O][K] - V{}) * X[K];
+    if constexpr (IsSameType<V, VecF>) {
+      Acc = Fin(Acc);
+    } else {
+      MOTE_RT_UNROLL
+      for (int L = 0; L < int(sizeof(V) / 4); ++L)
+        Acc[L] = Fin(float(Acc[L]));
+    }
     __builtin_memcpy(Out[O] + I, &Acc, sizeof(V));
   }
 }
 
 /// rowsAxpy over [Lo, Hi) rounded down to whole vectors (unit strides);
 /// returns where the scalar loop goes on.
-template <int NO, int NI>
+template <int NO, int NI, class FinFn>
 MOTE_RT_INLINE int32_t rowsAxpyVec(int32_t Lo, int32_t Hi,
                                    float *const (&Out)[NO],
                                    const float *const (&In)[NI],
-                                   const float (&Wt)[NO][NI]) {
+                                   const float (&Wt)[NO][NI], FinFn Fin) {
   for (; Lo + VecLanes <= Hi; Lo += VecLanes)
-    axpyStep<NO, NI, VecF>(Lo, Out, In, Wt);
+    axpyStep<NO, NI, VecF>(Lo, Out, In, Wt, Fin);
 #if MOTE_RT_SIMD_BYTES > 16
   // Four positions left (rows of 4 to 7, such as the 2 x 2 planes at the
   // end of a mobilenet): one 16-byte step.
   if (Lo + 4 <= Hi) {
-    axpyStep<NO, NI, VecF4>(Lo, Out, In, Wt);
+    axpyStep<NO, NI, VecF4>(Lo, Out, In, Wt, Fin);
     Lo += 4;
   }
 #endif
@@ -332,14 +345,17 @@ MOTE_RT_INLINE int32_t rowsDotVec(int32_t Lo, int32_t Hi,
 }
 #endif
 
-template <int NO, int NI, class T>
+/// Fin(sum) is what each output stores: an activation applied as the last
+/// terms are added (KeepOut: the sum itself). Fin takes T, and VecF on the
+/// vector path.
+template <int NO, int NI, class T, class FinFn = KeepOut>
 MOTE_RT_INLINE void rowsAxpy(int32_t Lo, int32_t Hi, T *const (&Out)[NO],
                              int32_t SO, const T *const (&In)[NI], int32_t SI,
-                             const T (&Wt)[NO][NI]) {
+                             const T (&Wt)[NO][NI], FinFn Fin = {}) {
 #if MOTE_RT_SIMD
   if constexpr (IsSameType<T, float>)
     if (SI == 1 && SO == 1)
-      Lo = rowsAxpyVec<NO, NI>(Lo, Hi, Out, In, Wt);
+      Lo = rowsAxpyVec<NO, NI>(Lo, Hi, Out, In, Wt, Fin);
 #endif
   for (int32_t I = Lo; I < Hi; ++I) {
     T V[NI];
@@ -352,7 +368,7 @@ MOTE_RT_INLINE void rowsAxpy(int32_t Lo, int32_t Hi, T *const (&Out)[NO],
       MOTE_RT_UNROLL
       for (int K = 0; K < NI; ++K)
         Acc += Wt[O][K] * V[K];
-      Out[O][I * SO] = Acc;
+      Out[O][I * SO] = Fin(Acc);
     }
   }
 }

@@ -41,7 +41,12 @@
 // accumulators or weights in registers: Cortex-M4F and M7 have 32 single
 // registers; two by four measured about 10% more instructions per step).
 // The forward kernels apply a fused activation (ReLU, ReLU6, hard swish;
-// clampActivation in core.h) to each finished output plane. None needs scratch memory.
+// activate in core.h) as each output gets its last terms, in registers:
+// the whole-window loops at the end of the window, the pointwise and
+// tap-blocked loops in their last pass (the last block of input channels,
+// the last tap) where that pass writes every output, i.e. when no tap
+// reads padding; otherwise over each finished output plane
+// (clampActivation). None needs scratch memory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -154,12 +159,31 @@ MOTE_RT_INLINE bool isPointwise(const ConvP &P, const ConvSizes &S) {
          P.Strides[1] == 1 && P.Strides[2] == 1;
 }
 
+/// Whether every tap of P's kernel reaches every output position (no
+/// padding is read): then the pass of the last tap over the outputs is the
+/// last write of each, and the fused activation can go with it. (A tap's
+/// first output only grows and its end only shrinks along a kernel dim,
+/// so the first and the last tap decide.)
+MOTE_RT_INLINE bool everyTapReachesAll(const ConvP &P) {
+  for (int32_t D = 0; D < 3; ++D) {
+    int32_t Lo, Hi, Start, LoLast, HiLast;
+    outRange(P, D, 0, Lo, Hi, Start);
+    outRange(P, D, P.Kernel[D] - 1, LoLast, HiLast, Start);
+    if (Lo != 0 || HiLast != P.Out[D])
+      return false;
+  }
+  return true;
+}
+
 /// Forward: output planes M0 .. M0+NM-1 of image YN += their convolution
 /// with input planes C0 .. C0+NC-1 of their group (XG: the group's first
-/// input plane of the image).
+/// input plane of the image). With Last (everyTapReachesAll, and these are
+/// the group's last input channels) the last tap's pass stores each output
+/// through the fused activation.
 template <int NM, int NC, class T>
 MOTE_RT_INLINE void convBlock(const ConvP &P, const ConvSizes &S, const T *XG,
-                              int32_t C0, const T *W, int32_t M0, T *YN) {
+                              int32_t C0, const T *W, int32_t M0, T *YN,
+                              bool Last) {
   forEachTap(P, [&](int32_t Tap, auto Rows) MOTE_RT_LAMBDA {
     T Wt[NM][NC];
     MOTE_RT_UNROLL
@@ -168,18 +192,24 @@ MOTE_RT_INLINE void convBlock(const ConvP &P, const ConvSizes &S, const T *XG,
       for (int C = 0; C < NC; ++C)
         Wt[M][C] = W[((M0 + M) * P.CPerGroup + C0 + C) * S.Kernel + Tap];
     }
-    Rows([&](int32_t XRow, int32_t YRow, int32_t Lo, int32_t Hi, int32_t SW)
-             MOTE_RT_LAMBDA {
-               T *Out[NM];
-               const T *In[NC];
-               MOTE_RT_UNROLL
-               for (int M = 0; M < NM; ++M)
-                 Out[M] = YN + (M0 + M) * S.Out + YRow;
-               MOTE_RT_UNROLL
-               for (int C = 0; C < NC; ++C)
-                 In[C] = XG + (C0 + C) * S.In + XRow;
-               rowsAxpy<NM, NC>(Lo, Hi, Out, 1, In, SW, Wt);
-             });
+    auto Pass = [&](auto Fin) MOTE_RT_LAMBDA {
+      Rows([&](int32_t XRow, int32_t YRow, int32_t Lo, int32_t Hi,
+               int32_t SW) MOTE_RT_LAMBDA {
+        T *Out[NM];
+        const T *In[NC];
+        MOTE_RT_UNROLL
+        for (int M = 0; M < NM; ++M)
+          Out[M] = YN + (M0 + M) * S.Out + YRow;
+        MOTE_RT_UNROLL
+        for (int C = 0; C < NC; ++C)
+          In[C] = XG + (C0 + C) * S.In + XRow;
+        rowsAxpy<NM, NC>(Lo, Hi, Out, 1, In, SW, Wt, Fin);
+      });
+    };
+    if (Last && Tap == S.Kernel - 1)
+      Pass([&](auto V) MOTE_RT_LAMBDA { return activate(P, V); });
+    else
+      Pass(KeepOut{});
   });
 }
 
@@ -254,7 +284,7 @@ MOTE_RT_INLINE void forEachTapBlock(const ConvP &P, bool InputSpace, Fn F) {
 template <int NM, class T>
 MOTE_RT_INLINE void convTapBlock(const ConvP &P, const ConvSizes &S,
                                  const T *XG, int32_t C0, const T *W,
-                                 int32_t M0, T *YN) {
+                                 int32_t M0, T *YN, bool Last) {
   const T *XC = XG + C0 * S.In;
   const int32_t SW = P.Strides[2];
   forEachTapBlock<4>(
@@ -268,30 +298,37 @@ MOTE_RT_INLINE void convTapBlock(const ConvP &P, const ConvSizes &S,
           for (int K = 0; K < KB; ++K)
             Wt[M][K] = W[((M0 + M) * P.CPerGroup + C0) * S.Kernel + Tap0 + K];
         }
-        Rows([&](int32_t XRow, int32_t YRow) MOTE_RT_LAMBDA {
-          T *Out[NM];
-          const T *In[KB];
-          MOTE_RT_UNROLL
-          for (int M = 0; M < NM; ++M)
-            Out[M] = YN + (M0 + M) * S.Out + YRow;
-          MOTE_RT_UNROLL
-          for (int K = 0; K < KB; ++K)
-            In[K] = XC + XRow + Sp.Start[K];
-          rowsAxpy<NM, KB>(Sp.L, Sp.H, Out, 1, In, SW, Wt);
-          if constexpr (KB > 1) {
+        auto Pass = [&](auto Fin) MOTE_RT_LAMBDA {
+          Rows([&](int32_t XRow, int32_t YRow) MOTE_RT_LAMBDA {
+            T *Out[NM];
+            const T *In[KB];
             MOTE_RT_UNROLL
-            for (int K = 0; K < KB; ++K) {
-              const T *In1[1] = {In[K]};
-              T W1[NM][1];
+            for (int M = 0; M < NM; ++M)
+              Out[M] = YN + (M0 + M) * S.Out + YRow;
+            MOTE_RT_UNROLL
+            for (int K = 0; K < KB; ++K)
+              In[K] = XC + XRow + Sp.Start[K];
+            rowsAxpy<NM, KB>(Sp.L, Sp.H, Out, 1, In, SW, Wt, Fin);
+            if constexpr (KB > 1) {
+              // (No edges with Last: every tap reaches every output.)
               MOTE_RT_UNROLL
-              for (int M = 0; M < NM; ++M)
-                W1[M][0] = Wt[M][K];
-              Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
-                rowsAxpy<NM, 1>(A, B, Out, 1, In1, SW, W1);
-              });
+              for (int K = 0; K < KB; ++K) {
+                const T *In1[1] = {In[K]};
+                T W1[NM][1];
+                MOTE_RT_UNROLL
+                for (int M = 0; M < NM; ++M)
+                  W1[M][0] = Wt[M][K];
+                Sp.edges(K, [&](int32_t A, int32_t B) MOTE_RT_LAMBDA {
+                  rowsAxpy<NM, 1>(A, B, Out, 1, In1, SW, W1);
+                });
+              }
             }
-          }
-        });
+          });
+        };
+        if (Last && Tap0 + KB == S.Kernel)
+          Pass([&](auto V) MOTE_RT_LAMBDA { return activate(P, V); });
+        else
+          Pass(KeepOut{});
       });
 }
 
@@ -500,25 +537,31 @@ MOTE_RT_INLINE void convForward(const ConvP &P, const T *X, const T *W,
                 B ? B[M] : T(0), Y + (N * P.M + M) * S.Out);
       }))
     return;
+  // The activation goes with the last tap's pass where that pass writes
+  // every output, else over the finished planes.
+  const bool ActLast = (P.ActHasMin || P.ActHasMax || P.ActHardSwish) &&
+                       everyTapReachesAll(P);
   for (int32_t N = 0; N < P.Batch; ++N) {
     T *YN = Y + N * P.M * S.Out;
     fillRows(YN, B, P.M, S.Out);
     for (int32_t G = 0; G < P.Group; ++G) {
       const T *XG = X + (N * P.C + G * P.CPerGroup) * S.In;
-      forBlocks<4>(G * P.MPerGroup, (G + 1) * P.MPerGroup,
-                   [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
-                     constexpr int NM = decltype(NMTag)::value;
-                     forBlocks<4>(0, P.CPerGroup,
-                                  [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
-                                    constexpr int NC = decltype(NCTag)::value;
-                                    if constexpr (NC == 1)
-                                      convTapBlock<NM>(P, S, XG, C0, W, M0, YN);
-                                    else
-                                      convBlock<NM, NC>(P, S, XG, C0, W, M0,
-                                                        YN);
-                                  });
-                     clampActivation(P, YN + M0 * S.Out, NM * S.Out);
-                   });
+      forBlocks<4>(
+          G * P.MPerGroup, (G + 1) * P.MPerGroup,
+          [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
+            constexpr int NM = decltype(NMTag)::value;
+            forBlocks<4>(
+                0, P.CPerGroup, [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
+                  constexpr int NC = decltype(NCTag)::value;
+                  const bool Last = ActLast && C0 + NC == P.CPerGroup;
+                  if constexpr (NC == 1)
+                    convTapBlock<NM>(P, S, XG, C0, W, M0, YN, Last);
+                  else
+                    convBlock<NM, NC>(P, S, XG, C0, W, M0, YN, Last);
+                });
+            if (!ActLast)
+              clampActivation(P, YN + M0 * S.Out, NM * S.Out);
+          });
     }
   }
 }
@@ -1036,12 +1079,13 @@ MOTE_RT_KERNEL void conv_pointwise(const ConvP &P, const T *X, const T *W,
   for (int32_t N = 0; N < P.Batch; ++N) {
     T *YN = Y + N * P.M * Size;
     detail::fillRows(YN, B, P.M, Size);
-    for (int32_t G = 0; G < P.Group; ++G)
-      detail::gemmAccumulate(P.MPerGroup, Size, P.CPerGroup, T(1),
-                             W + G * P.MPerGroup * P.CPerGroup, P.CPerGroup, 1,
-                             X + (N * P.C + G * P.CPerGroup) * Size, Size,
-                             YN + G * P.MPerGroup * Size, Size);
-    clampActivation(P, YN, P.M * Size);
+    detail::withActivation(P, [&](auto Fin) MOTE_RT_LAMBDA {
+      for (int32_t G = 0; G < P.Group; ++G)
+        detail::gemmAccumulate(P.MPerGroup, Size, P.CPerGroup, T(1),
+                               W + G * P.MPerGroup * P.CPerGroup, P.CPerGroup,
+                               1, X + (N * P.C + G * P.CPerGroup) * Size, Size,
+                               YN + G * P.MPerGroup * Size, Size, Fin);
+    });
   }
 }
 

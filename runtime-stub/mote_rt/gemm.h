@@ -36,10 +36,10 @@ namespace mote_rt {
 namespace detail {
 
 /// Rows I0 .. I0+NR-1 of gemmAccumulate, four k at a time.
-template <int NR, class T>
+template <int NR, class T, class FinFn>
 MOTE_RT_INLINE void gemmRows(int32_t I0, int32_t N, int32_t K, T Alpha,
                              const T *A, int32_t SAi, int32_t SAk, const T *B,
-                             int32_t LdB, T *Y, int32_t LdY) {
+                             int32_t LdB, T *Y, int32_t LdY, FinFn Fin) {
   T *Out[NR];
   MOTE_RT_UNROLL
   for (int R = 0; R < NR; ++R)
@@ -55,21 +55,45 @@ MOTE_RT_INLINE void gemmRows(int32_t I0, int32_t N, int32_t K, T Alpha,
       for (int R = 0; R < NR; ++R)
         Wt[R][KK] = Alpha * A[(I0 + R) * SAi + (K0 + KK) * SAk];
     }
-    rowsAxpy<NR, NK>(0, N, Out, 1, In, 1, Wt);
+    if constexpr (IsSameType<FinFn, KeepOut>)
+      rowsAxpy<NR, NK>(0, N, Out, 1, In, 1, Wt);
+    else if (K0 + NK == K)
+      rowsAxpy<NR, NK>(0, N, Out, 1, In, 1, Wt, Fin);
+    else
+      rowsAxpy<NR, NK>(0, N, Out, 1, In, 1, Wt);
   };
   forBlocks<4>(0, K, Block);
+  if constexpr (!IsSameType<FinFn, KeepOut>)
+    if (K == 0)
+      for (int R = 0; R < NR; ++R)
+        for (int32_t J = 0; J < N; ++J)
+          Out[R][J] = Fin(Out[R][J]);
 }
 
 /// Y[i, j] += Alpha * sum_k A[i * SAi + k * SAk] * B[k * LdB + j] for i < M,
-/// j < N (Y row-major with row stride LdY), four rows and four k at a time.
-template <class T>
+/// j < N (Y row-major with row stride LdY), four rows and four k at a time;
+/// each Y[i, j] stored as Fin(its sum) by the last block of k (the fused
+/// activation of gemm and conv_pointwise), or as summed (KeepOut).
+template <class T, class FinFn = KeepOut>
 MOTE_RT_INLINE void gemmAccumulate(int32_t M, int32_t N, int32_t K, T Alpha,
                                    const T *A, int32_t SAi, int32_t SAk,
-                                   const T *B, int32_t LdB, T *Y, int32_t LdY) {
+                                   const T *B, int32_t LdB, T *Y, int32_t LdY,
+                                   FinFn Fin = {}) {
   forBlocks<4>(0, M, [&](auto NRTag, int32_t I) MOTE_RT_LAMBDA {
     gemmRows<decltype(NRTag)::value>(I, N, K, Alpha, A, SAi, SAk, B, LdB, Y,
-                                     LdY);
+                                     LdY, Fin);
   });
+}
+
+/// Calls F(Fin) with the activation P fuses (activate on a value or a host
+/// vector) if it has one, else F(KeepOut{}): each kernel body compiled once
+/// per case.
+template <class P, class Fn>
+MOTE_RT_INLINE void withActivation(const P &Params, Fn F) {
+  if (Params.ActHasMin || Params.ActHasMax || Params.ActHardSwish)
+    F([&Params](auto V) MOTE_RT_LAMBDA { return activate(Params, V); });
+  else
+    F(KeepOut{});
 }
 
 /// Calls Commit(i, j, sum_k A'(i, k) B'(k, j)) once for every i < M, j < N,
@@ -164,7 +188,7 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
           T V = Alpha * Acc[I][J];
           if (C)
             V += Beta * C[(I0 + I) * P.CStrideM + (J0 + J) * P.CStrideN];
-          Y[(I0 + I) * P.N + J0 + J] = V;
+          Y[(I0 + I) * P.N + J0 + J] = activate(P, V);
         }
       }
     };
@@ -172,7 +196,6 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
       detail::forBlocks<4>(0, P.N, [&](auto NJTag, int32_t J0) MOTE_RT_LAMBDA {
         Block(NITag, NJTag, I0, J0);
       });
-      clampActivation(P, Y + I0 * P.N, decltype(NITag)::value * P.N);
     });
     return;
   }
@@ -188,9 +211,10 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
       fill(YRow, T(0), P.N);
     }
   }
-  detail::gemmAccumulate(P.M, P.N, P.K, Alpha, A, P.AStrideM, P.AStrideK, B,
-                         P.N, Y, P.N);
-  clampActivation(P, Y, P.M * P.N);
+  detail::withActivation(P, [&](auto Fin) MOTE_RT_LAMBDA {
+    detail::gemmAccumulate(P.M, P.N, P.K, Alpha, A, P.AStrideM, P.AStrideK, B,
+                           P.N, Y, P.N, Fin);
+  });
 }
 
 /// A weight-gradient product and the update it feeds (see the file

@@ -76,6 +76,17 @@ struct ConvCase {
 std::vector<ConvCase> convCases() {
   return {
       {"1x1 pointwise", {2, 6, 5, 4}, {4, 6, 1, 1}, true, {}, "conv_pointwise"},
+      // No padding: every tap reaches every output, so the forward applies
+      // a fused activation in its last tap's pass (channel blocks of 4 and
+      // 2, and one input channel).
+      {"5x5 valid, 6 input channels", {2, 6, 9, 10}, {7, 6, 5, 5}, true, {},
+       "conv"},
+      {"one input channel 5x5 valid stride 2",
+       {1, 1, 11, 12},
+       {6, 1, 5, 5},
+       true,
+       attrs({{"strides", Ints{2, 2}}}),
+       "conv_depthwise"},
       {"1x1 pointwise grouped",
        {1, 6, 3, 3},
        {4, 3, 1, 1},
