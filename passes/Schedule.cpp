@@ -18,7 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Graph.h"
-#include "passes/Liveness.h"
+#include "memory/Buffers.h"
 #include "passes/Pass.h"
 
 #include <unordered_map>
@@ -121,10 +121,10 @@ Expected<bool> runSchedule(Graph &G, PassContext &) {
   std::vector<Node *> Before;
   for (const auto &Nd : Nodes)
     Before.push_back(Nd.get());
-  Expected<MemoryLayout> Old = computeLayout(G);
+  Expected<int64_t> Old = liveBytesLowerBound(G);
   G.setNodeOrder(Order);
-  Expected<MemoryLayout> New = computeLayout(G);
-  if (Old && New && Old->Plan.LowerBoundBytes < New->Plan.LowerBoundBytes) {
+  Expected<int64_t> New = liveBytesLowerBound(G);
+  if (Old && New && *Old < *New) {
     G.setNodeOrder(Before);
     return false;
   }

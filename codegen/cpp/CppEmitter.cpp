@@ -4,7 +4,7 @@
 #include "compiler/Graph.h"
 #include "compiler/KernelCall.h"
 #include "compiler/OpDef.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 
 #include <algorithm>
 #include <cmath>

@@ -22,7 +22,7 @@
 #include "compiler/Graph.h"
 #include "compiler/KernelCall.h"
 #include "compiler/OpDef.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 
 #include "llvm-c/Target.h"
 #include "llvm/Bitcode/BitcodeReader.h"

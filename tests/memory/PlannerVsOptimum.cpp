@@ -35,7 +35,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/MemoryPlanner.h"
+#include "memory/Planner.h"
 
 #include <algorithm>
 #include <cctype>

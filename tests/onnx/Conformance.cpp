@@ -23,7 +23,7 @@
 #include "compiler/Interpreter.h"
 #include "compiler/OpDef.h"
 #include "frontends/onnx/OnnxImporter.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 #include "passes/Pass.h"
 
 #include <algorithm>

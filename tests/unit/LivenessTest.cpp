@@ -2,7 +2,7 @@
 
 #include "compiler/Graph.h"
 #include "compiler/Parser.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 
 #include <catch2/catch.hpp>
 

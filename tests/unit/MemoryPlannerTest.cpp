@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/MemoryPlanner.h"
+#include "memory/Planner.h"
 
 #include <catch2/catch.hpp>
 

@@ -13,7 +13,7 @@
 #include "compiler/Parser.h"
 #include "compiler/Printer.h"
 #include "compiler/Verifier.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 
 #include <cstddef>
 #include <cstdint>

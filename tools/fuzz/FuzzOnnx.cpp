@@ -11,7 +11,7 @@
 #include "compiler/Graph.h"
 #include "compiler/Verifier.h"
 #include "frontends/onnx/OnnxImporter.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 #include "passes/Pass.h"
 
 #include <cstddef>

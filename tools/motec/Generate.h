@@ -7,7 +7,7 @@
 #include "codegen/Targets.h"
 #include "codegen/cpp/CppEmitter.h"
 #include "compiler/Graph.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 
 #include <filesystem>
 #include <memory>

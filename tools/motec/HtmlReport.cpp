@@ -2,7 +2,7 @@
 
 #include "HtmlReport.h"
 #include "compiler/Graph.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 
 #include <algorithm>
 #include <fmt/format.h>

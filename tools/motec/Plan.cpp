@@ -14,7 +14,7 @@
 #include "compiler/Graph.h"
 #include "compiler/Json.h"
 #include "compiler/OpDef.h"
-#include "passes/Liveness.h"
+#include "memory/Layout.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,6 @@
-//===- Liveness.cpp - Buffers of a scheduled graph and their layout -------===//
+//===- Buffers.cpp - The buffers of a scheduled graph ---------------------===//
 
-#include "passes/Liveness.h"
+#include "memory/Buffers.h"
 #include "compiler/Graph.h"
 #include "compiler/OpDef.h"
 
@@ -22,7 +22,7 @@ std::string_view bufferKindName(BufferKind K) {
   return "?";
 }
 
-std::vector<int64_t> liveBytesPerStep(const MemoryLayout &L) {
+std::vector<int64_t> liveBytesPerStep(const ScheduleBuffers &L) {
   std::vector<int64_t> Live(size_t(std::max<int32_t>(L.NumSteps, 1)), 0);
   for (const BufferInfo &B : L.Buffers)
     if (B.InArena && !B.InplaceWith)
@@ -31,12 +31,12 @@ std::vector<int64_t> liveBytesPerStep(const MemoryLayout &L) {
   return Live;
 }
 
-int32_t peakStep(const MemoryLayout &L) {
+int32_t peakStep(const ScheduleBuffers &L) {
   std::vector<int64_t> Live = liveBytesPerStep(L);
   return int32_t(std::max_element(Live.begin(), Live.end()) - Live.begin());
 }
 
-std::vector<const BufferInfo *> buffersLiveAt(const MemoryLayout &L,
+std::vector<const BufferInfo *> buffersLiveAt(const ScheduleBuffers &L,
                                               int32_t S) {
   std::vector<const BufferInfo *> At;
   for (const BufferInfo &B : L.Buffers)
@@ -49,9 +49,8 @@ std::vector<const BufferInfo *> buffersLiveAt(const MemoryLayout &L,
   return At;
 }
 
-Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align,
-                                     bool InPlace) {
-  MemoryLayout L;
+Expected<ScheduleBuffers> scheduleBuffers(const Graph &G, bool InPlace) {
+  ScheduleBuffers L;
   const auto &Nodes = G.nodes();
   int32_t N = int32_t(Nodes.size());
   L.NumSteps = N;
@@ -172,29 +171,32 @@ Expected<MemoryLayout> computeLayout(const Graph &G, int64_t Align,
       Index[O] = L.Buffers.size() - 1;
     }
 
-  std::vector<BufferRequest> Requests;
-  std::vector<size_t> Planned;
-  for (size_t I = 0; I < L.Buffers.size(); ++I) {
-    const BufferInfo &B = L.Buffers[I];
-    if (!B.InArena) {
+  for (const BufferInfo &B : L.Buffers)
+    if (!B.InArena)
       L.FlashBytes += B.Bytes;
-      continue;
-    }
-    if (B.InplaceWith)
+  return L;
+}
+
+std::vector<BufferRequest> arenaRequests(const ScheduleBuffers &S,
+                                         int64_t Align,
+                                         std::vector<size_t> *Planned) {
+  std::vector<BufferRequest> Requests;
+  for (size_t I = 0; I < S.Buffers.size(); ++I) {
+    const BufferInfo &B = S.Buffers[I];
+    if (!B.InArena || B.InplaceWith)
       continue;
     Requests.push_back({B.Bytes, Align, B.First, B.Last, -1});
-    Planned.push_back(I);
+    if (Planned)
+      Planned->push_back(I);
   }
-  L.Plan = planMemory(Requests, Align);
-  for (size_t K = 0; K < Planned.size(); ++K)
-    L.Buffers[Planned[K]].Offset = L.Plan.Offsets[K];
-  // Shared storage: a state update's parameter, or an in-place chain's
-  // first buffer (partners come earlier in Buffers, so one pass resolves
-  // chains).
-  for (BufferInfo &B : L.Buffers)
-    if (B.InplaceWith)
-      B.Offset = L.Buffers[Index.at(B.InplaceWith)].Offset;
-  return L;
+  return Requests;
+}
+
+Expected<int64_t> liveBytesLowerBound(const Graph &G, int64_t Align) {
+  Expected<ScheduleBuffers> S = scheduleBuffers(G);
+  if (!S)
+    return S.takeError();
+  return livenessLowerBound(arenaRequests(*S, Align));
 }
 
 } // namespace mote

@@ -1,4 +1,4 @@
-//===- MemoryPlanner.h - Static arena layout for live buffers ---*- C++ -*-===//
+//===- Planner.h - Static arena layout for live buffers ---------*- C++ -*-===//
 //
 // The memory planner gives every buffer of a schedule a byte offset in one
 // arena so that buffers live at the same step never share bytes. It is a
@@ -12,10 +12,16 @@
 // trying to lower it further. The liveness lower bound is reported beside
 // the arena so callers can print the efficiency (lower bound / arena).
 //
+// The files of the planner: Placement.cpp (the greedy placement every
+// strategy runs), Strategies.cpp (the orders), Improve.cpp (the local
+// reorderings), Planner.cpp (the driver that keeps the best, the lower
+// bound, the plan check). Buffers.h turns a scheduled graph into requests;
+// Layout.h runs the planner on them.
+//
 //===----------------------------------------------------------------------===//
 
-#ifndef MOTE_PASSES_MEMORYPLANNER_H
-#define MOTE_PASSES_MEMORYPLANNER_H
+#ifndef MOTE_MEMORY_PLANNER_H
+#define MOTE_MEMORY_PLANNER_H
 
 #include <cstdint>
 #include <span>
@@ -84,4 +90,4 @@ std::string checkPlan(std::span<const BufferRequest> Buffers,
 
 } // namespace mote
 
-#endif // MOTE_PASSES_MEMORYPLANNER_H
+#endif // MOTE_MEMORY_PLANNER_H
