@@ -260,12 +260,16 @@ function(mote_add_model target)
 
   set(header "${dir}/${name}.h")
   if(emit STREQUAL "cpp")
+    # NAME.cpp includes its read-only data, NAME.weights, with the
+    # assembler's .incbin (found through the include directory below).
     set(code "${dir}/${name}.cpp")
+    set(data "${dir}/${name}.weights")
   else()
     set(code "${dir}/${name}.o")
+    set(data "")
   endif()
   add_custom_command(
-    OUTPUT "${header}" "${code}"
+    OUTPUT "${header}" "${code}" ${data}
     BYPRODUCTS "${dir}/report.json" "${dir}/report.html"
     COMMAND Mote::motec ${args}
     DEPENDS "${model}" ${args_dep} "$<TARGET_FILE:Mote::motec>"

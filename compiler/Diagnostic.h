@@ -1,9 +1,9 @@
 //===- Diagnostic.h - User-facing errors and Expected<T> --------*- C++ -*-===//
 //
-// Two tiers of errors (STYLE.md 13): a problem with the user's model or flags
-// is a Diag returned through Expected<T>; a compiler bug is an assert. A Diag
-// carries where the problem is (file, node, op type, opset) so the driver can
-// print one line a user can act on:
+// Two tiers of errors: a problem with the user's model or flags is a Diag
+// returned through Expected<T>; a compiler bug is an assert. A Diag carries
+// where the problem is (file, node, op type, opset) so a tool can print one
+// line a user can act on:
 //
 //   model.onnx: node 'conv1' (Conv, opset 13): kernel_shape [3, 3] does not ...
 //
@@ -32,6 +32,9 @@ struct Diag {
   std::string OpType; ///< op type of that node
   int Opset = -1;     ///< opset of the op, if known
   int Line = -1;      ///< line in a text file (IR parser), if any
+  /// A misuse of the command line (a malformed or conflicting option) rather
+  /// than a problem with the model: tools exit with their usage code.
+  bool Usage = false;
 
   Diag() = default;
   explicit Diag(std::string Msg) : Message(std::move(Msg)) {}
@@ -52,6 +55,13 @@ struct Diag {
   /// One line: "file:line: node 'n' (Op, opset k): message".
   std::string str() const;
 };
+
+/// A usage error: a malformed or conflicting option.
+inline Diag usageError(std::string Msg) {
+  Diag D(std::move(Msg));
+  D.Usage = true;
+  return D;
+}
 
 /// Marker for an empty success value.
 struct Success {};

@@ -5,13 +5,13 @@
 // which kernel, its element-type template arguments and the fields of its
 // parameter struct. The code generators turn it into code:
 //
-//   mote_rt::conv2d<float>(mote_rt::ConvP{...}, in0, in1, in2, out0);
+//   mote_rt::conv<float>(P, in0, in1, in2, out0);   // P: a constant ConvP
 //
 // Calling convention of every kernel (the contract between lowerings, the
 // emitters and the kernels):
 //   - the parameter struct first (if the kernel has one), passed as
-//     `const P &`; its fields are int32_t, float, or int32_t[MaxRank]
-//     arrays (zero-padded), in declaration order, as pushed here;
+//     `const P &`; P is declared in runtime-stub/mote_rt/params.def and
+//     filled through its writer (KernelParams.h);
 //   - then one pointer per input slot of the op (up to its maximum arity,
 //     `const T *`, nullptr for an absent optional input, also a trailing
 //     one), then one per result the node has (`T *`; kernels give optional
@@ -29,6 +29,7 @@
 #define MOTE_COMPILER_KERNELCALL_H
 
 #include "compiler/DType.h"
+#include "compiler/KernelParams.h"
 
 #include <cstdint>
 #include <span>
@@ -39,14 +40,7 @@
 namespace mote {
 
 /// The rank limit of runtime-stub kernels (mote_rt::MaxRank).
-inline constexpr int KernelMaxRank = 6;
-
-struct KernelParam {
-  enum class Kind : uint8_t { Int, Float, Ints } K = Kind::Int;
-  int64_t I = 0;
-  double F = 0;
-  std::vector<int64_t> Ints;
-};
+inline constexpr int KernelMaxRank = kparams::MaxRank;
 
 /// An operand of a kernel call: input or result \p Index of the node.
 struct KernelOperand {
@@ -57,22 +51,17 @@ struct KernelOperand {
 struct KernelCall {
   /// Header under runtime-stub, e.g. "mote_rt/conv.h".
   std::string_view Header;
-  /// Kernel function name in namespace mote_rt, e.g. "conv2d".
+  /// Kernel function name in namespace mote_rt, e.g. "conv".
   std::string Kernel;
-  /// Element-type template arguments, e.g. {F32} -> conv2d<float>.
+  /// Element-type template arguments, e.g. {F32} -> conv<float>.
   std::vector<DType> TypeArgs;
-  /// Parameter struct name in namespace mote_rt (empty: no parameters).
-  std::string ParamType;
-  std::vector<KernelParam> Params;
+  /// The parameter struct (empty: the kernel takes none).
+  ParamBlock Params;
   /// Operand order; empty means all inputs then all results.
   std::vector<KernelOperand> Operands;
 
-  void addInt(int64_t V) { Params.push_back({KernelParam::Kind::Int, V, 0, {}}); }
-  void addFloat(double V) { Params.push_back({KernelParam::Kind::Float, 0, V, {}}); }
-  /// An int32_t[MaxRank] field; \p V must have at most KernelMaxRank entries.
-  void addInts(std::span<const int64_t> V) {
-    Params.push_back({KernelParam::Kind::Ints, 0, 0, {V.begin(), V.end()}});
-  }
+  /// Sets the parameter struct from its writer (kparams::ConvP, ...).
+  template <class P> void setParams(const P &V) { Params = paramBlock(V); }
 };
 
 } // namespace mote

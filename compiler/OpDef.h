@@ -1,10 +1,11 @@
 //===- OpDef.h - The one definition of an op --------------------*- C++ -*-===//
 //
-// Everything the compiler knows about an op sits in one OpDef (STYLE.md 5):
-// arity, attribute schema, the type rule (which is also its verifier), the
-// reference interpreter kernel, the MAC count, and the gradient rule slot.
-// Ops are listed in Ops.def; each defines `const OpDef OpDef_<Name>` in its
-// file under compiler/ops/.
+// Everything the compiler knows about an op sits in one OpDef: arity,
+// attribute schema, the type rule (which is also its verifier), the
+// reference interpreter kernel, the MAC count, the gradient rule and the
+// lowering to a runtime-stub kernel. Ops are listed in Ops.def; each
+// defines `const OpDef OpDef_<Name>` in its file under compiler/ops/.
+// docs/adding-an-op.md walks through every file an op touches.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,75 +1,19 @@
-//===- CppEmitter.cpp - Freestanding C++ source from a planned graph ------===//
+//===- CppEmitter.cpp - Freestanding C++ from a lowered program -----------===//
 
 #include "codegen/cpp/CppEmitter.h"
-#include "compiler/Graph.h"
-#include "compiler/KernelCall.h"
-#include "compiler/OpDef.h"
-#include "memory/Layout.h"
+#include "codegen/ApiHeader.h"
+#include "codegen/Program.h"
+#include "compiler/Hash.h"
 
-#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
-#include <map>
+#include <functional>
 #include <set>
-#include <unordered_map>
 
 namespace mote {
 
-bool isCIdentifier(std::string_view S) {
-  if (S.empty() || (S[0] >= '0' && S[0] <= '9'))
-    return false;
-  return std::all_of(S.begin(), S.end(), [](char C) {
-    return (C >= 'a' && C <= 'z') || (C >= 'A' && C <= 'Z') ||
-           (C >= '0' && C <= '9') || C == '_';
-  });
-}
-
-InferencePlan inferencePlan(const Graph &G, bool Training,
-                            const Value *Prediction) {
-  InferencePlan R;
-  if (!Training) {
-    for (const auto &N : G.nodes())
-      R.Nodes.push_back(N.get());
-    R.Inputs.assign(G.inputs().begin(), G.inputs().end());
-    R.Outputs.assign(G.outputs().begin(), G.outputs().end());
-    return R;
-  }
-  if (!Prediction)
-    return R;
-  R.Outputs = {Prediction};
-  std::set<const Value *> Wanted;
-  std::set<const Node *> Need;
-  std::vector<const Value *> Work = {Prediction};
-  while (!Work.empty()) {
-    const Value *V = Work.back();
-    Work.pop_back();
-    if (!Wanted.insert(V).second)
-      continue;
-    if (const Node *P = V->producer()) {
-      Need.insert(P);
-      for (const Value *In : P->inputs())
-        if (In)
-          Work.push_back(In);
-    }
-  }
-  for (const auto &N : G.nodes())
-    if (Need.count(N.get()))
-      R.Nodes.push_back(N.get());
-  for (const Value *In : G.inputs())
-    if (Wanted.count(In))
-      R.Inputs.push_back(In);
-  return R;
-}
-
-std::vector<CheckpointEntry> checkpointLayout(const Graph &G) {
-  std::vector<CheckpointEntry> R;
-  int64_t Off = 0;
-  for (const Value *P : G.params())
-    if (P->isTrainable() || P->isOptimizerState()) {
-      R.push_back({P, Off, P->type().bytes()});
-      Off += (P->type().bytes() + 15) / 16 * 16;
-    }
-  return R;
+std::string weightsFileName(std::string_view Name) {
+  return fmt::format("{}.weights", Name);
 }
 
 namespace {
@@ -88,494 +32,345 @@ std::string_view cType(DType T) {
 }
 
 /// A float literal that round-trips exactly (hex float) and needs no libc.
-std::string floatLiteral(double V, bool Single) {
-  if (std::isnan(V))
-    return Single ? "__builtin_nanf(\"\")" : "__builtin_nan(\"\")";
-  if (std::isinf(V))
-    return std::string(V < 0 ? "-" : "") +
-           (Single ? "__builtin_inff()" : "__builtin_inf()");
-  if (V == 0)
-    return std::signbit(V) ? (Single ? "-0.0f" : "-0.0") : (Single ? "0.0f" : "0.0");
-  if (Single)
-    return fmt::format("{:a}f", float(V));
-  return fmt::format("{:a}", V);
-}
-
-/// One element of \p T as a C++ literal of its type.
-std::string elementLiteral(const Tensor &T, int64_t I) {
-  switch (T.dtype()) {
-  case DType::F32: return floatLiteral(T.data<float>()[size_t(I)], true);
-  case DType::F64: return floatLiteral(T.data<double>()[size_t(I)], false);
-  case DType::Bool: return T.data<bool>()[size_t(I)] ? "true" : "false";
-  case DType::I64: {
-    int64_t V = T.data<int64_t>()[size_t(I)];
-    // INT64_MIN has no literal of its own.
-    if (V == INT64_MIN)
-      return "(-9223372036854775807LL - 1)";
-    return fmt::format("{}LL", V);
-  }
-  case DType::I32: {
-    int64_t V = T.data<int32_t>()[size_t(I)];
-    if (V == INT32_MIN)
-      return "(-2147483647 - 1)";
-    return fmt::format("{}", V);
-  }
-  default: return fmt::format("{}", T.getAsInt(I));
-  }
-}
-
-bool allZero(const Tensor &T) {
-  const std::byte *P = T.raw();
-  return std::all_of(P, P + T.type().bytes(),
-                     [](std::byte B) { return B == std::byte{0}; });
-}
-
-/// C comment text: no "*/" and no newlines.
-std::string commentSafe(std::string_view S) {
-  std::string R;
-  for (size_t I = 0; I < S.size(); ++I) {
-    char C = S[I];
-    if (C == '\n' || C == '\r')
-      C = ' ';
-    if (C == '*' && I + 1 < S.size() && S[I + 1] == '/') {
-      R += "* ";
-      continue;
-    }
-    R += C;
-  }
-  return R;
-}
-
-std::string paramLiteral(const KernelParam &P) {
-  switch (P.K) {
-  case KernelParam::Kind::Int: return fmt::format("{}", P.I);
-  case KernelParam::Kind::Float: return floatLiteral(P.F, true);
-  case KernelParam::Kind::Ints: {
-    std::string S = "{";
-    for (size_t I = 0; I < P.Ints.size(); ++I)
-      S += fmt::format("{}{}", I ? ", " : "", P.Ints[I]);
-    return S + "}";
-  }
-  }
-  return "0";
+std::string floatLiteral(double V) {
+  float F = float(V);
+  if (std::isnan(F))
+    return "__builtin_nanf(\"\")";
+  if (std::isinf(F))
+    return std::string(F < 0 ? "-" : "") + "__builtin_inff()";
+  if (F == 0)
+    return std::signbit(F) ? "-0.0f" : "0.0f";
+  return fmt::format("{:a}f", F);
 }
 
 class Emitter {
 public:
-  Emitter(const Graph &G, const MemoryLayout &L, const CppEmitOptions &O)
-      : G(G), L(L), O(O) {}
+  Emitter(const LoweredProgram &P, const CppEmitOptions &O) : P(P), O(O) {}
 
-  Expected<std::vector<EmittedFile>> run();
+  std::vector<EmittedFile> run();
 
 private:
-  /// Pointer expression for \p V (arena offset or flash array).
-  std::string ptr(const Value *V, bool Const) const;
-  /// Appends the body of a function that runs \p N (kernel call, its
-  /// constant parameters, the --check-bounds guard) to \p Out.
-  Status emitNode(const Node &N, std::string &Out);
-  /// Appends a call of \p N's function to \p Out, defining the function
-  /// the first time (the inference entry shares the training step's).
-  /// One function per node, never inlined into the step: each kernel is
-  /// still specialised on its constants inside its node's function, and
-  /// compile time stays linear in the model (one function holding every
-  /// kernel took g++ and the sanitizers superlinear time on mobilenet).
-  Status emitNodeCall(const Node &N, std::string &Out);
-  void emitConstants();
+  std::string symbol(int32_t Constant) const {
+    return fmt::format("{}_{}", P.Name, P.Constants[size_t(Constant)].Symbol);
+  }
+  /// Pointer expression for \p R (arena offset or read-only array).
+  std::string ptr(const ProgramRef &R, bool Const) const;
+  std::string fieldsLiteral(const std::vector<ParamField> &Fields) const;
+  void emitData();
+  void emitCall(size_t I);
+  std::string callNode(int32_t I) const {
+    return fmt::format("  node{}(A);\n", I);
+  }
   void emitInit();
-  Status emitTrainStep();
-  Status emitInfer();
-  std::string header() const;
-  std::string arrayName(const Value *V) const { return Names.at(V); }
+  void emitTrainStep();
+  void emitInfer();
+  void emitCheckpoint();
 
-  const Graph &G;
-  const MemoryLayout &L;
+  const LoweredProgram &P;
   const CppEmitOptions &O;
-  bool Training = false;
-  std::unordered_map<const Value *, const BufferInfo *> Buf;
-  std::unordered_map<const Value *, std::string> Names; ///< flash arrays
   std::set<std::string, std::less<>> Headers;
-  std::string Data, NodeFns, Code;
-  std::unordered_map<const Node *, std::string> NodeFnNames;
-  /// Inputs of the inference entry, in graph order, and what it returns.
-  std::vector<const Value *> InferInputs, InferOutputs;
+  std::string Asm, Decls, NodeFns, Code, Weights;
 };
 
-std::string Emitter::ptr(const Value *V, bool Const) const {
-  std::string_view T = cType(V->type().Elem);
-  auto It = Buf.find(V);
-  if (It != Buf.end() && It->second->InArena)
+std::string Emitter::ptr(const ProgramRef &R, bool Const) const {
+  switch (R.K) {
+  case ProgramRef::Kind::Null: return "nullptr";
+  case ProgramRef::Kind::Arena:
     return fmt::format("reinterpret_cast<{}{} *>(A + {})", Const ? "const " : "",
-                       T, It->second->Offset);
-  return arrayName(V);
+                       cType(R.Elem), R.Offset);
+  case ProgramRef::Kind::Constant: return symbol(R.Constant);
+  }
+  return "nullptr";
 }
 
-void Emitter::emitConstants() {
-  int Index = 0;
-  for (const Value *P : G.params()) {
-    bool Arena = P->isTrainable() || P->isOptimizerState();
-    std::string Name = fmt::format("{}{}", Arena ? "init" : "w", Index++);
-    Names[P] = Name;
-    const Tensor *T = P->data();
-    if (!T || (Arena && allZero(*T)))
-      continue; // zero-initialised state needs no flash copy
-    Data += fmt::format("// '{}' {}{}\n", commentSafe(P->name()),
-                        P->type().str(),
-                        Arena ? ", initial value (copied into the arena)"
-                              : ", frozen (flash)");
-    int64_t N = T->numElements();
-    Data += fmt::format("alignas(16) const {} {}[{}] = {{", cType(T->dtype()),
-                        Name, std::max<int64_t>(N, 1));
-    for (int64_t I = 0; I < N; ++I) {
-      if (I % 8 == 0)
-        Data += "\n    ";
-      Data += elementLiteral(*T, I);
-      Data += ",";
+/// The designated initialiser of a parameter struct with fields \p Fields.
+std::string
+Emitter::fieldsLiteral(const std::vector<ParamField> &Fields) const {
+  std::vector<std::string> Parts;
+  for (const ParamField &F : Fields) {
+    std::string V;
+    switch (F.K) {
+    case ParamField::Kind::I32: V = fmt::format("{}", F.I); break;
+    case ParamField::Kind::F32: V = floatLiteral(F.F); break;
+    case ParamField::Kind::I32Array:
+      V = fmt::format("{{{}}}", fmt::join(F.Ints, ", "));
+      break;
+    case ParamField::Kind::Struct: V = fieldsLiteral(F.Fields); break;
+    case ParamField::Kind::Table: V = symbol(F.Constant); break;
     }
-    Data += "\n};\n";
+    Parts.push_back(fmt::format(".{} = {}", F.Name, V));
   }
+  return fmt::format("{{{}}}", fmt::join(Parts, ", "));
 }
 
-Status Emitter::emitNode(const Node &N, std::string &Out) {
-  const OpDef &D = N.def();
-  auto Fail = [&](std::string Why) {
-    Diag E(std::move(Why));
-    E.NodeName = N.name();
-    E.OpType = std::string(N.opName());
-    return Status(std::move(E));
-  };
-  if (!D.Lower)
-    return Fail(fmt::format("op {} has no lowering to a runtime kernel (the "
-                            "C++ code generator cannot compile it)",
-                            N.opName()));
-  KernelCall C;
-  if (Status S = D.Lower(N, C); !S) {
-    Diag E = S.takeError();
-    E.NodeName = N.name();
-    E.OpType = std::string(N.opName());
-    E.Message = "cannot generate code: " + E.Message;
-    return Status(std::move(E));
+// The read-only arrays are NAME.weights, one after another; the assembler
+// includes each slice at its label in a read-only section (16-byte aligned,
+// as the kernels' vector loads like), and C++ sees them as extern arrays of
+// their element type.
+void Emitter::emitData() {
+  if (P.Constants.empty())
+    return;
+  std::string File = weightsFileName(P.Name);
+  std::vector<std::string> Lines;
+  for (const ProgramConstant &C : P.Constants) {
+    std::string_view Bytes = C.bytes();
+    std::string Sym = fmt::format("{}_{}", P.Name, C.Symbol);
+    Lines.push_back(".balign 16");
+    Lines.push_back(fmt::format(".globl {}", Sym));
+    Lines.push_back(fmt::format(".hidden {}", Sym));
+    Lines.push_back(fmt::format("{}:", Sym));
+    if (!Bytes.empty())
+      Lines.push_back(fmt::format(".incbin \\\"{}\\\", {}, {}", File,
+                                  Weights.size(), Bytes.size()));
+    Weights.append(Bytes);
+    Decls += fmt::format("// {}\nextern \"C\" alignas(16) MOTE_RT_DATA const "
+                         "{} {}[{}];\n",
+                         commentSafe(C.Comment), cType(C.Elem), Sym,
+                         std::max<int64_t>(C.Elements, 1));
   }
+  // The data's size and fingerprint are in the source, so the source
+  // changes whenever the data does (build caches key on the source).
+  uint64_t Fingerprint = fnv1a64(Weights);
+  Asm += fmt::format("// Read-only data: {}, {} bytes (FNV-1a {:#018x}),\n"
+                     "// placed in a read-only section by the assembler "
+                     "(found through -I).\n",
+                     File, Weights.size(), Fingerprint);
+  // --check-bounds: the block's ends, which the DataGuards poison between
+  // (mote_rt/check.h).
+  if (O.CheckBounds) {
+    std::string Begin = fmt::format("{}_weights_begin", P.Name);
+    std::string End = fmt::format("{}_weights_end", P.Name);
+    Lines.insert(Lines.begin(),
+                 {".balign 16", fmt::format(".globl {}", Begin),
+                  fmt::format(".hidden {}", Begin), Begin + ":"});
+    Lines.insert(Lines.end(), {fmt::format(".globl {}", End),
+                               fmt::format(".hidden {}", End), End + ":"});
+    Decls += fmt::format("extern \"C\" MOTE_RT_DATA const unsigned char "
+                         "{}[], {}[];\n",
+                         Begin, End);
+  }
+  Asm += fmt::format("__asm__(\".pushsection .rodata.{}_weights, "
+                     "\\\"a\\\"\\n\"\n",
+                     P.Name);
+  Asm += fmt::format("        \"/* {} bytes, FNV-1a {:#018x} */\\n\"\n",
+                     Weights.size(), Fingerprint);
+  for (const std::string &L : Lines)
+    Asm += fmt::format("        \"{}\\n\"\n", L);
+  Asm += "        \".popsection\\n\");\n\n";
+}
+
+void Emitter::emitCall(size_t I) {
+  const ProgramCall &C = P.Calls[I];
   Headers.insert(std::string(C.Header));
-  std::vector<KernelOperand> Ops = C.Operands;
-  if (Ops.empty()) {
-    // Absent optional inputs, also trailing ones, are passed as nullptr.
-    size_t NumIn = N.numInputs();
-    if (D.MaxInputs != Variadic)
-      NumIn = std::max(NumIn, size_t(D.MaxInputs));
-    for (size_t I = 0; I < NumIn; ++I)
-      Ops.push_back({false, int(I)});
-    for (size_t I = 0; I < N.numOutputs(); ++I)
-      Ops.push_back({true, int(I)});
-  }
   std::vector<std::string> Args;
-  if (!C.ParamType.empty())
+  if (!C.Params.empty())
     Args.push_back("P");
-  for (const KernelOperand &K : Ops) {
-    const Value *V = K.IsResult ? N.output(size_t(K.Index)) : N.input(size_t(K.Index));
-    Args.push_back(V ? ptr(V, !K.IsResult) : "nullptr");
-  }
+  for (const ProgramRef &R : C.Operands)
+    Args.push_back(ptr(R, /*Const=*/!R.Written));
   std::string TArgs;
-  for (size_t I = 0; I < C.TypeArgs.size(); ++I)
-    TArgs += fmt::format("{}{}", I ? ", " : "", cType(C.TypeArgs[I]));
-  std::string Call = fmt::format("mote_rt::{}{}({});", C.Kernel,
-                                 TArgs.empty() ? "" : "<" + TArgs + ">",
-                                 fmt::join(Args, ", "));
-  // --check-bounds: only the planned bytes of this call's arena operands
-  // are addressable while it runs (mote_rt/check.h).
-  std::string Guard;
+  for (size_t K = 0; K < C.TypeArgs.size(); ++K)
+    TArgs += fmt::format("{}{}", K ? ", " : "", cType(C.TypeArgs[K]));
+  std::string Body;
+  if (!C.Params.empty())
+    Body += fmt::format("  static constexpr mote_rt::{} P = {};\n",
+                        C.Params.Type, fieldsLiteral(C.Params.Fields));
+  // --check-bounds: only the planned bytes of this call's arena operands,
+  // and of the read-only arrays it reads, are addressable while it runs
+  // (mote_rt/check.h).
+  if (O.CheckBounds && !P.Constants.empty()) {
+    std::vector<std::string> Data;
+    auto AddData = [&](int32_t K) {
+      Data.push_back(fmt::format("{{{}, {}}}", symbol(K),
+                                 P.Constants[size_t(K)].bytes().size()));
+    };
+    for (const ProgramRef &R : C.Operands)
+      if (R.K == ProgramRef::Kind::Constant)
+        AddData(R.Constant);
+    std::function<void(const std::vector<ParamField> &)> Tables =
+        [&](const std::vector<ParamField> &Fields) {
+          for (const ParamField &F : Fields) {
+            if (F.K == ParamField::Kind::Table)
+              AddData(F.Constant);
+            Tables(F.Fields);
+          }
+        };
+    Tables(C.Params.Fields);
+    if (Data.empty())
+      Data.push_back("{nullptr, 0}");
+    Body += fmt::format("  const mote_rt::DataRange D[] = {{{0}}};\n"
+                        "  mote_rt::DataGuard DGuard({1}_weights_begin, "
+                        "{1}_weights_end, D);\n",
+                        fmt::join(Data, ", "), P.Name);
+  }
   if (O.CheckBounds) {
     std::vector<std::string> Ranges;
-    for (const KernelOperand &K : Ops) {
-      const Value *V = K.IsResult ? N.output(size_t(K.Index)) : N.input(size_t(K.Index));
-      auto It = V ? Buf.find(V) : Buf.end();
-      if (It != Buf.end() && It->second->InArena)
-        Ranges.push_back(fmt::format("{{{}, {}}}", It->second->Offset,
-                                     V->type().bytes()));
-    }
+    for (const ProgramRef &R : C.Operands)
+      if (R.inArena())
+        Ranges.push_back(fmt::format("{{{}, {}}}", R.Offset, R.Bytes));
     if (Ranges.empty())
       Ranges.push_back("{0, 0}");
-    Guard = fmt::format("  const mote_rt::ArenaRange R[] = {{{}}};\n"
+    Body += fmt::format("  const mote_rt::ArenaRange R[] = {{{}}};\n"
                         "  mote_rt::ArenaGuard Guard(A, {}, R);\n",
-                        fmt::join(Ranges, ", "), L.Plan.ArenaBytes);
+                        fmt::join(Ranges, ", "), P.ArenaBytes);
   }
-  if (!C.ParamType.empty()) {
-    std::vector<std::string> Fields;
-    for (const KernelParam &P : C.Params)
-      Fields.push_back(paramLiteral(P));
-    Out += fmt::format("  static constexpr mote_rt::{} P = {{{}}};\n",
-                       C.ParamType, fmt::join(Fields, ", "));
-  }
-  Out += Guard + "  " + Call + "\n";
-  return ok();
-}
-
-Status Emitter::emitNodeCall(const Node &N, std::string &Out) {
-  auto It = NodeFnNames.find(&N);
-  if (It == NodeFnNames.end()) {
-    std::string Body;
-    if (Status S = emitNode(N, Body); !S)
-      return S;
-    std::string Fn = fmt::format("node{}", NodeFnNames.size());
-    // noexcept: built with exceptions on (a user's firmware flags), a call
-    // of a function that may throw makes arm-none-eabi-g++ reference the
-    // unwinder's personality routine.
-    NodeFns += fmt::format("// {} '{}'\nMOTE_RT_NODE void {}(unsigned "
-                           "char *A) noexcept {{\n{}}}\n\n",
-                           N.opName(), commentSafe(N.name()), Fn, Body);
-    It = NodeFnNames.emplace(&N, std::move(Fn)).first;
-  }
-  Out += fmt::format("  {}(A);\n", It->second);
-  return ok();
+  Body += fmt::format("  mote_rt::{}{}({});\n", C.Kernel,
+                      TArgs.empty() ? "" : "<" + TArgs + ">",
+                      fmt::join(Args, ", "));
+  // One function per node, never inlined into the step: each kernel is
+  // still specialised on its constants inside its node's function, and
+  // compile time stays linear in the model (one function holding every
+  // kernel took g++ and the sanitizers superlinear time on mobilenet).
+  // noexcept: built with exceptions on (a user's firmware flags), a call of
+  // a function that may throw makes arm-none-eabi-g++ reference the
+  // unwinder's personality routine.
+  NodeFns += fmt::format("// {} '{}'\nMOTE_RT_NODE void node{}(unsigned "
+                         "char *A) noexcept {{\n{}}}\n\n",
+                         C.OpName, commentSafe(C.NodeName), I, Body);
 }
 
 void Emitter::emitInit() {
-  Code += fmt::format("extern \"C\" void {}_init(void *arena) {{\n", O.Name);
+  Code += fmt::format("extern \"C\" void {}_init(void *arena) {{\n", P.Name);
   Code += "  unsigned char *A = static_cast<unsigned char *>(arena);\n";
-  bool Any = false;
-  for (const Value *P : G.params()) {
-    if (!(P->isTrainable() || P->isOptimizerState()))
-      continue;
-    Any = true;
-    const BufferInfo &B = *Buf.at(P);
-    int64_t N = P->type().numElements();
-    std::string_view T = cType(P->type().Elem);
-    if (!P->data() || allZero(*P->data()))
+  for (const InitStep &S : P.Init) {
+    std::string_view T = cType(S.Dst.Elem);
+    if (S.Constant < 0)
       Code += fmt::format("  mote_rt::fill<{}>(reinterpret_cast<{} *>(A + {}), "
                           "{}(0), {});\n",
-                          T, T, B.Offset, T, N);
+                          T, T, S.Dst.Offset, T, S.Dst.elements());
     else
       Code += fmt::format("  mote_rt::copy<{}>({}, reinterpret_cast<{} *>(A + "
                           "{}), {});\n",
-                          T, arrayName(P), T, B.Offset, N);
+                          T, symbol(S.Constant), T, S.Dst.Offset,
+                          S.Dst.elements());
   }
-  if (!Any)
+  if (P.Init.empty())
     Code += "  (void)A;\n";
   Code += "}\n\n";
 }
 
-Status Emitter::emitTrainStep() {
-  std::string Body;
-  for (const auto &N : G.nodes())
-    if (Status S = emitNodeCall(*N, Body); !S)
-      return S;
+/// Copies of the caller's inputs into the arena.
+std::string copyIns(const std::vector<ProgramIo> &Inputs,
+                    const std::function<std::string(const ProgramRef &)> &Ptr) {
+  std::string S;
+  for (size_t I = 0; I < Inputs.size(); ++I) {
+    const ProgramRef &R = Inputs[I].Ref;
+    std::string_view T = cType(R.Elem);
+    S += fmt::format("  mote_rt::copy<{}>(static_cast<const {} *>(inputs[{}]), "
+                     "{}, {});\n",
+                     T, T, I, Ptr(R), R.elements());
+  }
+  return S;
+}
+
+void Emitter::emitTrainStep() {
+  const ProgramEntry &E = *P.Train;
   Code += fmt::format("extern \"C\" float {}_train_step_v(void *arena, const "
                       "void *const *inputs) {{\n",
-                      O.Name);
+                      P.Name);
   Code += "  unsigned char *A = static_cast<unsigned char *>(arena);\n";
-  for (size_t I = 0; I < G.inputs().size(); ++I) {
-    const Value *In = G.inputs()[I];
-    std::string_view T = cType(In->type().Elem);
-    Code += fmt::format("  mote_rt::copy<{}>(static_cast<const {} *>(inputs[{}]), "
-                        "{}, {});\n",
-                        T, T, I, ptr(In, false), In->type().numElements());
-  }
-  Code += Body;
-  const Value *Loss = G.outputs()[0];
-  Code += fmt::format("  return float(*{});\n}}\n\n", ptr(Loss, true));
-  // The two-argument form of DESIGN.md when it fits: one float input and an
-  // int32 label.
-  if (G.inputs().size() == 2 && G.inputs()[0]->type().Elem == DType::F32 &&
-      G.inputs()[1]->type().Elem == DType::I32)
+  Code += copyIns(E.Inputs, [&](const ProgramRef &R) { return ptr(R, false); });
+  for (const EntryStep &S : E.Steps)
+    Code += callNode(S.Index);
+  Code += fmt::format("  return float(*{});\n}}\n\n", ptr(E.Outputs[0].Ref, true));
+  // The two-argument form of the generated API when it fits: one float
+  // input and an int32 label.
+  if (P.TrainTwoArgForm)
     Code += fmt::format(
         "extern \"C\" float {0}_train_step(void *arena, const float *input, "
         "const int32_t *label) {{\n  const void *inputs[2] = {{input, "
         "label}};\n  return {0}_train_step_v(arena, inputs);\n}}\n\n",
-        O.Name);
-  return ok();
+        P.Name);
 }
 
-Status Emitter::emitInfer() {
-  if (Training && !O.Prediction)
-    return ok(); // the model computes its own loss: no inference entry
-  InferencePlan Plan = inferencePlan(G, Training, O.Prediction);
-  const std::vector<const Node *> &Run = Plan.Nodes;
-  InferInputs = Plan.Inputs;
-  InferOutputs = Plan.Outputs;
+void Emitter::emitInfer() {
+  const ProgramEntry &E = *P.Infer;
   Code += fmt::format("extern \"C\" void {}_infer_v(void *arena, const void "
                       "*const *inputs, void *const *outputs) {{\n",
-                      O.Name);
+                      P.Name);
   Code += "  unsigned char *A = static_cast<unsigned char *>(arena);\n";
-  for (size_t I = 0; I < InferInputs.size(); ++I) {
-    const Value *In = InferInputs[I];
-    std::string_view T = cType(In->type().Elem);
-    Code += fmt::format("  mote_rt::copy<{}>(static_cast<const {} *>(inputs[{}]), "
-                        "{}, {});\n",
-                        T, T, I, ptr(In, false), In->type().numElements());
-  }
-  auto CopyOut = [&](const Value *V) {
-    std::string Out;
-    for (size_t I = 0; I < InferOutputs.size(); ++I)
-      if (InferOutputs[I] == V) {
-        std::string_view T = cType(V->type().Elem);
-        Out += fmt::format("  mote_rt::copy<{}>({}, static_cast<{} *>"
-                           "(outputs[{}]), {});\n",
-                           T, ptr(V, true), T, I, V->type().numElements());
-      }
-    return Out;
-  };
-  // Outputs without a producer (inputs or weights passed through) first.
-  for (const Value *V : InferOutputs)
-    if (!V->producer())
-      Code += CopyOut(V);
-  for (const Node *N : Run) {
-    if (Status S = emitNodeCall(*N, Code); !S)
-      return S;
-    // Copy an output out as soon as it exists: in a training schedule its
-    // buffer may be reused by a later node of the step.
-    for (const Value *V : N->outputs())
-      Code += CopyOut(V);
+  Code += copyIns(E.Inputs, [&](const ProgramRef &R) { return ptr(R, false); });
+  for (const EntryStep &S : E.Steps) {
+    if (S.K == EntryStep::Kind::Call) {
+      Code += callNode(S.Index);
+      continue;
+    }
+    const ProgramRef &R = E.Outputs[size_t(S.Index)].Ref;
+    std::string_view T = cType(R.Elem);
+    Code += fmt::format("  mote_rt::copy<{}>({}, static_cast<{} *>"
+                        "(outputs[{}]), {});\n",
+                        T, ptr(R, true), T, S.Index, R.elements());
   }
   Code += "}\n\n";
-  if (InferInputs.size() == 1 && InferOutputs.size() == 1 &&
-      InferInputs[0]->type().Elem == DType::F32 &&
-      InferOutputs[0]->type().Elem == DType::F32)
+  if (P.InferOneToOneForm)
     Code += fmt::format(
         "extern \"C\" void {0}_infer(void *arena, const float *input, float "
         "*output) {{\n  const void *inputs[1] = {{input}};\n  void "
         "*outputs[1] = {{output}};\n  {0}_infer_v(arena, inputs, "
         "outputs);\n}}\n\n",
-        O.Name);
-  return ok();
+        P.Name);
 }
 
-std::string Emitter::header() const {
-  std::string U = O.Name;
-  std::transform(U.begin(), U.end(), U.begin(),
-                 [](char C) { return C >= 'a' && C <= 'z' ? char(C - 32) : C; });
-  std::string H;
-  H += fmt::format("/* Generated by motec from {}. Do not edit.\n", commentSafe(O.Source));
-  H += " * API: docs/generated-api.md. No heap, no exceptions, no libc. */\n";
-  H += fmt::format("#ifndef {0}_H\n#define {0}_H\n\n", U);
-  H += "#include <stdint.h>\n\n";
-  H += fmt::format("/* RAM the caller provides: activations, trainable "
-                   "parameters, gradients,\n   optimizer state; aligned to "
-                   "{}_ARENA_ALIGN. */\n",
-                   O.Name);
-  H += fmt::format("#define {}_ARENA_BYTES {}\n", O.Name, L.Plan.ArenaBytes);
-  H += fmt::format("#define {}_ARENA_ALIGN 16\n", O.Name);
-  H += fmt::format("/* Read-only data (frozen weights and initial values). */\n"
-                   "#define {}_FLASH_BYTES {}\n",
-                   O.Name, L.FlashBytes);
-  H += fmt::format("#define {}_TRAINING {}\n", O.Name, Training ? 1 : 0);
-  std::vector<CheckpointEntry> Ck = checkpointLayout(G);
-  int64_t CkBytes = Ck.empty() ? 0 : Ck.back().Offset + (Ck.back().Bytes + 15) / 16 * 16;
-  H += fmt::format("#define {}_CHECKPOINT_BYTES {}\n\n", O.Name, CkBytes);
-  auto Describe = [&](std::string_view What, const std::vector<const Value *> &Vs) {
-    for (size_t I = 0; I < Vs.size(); ++I)
-      H += fmt::format(" *   {}[{}] '{}' {}\n", What, I, commentSafe(Vs[I]->name()),
-                       Vs[I]->type().str());
-  };
-  H += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
-  H += fmt::format("/* Loads the initial trainable parameters and zeroes the "
-                   "optimizer state. */\nvoid {}_init(void *arena);\n\n",
-                   O.Name);
-  if (Training) {
-    std::vector<const Value *> Ins(G.inputs().begin(), G.inputs().end());
-    H += "/* One training step (forward, backward, parameter updates); returns "
-         "the loss.\n";
-    Describe("inputs", Ins);
-    H += " */\n";
-    H += fmt::format("float {}_train_step_v(void *arena, const void *const "
-                     "*inputs);\n",
-                     O.Name);
-    if (Code.find(O.Name + "_train_step(") != std::string::npos)
-      H += fmt::format("float {}_train_step(void *arena, const float *input, "
-                       "const int32_t *label);\n",
-                       O.Name);
-    H += "\n";
-  }
-  if (!InferInputs.empty() || !InferOutputs.empty()) {
-    H += "/* Inference (forward only).\n";
-    Describe("inputs", InferInputs);
-    Describe("outputs", InferOutputs);
-    H += " */\n";
-    H += fmt::format("void {}_infer_v(void *arena, const void *const *inputs, "
-                     "void *const *outputs);\n",
-                     O.Name);
-    if (Code.find(O.Name + "_infer(") != std::string::npos)
-      H += fmt::format("void {}_infer(void *arena, const float *input, float "
-                       "*output);\n",
-                       O.Name);
-    H += "\n";
-  }
-  H += fmt::format("/* Checkpoint: the trainable parameters and optimizer "
-                   "state, {}_CHECKPOINT_BYTES\n   bytes, entries 16-byte "
-                   "aligned:\n",
-                   O.Name);
-  for (const CheckpointEntry &E : Ck)
-    H += fmt::format(" *   offset {:>8}: '{}' {}\n", E.Offset,
-                     commentSafe(E.V->name()), E.V->type().str());
-  H += " */\n";
-  H += fmt::format("void {}_save(const void *arena, void *checkpoint);\n", O.Name);
-  H += fmt::format("void {}_load(void *arena, const void *checkpoint);\n\n", O.Name);
-  H += "#ifdef __cplusplus\n}\n#endif\n\n";
-  H += fmt::format("#endif /* {}_H */\n", U);
-  return H;
-}
-
-Expected<std::vector<EmittedFile>> Emitter::run() {
-  if (!isCIdentifier(O.Name))
-    return Diag(fmt::format("--name '{}' is not a C identifier", O.Name));
-  for (const BufferInfo &B : L.Buffers)
-    Buf[B.V] = &B;
-  Training = !G.stateUpdates().empty() ||
-             std::any_of(G.params().begin(), G.params().end(),
-                         [](const Value *P) { return P->isTrainable(); });
-  Headers.insert("mote_rt/core.h");
-  if (O.CheckBounds)
-    Headers.insert("mote_rt/check.h");
-  emitConstants();
-  emitInit();
-  if (Training)
-    if (Status S = emitTrainStep(); !S)
-      return S.takeError();
-  if (Status S = emitInfer(); !S)
-    return S.takeError();
-
-  // Checkpoint save/load.
-  std::vector<CheckpointEntry> Ck = checkpointLayout(G);
+void Emitter::emitCheckpoint() {
   for (int Save = 1; Save >= 0; --Save) {
     Code += Save ? fmt::format("extern \"C\" void {}_save(const void *arena, "
                                "void *checkpoint) {{\n",
-                               O.Name)
+                               P.Name)
                  : fmt::format("extern \"C\" void {}_load(void *arena, const "
                                "void *checkpoint) {{\n",
-                               O.Name);
+                               P.Name);
     Code += Save ? "  const unsigned char *A = static_cast<const unsigned char "
                    "*>(arena);\n  unsigned char *C = static_cast<unsigned "
                    "char *>(checkpoint);\n"
                  : "  unsigned char *A = static_cast<unsigned char "
                    "*>(arena);\n  const unsigned char *C = static_cast<const "
                    "unsigned char *>(checkpoint);\n";
-    for (const CheckpointEntry &E : Ck) {
-      int64_t Off = Buf.at(E.V)->Offset;
-      Code += Save ? fmt::format("  mote_rt::copy(A + {}, C + {}, {});\n", Off,
-                                 E.Offset, E.Bytes)
+    for (const CheckpointEntry &E : P.Checkpoint)
+      Code += Save ? fmt::format("  mote_rt::copy(A + {}, C + {}, {});\n",
+                                 E.ArenaOffset, E.Offset, E.Bytes)
                    : fmt::format("  mote_rt::copy(C + {}, A + {}, {});\n",
-                                 E.Offset, Off, E.Bytes);
-    }
-    if (Ck.empty())
+                                 E.Offset, E.ArenaOffset, E.Bytes);
+    if (P.Checkpoint.empty())
       Code += "  (void)A;\n  (void)C;\n";
     Code += "}\n\n";
   }
+}
+
+std::vector<EmittedFile> Emitter::run() {
+  Headers.insert("mote_rt/core.h");
+  if (O.CheckBounds)
+    Headers.insert("mote_rt/check.h");
+  emitData();
+  for (size_t I = 0; I < P.Calls.size(); ++I)
+    emitCall(I);
+  emitInit();
+  if (P.Train)
+    emitTrainStep();
+  if (P.Infer)
+    emitInfer();
+  emitCheckpoint();
 
   std::string Cpp;
   Cpp += fmt::format("// Generated by motec from {}. Do not edit.\n",
-                     commentSafe(O.Source));
-  Cpp += fmt::format("#include \"{}.h\"\n\n", O.Name);
+                     commentSafe(P.Source));
+  Cpp += fmt::format("#include \"{}.h\"\n\n", P.Name);
   for (const std::string &H : Headers)
     Cpp += fmt::format("#include \"{}\"\n", H);
-  Cpp += "\nnamespace {\n\n" + Data + "\n" + NodeFns + "} // namespace\n\n" +
-         Code;
-  return std::vector<EmittedFile>{{O.Name + ".h", header()},
-                                  {O.Name + ".cpp", std::move(Cpp)}};
+  Cpp += "\n" + Asm + Decls;
+  if (!Decls.empty())
+    Cpp += "\n";
+  Cpp += "namespace {\n\n" + NodeFns + "} // namespace\n\n" + Code;
+  // NAME.weights always comes with NAME.cpp (empty when the model has no
+  // read-only data), so build systems can name it as an output.
+  return {{P.Name + ".h", emitApiHeader(P)},
+          {P.Name + ".cpp", std::move(Cpp)},
+          {weightsFileName(P.Name), std::move(Weights)}};
 }
 
 } // namespace
 
-Expected<std::vector<EmittedFile>> emitCpp(const Graph &G, const MemoryLayout &L,
-                                           const CppEmitOptions &O) {
-  return Emitter(G, L, O).run();
+std::vector<EmittedFile> emitCpp(const LoweredProgram &P,
+                                 const CppEmitOptions &O) {
+  return Emitter(P, O).run();
 }
 
 } // namespace mote

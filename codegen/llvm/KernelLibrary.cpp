@@ -20,6 +20,7 @@
 
 #include "mote_rt/activation_grad.h"
 #include "mote_rt/conv.h"
+#include "mote_rt/conv_grad.h"
 #include "mote_rt/core.h"
 #include "mote_rt/elementwise.h"
 #include "mote_rt/fused.h"

@@ -1,15 +1,16 @@
 //===- LlvmEmitter.cpp - Object code from a planned graph via LLVM --------===//
 //
-// Builds one LLVM module per model: the frozen weights and initial values as
-// internal constants, the arena as the functions' first argument, and per
-// node a call
+// Builds one LLVM module per lowered program (codegen/Program.h): its
+// read-only arrays as internal constants, the arena as the functions' first
+// argument, and per call
 //
 //   mote_k_<kernel>_<types>(&params, operands)
 //
-// with params an internal constant of the kernel's parameter struct (i32,
-// float and [6 x i32] fields in declaration order: the C layout) and
-// operands an array of arena (or flash) pointers, null for an absent
-// optional operand. The kernel library of the target is then linked in
+// with params an internal constant of the kernel's parameter struct (its
+// fields in declaration order as i32, float, [N x i32], nested structs and
+// pointers to table arrays: the C layout, checked against the library's
+// sizeof) and operands an array of arena (or flash) pointers, null for an
+// absent optional operand. The kernel library of the target is then linked in
 // (only what is called), every kernel entry is marked always-inline so each
 // call is specialised on its constant parameters, all but the public API is
 // internalised, and the module runs the O2/O3 pipeline and the code
@@ -18,11 +19,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/llvm/LlvmEmitter.h"
+#include "codegen/ApiHeader.h"
+#include "codegen/Program.h"
 #include "codegen/Targets.h"
-#include "compiler/Graph.h"
-#include "compiler/KernelCall.h"
-#include "compiler/OpDef.h"
-#include "memory/Layout.h"
 
 #include "llvm-c/Target.h"
 #include "llvm/Bitcode/BitcodeReader.h"
@@ -91,16 +90,10 @@ void initializeTargets() {
   });
 }
 
-bool allZero(const Tensor &T) {
-  const std::byte *P = T.raw();
-  return std::all_of(P, P + T.type().bytes(),
-                     [](std::byte B) { return B == std::byte{0}; });
-}
-
 class ObjEmitter {
 public:
-  ObjEmitter(const Graph &G, const MemoryLayout &L, const ObjectEmitOptions &O)
-      : G(G), L(L), O(O), Name(O.Cpp.Name) {}
+  ObjEmitter(const LoweredProgram &P, const ObjectEmitOptions &O)
+      : P(P), O(O), Name(P.Name) {}
 
   Expected<std::vector<EmittedFile>> run();
 
@@ -117,33 +110,36 @@ private:
     return llvm::MaybeAlign(Hexagon ? 1 : A);
   }
   llvm::Value *arena(llvm::IRBuilder<> &B, int64_t Offset);
-  /// Address of \p V: arena + offset, or its flash constant.
-  llvm::Value *ptr(llvm::IRBuilder<> &B, const Value *V);
+  /// Address of \p R: arena + offset, its read-only array, or null.
+  llvm::Value *ptr(llvm::IRBuilder<> &B, const ProgramRef &R);
   void emitConstants();
   llvm::Function *define(std::string_view Suffix, llvm::Type *Ret,
                          std::vector<llvm::Type *> Args);
-  Status emitNode(llvm::IRBuilder<> &B, const Node &N);
-  /// Emits a call of \p N's function at \p B, defining the function
+  /// The constant of a parameter struct with fields \p Fields (its C
+  /// layout: i32, float, [N x i32], nested structs).
+  llvm::Constant *paramConstant(const std::vector<ParamField> &Fields);
+  Status emitNode(llvm::IRBuilder<> &B, const ProgramCall &C);
+  /// Emits a call of call \p I's function at \p B, defining the function
   /// (internal, never inlined) the first time. The kernel is inlined into
   /// that function and specialised on its constants there. One step
   /// function holding every kernel inline made the optimizer superlinear in
   /// the model's size (dominator-tree updates: mobilenet_v2's training step
   /// took 49 s to compile, 10 s outlined).
-  Status emitNodeCall(llvm::IRBuilder<> &B, const Node &N);
-  /// Copies the \p I-th pointer of the array \p Ptrs to/from \p V.
-  void copyIn(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I, const Value *V);
-  void copyOut(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I, const Value *V);
+  Status emitNodeCall(llvm::IRBuilder<> &B, int32_t I);
+  /// Copies the \p I-th pointer of the array \p Ptrs to/from \p R.
+  void copyIn(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
+              const ProgramRef &R);
+  void copyOut(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
+               const ProgramRef &R);
   void emitInit();
   Status emitTrainStep();
   Status emitInfer();
   void emitCheckpoint();
   Expected<std::string> optimizeAndEmit(llvm::TargetMachine &TM);
 
-  const Graph &G;
-  const MemoryLayout &L;
+  const LoweredProgram &P;
   const ObjectEmitOptions &O;
   std::string Name;
-  bool Training = false;
   bool Hexagon = false;
 
   llvm::LLVMContext Ctx;
@@ -152,14 +148,15 @@ private:
   /// generated functions share, so the kernels inline into them.
   llvm::AttrBuilder *FnAttrs = nullptr;
   std::unique_ptr<llvm::AttrBuilder> FnAttrsStorage;
-  std::unordered_map<const Value *, const BufferInfo *> Buf;
-  std::unordered_map<const Value *, llvm::GlobalVariable *> Flash;
+  /// The global of each read-only array of the program.
+  std::vector<llvm::GlobalVariable *> Flash;
   std::set<std::string> Public;
   /// Per function being emitted: the arena argument.
   llvm::Value *Arena = nullptr;
   int ParamIndex = 0;
-  /// Each node's function; the inference entry calls the training step's.
-  std::unordered_map<const Node *, llvm::Function *> NodeFns;
+  /// Each call's function; the inference entry calls the training step's.
+  std::vector<llvm::Function *> NodeFns;
+  int NumNodeFns = 0;
 };
 
 llvm::Type *ObjEmitter::elemType(DType T) {
@@ -181,36 +178,30 @@ llvm::Value *ObjEmitter::arena(llvm::IRBuilder<> &B, int64_t Offset) {
   return B.CreateInBoundsGEP(B.getInt8Ty(), Arena, B.getInt64(uint64_t(Offset)));
 }
 
-llvm::Value *ObjEmitter::ptr(llvm::IRBuilder<> &B, const Value *V) {
-  auto It = Buf.find(V);
-  if (It != Buf.end() && It->second->InArena)
-    return arena(B, It->second->Offset);
-  auto F = Flash.find(V);
-  assert(F != Flash.end() && "value neither in the arena nor in flash");
-  return F->second;
+llvm::Value *ObjEmitter::ptr(llvm::IRBuilder<> &B, const ProgramRef &R) {
+  switch (R.K) {
+  case ProgramRef::Kind::Arena: return arena(B, R.Offset);
+  case ProgramRef::Kind::Constant: return Flash[size_t(R.Constant)];
+  case ProgramRef::Kind::Null: break;
+  }
+  return llvm::ConstantPointerNull::get(B.getPtrTy());
 }
 
 void ObjEmitter::emitConstants() {
-  int Index = 0;
-  for (const Value *P : G.params()) {
-    bool InArena = P->isTrainable() || P->isOptimizerState();
-    std::string GName = fmt::format("{}_{}{}", Name, InArena ? "init" : "w", Index++);
-    const Tensor *T = P->data();
-    if (!T || (InArena && allZero(*T)))
-      continue; // zero-initialised state needs no flash copy
-    int64_t N = std::max<int64_t>(T->numElements(), 1);
-    llvm::Type *E = elemType(T->dtype());
-    std::string Bytes(reinterpret_cast<const char *>(T->raw()),
-                      size_t(T->type().bytes()));
-    Bytes.resize(size_t(N) * dtypeSize(T->dtype()), '\0');
-    // All targets are little-endian, as the host is: the tensor's bytes are
-    // the target's representation.
+  for (const ProgramConstant &C : P.Constants) {
+    int64_t N = std::max<int64_t>(C.Elements, 1);
+    llvm::Type *E = elemType(C.Elem);
+    std::string Bytes(C.bytes());
+    Bytes.resize(size_t(N) * dtypeSize(C.Elem), '\0');
+    // All targets are little-endian, as the host is: the program's bytes
+    // are the target's representation.
     llvm::Constant *Init = llvm::ConstantDataArray::getRaw(Bytes, uint64_t(N), E);
-    auto *GV = new llvm::GlobalVariable(*M, Init->getType(), /*isConstant=*/true,
-                                        llvm::GlobalValue::InternalLinkage,
-                                        Init, GName);
+    auto *GV = new llvm::GlobalVariable(
+        *M, Init->getType(), /*isConstant=*/true,
+        llvm::GlobalValue::InternalLinkage, Init,
+        fmt::format("{}_{}", Name, C.Symbol));
     GV->setAlignment(llvm::Align(16));
-    Flash[P] = GV;
+    Flash.push_back(GV);
   }
 }
 
@@ -227,13 +218,13 @@ llvm::Function *ObjEmitter::define(std::string_view Suffix, llvm::Type *Ret,
   return F;
 }
 
-Status ObjEmitter::emitNodeCall(llvm::IRBuilder<> &B, const Node &N) {
-  llvm::Function *&F = NodeFns[&N];
+Status ObjEmitter::emitNodeCall(llvm::IRBuilder<> &B, int32_t I) {
+  llvm::Function *&F = NodeFns[size_t(I)];
   if (!F) {
     llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
     auto *FT = llvm::FunctionType::get(llvm::Type::getVoidTy(Ctx), {PtrTy}, false);
     F = llvm::Function::Create(FT, llvm::GlobalValue::InternalLinkage,
-                               fmt::format("{}_node{}", Name, NodeFns.size() - 1),
+                               fmt::format("{}_node{}", Name, NumNodeFns++),
                                *M);
     F->addFnAttrs(*FnAttrs);
     F->addFnAttr(llvm::Attribute::NoUnwind);
@@ -241,7 +232,7 @@ Status ObjEmitter::emitNodeCall(llvm::IRBuilder<> &B, const Node &N) {
     llvm::IRBuilder<> FB(llvm::BasicBlock::Create(Ctx, "entry", F));
     llvm::Value *Outer = Arena;
     Arena = F->getArg(0);
-    Status S = emitNode(FB, N);
+    Status S = emitNode(FB, P.Calls[size_t(I)]);
     Arena = Outer;
     if (!S)
       return S;
@@ -252,50 +243,69 @@ Status ObjEmitter::emitNodeCall(llvm::IRBuilder<> &B, const Node &N) {
 }
 
 void ObjEmitter::copyIn(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
-                        const Value *V) {
+                        const ProgramRef &R) {
   llvm::Value *Slot = B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Ptrs, I);
   llvm::Value *Src = B.CreateLoad(B.getPtrTy(), Slot);
-  uint64_t Align = dtypeSize(V->type().Elem);
-  B.CreateMemCpy(ptr(B, V), memAlign(Align), Src, memAlign(Align),
-                 uint64_t(V->type().bytes()));
+  uint64_t Align = dtypeSize(R.Elem);
+  B.CreateMemCpy(ptr(B, R), memAlign(Align), Src, memAlign(Align),
+                 uint64_t(R.Bytes));
 }
 
 void ObjEmitter::copyOut(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
-                         const Value *V) {
+                         const ProgramRef &R) {
   llvm::Value *Slot = B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Ptrs, I);
   llvm::Value *Dst = B.CreateLoad(B.getPtrTy(), Slot);
-  uint64_t Align = dtypeSize(V->type().Elem);
-  B.CreateMemCpy(Dst, memAlign(Align), ptr(B, V), memAlign(Align),
-                 uint64_t(V->type().bytes()));
+  uint64_t Align = dtypeSize(R.Elem);
+  B.CreateMemCpy(Dst, memAlign(Align), ptr(B, R), memAlign(Align),
+                 uint64_t(R.Bytes));
 }
 
-Status ObjEmitter::emitNode(llvm::IRBuilder<> &B, const Node &N) {
-  const OpDef &D = N.def();
+llvm::Constant *
+ObjEmitter::paramConstant(const std::vector<ParamField> &Fields) {
+  std::vector<llvm::Constant *> Cs;
+  llvm::Type *I32 = llvm::Type::getInt32Ty(Ctx);
+  for (const ParamField &F : Fields) {
+    switch (F.K) {
+    case ParamField::Kind::I32:
+      Cs.push_back(llvm::ConstantInt::get(I32, uint32_t(int32_t(F.I))));
+      break;
+    case ParamField::Kind::F32:
+      Cs.push_back(llvm::ConstantFP::get(llvm::Type::getFloatTy(Ctx),
+                                         double(float(F.F))));
+      break;
+    case ParamField::Kind::I32Array: {
+      std::vector<uint32_t> V(size_t(F.Length), 0);
+      for (size_t I = 0; I < F.Ints.size() && I < V.size(); ++I)
+        V[I] = uint32_t(int32_t(F.Ints[I]));
+      Cs.push_back(llvm::ConstantDataArray::get(Ctx, V));
+      break;
+    }
+    case ParamField::Kind::Struct:
+      Cs.push_back(paramConstant(F.Fields));
+      break;
+    case ParamField::Kind::Table:
+      Cs.push_back(Flash[size_t(F.Constant)]);
+      break;
+    }
+  }
+  return llvm::ConstantStruct::getAnon(Ctx, Cs);
+}
+
+Status ObjEmitter::emitNode(llvm::IRBuilder<> &B, const ProgramCall &C) {
   auto Fail = [&](std::string Why) {
     Diag E(std::move(Why));
-    E.NodeName = N.name();
-    E.OpType = std::string(N.opName());
+    E.NodeName = C.NodeName;
+    E.OpType = C.OpName;
     return Status(std::move(E));
   };
-  if (!D.Lower)
-    return Fail(fmt::format("op {} has no lowering to a runtime kernel (the "
-                            "LLVM backend cannot compile it)",
-                            N.opName()));
-  KernelCall C;
-  if (Status S = D.Lower(N, C); !S) {
-    Diag E = S.takeError();
-    E.NodeName = N.name();
-    E.OpType = std::string(N.opName());
-    E.Message = "cannot generate code: " + E.Message;
-    return Status(std::move(E));
-  }
   std::string Entry = kernelEntryName(C.Kernel, C.TypeArgs);
   std::string MetaName = "mote_m_" + Entry.substr(std::strlen("mote_k_"));
   llvm::GlobalVariable *Meta = Lib->getGlobalVariable(MetaName);
   auto *MetaInit = Meta ? llvm::dyn_cast_or_null<llvm::ConstantDataArray>(
                               Meta->getInitializer())
                         : nullptr;
-  if (!Lib->getFunction(Entry) || !MetaInit) {
+  bool Known = Lib->getFunction(Entry) && MetaInit;
+  if (!Known && !O.EmitIr) {
     std::vector<std::string> TNames;
     for (DType T : C.TypeArgs)
       TNames.emplace_back(dtypeName(T));
@@ -304,71 +314,38 @@ Status ObjEmitter::emitNode(llvm::IRBuilder<> &B, const Node &N) {
         "{}<{}> ({}); add it to codegen/llvm/Kernels.def or use --emit cpp",
         O.Target->Name, C.Kernel, fmt::join(TNames, ", "), Entry));
   }
-  uint64_t Arity = MetaInit->getElementAsInteger(0);
-  uint64_t ParamBytes = MetaInit->getElementAsInteger(1);
+  // The module alone (EmitIr) may call a kernel the library lacks: its
+  // arity and struct are then the call's own, unchecked.
+  uint64_t Arity = Known ? MetaInit->getElementAsInteger(0) : C.Operands.size();
 
   // The parameter struct, as an internal constant.
-  std::vector<llvm::Type *> FieldTypes;
-  std::vector<llvm::Constant *> Fields;
-  for (const KernelParam &P : C.Params) {
-    switch (P.K) {
-    case KernelParam::Kind::Int:
-      FieldTypes.push_back(B.getInt32Ty());
-      Fields.push_back(B.getInt32(uint32_t(int32_t(P.I))));
-      break;
-    case KernelParam::Kind::Float:
-      FieldTypes.push_back(B.getFloatTy());
-      Fields.push_back(llvm::ConstantFP::get(B.getFloatTy(), double(float(P.F))));
-      break;
-    case KernelParam::Kind::Ints: {
-      std::vector<uint32_t> V(KernelMaxRank, 0);
-      for (size_t I = 0; I < P.Ints.size() && I < V.size(); ++I)
-        V[I] = uint32_t(int32_t(P.Ints[I]));
-      Fields.push_back(llvm::ConstantDataArray::get(Ctx, V));
-      FieldTypes.push_back(Fields.back()->getType());
-      break;
-    }
-    }
-  }
-  auto *ST = llvm::StructType::get(Ctx, FieldTypes);
+  llvm::Constant *Init = paramConstant(C.Params.Fields);
+  auto *ST = llvm::cast<llvm::StructType>(Init->getType());
   uint64_t Bytes = M->getDataLayout().getTypeAllocSize(ST);
+  uint64_t ParamBytes = Known ? MetaInit->getElementAsInteger(1) : Bytes;
   if (Bytes != ParamBytes)
     return Fail(fmt::format("internal error: the lowering gives {} bytes of "
                             "parameters, mote_rt::{} takes {} ({})",
-                            Bytes, C.ParamType, ParamBytes, Entry));
+                            Bytes, C.Params.Type, ParamBytes, Entry));
   auto *Params = new llvm::GlobalVariable(
       *M, ST, /*isConstant=*/true, llvm::GlobalValue::InternalLinkage,
-      llvm::ConstantStruct::get(ST, Fields), fmt::format("{}_p{}", Name, ParamIndex++));
+      Init, fmt::format("{}_p{}", Name, ParamIndex++));
   Params->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
   Params->setAlignment(llvm::Align(4));
 
   // The operands.
-  std::vector<KernelOperand> Ops = C.Operands;
-  if (Ops.empty()) {
-    size_t NumIn = N.numInputs();
-    if (D.MaxInputs != Variadic)
-      NumIn = std::max(NumIn, size_t(D.MaxInputs));
-    for (size_t I = 0; I < NumIn; ++I)
-      Ops.push_back({false, int(I)});
-    for (size_t I = 0; I < N.numOutputs(); ++I)
-      Ops.push_back({true, int(I)});
-  }
-  if (Ops.size() > Arity)
+  if (C.Operands.size() > Arity)
     return Fail(fmt::format("internal error: {} operands for {}, which takes {}",
-                            Ops.size(), Entry, Arity));
+                            C.Operands.size(), Entry, Arity));
   llvm::IRBuilder<> EntryB(&B.GetInsertBlock()->getParent()->getEntryBlock(),
                            B.GetInsertBlock()->getParent()->getEntryBlock().begin());
   auto *ArrTy = llvm::ArrayType::get(B.getPtrTy(), Arity);
   llvm::AllocaInst *Array = EntryB.CreateAlloca(ArrTy);
   for (uint64_t I = 0; I < Arity; ++I) {
-    llvm::Value *P = llvm::ConstantPointerNull::get(B.getPtrTy());
-    if (I < Ops.size()) {
-      const KernelOperand &K = Ops[I];
-      const Value *V = K.IsResult ? N.output(size_t(K.Index)) : N.input(size_t(K.Index));
-      if (V)
-        P = ptr(B, V);
-    }
-    B.CreateStore(P, B.CreateConstInBoundsGEP2_64(ArrTy, Array, 0, I));
+    llvm::Value *V = I < C.Operands.size()
+                         ? ptr(B, C.Operands[I])
+                         : llvm::ConstantPointerNull::get(B.getPtrTy());
+    B.CreateStore(V, B.CreateConstInBoundsGEP2_64(ArrTy, Array, 0, I));
   }
   llvm::FunctionCallee Callee = M->getOrInsertFunction(
       Entry, llvm::FunctionType::get(B.getVoidTy(), {B.getPtrTy(), B.getPtrTy()},
@@ -382,34 +359,32 @@ void ObjEmitter::emitInit() {
                              {llvm::PointerType::get(Ctx, 0)});
   llvm::IRBuilder<> B(&F->getEntryBlock());
   Arena = F->getArg(0);
-  for (const Value *P : G.params()) {
-    if (!(P->isTrainable() || P->isOptimizerState()))
-      continue;
-    llvm::Value *Dst = ptr(B, P);
-    uint64_t Bytes = uint64_t(P->type().bytes());
-    auto It = Flash.find(P);
-    if (It == Flash.end())
-      B.CreateMemSet(Dst, B.getInt8(0), Bytes, memAlign(dtypeSize(P->type().Elem)));
+  for (const InitStep &S : P.Init) {
+    llvm::Value *Dst = ptr(B, S.Dst);
+    uint64_t Bytes = uint64_t(S.Dst.Bytes);
+    if (S.Constant < 0)
+      B.CreateMemSet(Dst, B.getInt8(0), Bytes, memAlign(dtypeSize(S.Dst.Elem)));
     else
-      B.CreateMemCpy(Dst, memAlign(dtypeSize(P->type().Elem)), It->second,
-                     memAlign(16), Bytes);
+      B.CreateMemCpy(Dst, memAlign(dtypeSize(S.Dst.Elem)),
+                     Flash[size_t(S.Constant)], memAlign(16), Bytes);
   }
   B.CreateRetVoid();
 }
 
 Status ObjEmitter::emitTrainStep() {
+  const ProgramEntry &E = *P.Train;
   llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
   llvm::Function *F = define("train_step_v", llvm::Type::getFloatTy(Ctx),
                              {PtrTy, PtrTy});
   llvm::IRBuilder<> B(&F->getEntryBlock());
   Arena = F->getArg(0);
-  for (size_t I = 0; I < G.inputs().size(); ++I)
-    copyIn(B, F->getArg(1), I, G.inputs()[I]);
-  for (const auto &N : G.nodes())
-    if (Status S = emitNodeCall(B, *N); !S)
-      return S;
-  const Value *Loss = G.outputs()[0];
-  DType LT = Loss->type().Elem;
+  for (size_t I = 0; I < E.Inputs.size(); ++I)
+    copyIn(B, F->getArg(1), I, E.Inputs[I].Ref);
+  for (const EntryStep &S : E.Steps)
+    if (Status St = emitNodeCall(B, S.Index); !St)
+      return St;
+  const ProgramRef &Loss = E.Outputs[0].Ref;
+  DType LT = Loss.Elem;
   llvm::Value *LV = B.CreateLoad(elemType(LT), ptr(B, Loss));
   if (LT == DType::F64)
     LV = B.CreateFPTrunc(LV, B.getFloatTy());
@@ -419,8 +394,7 @@ Status ObjEmitter::emitTrainStep() {
     LV = B.CreateSIToFP(LV, B.getFloatTy());
   B.CreateRet(LV);
 
-  if (G.inputs().size() == 2 && G.inputs()[0]->type().Elem == DType::F32 &&
-      G.inputs()[1]->type().Elem == DType::I32) {
+  if (P.TrainTwoArgForm) {
     llvm::Function *F2 = define("train_step", llvm::Type::getFloatTy(Ctx),
                                 {PtrTy, PtrTy, PtrTy});
     llvm::IRBuilder<> B2(&F2->getEntryBlock());
@@ -434,39 +408,25 @@ Status ObjEmitter::emitTrainStep() {
 }
 
 Status ObjEmitter::emitInfer() {
-  // Exactly the C++ emitter's choice of nodes, inputs and outputs.
-  if (Training && !O.Cpp.Prediction)
-    return ok(); // the model computes its own loss: no inference entry
-  InferencePlan Plan = inferencePlan(G, Training, O.Cpp.Prediction);
-  const std::vector<const Node *> &Run = Plan.Nodes;
-  const std::vector<const Value *> &InferInputs = Plan.Inputs;
-  const std::vector<const Value *> &InferOutputs = Plan.Outputs;
+  const ProgramEntry &E = *P.Infer;
   llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
   llvm::Function *F = define("infer_v", llvm::Type::getVoidTy(Ctx),
                              {PtrTy, PtrTy, PtrTy});
   llvm::IRBuilder<> B(&F->getEntryBlock());
   Arena = F->getArg(0);
-  for (size_t I = 0; I < InferInputs.size(); ++I)
-    copyIn(B, F->getArg(1), I, InferInputs[I]);
-  auto CopyOut = [&](const Value *V) {
-    for (size_t I = 0; I < InferOutputs.size(); ++I)
-      if (InferOutputs[I] == V)
-        copyOut(B, F->getArg(2), I, V);
-  };
-  for (const Value *V : InferOutputs)
-    if (!V->producer())
-      CopyOut(V);
-  for (const Node *N : Run) {
-    if (Status S = emitNodeCall(B, *N); !S)
-      return S;
-    for (const Value *V : N->outputs())
-      CopyOut(V);
+  for (size_t I = 0; I < E.Inputs.size(); ++I)
+    copyIn(B, F->getArg(1), I, E.Inputs[I].Ref);
+  for (const EntryStep &S : E.Steps) {
+    if (S.K == EntryStep::Kind::CopyOut) {
+      copyOut(B, F->getArg(2), size_t(S.Index), E.Outputs[size_t(S.Index)].Ref);
+      continue;
+    }
+    if (Status St = emitNodeCall(B, S.Index); !St)
+      return St;
   }
   B.CreateRetVoid();
 
-  if (InferInputs.size() == 1 && InferOutputs.size() == 1 &&
-      InferInputs[0]->type().Elem == DType::F32 &&
-      InferOutputs[0]->type().Elem == DType::F32) {
+  if (P.InferOneToOneForm) {
     llvm::Function *F2 = define("infer", llvm::Type::getVoidTy(Ctx),
                                 {PtrTy, PtrTy, PtrTy});
     llvm::IRBuilder<> B2(&F2->getEntryBlock());
@@ -482,15 +442,14 @@ Status ObjEmitter::emitInfer() {
 
 void ObjEmitter::emitCheckpoint() {
   llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
-  std::vector<CheckpointEntry> Ck = checkpointLayout(G);
   for (bool Save : {true, false}) {
     llvm::Function *F = define(Save ? "save" : "load", llvm::Type::getVoidTy(Ctx),
                                {PtrTy, PtrTy});
     llvm::IRBuilder<> B(&F->getEntryBlock());
     Arena = F->getArg(0);
     llvm::Value *Ckpt = F->getArg(1);
-    for (const CheckpointEntry &E : Ck) {
-      llvm::Value *A = arena(B, Buf.at(E.V)->Offset);
+    for (const CheckpointEntry &E : P.Checkpoint) {
+      llvm::Value *A = arena(B, E.ArenaOffset);
       llvm::Value *C = E.Offset ? B.CreateInBoundsGEP(B.getInt8Ty(), Ckpt,
                                                       B.getInt64(uint64_t(E.Offset)))
                                 : Ckpt;
@@ -560,11 +519,6 @@ Expected<std::string> ObjEmitter::optimizeAndEmit(llvm::TargetMachine &TM) {
 
 Expected<std::vector<EmittedFile>> ObjEmitter::run() {
   assert(O.Target && "no target");
-  // The header is the C++ emitter's (this also checks every lowering).
-  Expected<std::vector<EmittedFile>> Cpp = emitCpp(G, L, O.Cpp);
-  if (!Cpp)
-    return Cpp.takeError();
-  EmittedFile Header = std::move((*Cpp)[0]);
 
   const KernelBitcode *KB = nullptr;
   for (const KernelBitcode &K : kernelBitcodes())
@@ -630,33 +584,38 @@ Expected<std::vector<EmittedFile>> ObjEmitter::run() {
       break;
     }
 
-  for (const BufferInfo &BI : L.Buffers)
-    Buf[BI.V] = &BI;
-  Training = !G.stateUpdates().empty() ||
-             std::any_of(G.params().begin(), G.params().end(),
-                         [](const Value *P) { return P->isTrainable(); });
+  NodeFns.assign(P.Calls.size(), nullptr);
   emitConstants();
   emitInit();
-  if (Training)
+  if (P.Train)
     if (Status S = emitTrainStep(); !S)
       return S.takeError();
-  if (Status S = emitInfer(); !S)
-    return S.takeError();
+  if (P.Infer)
+    if (Status S = emitInfer(); !S)
+      return S.takeError();
   emitCheckpoint();
+  if (O.EmitIr) {
+    // The module as mote builds it, before the kernel library is linked in
+    // and anything is optimised: what the golden tests check.
+    std::string Text;
+    llvm::raw_string_ostream OS(Text);
+    M->print(OS, nullptr);
+    return std::vector<EmittedFile>{{Name + ".h", emitApiHeader(P)},
+                                    {Name + ".ll", std::move(Text)}};
+  }
 
   Expected<std::string> Obj = optimizeAndEmit(*TM);
   if (!Obj)
     return Obj.takeError();
-  return std::vector<EmittedFile>{std::move(Header),
+  return std::vector<EmittedFile>{{Name + ".h", emitApiHeader(P)},
                                   {Name + ".o", std::move(*Obj)}};
 }
 
 } // namespace
 
-Expected<std::vector<EmittedFile>> emitObject(const Graph &G,
-                                              const MemoryLayout &L,
+Expected<std::vector<EmittedFile>> emitObject(const LoweredProgram &P,
                                               const ObjectEmitOptions &O) {
-  return ObjEmitter(G, L, O).run();
+  return ObjEmitter(P, O).run();
 }
 
 } // namespace mote

@@ -54,11 +54,11 @@ Status lowerBroadcast(const Node &N, KernelCall &C) {
   const Shape &Out = N.outType(0).Dims;
   if (Status S = requireKernelRank(N.outType(0)); !S)
     return S;
-  C.ParamType = "BroadcastP";
-  C.addInt(int64_t(Out.size()));
-  C.addInts(Out);
-  C.addInts(broadcastStrides(N.inType(0).Dims, Out));
-  C.addInts(broadcastStrides(N.inType(1).Dims, Out));
+  C.setParams(kparams::BroadcastP{
+      .Rank = int64_t(Out.size()),
+      .Dims = Out,
+      .SA = broadcastStrides(N.inType(0).Dims, Out),
+      .SB = broadcastStrides(N.inType(1).Dims, Out)});
   return ok();
 }
 

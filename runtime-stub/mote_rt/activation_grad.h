@@ -45,17 +45,6 @@
 
 namespace mote_rt {
 
-/// hard_sigmoid_grad: float tensors pass where Lo < x < Hi (the lowering
-/// computes the interval; infinite ends allowed); double tensors test
-/// 0 < Alpha x + Beta < 1 directly.
-struct HardSigmoidGradP {
-  int32_t N;
-  float Alpha;
-  float Beta;
-  float Lo;
-  float Hi;
-};
-
 namespace act_grad_detail {
 
 template <class T, class F>
@@ -143,19 +132,6 @@ MOTE_RT_KERNEL void clip_grad(const ClipP &P, const T *DY, const T *X, T *DX) {
     return V > Lo && V < Hi ? T(1) : T(0);
   });
 }
-
-/// activation_grad_sum: dX and dB of a [Batch, C, Inner] gradient; Clip = 0
-/// tests v > 0 (relu_grad), Clip = 1 tests Min < v < Max as clip_grad does.
-struct ActGradSumP {
-  int32_t Batch;
-  int32_t C;
-  int32_t Inner;
-  int32_t Clip;
-  int32_t HasMin;
-  int32_t HasMax;
-  float Min;
-  float Max;
-};
 
 namespace act_grad_detail {
 

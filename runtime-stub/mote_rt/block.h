@@ -186,22 +186,21 @@ template <int N> MOTE_RT_INLINE void addLaneSums(const VecF *V, float *Acc) {
 
 /// activate (core.h) on every lane of a vector: the same comparisons and
 /// arithmetic, lane by lane, without branches.
-template <class P>
-MOTE_RT_INLINE detail::VecF activate(const P &Params, detail::VecF V) {
+MOTE_RT_INLINE detail::VecF activate(const ActivationP &Act, detail::VecF V) {
   using detail::splat;
   using detail::VecF;
-  if (Params.ActHardSwish) {
+  if (Act.HardSwish) {
     const VecF Zero{}, One = splat(1.0f);
     VecF S = V / splat(6.0f) + splat(0.5f);
     S = S < Zero ? Zero : (One < S ? One : S);
     return V * S;
   }
-  const VecF Lo = splat(Params.ActMin), Hi = splat(Params.ActMax);
-  if (Params.ActHasMin && Params.ActHasMax)
+  const VecF Lo = splat(Act.Min), Hi = splat(Act.Max);
+  if (Act.HasMin && Act.HasMax)
     return V < Lo ? Lo : (V > Hi ? Hi : V);
-  if (Params.ActHasMin)
+  if (Act.HasMin)
     return V < Lo ? Lo : V;
-  if (Params.ActHasMax)
+  if (Act.HasMax)
     return V > Hi ? Hi : V;
   return V;
 }

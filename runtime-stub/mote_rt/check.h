@@ -7,8 +7,10 @@
 // again. A kernel that touches arena bytes outside its own operands (an
 // out-of-bounds index, a wrong stride, a planner overlap the kernel
 // overruns) stops with an ASan "use-after-poison" report naming the address.
-// Reads past the end of a frozen weight array hit ASan's redzone around
-// that global; writes to one fault, since it is const (read-only memory).
+// The model's read-only data (NAME.weights, one block) gets a DataGuard the
+// same way: during a call only the arrays it reads (its operands and its
+// parameters' tables) are addressable, so reading past a weight array stops
+// too; writing one faults, since it is in a read-only section.
 //
 // A debugging mode for hosts with AddressSanitizer only: firmware never
 // includes this header.
@@ -67,6 +69,34 @@ public:
 private:
   unsigned char *Arena;
   int32_t ArenaBytes;
+};
+
+/// The bytes [Begin, Begin + Bytes) of one read-only array a call reads.
+struct DataRange {
+  const void *Begin;
+  int32_t Bytes;
+};
+
+/// Poisons the read-only data [Begin, End) except \p Ranges for the
+/// lifetime of the guard. Arrays start 16-byte aligned.
+class DataGuard {
+public:
+  template <int N>
+  DataGuard(const unsigned char *Begin, const unsigned char *End,
+            const DataRange (&Ranges)[N])
+      : Begin(Begin), Bytes(size_t(End - Begin)) {
+    __asan_poison_memory_region(Begin, Bytes);
+    for (int I = 0; I < N; ++I)
+      if (Ranges[I].Bytes > 0)
+        __asan_unpoison_memory_region(Ranges[I].Begin, size_t(Ranges[I].Bytes));
+  }
+  ~DataGuard() { __asan_unpoison_memory_region(Begin, Bytes); }
+  DataGuard(const DataGuard &) = delete;
+  DataGuard &operator=(const DataGuard &) = delete;
+
+private:
+  const unsigned char *Begin;
+  size_t Bytes;
 };
 
 } // namespace mote_rt

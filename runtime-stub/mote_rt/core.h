@@ -6,7 +6,7 @@
 //
 // Calling convention (see compiler/KernelCall.h, which lowerings fill):
 //   kernel<T...>(const P &params, inputs..., outputs...)
-// where P is a plain struct of int32_t, float and int32_t[MaxRank] fields.
+// where P is one of the parameter structs of mote_rt/params.def.
 // Generated code passes a `static constexpr` P, and kernels are always
 // inlined by default, so every call is specialised on its constant shapes.
 // Define MOTE_RT_NO_FORCE_INLINE to trade that speed for code size.
@@ -15,6 +15,8 @@
 
 #ifndef MOTE_RT_CORE_H
 #define MOTE_RT_CORE_H
+
+#include "mote_rt/params.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +41,11 @@
 #define MOTE_RT_NODE __attribute__((noipa))
 #endif
 
+/// The read-only arrays of a generated model (NAME.weights, placed by the
+/// assembler): symbols of the model's own, not exported from a shared
+/// object, so code reaches them without a GOT on hosted targets.
+#define MOTE_RT_DATA __attribute__((visibility("hidden")))
+
 /// Small helpers that must be inlined everywhere (index math, scalar ops).
 #define MOTE_RT_INLINE inline __attribute__((always_inline))
 /// The same for the lambdas kernels pass to their loop helpers (written
@@ -49,9 +56,6 @@
 #define MOTE_RT_LAMBDA __attribute__((always_inline))
 
 namespace mote_rt {
-
-/// Highest tensor rank a kernel parameter struct describes.
-inline constexpr int MaxRank = 6;
 
 /// True for float and double.
 template <class T> inline constexpr bool IsFloatType = false;
@@ -80,43 +84,42 @@ template <class T> MOTE_RT_INLINE void fill(T *Dst, T V, int32_t N) {
     Dst[I] = V;
 }
 
-/// The activation fused into a conv or gemm kernel (ActHasMin, ActHasMax,
-/// ActMin, ActMax, ActHardSwish of ConvP and GemmP): ReLU is a clamp below
-/// at 0, Clip (ReLU6) a clamp on both sides, taken in place on Y[0, N) as
-/// clip does (below Min gives Min, else above Max gives Max); hard swish is
-/// y clamp(y / 6 + 1/2, 0, 1) as hard_swish computes it. Nothing without
-/// an activation.
-template <class T, class P>
-MOTE_RT_INLINE T activate(const P &Params, T V) {
-  if (Params.ActHardSwish) {
+/// The activation fused into a conv or gemm kernel (ActivationP, the Act
+/// field of ConvP and GemmP): ReLU is a clamp below at 0, Clip (ReLU6) a
+/// clamp on both sides, taken as clip does (below Min gives Min, else above
+/// Max gives Max); hard swish is y clamp(y / 6 + 1/2, 0, 1) as hard_swish
+/// computes it. Nothing without an activation.
+template <class T>
+MOTE_RT_INLINE T activate(const ActivationP &Act, T V) {
+  if (Act.HardSwish) {
     const T S = T(V / T(6) + T(0.5));
     return T(V * (S < T(0) ? T(0) : (T(1) < S ? T(1) : S)));
   }
-  if (Params.ActHasMin && V < T(Params.ActMin))
-    return T(Params.ActMin);
-  if (Params.ActHasMax && V > T(Params.ActMax))
-    return T(Params.ActMax);
+  if (Act.HasMin && V < T(Act.Min))
+    return T(Act.Min);
+  if (Act.HasMax && V > T(Act.Max))
+    return T(Act.Max);
   return V;
 }
 
-/// clampActivation for one value (Y[i] = activate(P, Y[i])).
-template <class T, class P>
-MOTE_RT_INLINE void clampActivation(const P &Params, T *Y, int32_t N) {
-  if (Params.ActHardSwish) {
+/// activate on Y[0, N) in place (Y[i] = activate(Act, Y[i])).
+template <class T>
+MOTE_RT_INLINE void clampActivation(const ActivationP &Act, T *Y, int32_t N) {
+  if (Act.HardSwish) {
     for (int32_t I = 0; I < N; ++I) {
       const T V = Y[I], S = T(V / T(6) + T(0.5));
       Y[I] = T(V * (S < T(0) ? T(0) : (T(1) < S ? T(1) : S)));
     }
-  } else if (Params.ActHasMin && Params.ActHasMax) {
-    const T Lo = T(Params.ActMin), Hi = T(Params.ActMax);
+  } else if (Act.HasMin && Act.HasMax) {
+    const T Lo = T(Act.Min), Hi = T(Act.Max);
     for (int32_t I = 0; I < N; ++I)
       Y[I] = Y[I] < Lo ? Lo : Y[I] > Hi ? Hi : Y[I];
-  } else if (Params.ActHasMin) {
-    const T Lo = T(Params.ActMin);
+  } else if (Act.HasMin) {
+    const T Lo = T(Act.Min);
     for (int32_t I = 0; I < N; ++I)
       Y[I] = Y[I] < Lo ? Lo : Y[I];
-  } else if (Params.ActHasMax) {
-    const T Hi = T(Params.ActMax);
+  } else if (Act.HasMax) {
+    const T Hi = T(Act.Max);
     for (int32_t I = 0; I < N; ++I)
       Y[I] = Y[I] > Hi ? Hi : Y[I];
   }

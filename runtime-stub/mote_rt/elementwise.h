@@ -12,15 +12,6 @@
 
 namespace mote_rt {
 
-/// Result of rank Rank and dims Dims; A and B read with strides SA / SB
-/// (0 along broadcast dimensions).
-struct BroadcastP {
-  int32_t Rank;
-  int32_t Dims[MaxRank];
-  int32_t SA[MaxRank];
-  int32_t SB[MaxRank];
-};
-
 namespace detail {
 template <class T, class F>
 MOTE_RT_INLINE void broadcastApply(const BroadcastP &P, const T *A, const T *B,

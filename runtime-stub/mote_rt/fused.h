@@ -26,7 +26,6 @@
 
 namespace mote_rt {
 
-inline constexpr int32_t MaxFusedSteps = MaxRank;
 inline constexpr int32_t MaxFusedInputs = 6;
 /// Elements per block: the stack holds (MaxFusedSteps - 1) blocks.
 inline constexpr int32_t FusedBlock = 16;
@@ -53,27 +52,6 @@ enum FusedOp : int32_t {
   FusedAbs,
   FusedReciprocal,
   FusedErf,
-};
-
-/// Result of rank Rank and dims Dims (adjacent dimensions that every input
-/// reads contiguously or broadcasts alike are merged by the lowering).
-/// Step S applies Op[S] to operands ArgA[S] and ArgB[S] (-1 for a unary
-/// op): operand K < MaxFusedInputs is input K, read with strides InK (0
-/// along broadcast dimensions); K >= MaxFusedInputs is the result of step
-/// K - MaxFusedInputs. The last step's result is the output.
-struct FusedP {
-  int32_t Rank;
-  int32_t Dims[MaxRank];
-  int32_t NumSteps;
-  int32_t Op[MaxFusedSteps];
-  int32_t ArgA[MaxFusedSteps];
-  int32_t ArgB[MaxFusedSteps];
-  int32_t In0[MaxRank];
-  int32_t In1[MaxRank];
-  int32_t In2[MaxRank];
-  int32_t In3[MaxRank];
-  int32_t In4[MaxRank];
-  int32_t In5[MaxRank];
 };
 
 namespace fused_detail {

@@ -88,10 +88,10 @@ MOTE_RT_INLINE void gemmAccumulate(int32_t M, int32_t N, int32_t K, T Alpha,
 /// Calls F(Fin) with the activation P fuses (activate on a value or a host
 /// vector) if it has one, else F(KeepOut{}): each kernel body compiled once
 /// per case.
-template <class P, class Fn>
-MOTE_RT_INLINE void withActivation(const P &Params, Fn F) {
-  if (Params.ActHasMin || Params.ActHasMax || Params.ActHardSwish)
-    F([&Params](auto V) MOTE_RT_LAMBDA { return activate(Params, V); });
+template <class Fn>
+MOTE_RT_INLINE void withActivation(const ActivationP &Act, Fn F) {
+  if (Act.HasMin || Act.HasMax || Act.HardSwish)
+    F([&Act](auto V) MOTE_RT_LAMBDA { return activate(Act, V); });
   else
     F(KeepOut{});
 }
@@ -135,28 +135,6 @@ MOTE_RT_INLINE void dotTiles(int32_t M, int32_t N, int32_t K, const T *A,
 
 } // namespace detail
 
-/// Gemm of A [M, K] (or [K, M] with transA) and B [K, N] (or [N, K] with
-/// transB): A'(i, k) = A[i * AStrideM + k * AStrideK]; TransB selects the
-/// layout of B; C (nullptr if absent) is read at i * CStrideM + j * CStrideN.
-struct GemmP {
-  int32_t M;
-  int32_t N;
-  int32_t K;
-  int32_t AStrideM;
-  int32_t AStrideK;
-  int32_t TransB;
-  float Alpha;
-  float Beta;
-  int32_t CStrideM;
-  int32_t CStrideN;
-  /// Fused activation (clampActivation, core.h).
-  int32_t ActHasMin;
-  int32_t ActHasMax;
-  float ActMin;
-  float ActMax;
-  int32_t ActHardSwish;
-};
-
 template <class T>
 MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
                          T *Y) {
@@ -188,7 +166,7 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
           T V = Alpha * Acc[I][J];
           if (C)
             V += Beta * C[(I0 + I) * P.CStrideM + (J0 + J) * P.CStrideN];
-          Y[(I0 + I) * P.N + J0 + J] = activate(P, V);
+          Y[(I0 + I) * P.N + J0 + J] = activate(P.Act, V);
         }
       }
     };
@@ -211,33 +189,11 @@ MOTE_RT_KERNEL void gemm(const GemmP &P, const T *A, const T *B, const T *C,
       fill(YRow, T(0), P.N);
     }
   }
-  detail::withActivation(P, [&](auto Fin) MOTE_RT_LAMBDA {
+  detail::withActivation(P.Act, [&](auto Fin) MOTE_RT_LAMBDA {
     detail::gemmAccumulate(P.M, P.N, P.K, Alpha, A, P.AStrideM, P.AStrideK, B,
                            P.N, Y, P.N, Fin);
   });
 }
-
-/// A weight-gradient product and the update it feeds (see the file
-/// comment): A'(i, k) = A[i * AStrideM + k * AStrideK], B'(k, j) = B[k *
-/// BStrideK + j * BStrideN]; the optimizer's attributes as in ConvP.
-struct GemmUpdateP {
-  int32_t M;
-  int32_t N;
-  int32_t K;
-  int32_t AStrideM;
-  int32_t AStrideK;
-  int32_t BStrideK;
-  int32_t BStrideN;
-  int32_t Rows; ///< rows of W (M of them train)
-  float Scale;
-  float Lr;
-  float Decay;
-  float Alpha;
-  float Beta;
-  float Epsilon;
-  float DecayPost;
-  int32_t Nesterov;
-};
 
 namespace detail {
 /// Calls Commit(i * N + j, G(i, j)) once for every element of the weight
@@ -270,7 +226,7 @@ template <class T>
 MOTE_RT_KERNEL void gemm_grad_weight_sgd(const GemmUpdateP &P, const T *A,
                                          const T *B, const T *W, T *WOut) {
   detail::copyFrozenRows<T, 1>(P, {W}, {WOut});
-  const SgdStep<T> S(P.Lr, P.Decay);
+  const SgdStep<T> S(P.Update.Lr, P.Update.Decay);
   detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
     S(W, G, WOut, I);
   });
@@ -284,7 +240,8 @@ MOTE_RT_KERNEL void gemm_grad_weight_momentum(const GemmUpdateP &P,
                                               const int64_t *Step, T *WOut,
                                               T *VOut) {
   detail::copyFrozenRows<T, 2>(P, {W, V}, {WOut, VOut});
-  const MomentumStep<T> S(P.Lr, P.Alpha, P.Beta, P.Decay, P.Nesterov, Step);
+  const UpdateStepP &U = P.Update;
+  const MomentumStep<T> S(U.Lr, U.Alpha, U.Beta, U.Decay, U.Nesterov, Step);
   detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
     S(W, G, V, WOut, VOut, I);
   });
@@ -297,25 +254,13 @@ MOTE_RT_KERNEL void gemm_grad_weight_adam(const GemmUpdateP &P, const T *A,
                                           const T *H, const int64_t *Step,
                                           T *WOut, T *VOut, T *HOut) {
   detail::copyFrozenRows<T, 3>(P, {W, V, H}, {WOut, VOut, HOut});
-  const AdamStep<T> S(P.Lr, P.Alpha, P.Beta, P.Epsilon, P.Decay, P.DecayPost,
+  const UpdateStepP &U = P.Update;
+  const AdamStep<T> S(U.Lr, U.Alpha, U.Beta, U.Epsilon, U.Decay, U.DecayPost,
                       Step);
   detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
     S(W, G, V, H, WOut, VOut, HOut, I);
   });
 }
-
-/// Batched matrix product: batch index b of the Rank broadcast batch dims
-/// Dims reads matrix A [M, K] at element offset sum_d b_d * SA[d] and B
-/// [K, N] at sum_d b_d * SB[d] (0 along broadcast dims); Y is [batch, M, N].
-struct MatMulP {
-  int32_t Rank;
-  int32_t Dims[MaxRank];
-  int32_t SA[MaxRank];
-  int32_t SB[MaxRank];
-  int32_t M;
-  int32_t N;
-  int32_t K;
-};
 
 template <class T>
 MOTE_RT_KERNEL void matmul(const MatMulP &P, const T *A, const T *B, T *Y) {

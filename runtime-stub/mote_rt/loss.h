@@ -37,15 +37,6 @@ namespace mote_rt {
 /// Reductions, as SoftmaxCrossEntropyP::Reduction.
 enum : int32_t { ReduceNone = 0, ReduceSum = 1, ReduceMean = 2 };
 
-struct SoftmaxCrossEntropyP {
-  int32_t Batch;
-  int32_t Classes;
-  int32_t Inner;
-  int32_t Reduction;
-  int32_t HasIgnore;
-  int32_t IgnoreIndex;
-};
-
 namespace loss_detail {
 /// Weight of the position with label \p L (0 if ignored or out of range).
 template <class T, class L>

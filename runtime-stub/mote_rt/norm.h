@@ -38,14 +38,6 @@ template <class T> MOTE_RT_INLINE T normSqrt(T X) { return mote_rt::sqrt(X); }
 
 } // namespace detail
 
-/// X [Batch, C, Inner]; Epsilon from the node.
-struct BatchNormP {
-  int32_t Batch;
-  int32_t C;
-  int32_t Inner;
-  float Epsilon;
-};
-
 template <class T>
 MOTE_RT_KERNEL void batch_norm(const BatchNormP &P, const T *X, const T *Scale,
                                const T *B, const T *Mean, const T *Var, T *Y) {
@@ -88,19 +80,6 @@ MOTE_RT_KERNEL void batch_norm_grad(const BatchNormP &P, const T *DY,
       DBias[C] = SumDy;
   }
 }
-
-/// Rows rows of D elements. A row is read as a tensor of rank Rank and dims
-/// Dims (the normalized dims, collapsed), Scale and B through their strides
-/// (0 along broadcast dims).
-struct LayerNormP {
-  int32_t Rows;
-  int32_t D;
-  float Epsilon;
-  int32_t Rank;
-  int32_t Dims[MaxRank];
-  int32_t ScaleStrides[MaxRank];
-  int32_t BiasStrides[MaxRank];
-};
 
 namespace detail {
 
@@ -145,18 +124,6 @@ MOTE_RT_KERNEL void layer_norm(const LayerNormP &P, const T *X, const T *Scale,
       InvStdDev[R] = float(InvStd);
   }
 }
-
-/// As LayerNormP; ScaleSize is the element count of Scale (and of dScale and
-/// dBias).
-struct LayerNormGradP {
-  int32_t Rows;
-  int32_t D;
-  float Epsilon;
-  int32_t Rank;
-  int32_t Dims[MaxRank];
-  int32_t ScaleStrides[MaxRank];
-  int32_t ScaleSize;
-};
 
 /// dScale and dBias (Scale's shape) may be nullptr.
 template <class T>

@@ -41,49 +41,12 @@
 
 namespace mote_rt {
 
-struct SgdP {
-  // The update region (see the file comment).
-  int32_t Outer;
-  int32_t Run;
-  int32_t XRow;
-  int32_t GRow;
-  float Lr;
-  float Norm;
-};
-
-struct MomentumP {
-  // The update region (see the file comment).
-  int32_t Outer;
-  int32_t Run;
-  int32_t XRow;
-  int32_t GRow;
-  float Lr;
-  float Alpha;
-  float Beta;
-  float Norm;
-  int32_t Nesterov;
-};
-
-struct AdamP {
-  // The update region (see the file comment).
-  int32_t Outer;
-  int32_t Run;
-  int32_t XRow;
-  int32_t GRow;
-  float Lr;
-  float Alpha;
-  float Beta;
-  float Epsilon;
-  float Norm;
-  float NormPost;
-};
-
 namespace optim_detail {
-/// Calls F(x index, g index) for every updated element of the region of
-/// \p Par, and Pass(offset, count) for the part of each row that passes
-/// through unchanged.
-template <class P, class Fn, class PassFn>
-MOTE_RT_INLINE void forEachUpdate(const P &Par, Fn F, PassFn Pass) {
+/// Calls F(x index, g index) for every updated element of region \p Par,
+/// and Pass(offset, count) for the part of each row that passes through
+/// unchanged.
+template <class Fn, class PassFn>
+MOTE_RT_INLINE void forEachUpdate(const RegionP &Par, Fn F, PassFn Pass) {
   for (int32_t O = 0; O < Par.Outer; ++O) {
     const int32_t XBase = O * Par.XRow, GBase = O * Par.GRow;
     for (int32_t I = 0; I < Par.Run; ++I)
@@ -187,7 +150,7 @@ template <class T>
 MOTE_RT_KERNEL void sgd_update(const SgdP &P, const T *X, const T *G, T *XOut) {
   const SgdStep<T> S(P.Lr, P.Norm);
   optim_detail::forEachUpdate(
-      P, [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA { S(X, G[GI], XOut, XI); },
+      P.Region, [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA { S(X, G[GI], XOut, XI); },
       [&](int32_t Off, int32_t N)
           MOTE_RT_LAMBDA { optim_detail::passThrough(X, XOut, Off, N); });
 }
@@ -200,7 +163,7 @@ MOTE_RT_KERNEL void momentum_update(const MomentumP &P, const T *X, const T *G,
                                     T *VOut) {
   const MomentumStep<T> S(P.Lr, P.Alpha, P.Beta, P.Norm, P.Nesterov, Step);
   optim_detail::forEachUpdate(
-      P,
+      P.Region,
       [&](int32_t XI, int32_t GI)
           MOTE_RT_LAMBDA { S(X, G[GI], V, XOut, VOut, XI); },
       [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
@@ -218,7 +181,7 @@ MOTE_RT_KERNEL void adam_update(const AdamP &P, const T *X, const T *G,
   const AdamStep<T> S(P.Lr, P.Alpha, P.Beta, P.Epsilon, P.Norm, P.NormPost,
                       Step);
   optim_detail::forEachUpdate(
-      P,
+      P.Region,
       [&](int32_t XI, int32_t GI)
           MOTE_RT_LAMBDA { S(X, G[GI], V, H, XOut, VOut, HOut, XI); },
       [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {

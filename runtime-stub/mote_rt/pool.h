@@ -27,31 +27,6 @@
 
 namespace mote_rt {
 
-/// Geometry of a pooling op over Planes = N * C planes. Spatial arrays hold
-/// 3 dims [D, H, W]. Output positions in [InteriorBegin, InteriorEnd) along
-/// a dim have their whole window inside the input. CountIncludePad is
-/// AveragePool's flag; IndexStrides the strides of MaxPool's Indices.
-struct PoolP {
-  int32_t Planes;
-  int32_t CountIncludePad;
-  int32_t In[MaxRank];
-  int32_t Out[MaxRank];
-  int32_t Kernel[MaxRank];
-  int32_t Strides[MaxRank];
-  int32_t Dilations[MaxRank];
-  int32_t PadBegin[MaxRank];
-  int32_t PadEnd[MaxRank];
-  int32_t InteriorBegin[MaxRank];
-  int32_t InteriorEnd[MaxRank];
-  int32_t IndexStrides[MaxRank];
-};
-
-/// Planes of Size elements each.
-struct GlobalPoolP {
-  int32_t Planes;
-  int32_t Size;
-};
-
 namespace detail {
 
 /// The taps of one window inside the input: [Lo[d], Hi[d]) along dim d,

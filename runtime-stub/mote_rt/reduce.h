@@ -30,18 +30,6 @@
 
 namespace mote_rt {
 
-/// Outer (kept) and inner (reduced) dims with the input's element strides;
-/// Count is the number of inner elements (the mean's divisor).
-struct ReduceP {
-  int32_t OuterRank;
-  int32_t OuterDims[MaxRank];
-  int32_t OuterStrides[MaxRank];
-  int32_t InnerRank;
-  int32_t InnerDims[MaxRank];
-  int32_t InnerStrides[MaxRank];
-  int32_t Count;
-};
-
 namespace reduce_detail {
 
 /// Calls Fn(offset) for every index of the box \p D (rank \p Rank <=

@@ -26,14 +26,6 @@
 
 namespace mote_rt {
 
-/// A tensor viewed as [Outer, Dim, Inner], normalised along Dim (the
-/// op's axis, after the lowering normalised a negative one).
-struct SoftmaxP {
-  int32_t Outer;
-  int32_t Dim;
-  int32_t Inner;
-};
-
 namespace softmax_detail {
 /// Calls F(pointer offset of element 0, stride) for every vector.
 template <class Fn>

@@ -29,11 +29,6 @@ namespace mote_rt {
 // reshape
 //===----------------------------------------------------------------------===//
 
-/// Number of elements copied.
-struct ReshapeP {
-  int32_t N;
-};
-
 /// Y[i] = X[i] for i < N: any op that keeps the row-major element order.
 template <class T>
 MOTE_RT_KERNEL void reshape(const ReshapeP &P, const T *X, T *Y) {
@@ -51,15 +46,6 @@ MOTE_RT_KERNEL void dropout_eval(const ReshapeP &P, const T *X, T *Y,
 //===----------------------------------------------------------------------===//
 // strided_copy
 //===----------------------------------------------------------------------===//
-
-/// The result has rank Rank (>= 1) and row-major dims Dims; the element at
-/// index (j0, .., j(Rank-1)) is X[Base + sum_d j_d * Strides[d]].
-struct StridedP {
-  int32_t Rank;
-  int32_t Base;
-  int32_t Dims[MaxRank];
-  int32_t Strides[MaxRank];
-};
 
 /// Expand (stride 0 along broadcast dims), Transpose (the input stride of
 /// the permuted dim) and Slice (step times the input stride, from the
@@ -99,33 +85,7 @@ MOTE_RT_KERNEL void strided_copy(const StridedP &P, const T *X, T *Y) {
 // concat
 //===----------------------------------------------------------------------===//
 
-/// Most inputs one Concat kernel call takes (four MaxRank arrays of row
-/// lengths); the lowering rejects more.
-inline constexpr int32_t MaxConcatInputs = 4 * MaxRank;
-
-/// Every tensor viewed as [Outer, row]: result row r is the rows r of the
-/// inputs one after another. Input i has rows of Rows<i / MaxRank>[i %
-/// MaxRank] elements (its extent along the axis times the element count of
-/// the dims after it); OutRow is their sum.
-struct ConcatP {
-  int32_t Outer;
-  int32_t OutRow;
-  int32_t Rows0[MaxRank];
-  int32_t Rows1[MaxRank];
-  int32_t Rows2[MaxRank];
-  int32_t Rows3[MaxRank];
-};
-
 namespace tensor_detail {
-MOTE_RT_INLINE int32_t concatRow(const ConcatP &P, int32_t I) {
-  if (I < MaxRank)
-    return P.Rows0[I];
-  if (I < 2 * MaxRank)
-    return P.Rows1[I - MaxRank];
-  if (I < 3 * MaxRank)
-    return P.Rows2[I - 2 * MaxRank];
-  return P.Rows3[I - 3 * MaxRank];
-}
 
 /// Copies every row of \p X (rows of \p Row elements) to column \p Col of
 /// the result rows, then moves \p Col past it.
@@ -149,7 +109,7 @@ template <class A> struct IsSame<A, A> { static constexpr bool Value = true; };
 ///
 ///   mote_rt::concat<float>(P, y, x0, x1, x2);
 ///
-/// At most MaxConcatInputs inputs (the row lengths live in ConcatP).
+/// At most MaxConcatInputs inputs (ConcatP::Rows holds their row lengths).
 template <class T, class... In>
 MOTE_RT_KERNEL void concat(const ConcatP &P, T *Y, const In *...Xs) {
   static_assert(sizeof...(In) >= 1 && sizeof...(In) <= MaxConcatInputs,
@@ -157,7 +117,7 @@ MOTE_RT_KERNEL void concat(const ConcatP &P, T *Y, const In *...Xs) {
   static_assert((tensor_detail::IsSame<In, T>::Value && ...),
                 "every concat input has the result's element type");
   int32_t I = 0, Col = 0;
-  (tensor_detail::concatOne<T>(P, Y, Xs, tensor_detail::concatRow(P, I++), Col),
+  (tensor_detail::concatOne<T>(P, Y, Xs, P.Rows[I++], Col),
    ...);
 }
 
@@ -167,24 +127,6 @@ MOTE_RT_KERNEL void concat(const ConcatP &P, T *Y, const In *...Xs) {
 
 /// Pad modes, as PadP::Mode.
 enum : int32_t { PadConstant = 0, PadEdge = 1, PadReflect = 2 };
-
-/// The result has rank Rank (>= 1) and dims Dims. Along dim d it holds
-/// Before[d] padding elements, the Kept[d] input elements that remain after
-/// cropping, then padding to Dims[d]. Base is the input offset of the first
-/// kept element, Strides the input strides. Constant padding writes Value
-/// (float element types) or IntValue (integer and bool types; the lowering
-/// converts `value` to the element type as the interpreter does).
-struct PadP {
-  int32_t Rank;
-  int32_t Mode;
-  float Value;
-  int32_t IntValue;
-  int32_t Base;
-  int32_t Dims[MaxRank];
-  int32_t Kept[MaxRank];
-  int32_t Before[MaxRank];
-  int32_t Strides[MaxRank];
-};
 
 namespace tensor_detail {
 /// Index in [0, Kept) that position \p J (relative to the first kept
@@ -302,15 +244,6 @@ template <class T> MOTE_RT_KERNEL void pad(const PadP &P, const T *X, T *Y) {
 //===----------------------------------------------------------------------===//
 // gather
 //===----------------------------------------------------------------------===//
-
-/// Data viewed as [Outer, Dim, Inner], the result as [Outer, Count, Inner]
-/// with Count the number of indices.
-struct GatherP {
-  int32_t Outer;
-  int32_t Dim;
-  int32_t Inner;
-  int32_t Count;
-};
 
 /// y[o, k, i] = x[o, idx[k], i]; a negative index counts from the end of
 /// the axis (idx + Dim). The interpreter rejects an index outside

@@ -21,47 +21,6 @@
 
 namespace mote_rt {
 
-/// N elements.
-struct UnaryP {
-  int32_t N;
-};
-
-/// leaky_relu: x >= 0 ? x : Alpha x.
-struct LeakyReluP {
-  int32_t N;
-  float Alpha;
-};
-
-/// hard_sigmoid: clamp(Alpha x + Beta, 0, 1).
-struct HardSigmoidP {
-  int32_t N;
-  float Alpha;
-  float Beta;
-};
-
-/// clip on float tensors: x < Min -> Min, else x > Max -> Max; a bound
-/// whose Has flag is 0 is absent (Min / Max then unused).
-struct ClipP {
-  int32_t N;
-  int32_t HasMin;
-  int32_t HasMax;
-  float Min;
-  float Max;
-};
-
-/// clip_int on integer tensors, with the float bounds turned into integer
-/// tests by the lowering: x < MinBelow -> MinValue, else x > MaxAbove ->
-/// MaxValue.
-struct ClipIntP {
-  int32_t N;
-  int32_t HasMin;
-  int32_t HasMax;
-  int32_t MinBelow;
-  int32_t MinValue;
-  int32_t MaxAbove;
-  int32_t MaxValue;
-};
-
 namespace unary_detail {
 
 template <class T, class F>

@@ -9,8 +9,9 @@ usage: check_bounds_catches.py MOTEC MODEL.onnx
    must pass.
 2. Shrinks the declared range of one operand of a kernel call by one float
    (as if the plan gave the tensor one element fewer than the kernel
-   touches), once for an input and once for the result: each build must stop
-   with an AddressSanitizer report.
+   touches), once for an input and once for the result in the arena, and
+   once for a frozen weight in the read-only data: each build must stop with
+   an AddressSanitizer report.
 3. Checks every frozen weight array of the object is in a read-only
    section (a write to one faults), with readelf.
 """
@@ -64,19 +65,24 @@ def build_and_run(d, src):
     return subprocess.run(["./run"], cwd=d, capture_output=True, text=True)
 
 
-def shrink(src, call_pattern, which):
+def shrink(src, call_pattern, which, data=False):
     """Returns src with one range of the first call matching call_pattern
-    shrunk by 4 bytes (which: 0 = first operand, -1 = the last)."""
+    shrunk by 4 bytes (which: 0 = first operand, -1 = the last), and that
+    call. data: a range of the read-only arrays (DataRange, two lines above
+    the arena's ranges) instead of the arena's (ArenaRange)."""
     lines = src.split("\n")
+    kind, distance = ("DataRange D", 4) if data else ("ArenaRange R", 2)
+    item = r"\{(\w+), (\d+)\}"
     for i, line in enumerate(lines):
-        m = re.match(r"(\s*const mote_rt::ArenaRange R\[\] = \{)(.*)(\};)$", line)
-        if not m or i + 2 >= len(lines) or not re.search(call_pattern, lines[i + 2]):
+        m = re.match(r"(\s*const mote_rt::" + kind + r"\[\] = \{)(.*)(\};)$", line)
+        if (not m or i + distance >= len(lines) or
+                not re.search(call_pattern, lines[i + distance])):
             continue
-        ranges = re.findall(r"\{(\d+), (\d+)\}", m.group(2))
-        off, size = ranges[which]
-        ranges[which] = (off, str(int(size) - 4))
+        ranges = re.findall(item, m.group(2))
+        where, size = ranges[which]
+        ranges[which] = (where, str(int(size) - 4))
         lines[i] = m.group(1) + ", ".join(f"{{{o}, {s}}}" for o, s in ranges) + m.group(3)
-        return "\n".join(lines), lines[i + 2].strip()[:60]
+        return "\n".join(lines), lines[i + distance].strip()[:60]
     print(f"FAILED: no call matching {call_pattern} in the generated code")
     sys.exit(1)
 
@@ -99,8 +105,9 @@ def main():
             sys.exit(1)
         print("unmodified: runs clean,", r.stdout.strip())
 
-        for what, which in (("input", 0), ("result", -1)):
-            bad, call = shrink(src, r"mote_rt::conv", which)
+        for what, which, data in (("input", 0, False), ("result", -1, False),
+                                  ("weight", 0, True)):
+            bad, call = shrink(src, r"mote_rt::conv", which, data)
             r = build_and_run(d, bad)
             # A read or write past the granule-aligned end of the range is
             # "use-after-poison"; inside the last, partly addressable
@@ -115,7 +122,8 @@ def main():
             print(f"{what} range one float short: caught by ASan "
                   f"({m.group(1)}) in {call}")
 
-        # Frozen weights: const arrays in a read-only section.
+        # Frozen weights: net.weights, placed by the assembler in a
+        # read-only section at the symbols net_w<k>.
         sh([motec, "compile", model, "--train", "--update", "*.bias",
                     "--name", "net", "-o", os.path.join(d, "plain")], d)
         sh(["g++", "-std=c++20", "-O2", "-I", "plain", "-c", "plain/net.cpp",
@@ -128,7 +136,7 @@ def main():
         frozen = 0
         for line in sh(["readelf", "-sW", "plain.o"], d).stdout.splitlines():
             f = line.split()
-            if len(f) < 8 or not re.fullmatch(r"_ZN12_GLOBAL__N_1L?\d+w\d+E", f[7]):
+            if len(f) < 8 or not re.fullmatch(r"net_w\d+", f[7]):
                 continue
             name, flags = sections.get(f[6], ("?", ""))
             if "W" in flags or "A" not in flags:

@@ -18,13 +18,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "codegen/cpp/CppEmitter.h"
 #include "compiler/Graph.h"
 #include "compiler/Interpreter.h"
 #include "compiler/OpDef.h"
+#include "driver/Driver.h"
 #include "frontends/onnx/OnnxImporter.h"
-#include "memory/Layout.h"
-#include "passes/Pass.h"
 
 #include <algorithm>
 #include <cstring>
@@ -123,27 +121,21 @@ void addGeneratedCase(const std::string &Test, std::string_view Bytes,
   auto Fail = [&](const std::string &Why) {
     Batch->Failures.push_back(fmt::format("{}: {}", Test, Why));
   };
-  auto G = importOnnxBytes(std::string(Bytes), (ModelDir / "model.onnx").string(),
-                           ModelDir.string(), Opts);
-  if (!G)
-    return Fail("import: " + G.error().str());
-  PassContext Ctx;
-  if (Status S = runPipeline(defaultPipeline(false), **G, Ctx); !S)
-    return Fail("pipeline: " + S.error().str());
-  Expected<MemoryLayout> L = computeLayout(**G);
-  if (!L)
-    return Fail("layout: " + L.error().str());
-  std::string Name = fmt::format("t{}", Batch->Cases.size());
-  CppEmitOptions O;
-  O.Name = Name;
-  O.Source = Test;
-  auto Files = emitCpp(**G, *L, O);
-  if (!Files)
-    return Fail("codegen: " + Files.error().str());
-  for (const EmittedFile &F : *Files)
-    writeBinary(Batch->Dir / F.Path, F.Text);
-  for (size_t I = 0; I < (*G)->inputs().size(); ++I) {
-    const Value *In = (*G)->inputs()[I];
+  CompileOptions O;
+  O.ModelPath = (ModelDir / "model.onnx").string();
+  O.Import = Opts;
+  O.Name = fmt::format("t{}", Batch->Cases.size());
+  Expected<CompiledModel> M =
+      compileOnnxBytes(std::string(Bytes), O.ModelPath, ModelDir.string(), O);
+  if (!M)
+    return Fail("compile: " + M.error().str());
+  const std::string &Name = O.Name;
+  const Graph &G = *M->G;
+  for (const EmittedFile &F : M->Files)
+    if (!F.Path.starts_with("mote_rt/") && !F.Path.starts_with("board/"))
+      writeBinary(Batch->Dir / F.Path, F.Text);
+  for (size_t I = 0; I < G.inputs().size(); ++I) {
+    const Value *In = G.inputs()[I];
     auto It = Feeds.find(In->name());
     if (It == Feeds.end() || It->second.type() != In->type())
       return Fail(fmt::format("no input data of type {} for '{}'",
@@ -152,12 +144,12 @@ void addGeneratedCase(const std::string &Test, std::string_view Bytes,
                 std::string(reinterpret_cast<const char *>(It->second.raw()),
                             size_t(It->second.type().bytes())));
   }
-  if ((*G)->outputs().size() != Want.size())
+  if (G.outputs().size() != Want.size())
     return Fail("output count differs after the pipeline");
   for (size_t I = 0; I < Want.size(); ++I)
-    if ((*G)->outputs()[I]->type() != Want[I].type())
+    if (G.outputs()[I]->type() != Want[I].type())
       return Fail(fmt::format("output {} is {} after the pipeline, expected {}",
-                              I, (*G)->outputs()[I]->type().str(),
+                              I, G.outputs()[I]->type().str(),
                               Want[I].type().str()));
   Batch->Cases.push_back({Test, Name, std::move(Want)});
 }

@@ -13,6 +13,7 @@
 #include "KernelTestUtil.h"
 
 #include "mote_rt/conv.h"
+#include "mote_rt/conv_grad.h"
 #include "mote_rt/gemm.h"
 #include "mote_rt/norm.h"
 #include "mote_rt/pool.h"
@@ -391,8 +392,8 @@ TEST_CASE("kernel conv with a fused activation matches the interpreter",
       auto P = paramsAs<mote_rt::ConvP>(L.Call);
       bool WantMin = Act.has("activation_min") ||
                      Act.getString("activation", "") == "Relu";
-      CHECK(P.ActHasMin == int32_t(WantMin));
-      CHECK(P.ActHardSwish ==
+      CHECK(P.Act.HasMin == int32_t(WantMin));
+      CHECK(P.Act.HardSwish ==
             int32_t(Act.getString("activation", "") == "HardSwish"));
       std::vector<float> Y(L.outElems(0), 1e30f);
       runConvKernel(L.Call.Kernel, P, L.in<float>(0), L.in<float>(1),
@@ -422,8 +423,8 @@ TEST_CASE("kernel conv_grad_weight_sgd matches the interpreter, in place and "
         REQUIRE_FALSE(L.LowerError);
         CHECK(L.Call.Kernel == "conv_grad_weight_sgd");
         auto P = paramsAs<mote_rt::ConvP>(L.Call);
-        CHECK(P.Lr == 0.125f);
-        CHECK(P.Decay == 0.5f);
+        CHECK(P.Update.Lr == 0.125f);
+        CHECK(P.Update.Decay == 0.5f);
         std::vector<float> WIn(L.in<float>(2), L.in<float>(2) + L.outElems(0));
         // One guard element past the result: the kernel must not write it.
         std::vector<float> WOut(L.outElems(0) + 1, 1e30f);
@@ -483,8 +484,8 @@ TEST_CASE("kernel conv_grad_weight_momentum and _adam match the interpreter, "
             REQUIRE_FALSE(L.LowerError);
             CHECK(L.Call.Kernel == "conv_grad_weight_momentum");
             auto P = paramsAs<mote_rt::ConvP>(L.Call);
-            CHECK(P.Alpha == 0.75f);
-            CHECK(P.Nesterov == 1);
+            CHECK(P.Update.Alpha == 0.75f);
+            CHECK(P.Update.Nesterov == 1);
             std::vector<float> WO = outBuf(W), VO = outBuf(V);
             mote_rt::conv_grad_weight_momentum<float>(
                 P, L.in<float>(0), L.in<float>(1),
@@ -499,7 +500,7 @@ TEST_CASE("kernel conv_grad_weight_momentum and _adam match the interpreter, "
               lowerOp(OpKind::ConvGradWeightMomentum, {X, DY, W, V}, A, 2);
           REQUIRE_FALSE(L.LowerError);
           auto P = paramsAs<mote_rt::ConvP>(L.Call);
-          CHECK(P.Nesterov == 0);
+          CHECK(P.Update.Nesterov == 0);
           std::vector<float> WO = outBuf(W), VO = outBuf(V);
           mote_rt::conv_grad_weight_momentum<float>(
               P, L.in<float>(0), L.in<float>(1),
@@ -519,8 +520,8 @@ TEST_CASE("kernel conv_grad_weight_momentum and _adam match the interpreter, "
           REQUIRE_FALSE(L.LowerError);
           CHECK(L.Call.Kernel == "conv_grad_weight_adam");
           auto P = paramsAs<mote_rt::ConvP>(L.Call);
-          CHECK(P.Epsilon == 1e-3f);
-          CHECK(P.DecayPost == 0.0625f);
+          CHECK(P.Update.Epsilon == 1e-3f);
+          CHECK(P.Update.DecayPost == 0.0625f);
           std::vector<float> WO = outBuf(W), VO = outBuf(V), HO = outBuf(H);
           mote_rt::conv_grad_weight_adam<float>(
               P, L.in<float>(0), L.in<float>(1),
@@ -597,7 +598,7 @@ TEST_CASE("kernel gemm_grad_weight_sgd / _momentum / _adam match the "
         REQUIRE_FALSE(L.LowerError);
         CHECK(L.Call.Kernel == "gemm_grad_weight_momentum");
         auto P = paramsAs<mote_rt::GemmUpdateP>(L.Call);
-        CHECK(P.Nesterov == 1);
+        CHECK(P.Update.Nesterov == 1);
         std::vector<float> WO = outBuf(W), VO = outBuf(V);
         mote_rt::gemm_grad_weight_momentum<float>(
             P, L.in<float>(0), L.in<float>(1),
@@ -694,7 +695,7 @@ TEST_CASE("kernel gemm with a fused activation, and writing over C",
                         attrs({{"activation", std::string("HardSwish")}}));
   REQUIRE_FALSE(L.LowerError);
   auto P = paramsAs<mote_rt::GemmP>(L.Call);
-  CHECK(P.ActHardSwish == 1);
+  CHECK(P.Act.HardSwish == 1);
   std::vector<float> Y(L.outElems(0), 1e30f);
   mote_rt::gemm<float>(P, L.in<float>(0), L.in<float>(1), nullptr, Y.data());
   checkClose(L.Run.Results[0], Y);

@@ -1,11 +1,9 @@
 //===- KernelTestUtil.h - Run a lowered op through its kernel ---*- C++ -*-===//
 //
 // lowerOp runs an op through the interpreter (as runOp does) and through its
-// lowering hook; paramsAs<P> turns the KernelCall's parameter list into the
-// runtime-stub parameter struct P. All parameter fields are 4-byte types
-// (int32_t, float, int32_t[MaxRank]), so the struct is exactly the sequence of
-// pushed words; the size check catches a lowering that pushes the wrong
-// number of fields. A kernel test then reads:
+// lowering hook; paramsAs<P> turns the KernelCall's parameter block into the
+// runtime-stub parameter struct P (both come from mote_rt/params.def; the
+// size check catches a block of another struct). A kernel test then reads:
 //
 //   LoweredOp L = lowerOp(OpKind::Add, {A, B});
 //   auto P = paramsAs<mote_rt::BroadcastP>(L.Call);
@@ -58,33 +56,79 @@ inline LoweredOp lowerOp(OpKind Op, std::vector<std::optional<Tensor>> Inputs,
   return L;
 }
 
-/// The lowering's parameters as the runtime-stub struct \p P.
-template <class P> P paramsAs(const KernelCall &C) {
-  static_assert(std::is_trivially_copyable_v<P>);
-  std::vector<uint32_t> Words;
-  for (const KernelParam &KP : C.Params) {
-    switch (KP.K) {
-    case KernelParam::Kind::Int:
-      Words.push_back(uint32_t(int32_t(KP.I)));
-      break;
-    case KernelParam::Kind::Float: {
-      float F = float(KP.F);
-      uint32_t W;
-      std::memcpy(&W, &F, 4);
-      Words.push_back(W);
+namespace detail {
+
+/// Appends \p Fields to \p Out in the host's C layout (4-byte fields and
+/// arrays of them, nested structs, tables as pointers to their data) and
+/// returns their alignment.
+inline size_t appendHostFields(const std::vector<ParamField> &Fields,
+                               std::vector<unsigned char> &Out) {
+  size_t Align = 4;
+  auto Pad = [&](size_t A) {
+    while (Out.size() % A)
+      Out.push_back(0);
+  };
+  auto Put = [&](const void *P, size_t N) {
+    const auto *B = static_cast<const unsigned char *>(P);
+    Out.insert(Out.end(), B, B + N);
+  };
+  for (const ParamField &F : Fields) {
+    switch (F.K) {
+    case ParamField::Kind::I32: {
+      Pad(4);
+      int32_t V = int32_t(F.I);
+      REQUIRE(int64_t(V) == F.I);
+      Put(&V, 4);
       break;
     }
-    case KernelParam::Kind::Ints:
-      REQUIRE(KP.Ints.size() <= size_t(KernelMaxRank));
-      for (int I = 0; I < KernelMaxRank; ++I)
-        Words.push_back(I < int(KP.Ints.size()) ? uint32_t(int32_t(KP.Ints[I]))
-                                                : 0u);
+    case ParamField::Kind::F32: {
+      Pad(4);
+      float V = float(F.F);
+      Put(&V, 4);
       break;
+    }
+    case ParamField::Kind::I32Array:
+      Pad(4);
+      REQUIRE(F.Ints.size() <= size_t(F.Length));
+      for (int32_t I = 0; I < F.Length; ++I) {
+        int32_t V = size_t(I) < F.Ints.size() ? int32_t(F.Ints[size_t(I)]) : 0;
+        Put(&V, 4);
+      }
+      break;
+    case ParamField::Kind::Struct: {
+      std::vector<unsigned char> Sub;
+      size_t A = appendHostFields(F.Fields, Sub);
+      Align = std::max(Align, A);
+      Pad(A);
+      Out.insert(Out.end(), Sub.begin(), Sub.end());
+      break;
+    }
+    case ParamField::Kind::Table: {
+      Pad(alignof(const void *));
+      Align = std::max(Align, alignof(const void *));
+      const void *P = F.Data.data();
+      Put(&P, sizeof(P));
+      break;
+    }
     }
   }
-  REQUIRE(Words.size() * 4 == sizeof(P));
+  Pad(Align);
+  return Align;
+}
+
+} // namespace detail
+
+/// The lowering's parameters as the runtime-stub struct \p P (mote_rt/
+/// params.h), laid out as the host's compiler lays P out; the size check
+/// catches a block of another struct. Table fields point into \p C, which
+/// must outlive the result.
+template <class P> P paramsAs(const KernelCall &C) {
+  static_assert(std::is_trivially_copyable_v<P>);
+  std::vector<unsigned char> Bytes;
+  detail::appendHostFields(C.Params.Fields, Bytes);
+  REQUIRE(Bytes.size() == sizeof(P));
   P R;
-  std::memcpy(&R, Words.data(), sizeof(P));
+  std::memcpy(&R, Bytes.data(), sizeof(P));
   return R;
 }
 

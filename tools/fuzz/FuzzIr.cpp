@@ -1,7 +1,8 @@
 //===- FuzzIr.cpp - libFuzzer target: the textual IR parser ---------------===//
 //
 // Parses arbitrary text as mote IR; what parses is verified, printed, parsed
-// again (the round trip must succeed and print identically) and laid out.
+// again (the round trip must succeed and print identically) and laid out
+// through the driver (compileGraph to Stage::Layout, no passes).
 // Graphs declaring more than MaxElements values in all are only parsed: a
 // parameter prints every one of its values, so a few bytes of text can ask
 // for gigabytes of round trip (linear work, not a hang; found by the
@@ -13,7 +14,7 @@
 #include "compiler/Parser.h"
 #include "compiler/Printer.h"
 #include "compiler/Verifier.h"
-#include "memory/Layout.h"
+#include "driver/Driver.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size) {
   auto Back = parseGraph(Once, "fuzz-printed.mote");
   if (!Back || printGraph(**Back) != Once)
     std::abort(); // the printer wrote something the parser reads otherwise
-  (void)computeLayout(**G);
+  CompileOptions O;
+  O.ModelPath = "fuzz.mote";
+  O.Passes.emplace(); // no passes: the graph as it is
+  (void)compileGraph(std::move(*G), O, Stage::Layout);
   return 0;
 }

@@ -17,14 +17,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
-#include "Generate.h"
-#include "Run.h"
-#include "Session.h"
+#include "FileUtil.h"
 #include "Sha256.h"
+#include "Toolchain.h"
 #include "Version.h"
 #include "codegen/Targets.h"
 #include "compiler/Graph.h"
+#include "compiler/Hash.h"
 #include "compiler/Json.h"
+#include "driver/Driver.h"
 
 #include <algorithm>
 #include <charconv>
@@ -78,12 +79,6 @@ std::span<const OptionSpec> checkOptions() {
   return V;
 }
 
-Diag usage(std::string Msg) {
-  Diag D(std::move(Msg));
-  D.Line = -2;
-  return D;
-}
-
 /// Option name -> values as written (a flag holds one empty value).
 using OptionMap = std::map<std::string, std::vector<std::string>>;
 
@@ -108,13 +103,6 @@ struct Tolerances {
   bool StrictHash = false;
 };
 
-Expected<std::string> readWhole(const fs::path &P) {
-  std::ifstream In(P, std::ios::binary);
-  if (!In)
-    return Diag(fmt::format("{}: cannot read the file", P.string()));
-  return std::string(std::istreambuf_iterator<char>(In), {});
-}
-
 //===----------------------------------------------------------------------===//
 // Seeded inputs
 //===----------------------------------------------------------------------===//
@@ -124,15 +112,6 @@ uint64_t splitmix64(uint64_t &State) {
   Z = (Z ^ (Z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   Z = (Z ^ (Z >> 27)) * 0x94d049bb133111ebULL;
   return Z ^ (Z >> 31);
-}
-
-uint64_t fnv1a(std::string_view S) {
-  uint64_t H = 0xcbf29ce484222325ULL;
-  for (char C : S) {
-    H ^= uint8_t(C);
-    H *= 0x100000001b3ULL;
-  }
-  return H;
 }
 
 /// The number of classes of an integer class label: dim 1 of the logits of
@@ -152,7 +131,7 @@ int64_t labelClasses(const Graph &G, const Value &In) {
 /// the draw); class labels: draw mod C; other integer inputs: 0.
 Tensor seededInput(const Graph &G, const Value &In) {
   Tensor T(In.type());
-  uint64_t State = 0x6d6f7465ULL ^ fnv1a(In.name());
+  uint64_t State = 0x6d6f7465ULL ^ fnv1a64(In.name());
   int64_t Classes = isFloat(In.type().Elem) ? 0 : labelClasses(G, In);
   for (int64_t I = 0; I < T.numElements(); ++I) {
     uint64_t X = splitmix64(State);
@@ -308,31 +287,6 @@ Expected<Record> fromJson(const std::string &Path, std::string_view Text) {
   return R;
 }
 
-/// Writes \p Text to \p P through a temporary sibling and a rename.
-Status writeAtomically(const fs::path &P, const std::string &Text) {
-  fs::path Tmp = P;
-  Tmp += fmt::format(".tmp-{}", ::getpid());
-  {
-    std::ofstream Out(Tmp, std::ios::binary);
-    Out << Text;
-    Out.close();
-    if (!Out) {
-      std::error_code EC;
-      fs::remove(Tmp, EC);
-      return Diag(fmt::format("{}: cannot write the baseline", P.string()));
-    }
-  }
-  std::error_code EC;
-  fs::rename(Tmp, P, EC);
-  if (EC) {
-    std::error_code Ignored;
-    fs::remove(Tmp, Ignored);
-    return Diag(fmt::format("{}: cannot write the baseline: {}", P.string(),
-                            EC.message()));
-  }
-  return ok();
-}
-
 //===----------------------------------------------------------------------===//
 // Configuration
 //===----------------------------------------------------------------------===//
@@ -349,12 +303,12 @@ Expected<OptionMap> configuration(const ParsedArgs &Args, int64_t Steps,
                                   std::string_view Target,
                                   std::string_view Emit) {
   OptionMap M;
-  for (const OptionSpec &O : withModelOptions({})) {
+  for (const OptionSpec &O : modelOptionSpecs()) {
     if (!Args.has(O.Name) || O.Name == "no-reorder" || O.Name == "no-fuse")
       continue;
     std::vector<std::string> Vals = Args.getAll(O.Name);
     if (O.Name == "update-file") {
-      Expected<std::string> Text = readWhole(Vals.back());
+      Expected<std::string> Text = readWholeFile(Vals.back());
       if (!Text)
         return Text.takeError();
       Vals = {"sha256:" + sha256Hex(*Text)};
@@ -368,8 +322,8 @@ Expected<OptionMap> configuration(const ParsedArgs &Args, int64_t Steps,
   for (const std::string &A : Args.getAll("input")) {
     size_t Eq = A.find('=');
     if (Eq == std::string::npos || Eq == 0)
-      return usage(fmt::format("--input '{}' must look like NAME=FILE.pb", A));
-    Expected<std::string> Data = readWhole(A.substr(Eq + 1));
+      return usageError(fmt::format("--input '{}' must look like NAME=FILE.pb", A));
+    Expected<std::string> Data = readWholeFile(A.substr(Eq + 1));
     if (!Data)
       return Data.takeError();
     Inputs.push_back(A.substr(0, Eq) + "=sha256:" + sha256Hex(*Data));
@@ -420,7 +374,7 @@ Status compareConfiguration(const std::string &Path, const Record &Base,
   }
   if (Diffs.empty())
     return ok();
-  return usage(fmt::format("{} was made with other options: {}; check with "
+  return usageError(fmt::format("{} was made with other options: {}; check with "
                            "the baseline's options, or replace it with "
                            "--update-baseline",
                            Path, fmt::join(Diffs, "; ")));
@@ -565,51 +519,32 @@ Expected<double> parseNonNegative(const ParsedArgs &Args, std::string_view Opt,
   auto [P, EC] = std::from_chars(V->data(), V->data() + V->size(), D);
   if (V->empty() || EC != std::errc() || P != V->data() + V->size() ||
       !std::isfinite(D) || D < 0)
-    return usage(fmt::format("--{} '{}' must be a non-negative number", Opt,
+    return usageError(fmt::format("--{} '{}' must be a non-negative number", Opt,
                              *V));
   return D;
 }
 
-/// Runs the generated code \p Steps times on \p Target (with \p Object, the
-/// LLVM backend's object for it); emulated targets also count the guest
-/// instructions of one step. Fills the losses and counts of \p R.
-Status measureRuns(const Session &S, Generated &Gen, int64_t Steps,
-                   const std::map<std::string, Tensor> &Feeds,
-                   const TargetInfo &Target, bool Object, bool Keep,
-                   Record &R) {
-  std::vector<EmittedFile> Cpp = Gen.Files;
-  if (Object)
-    if (Status St = useObject(S, Gen, Target); !St)
-      return St;
-  struct Restore {
-    Generated &G;
-    std::vector<EmittedFile> &F;
-    ~Restore() { G.Files = std::move(F); }
-  } Undo{Gen, Cpp};
-  bool Training = S.Training;
+/// Runs the generated code \p Files of \p M \p Steps times on \p Target;
+/// emulated targets also count the guest instructions of one step. Fills
+/// the losses and counts of \p R.
+Status measureRuns(const CompiledModel &M, const std::vector<EmittedFile> &Files,
+                   int64_t Steps, const std::map<std::string, Tensor> &Feeds,
+                   const TargetInfo &Target, bool Keep, Record &R) {
+  bool Training = M.Options.Training;
+  RunSettings S;
+  S.Keep = Keep;
   std::vector<float> Losses;
   if (Target.Run != RunKind::Native) {
-    Expected<fs::path> Plugin = findCountPlugin();
-    if (!Plugin)
-      return Plugin.takeError();
-    // As motec run --count-instructions: runs of 1 and 2 steps; the
-    // difference is one step without start-up and file I/O.
-    uint64_t Counts[2] = {0, 0};
-    for (int64_t K = 1; K <= 2; ++K) {
-      Expected<RunResult> RK =
-          runGenerated(Gen, Training, K, Feeds, Target, Keep, *Plugin);
-      if (!RK)
-        return RK.takeError();
-      Counts[K - 1] = RK->Instructions;
-      if (K == Steps)
-        Losses = RK->Losses;
-    }
-    R.Instructions.emplace_back(std::string(Target.Name),
-                                int64_t(Counts[1] - Counts[0]));
+    Expected<CountedRun> C =
+        countInstructions(M, Files, Steps, Feeds, Target, S);
+    if (!C)
+      return C.takeError();
+    R.Instructions.emplace_back(std::string(Target.Name), C->PerStep);
+    if (C->Result)
+      Losses = C->Result->Losses;
   }
   if (Training && (Target.Run == RunKind::Native || Steps > 2)) {
-    Expected<RunResult> Run =
-        runGenerated(Gen, Training, Steps, Feeds, Target, Keep);
+    Expected<RunResult> Run = runGenerated(M, Files, Steps, Feeds, Target, S);
     if (!Run)
       return Run.takeError();
     Losses = Run->Losses;
@@ -620,10 +555,20 @@ Status measureRuns(const Session &S, Generated &Gen, int64_t Steps,
   return ok();
 }
 
+/// The files to build for \p Target: the C++ of \p M, or its object for
+/// that target.
+Expected<std::vector<EmittedFile>> filesFor(const CompiledModel &M,
+                                            const TargetInfo &Target) {
+  if (M.Options.Emit == EmitKind::Cpp)
+    return M.Files;
+  return emitFiles(M, EmitKind::Object, Target);
+}
+
 int runCheck(const ParsedArgs &Args) {
-  Expected<Session> S = parseSession(Args);
-  if (!S)
-    return reportSessionError("check", S.error());
+  Expected<CompileOptions> O = parseCompileOptions(Args);
+  if (!O)
+    return reportDiag("check", O.error());
+  O->Name = "model";
   auto BaselineArg = Args.get("baseline");
   if (!BaselineArg)
     return reportUsage("check", Diag("--baseline FILE.json is required (a new "
@@ -635,19 +580,15 @@ int runCheck(const ParsedArgs &Args) {
     if (EC != std::errc() || P != V->data() + V->size() || Steps < 1)
       return reportUsage("check", Diag("--steps must be a positive integer"));
   }
-  if (!S->Training && Args.has("steps"))
+  if (!O->Training && Args.has("steps"))
     return reportUsage("check", Diag("--steps needs --train"));
-  if (!S->Training)
+  if (!O->Training)
     Steps = 1;
-  std::string TargetName = Args.get("target").value_or("host");
-  const TargetInfo *Target = lookupTarget(TargetName);
-  if (!Target)
-    return reportUsage("check", Diag(fmt::format("--target '{}' is not a "
-                                                 "target this build runs ({})",
-                                                 TargetName, targetNames())));
-  std::string Emit = Args.get("emit").value_or("cpp");
-  if (Emit != "cpp" && Emit != "obj")
+  const TargetInfo *Target = &O->target();
+  std::string TargetName(Target->Name);
+  if (O->Emit != EmitKind::Cpp && O->Emit != EmitKind::Object)
     return reportUsage("check", Diag("--emit must be cpp or obj"));
+  std::string Emit = O->Emit == EmitKind::Cpp ? "cpp" : "obj";
   Tolerances Tol;
   struct {
     const char *Name;
@@ -667,14 +608,14 @@ int runCheck(const ParsedArgs &Args) {
 
   Record Now;
   Now.Version = MOTE_VERSION;
-  Now.Model = fs::path(S->ModelPath).filename().string();
-  Expected<std::string> ModelBytes = readWhole(S->ModelPath);
+  Now.Model = fs::path(O->ModelPath).filename().string();
+  Expected<std::string> ModelBytes = readWholeFile(O->ModelPath);
   if (!ModelBytes)
     return reportError(ModelBytes.error());
   Now.ModelSha = sha256Hex(*ModelBytes);
   Expected<OptionMap> Config = configuration(Args, Steps, TargetName, Emit);
   if (!Config)
-    return reportSessionError("check", Config.error());
+    return reportDiag("check", Config.error());
   Now.Options = std::move(*Config);
 
   // The baseline and its configuration are checked before the (slow)
@@ -687,7 +628,7 @@ int runCheck(const ParsedArgs &Args) {
                          Diag(fmt::format("{}: no such baseline; make it with "
                                           "--update-baseline (same options)",
                                           Baseline.string())));
-    Expected<std::string> Text = readWhole(Baseline);
+    Expected<std::string> Text = readWholeFile(Baseline);
     if (!Text)
       return reportUsage("check", Text.error());
     Expected<Record> B = fromJson(Baseline.string(), *Text);
@@ -702,57 +643,52 @@ int runCheck(const ParsedArgs &Args) {
     if (Status St = checkTargetTools(*T); !St)
       return reportError(St.error());
 
-  Expected<Generated> Gen = generateCpp(*S, "model");
-  if (!Gen)
-    return reportError(Gen.error());
-  const MemoryLayout &L = Gen->Layout;
+  // The files hashed: the model's own (not the runtime-stub files), the
+  // object for --target.
+  Expected<CompiledModel> M = compile(*O);
+  if (!M)
+    return reportDiag("check", M.error());
+  const MemoryLayout &L = *M->Layout;
   Now.ArenaBytes = L.Plan.ArenaBytes;
   Now.LowerBoundBytes = L.Plan.LowerBoundBytes;
   Now.FlashBytes = L.FlashBytes;
-  std::vector<EmittedFile> Hashed;
-  if (Emit == "obj") {
-    Expected<std::vector<EmittedFile>> Obj =
-        generateObject(*S, *Gen, "model", *Target);
-    if (!Obj)
-      return reportError(Obj.error());
-    Hashed = std::move(*Obj);
-  } else {
-    for (const EmittedFile &F : Gen->Files)
-      if (F.Path == "model.h" || F.Path == "model.cpp")
-        Hashed.push_back(F);
-  }
-  for (const EmittedFile &F : Hashed)
-    Now.Code.emplace_back(F.Path, sha256Hex(F.Text));
+  for (const EmittedFile &F : M->Files)
+    if (F.Path.starts_with("model."))
+      Now.Code.emplace_back(F.Path, sha256Hex(F.Text));
 
-  const Graph &G = *Gen->G;
+  const Graph &G = *M->G;
   Expected<std::map<std::string, Tensor>> Feeds =
       readInputFiles(G, Args.getAll("input"), /*RequireAll=*/false);
   if (!Feeds)
-    return reportSessionError("check", Feeds.error());
+    return reportDiag("check", Feeds.error());
   for (const Value *In : G.inputs())
     if (!Feeds->count(In->name()))
       Feeds->emplace(In->name(), seededInput(G, *In));
 
   bool Keep = Args.has("keep");
-  if (S->Training)
-    if (Status St = measureRuns(*S, *Gen, Steps, *Feeds, Host, Emit == "obj",
-                                Keep, Now);
-        !St)
-      return reportError(St.error());
+  // The host runs training steps; an emulated target also inference, to
+  // count its instructions.
+  std::vector<const TargetInfo *> Runs;
+  if (O->Training)
+    Runs.push_back(&Host);
   if (Target->Run != RunKind::Native)
-    if (Status St = measureRuns(*S, *Gen, Steps, *Feeds, *Target,
-                                Emit == "obj", Keep, Now);
-        !St)
+    Runs.push_back(Target);
+  for (const TargetInfo *T : Runs) {
+    Expected<std::vector<EmittedFile>> Files = filesFor(*M, *T);
+    if (!Files)
+      return reportError(Files.error());
+    if (Status St = measureRuns(*M, *Files, Steps, *Feeds, *T, Keep, Now); !St)
       return reportError(St.error());
+  }
 
   if (Update) {
     // The table shows what changes against the old file, if there is one
     // of this format.
     Record Old = Now;
-    if (Expected<std::string> Text = readWhole(Baseline))
+    if (Expected<std::string> Text = readWholeFile(Baseline))
       if (Expected<Record> B = fromJson(Baseline.string(), *Text))
         Old = std::move(*B);
-    if (Status St = writeAtomically(Baseline, toJson(Now)); !St)
+    if (Status St = writeFileAtomically(Baseline, toJson(Now)); !St)
       return reportError(St.error());
     printTable(compare(Old, Now, Tol));
     fmt::print("motec check: wrote the baseline {}\n", Baseline.string());

@@ -2,21 +2,25 @@
 //
 // Each subcommand is one entry of the table in Main.cpp: its name, summary,
 // options and an entry point returning the process exit code (0 ok, 1
-// user/model error, 2 usage, >2 internal).
+// user/model error, 2 usage, >2 internal). Commands parse their arguments
+// (driver/CommandLine.h, driver/Options.h), call the driver
+// (driver/Driver.h) and print or write what it returns.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOTE_TOOLS_MOTEC_COMMANDS_H
 #define MOTE_TOOLS_MOTEC_COMMANDS_H
 
-#include "Options.h"
+#include "compiler/Diagnostic.h"
+#include "driver/CommandLine.h"
 
 #include <filesystem>
 #include <span>
+#include <string_view>
+#include <vector>
 
 namespace mote {
-class Graph;
-struct MemoryLayout;
+struct CompiledModel;
 } // namespace mote
 
 namespace mote::cli {
@@ -43,17 +47,21 @@ extern const Command CheckCommand;
 int reportError(const Diag &D);
 /// Prints a usage error of \p Command and returns ExitUsage.
 int reportUsage(std::string_view Command, const Diag &D);
+/// reportUsage for a usage error (Diag::Usage), else reportError.
+int reportDiag(std::string_view Command, const Diag &D);
 
-struct Session;
-/// The memory report options shared by plan and compile: --ram-budget
-/// (exit 1 naming the peak's contributors), --report FILE.json and
-/// --report-html FILE.html (written to DefaultDir/report.{json,html} when
-/// not given and DefaultDir is not empty). Returns an exit code.
-int budgetAndReports(const ParsedArgs &Args, std::string_view Command,
-                     const Session &S, const Graph &G, const MemoryLayout &L,
-                     const std::filesystem::path &DefaultDir);
-/// The options of budgetAndReports.
+/// A command's own options followed by the model options
+/// (driver/Options.h).
+std::vector<OptionSpec> withModelOptions(std::span<const OptionSpec> Own);
+
+/// The report options of plan and compile: --report, --report-html,
+/// --ram-budget.
 extern const OptionSpec ReportOptions[3];
+/// Writes the reports --report FILE.json and --report-html FILE.html ask
+/// for (to DefaultDir/report.{json,html} when not given and DefaultDir is
+/// not empty). Returns an exit code.
+int writeReports(const ParsedArgs &Args, const CompiledModel &M,
+                 const std::filesystem::path &DefaultDir);
 
 } // namespace mote::cli
 

@@ -1,19 +1,22 @@
 //===- Compile.cpp - motec compile ----------------------------------------===//
 //
-// Compiles a model to a self-contained directory: NAME.h + NAME.cpp (the
-// generated API, see docs/generated-api.md), the runtime-stub headers they
-// include (mote_rt/), report.json and report.html. --emit obj writes NAME.h
-// + NAME.o from the LLVM backend for --target instead of the C++, --emit
-// both writes all of them, --emit none only the reports. The directory is
-// written through a temporary sibling, so an error leaves no partial output.
+// Compiles a model to a self-contained directory: NAME.h + NAME.cpp +
+// NAME.weights (the generated API, see docs/generated-api.md), the
+// runtime-stub headers they include (mote_rt/), report.json and
+// report.html. --emit obj writes NAME.h + NAME.o from the LLVM backend for
+// --target instead of the C++, --emit both writes all of them, --emit none
+// only the reports. The directory is written through a temporary sibling,
+// so an error leaves no partial output.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
-#include "Generate.h"
+#include "FileUtil.h"
 #include "codegen/Targets.h"
+#include "driver/Driver.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace fs = std::filesystem;
 
@@ -46,62 +49,41 @@ std::span<const OptionSpec> compileOptions() {
 }
 
 int runCompile(const ParsedArgs &Args) {
-  Expected<Session> S = parseSession(Args);
-  if (!S)
-    return reportSessionError("compile", S.error());
-  std::string Emit = Args.get("emit").value_or("cpp");
-  if (Emit != "cpp" && Emit != "obj" && Emit != "both" && Emit != "none")
-    return reportUsage("compile", Diag("--emit must be cpp, obj, both or none"));
-  std::string Target = Args.get("target").value_or("host");
-  const TargetInfo *TI = lookupTarget(Target);
-  if (!TI)
-    return reportUsage("compile",
-                       Diag(fmt::format("--target '{}' is not a target this "
-                                        "build knows ({})",
-                                        Target, targetNames())));
-  if (Args.has("check-bounds") && Emit != "cpp")
-    return reportUsage("compile", Diag("--check-bounds needs --emit cpp (the "
-                                       "checks are C++ code built with "
-                                       "AddressSanitizer)"));
-  std::string Name = Args.get("name").value_or("model");
+  Expected<CompileOptions> O = parseCompileOptions(Args);
+  if (!O)
+    return reportDiag("compile", O.error());
   auto Out = Args.get("o");
   if (!Out)
     return reportUsage("compile", Diag("-o DIR is required"));
   fs::path Dir(*Out);
 
-  Expected<Generated> Gen = generateCpp(*S, Name, Args.has("check-bounds"));
-  if (!Gen)
-    return reportError(Gen.error());
-  std::vector<EmittedFile> Files;
-  if (Emit == "cpp" || Emit == "both")
-    Files = Gen->Files;
-  if (Emit == "obj" || Emit == "both") {
-    Expected<std::vector<EmittedFile>> Obj =
-        generateObject(*S, *Gen, Name, *TI);
-    if (!Obj)
-      return reportError(Obj.error());
-    if (Emit == "obj")
-      Files = std::move(*Obj);
-    else
-      Files.push_back(std::move((*Obj)[1])); // NAME.h is the same
-  }
-  if (Status St = writeFilesAtomically(Dir, Files); !St)
+  Expected<CompiledModel> M = compile(*O);
+  if (!M)
+    return reportDiag("compile", M.error());
+  if (Status St = writeFilesAtomically(Dir, M->Files); !St)
     return reportError(St.error());
-  const MemoryLayout &L = Gen->Layout;
-  if (int RC = budgetAndReports(Args, "compile", *S, *Gen->G, L, Dir);
-      RC != ExitOk)
+  if (int RC = writeReports(Args, *M, Dir); RC != ExitOk)
     return RC;
+  const MemoryLayout &L = *M->Layout;
   fmt::print("arena: {} bytes (lower bound {}, efficiency {:.3f})\nflash: {} "
              "bytes\n",
              L.Plan.ArenaBytes, L.Plan.LowerBoundBytes, L.Plan.efficiency(),
              L.FlashBytes);
-  if (Emit == "cpp" || Emit == "both")
-    fmt::print("wrote {}/{}.h, {}/{}.cpp and {} runtime-stub files\n",
-               Dir.string(), Name, Dir.string(), Name,
-               Gen->Files.size() - 2);
-  if (Emit == "obj" || Emit == "both")
-    fmt::print("wrote {}/{}.o for {} ({})\n", Dir.string(), Name, TI->Name,
-               TI->Triple);
+  const std::string &Name = O->Name;
+  std::vector<std::string> Own;
+  size_t Runtime = 0;
+  for (const EmittedFile &F : M->Files) {
+    if (F.Path.starts_with("mote_rt/") || F.Path.starts_with("board/"))
+      ++Runtime;
+    else if (!F.Path.ends_with(".o"))
+      Own.push_back((Dir / F.Path).string());
+  }
+  if (O->Emit == EmitKind::Cpp || O->Emit == EmitKind::Both)
+    fmt::print("wrote {} and {} runtime-stub files\n", fmt::join(Own, ", "),
+               Runtime);
+  if (O->Emit == EmitKind::Object || O->Emit == EmitKind::Both)
+    fmt::print("wrote {}/{}.o for {} ({})\n", Dir.string(), Name,
+               O->target().Name, O->target().Triple);
   return ExitOk;
 }
 
@@ -111,8 +93,8 @@ const Command CompileCommand = {
     "compile",
     "compile model.onnx -o DIR [--emit cpp|obj|both|none] [--name IDENT] "
     "[model options]",
-    "emit standalone C++ (NAME.h, NAME.cpp, runtime headers) and the memory "
-    "report",
+    "emit standalone C++ (NAME.h, NAME.cpp, NAME.weights, runtime headers) "
+    "and the memory report",
     compileOptions,
     runCompile,
 };

@@ -8,12 +8,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
-#include "Session.h"
-#include "compiler/Printer.h"
 #include "compiler/Graph.h"
 #include "compiler/Json.h"
 #include "compiler/OpDef.h"
-#include "frontends/onnx/OnnxImporter.h"
+#include "compiler/Printer.h"
+#include "driver/Driver.h"
+#include "driver/Report.h"
 
 #include <fmt/format.h>
 
@@ -87,7 +87,7 @@ void printText(const Graph &G, const std::string &Path, bool Training) {
                N->opName(), grouped(nodeMacs(*N)), typesOf(*N));
   fmt::print("total MACs: {}\n", grouped(TotalMacs));
   if (Training) {
-    TrainingStats S = computeTrainingStats(G);
+    TrainingStats S = trainingStats(G);
     fmt::print("training: {} forward, {} backward, {} update nodes; {} "
                "trainable parameters ({} values)\n",
                S.ForwardNodes, S.BackwardNodes, S.UpdateNodes,
@@ -142,7 +142,7 @@ void printJson(const Graph &G, const std::string &Path, bool Training) {
   W.endArray();
   W.field("total_macs", Total);
   if (Training) {
-    TrainingStats S = computeTrainingStats(G);
+    TrainingStats S = trainingStats(G);
     W.key("training");
     W.beginObject();
     W.field("forward_nodes", S.ForwardNodes);
@@ -167,18 +167,19 @@ int runInspect(const ParsedArgs &Args) {
     fmt::print(stderr, "motec inspect: --format must be text or json\n");
     return ExitUsage;
   }
-  Expected<Session> S = parseSession(Args);
-  if (!S)
-    return reportSessionError("inspect", S.error());
-  auto G = buildGraph(*S);
-  if (!G)
-    return reportError(G.error());
+  Expected<CompileOptions> O = parseCompileOptions(Args);
+  if (!O)
+    return reportDiag("inspect", O.error());
+  Expected<CompiledModel> M = compile(*O, Stage::Graph);
+  if (!M)
+    return reportDiag("inspect", M.error());
+  const Graph &G = *M->G;
   if (Args.has("print-ir"))
-    fmt::print("{}", printGraph(**G, PrintOptions{.ElideDataAbove = 16}));
+    fmt::print("{}", printGraph(G, PrintOptions{.ElideDataAbove = 16}));
   else if (Format == "json")
-    printJson(**G, S->ModelPath, S->Training);
+    printJson(G, O->ModelPath, O->Training);
   else
-    printText(**G, S->ModelPath, S->Training);
+    printText(G, O->ModelPath, O->Training);
   return ExitOk;
 }
 

@@ -1,12 +1,13 @@
 //===- Main.cpp - The motec driver ----------------------------------------===//
 //
 // motec SUBCOMMAND [options]: dispatches through the command table.
-// Library code never exits; only this file turns results into exit codes.
+// Library code never exits; only the commands turn results into exit codes.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
 #include "Version.h"
+#include "driver/Options.h"
 
 #include <cstdio>
 #include <exception>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+using namespace mote;
 using namespace mote::cli;
 
 namespace {
@@ -85,6 +87,18 @@ int mote::cli::reportUsage(std::string_view Command, const mote::Diag &D) {
 int mote::cli::reportError(const mote::Diag &D) {
   fmt::print(stderr, "motec: error: {}\n", D.str());
   return ExitUserError;
+}
+
+int mote::cli::reportDiag(std::string_view Command, const mote::Diag &D) {
+  return D.Usage ? reportUsage(Command, D) : reportError(D);
+}
+
+std::vector<mote::OptionSpec>
+mote::cli::withModelOptions(std::span<const OptionSpec> Own) {
+  std::vector<OptionSpec> R(Own.begin(), Own.end());
+  std::span<const OptionSpec> Model = modelOptionSpecs();
+  R.insert(R.end(), Model.begin(), Model.end());
+  return R;
 }
 
 int main(int Argc, char **Argv) {

@@ -224,17 +224,18 @@ Status kernelActivationGradSum(const Node &N,
 
 constexpr char GradHeader[] = "mote_rt/activation_grad.h";
 
-Status lowerGradCall(const Node &N, KernelCall &C, std::string Kernel,
-                     std::string ParamType = "UnaryP") {
+/// Starts the call of \p Kernel with UnaryP {N}; returns N.
+Expected<int64_t> lowerGradCall(const Node &N, KernelCall &C,
+                                std::string Kernel) {
   DType T = N.inType(0).Elem;
   if (Status S = requireKernelDType(T, FloatKernelDTypes, Kernel); !S)
-    return S;
-  return lowerElementwise(N, C, GradHeader, std::move(Kernel), {T},
-                          std::move(ParamType));
+    return S.takeError();
+  return lowerElementwise(N, C, GradHeader, std::move(Kernel), {T});
 }
 
 template <const char *Kernel> Status lowerPlain(const Node &N, KernelCall &C) {
-  return lowerGradCall(N, C, Kernel);
+  Expected<int64_t> Count = lowerGradCall(N, C, Kernel);
+  return Count ? ok() : Count.takeError();
 }
 
 constexpr char ReluGradName[] = "relu_grad", SigmoidGradName[] = "sigmoid_grad",
@@ -244,22 +245,21 @@ constexpr char ReluGradName[] = "relu_grad", SigmoidGradName[] = "sigmoid_grad",
 
 // LeakyReluP{N, alpha}
 Status lowerLeakyReluGrad(const Node &N, KernelCall &C) {
-  if (Status S = lowerGradCall(N, C, "leaky_relu_grad", "LeakyReluP"); !S)
-    return S;
-  C.addFloat(N.attrs().getFloat("alpha", 0.01f));
+  Expected<int64_t> Count = lowerGradCall(N, C, "leaky_relu_grad");
+  if (!Count)
+    return Count.takeError();
+  C.setParams(kparams::LeakyReluP{
+      .N = *Count, .Alpha = N.attrs().getFloat("alpha", 0.01f)});
   return ok();
 }
 
 // ClipP{N, has min, has max, min, max}; an absent bound is -inf / +inf in
 // the kernel as here.
 Status lowerClipGrad(const Node &N, KernelCall &C) {
-  if (Status S = lowerGradCall(N, C, "clip_grad", "ClipP"); !S)
-    return S;
-  const AttrMap &A = N.attrs();
-  C.addInt(A.has("min") ? 1 : 0);
-  C.addInt(A.has("max") ? 1 : 0);
-  C.addFloat(A.has("min") ? A.getFloat("min", 0) : 0.0f);
-  C.addFloat(A.has("max") ? A.getFloat("max", 0) : 0.0f);
+  Expected<int64_t> Count = lowerGradCall(N, C, "clip_grad");
+  if (!Count)
+    return Count.takeError();
+  C.setParams(clipParams(N, *Count));
   return ok();
 }
 
@@ -269,19 +269,20 @@ Status lowerActivationGradSum(const Node &N, KernelCall &C) {
   Expected<MaskTest> M = maskTest(N);
   if (!M)
     return M.takeError();
-  if (Status S = lowerGradCall(N, C, "activation_grad_sum", "ActGradSumP"); !S)
-    return S;
-  C.Params.clear();
+  if (Expected<int64_t> Count = lowerGradCall(N, C, "activation_grad_sum");
+      !Count)
+    return Count.takeError();
   const Shape &Dims = N.inType(0).Dims;
-  C.addInt(Dims[0]);
-  C.addInt(Dims[1]);
-  C.addInt(productOf(Dims, 2, Dims.size()));
   const AttrMap &A = N.attrs();
-  C.addInt(M->Clip ? 1 : 0);
-  C.addInt(A.has("activation_min") ? 1 : 0);
-  C.addInt(A.has("activation_max") ? 1 : 0);
-  C.addFloat(A.getFloat("activation_min", 0));
-  C.addFloat(A.getFloat("activation_max", 0));
+  C.setParams(kparams::ActGradSumP{
+      .Batch = Dims[0],
+      .C = Dims[1],
+      .Inner = productOf(Dims, 2, Dims.size()),
+      .Clip = M->Clip,
+      .HasMin = A.has("activation_min"),
+      .HasMax = A.has("activation_max"),
+      .Min = A.getFloat("activation_min", 0),
+      .Max = A.getFloat("activation_max", 0)});
   return ok();
 }
 
@@ -338,18 +339,19 @@ std::pair<float, float> hardSigmoidInterval(float Alpha, float Beta) {
 // HardSigmoidGradP{N, alpha, beta, lo, hi}: lo and hi bound the passing
 // floats (see hardSigmoidInterval); the double kernel uses alpha and beta.
 Status lowerHardSigmoidGrad(const Node &N, KernelCall &C) {
-  if (Status S = lowerGradCall(N, C, "hard_sigmoid_grad", "HardSigmoidGradP");
-      !S)
-    return S;
+  Expected<int64_t> Count = lowerGradCall(N, C, "hard_sigmoid_grad");
+  if (!Count)
+    return Count.takeError();
   float Alpha = N.attrs().getFloat("alpha", 0.2f);
   float Beta = N.attrs().getFloat("beta", 0.5f);
-  C.addFloat(Alpha);
-  C.addFloat(Beta);
   std::pair<float, float> Pass = {0.0f, 0.0f};
   if (N.inType(0).Elem == DType::F32)
     Pass = hardSigmoidInterval(Alpha, Beta);
-  C.addFloat(Pass.first);
-  C.addFloat(Pass.second);
+  C.setParams(kparams::HardSigmoidGradP{.N = *Count,
+                                        .Alpha = Alpha,
+                                        .Beta = Beta,
+                                        .Lo = Pass.first,
+                                        .Hi = Pass.second});
   return ok();
 }
 
@@ -360,7 +362,9 @@ Status lowerGeluGrad(const Node &N, KernelCall &C) {
     return opError(fmt::format("approximate must be \"none\" or \"tanh\", "
                                "got \"{}\"",
                                A));
-  return lowerGradCall(N, C, A == "tanh" ? "gelu_tanh_grad" : "gelu_grad");
+  Expected<int64_t> Count =
+      lowerGradCall(N, C, A == "tanh" ? "gelu_tanh_grad" : "gelu_grad");
+  return Count ? ok() : Count.takeError();
 }
 
 constexpr AttrSpec LeakyAttrs[] = {{"alpha", AttrKind::Float}};

@@ -295,7 +295,7 @@ Status lowerConvGradInput(const Node &N, KernelCall &C) {
     return G.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
-  C.Header = "mote_rt/conv.h";
+  C.Header = "mote_rt/conv_grad.h";
   C.Kernel = "conv_grad_input";
   C.TypeArgs = {N.inType(0).Elem};
   return lowerConvParams(*G, G->M, C);
@@ -307,7 +307,7 @@ Status lowerConvGradWeight(const Node &N, KernelCall &C) {
     return G.takeError();
   if (Status S = requireKernelSizes(N); !S)
     return S;
-  C.Header = "mote_rt/conv.h";
+  C.Header = "mote_rt/conv_grad.h";
   C.Kernel = "conv_grad_weight";
   C.TypeArgs = {N.inType(0).Elem};
   return lowerConvParams(G->Conv, G->Channels, C);
@@ -325,7 +325,7 @@ Status lowerConvGradWeightUpdate(const Node &N, KernelCall &C) {
                                              "conv_grad_weight_momentum",
                                              "conv_grad_weight_adam"};
   UpdateKind K = updateKind(N);
-  C.Header = "mote_rt/conv.h";
+  C.Header = "mote_rt/conv_grad.h";
   C.Kernel = Kernels[size_t(K)];
   C.TypeArgs = {N.inType(0).Elem};
   ConvEpilogue E{.Update = &N.attrs(), .Kind = K};

@@ -123,22 +123,23 @@ Status lowerGemmGrad(const Node &N, KernelCall &C) {
   const AttrMap &A = N.attrs();
   C.Header = "mote_rt/gemm.h";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "GemmUpdateP";
-  C.addInt(G->M);
-  C.addInt(G->N);
-  C.addInt(G->K);
-  C.addInt(G->TransA ? 1 : G->K); // A'(i, k) = A[i * SM + k * SK]
-  C.addInt(G->TransA ? G->M : 1);
-  C.addInt(G->TransB ? 1 : G->N); // B'(k, j) = B[k * SK + j * SN]
-  C.addInt(G->TransB ? G->K : 1);
-  C.addInt(N.inType(2).Dims[0]);
-  C.addFloat(A.getFloat("scale", 1.0f));
   static constexpr const char *Kernels[] = {"gemm_grad_weight_sgd",
                                              "gemm_grad_weight_momentum",
                                              "gemm_grad_weight_adam"};
   UpdateKind K = updateKind(N);
   C.Kernel = Kernels[size_t(K)];
-  lowerUpdateParams(K, A, C);
+  // A'(i, k) = A[i * AStrideM + k * AStrideK], B'(k, j) = B[k * BStrideK +
+  // j * BStrideN].
+  C.setParams(kparams::GemmUpdateP{.M = G->M,
+                                   .N = G->N,
+                                   .K = G->K,
+                                   .AStrideM = G->TransA ? 1 : G->K,
+                                   .AStrideK = G->TransA ? G->M : 1,
+                                   .BStrideK = G->TransB ? 1 : G->N,
+                                   .BStrideN = G->TransB ? G->K : 1,
+                                   .Rows = N.inType(2).Dims[0],
+                                   .Scale = A.getFloat("scale", 1.0f),
+                                   .Update = updateStepParams(K, A)});
   return ok();
 }
 

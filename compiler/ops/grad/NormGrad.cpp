@@ -244,11 +244,16 @@ Status lowerLayerNormGrad(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/norm.h";
   C.Kernel = "layer_norm_grad";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "LayerNormGradP";
   const Shape &ScaleDims = N.inType(2).Dims;
-  lowerLayerNormParams(X, Axis, N.attrs().getFloat("epsilon", 1e-5f), ScaleDims,
-                       /*PushBias=*/false, nullptr, C);
-  C.addInt(productOf(ScaleDims, 0, ScaleDims.size()));
+  LayerNormRows R = layerNormRows(X, Axis, ScaleDims, nullptr);
+  C.setParams(kparams::LayerNormGradP{
+      .Rows = R.Rows,
+      .D = R.D,
+      .Epsilon = N.attrs().getFloat("epsilon", 1e-5f),
+      .Rank = int64_t(R.Dims.size()),
+      .Dims = R.Dims,
+      .ScaleStrides = R.ScaleStrides,
+      .ScaleSize = productOf(ScaleDims, 0, ScaleDims.size())});
   return ok();
 }
 

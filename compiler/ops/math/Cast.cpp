@@ -106,8 +106,10 @@ Status gradCast(GradContext &Ctx, const Node &N) {
 // mote_rt::cast<From, To>(UnaryP{N}, x, y) (unary.h), for every pair of
 // element types; it converts as convertElement does.
 Status lowerCast(const Node &N, KernelCall &C) {
-  return lowerElementwise(N, C, "mote_rt/unary.h", "cast",
-                          {N.inType(0).Elem, N.outType(0).Elem});
+  Expected<int64_t> Count =
+      lowerElementwise(N, C, "mote_rt/unary.h", "cast",
+                       {N.inType(0).Elem, N.outType(0).Elem});
+  return Count ? ok() : Count.takeError();
 }
 
 } // namespace

@@ -206,7 +206,6 @@ Status lowerFused(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/fused.h";
   C.Kernel = "fused_elementwise";
   C.TypeArgs = {N.outType(0).Elem};
-  C.ParamType = "FusedP";
 
   // The result's dims without those of size 1 (which select nothing), and
   // each input's strides over them; then adjacent dims every input reads
@@ -240,9 +239,6 @@ Status lowerFused(const Node &N, KernelCall &C) {
   }
   if (Status S = requireKernelRank(TensorType(N.outType(0).Elem, Dims)); !S)
     return S;
-  C.addInt(int64_t(Dims.size()));
-  C.addInts(Dims);
-  C.addInt(int64_t(B->Steps.size()));
   std::vector<int64_t> Code, ArgA, ArgB;
   std::vector<int64_t> Args = N.attrs().getInts("args");
   const int64_t NumIn = int64_t(N.numInputs());
@@ -255,12 +251,20 @@ Status lowerFused(const Node &N, KernelCall &C) {
     ArgA.push_back(KernelRef(Args[2 * S]));
     ArgB.push_back(KernelRef(Args[2 * S + 1]));
   }
-  C.addInts(Code);
-  C.addInts(ArgA);
-  C.addInts(ArgB);
-  for (size_t I = 0; I < size_t(MaxFusedInputs); ++I)
-    C.addInts(I < St.size() ? std::span<const int64_t>(St[I])
-                            : std::span<const int64_t>());
+  static_assert(MaxFusedInputs == 6, "FusedP has the fields In0 to In5");
+  auto InStrides = [&](size_t I) { return I < St.size() ? St[I] : Shape(); };
+  C.setParams(kparams::FusedP{.Rank = int64_t(Dims.size()),
+                              .Dims = Dims,
+                              .NumSteps = int64_t(B->Steps.size()),
+                              .Op = Code,
+                              .ArgA = ArgA,
+                              .ArgB = ArgB,
+                              .In0 = InStrides(0),
+                              .In1 = InStrides(1),
+                              .In2 = InStrides(2),
+                              .In3 = InStrides(3),
+                              .In4 = InStrides(4),
+                              .In5 = InStrides(5)});
   return ok();
 }
 

@@ -2,8 +2,8 @@
 //
 // The elementwise kernels of runtime-stub/mote_rt/unary.h and
 // activation_grad.h take a parameter struct that starts with the element
-// count N (an int32_t); the lowerings of Unary.cpp, Cast.cpp and
-// ActivationGrad.cpp share the checks and the start of that struct here.
+// count N; the lowerings of Unary.cpp, Cast.cpp and ActivationGrad.cpp
+// share its checks here.
 // Internal to compiler/ops.
 //
 //===----------------------------------------------------------------------===//
@@ -29,13 +29,13 @@ inline Status requireKernelDType(DType T, std::span<const DType> Allowed,
                              Kernel, dtypeName(T)));
 }
 
-/// Fills the call of an elementwise kernel over the \p N elements of
-/// result 0: header, kernel, type arguments, parameter struct and its first
-/// field, N. The caller pushes the remaining fields.
-inline Status lowerElementwise(const Node &N, KernelCall &C,
-                               std::string_view Header, std::string Kernel,
-                               std::vector<DType> TypeArgs,
-                               std::string ParamType = "UnaryP") {
+/// Fills the call of an elementwise kernel over the elements of result 0:
+/// header, kernel, type arguments, and UnaryP {N}. Returns N; a kernel with
+/// a parameter struct of its own (LeakyReluP, ClipP, ...) replaces UnaryP.
+inline Expected<int64_t> lowerElementwise(const Node &N, KernelCall &C,
+                                          std::string_view Header,
+                                          std::string Kernel,
+                                          std::vector<DType> TypeArgs) {
   int64_t Count = N.outType(0).numElements();
   if (Count > int64_t(INT32_MAX))
     return opError(fmt::format("{} has more than 2^31 - 1 elements, the "
@@ -44,9 +44,19 @@ inline Status lowerElementwise(const Node &N, KernelCall &C,
   C.Header = Header;
   C.Kernel = std::move(Kernel);
   C.TypeArgs = std::move(TypeArgs);
-  C.ParamType = std::move(ParamType);
-  C.addInt(Count);
-  return ok();
+  C.setParams(kparams::UnaryP{.N = Count});
+  return Count;
+}
+
+/// ClipP for the \p Count elements of clip or clip_grad node \p N: a bound
+/// its attributes leave out (min, max) is off.
+inline kparams::ClipP clipParams(const Node &N, int64_t Count) {
+  const AttrMap &A = N.attrs();
+  return {.N = Count,
+          .HasMin = A.has("min"),
+          .HasMax = A.has("max"),
+          .Min = A.has("min") ? A.getFloat("min", 0) : 0.0f,
+          .Max = A.has("max") ? A.getFloat("max", 0) : 0.0f};
 }
 
 /// The element types of the float-only kernels.

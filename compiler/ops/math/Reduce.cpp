@@ -298,14 +298,13 @@ template <ReduceKind K> Status lowerReduce(const Node &N, KernelCall &C) {
              : K == ReduceKind::Mean ? "reduce_mean"
                                      : "reduce_max";
   C.TypeArgs = {In.Elem};
-  C.ParamType = "ReduceP";
-  C.addInt(int64_t(OuterDims.size()));
-  C.addInts(OuterDims);
-  C.addInts(OuterStrides);
-  C.addInt(int64_t(InnerDims.size()));
-  C.addInts(InnerDims);
-  C.addInts(InnerStrides);
-  C.addInt(Count);
+  C.setParams(kparams::ReduceP{.OuterRank = int64_t(OuterDims.size()),
+                               .OuterDims = OuterDims,
+                               .OuterStrides = OuterStrides,
+                               .InnerRank = int64_t(InnerDims.size()),
+                               .InnerDims = InnerDims,
+                               .InnerStrides = InnerStrides,
+                               .Count = Count});
   return ok();
 }
 

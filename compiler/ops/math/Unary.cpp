@@ -250,20 +250,20 @@ std::span<const DType> kernelDTypes(Accepts A) {
   return {};
 }
 
-/// Starts the call of unary.h kernel \p Kernel with parameter struct
-/// \p ParamType (which begins with N) on input 0's element type.
-Status lowerUnaryCall(const Node &N, KernelCall &C, std::string Kernel,
-                      Accepts A, std::string ParamType = "UnaryP") {
+/// Starts the call of unary.h kernel \p Kernel on input 0's element type,
+/// with UnaryP {N}; returns N.
+Expected<int64_t> lowerUnaryCall(const Node &N, KernelCall &C,
+                                 std::string Kernel, Accepts A) {
   DType T = N.inType(0).Elem;
   if (Status S = requireKernelDType(T, kernelDTypes(A), Kernel); !S)
-    return S;
-  return lowerElementwise(N, C, UnaryHeader, std::move(Kernel), {T},
-                          std::move(ParamType));
+    return S.takeError();
+  return lowerElementwise(N, C, UnaryHeader, std::move(Kernel), {T});
 }
 
 template <const char *Kernel, Accepts A>
 Status lowerPlain(const Node &N, KernelCall &C) {
-  return lowerUnaryCall(N, C, Kernel, A);
+  Expected<int64_t> Count = lowerUnaryCall(N, C, Kernel, A);
+  return Count ? ok() : Count.takeError();
 }
 
 constexpr char ReluName[] = "relu", SigmoidName[] = "sigmoid",
@@ -275,22 +275,23 @@ constexpr char ReluName[] = "relu", SigmoidName[] = "sigmoid",
 
 // mote_rt::leaky_relu<T>(LeakyReluP{N, alpha}, x, y)
 Status lowerLeakyRelu(const Node &N, KernelCall &C) {
-  if (Status S =
-          lowerUnaryCall(N, C, "leaky_relu", Accepts::Float, "LeakyReluP");
-      !S)
-    return S;
-  C.addFloat(N.attrs().getFloat("alpha", 0.01f));
+  Expected<int64_t> Count = lowerUnaryCall(N, C, "leaky_relu", Accepts::Float);
+  if (!Count)
+    return Count.takeError();
+  C.setParams(kparams::LeakyReluP{
+      .N = *Count, .Alpha = N.attrs().getFloat("alpha", 0.01f)});
   return ok();
 }
 
 // mote_rt::hard_sigmoid<T>(HardSigmoidP{N, alpha, beta}, x, y)
 Status lowerHardSigmoid(const Node &N, KernelCall &C) {
-  if (Status S =
-          lowerUnaryCall(N, C, "hard_sigmoid", Accepts::Float, "HardSigmoidP");
-      !S)
-    return S;
-  C.addFloat(N.attrs().getFloat("alpha", 0.2f));
-  C.addFloat(N.attrs().getFloat("beta", 0.5f));
+  Expected<int64_t> Count =
+      lowerUnaryCall(N, C, "hard_sigmoid", Accepts::Float);
+  if (!Count)
+    return Count.takeError();
+  C.setParams(kparams::HardSigmoidP{.N = *Count,
+                                    .Alpha = N.attrs().getFloat("alpha", 0.2f),
+                                    .Beta = N.attrs().getFloat("beta", 0.5f)});
   return ok();
 }
 
@@ -301,8 +302,9 @@ Status lowerGelu(const Node &N, KernelCall &C) {
     return opError(fmt::format("approximate must be \"none\" or \"tanh\", "
                                "got \"{}\"",
                                A));
-  return lowerUnaryCall(N, C, A == "tanh" ? "gelu_tanh" : "gelu",
-                        Accepts::Float);
+  Expected<int64_t> Count =
+      lowerUnaryCall(N, C, A == "tanh" ? "gelu_tanh" : "gelu", Accepts::Float);
+  return Count ? ok() : Count.takeError();
 }
 
 /// A clip bound on an integer tensor as the kernel's integer test: the
@@ -352,14 +354,11 @@ Expected<IntBound> intClipBound(const Node &N, const char *Name, bool IsMin) {
 // Integer tensors: mote_rt::clip_int<T>(ClipIntP{N, has min, has max,
 //   min limit, min value, max limit, max value}, x, y)
 Status lowerClip(const Node &N, KernelCall &C) {
-  const AttrMap &A = N.attrs();
   if (isFloat(N.inType(0).Elem)) {
-    if (Status S = lowerUnaryCall(N, C, "clip", Accepts::Float, "ClipP"); !S)
-      return S;
-    C.addInt(A.has("min") ? 1 : 0);
-    C.addInt(A.has("max") ? 1 : 0);
-    C.addFloat(A.has("min") ? A.getFloat("min", 0) : 0.0f);
-    C.addFloat(A.has("max") ? A.getFloat("max", 0) : 0.0f);
+    Expected<int64_t> Count = lowerUnaryCall(N, C, "clip", Accepts::Float);
+    if (!Count)
+      return Count.takeError();
+    C.setParams(clipParams(N, *Count));
     return ok();
   }
   Expected<IntBound> Lo = intClipBound(N, "min", true);
@@ -368,15 +367,17 @@ Status lowerClip(const Node &N, KernelCall &C) {
   Expected<IntBound> Hi = intClipBound(N, "max", false);
   if (!Hi)
     return Hi.takeError();
-  if (Status S = lowerUnaryCall(N, C, "clip_int", Accepts::Numeric, "ClipIntP");
-      !S)
-    return S;
-  C.addInt(Lo->Has ? 1 : 0);
-  C.addInt(Hi->Has ? 1 : 0);
-  C.addInt(Lo->Limit);
-  C.addInt(Lo->Value);
-  C.addInt(Hi->Limit);
-  C.addInt(Hi->Value);
+  Expected<int64_t> Count =
+      lowerUnaryCall(N, C, "clip_int", Accepts::Numeric);
+  if (!Count)
+    return Count.takeError();
+  C.setParams(kparams::ClipIntP{.N = *Count,
+                                .HasMin = Lo->Has,
+                                .HasMax = Hi->Has,
+                                .MinBelow = Lo->Limit,
+                                .MinValue = Lo->Value,
+                                .MaxAbove = Hi->Limit,
+                                .MaxValue = Hi->Value});
   return ok();
 }
 

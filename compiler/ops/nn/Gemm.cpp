@@ -186,25 +186,24 @@ Status lowerGemm(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/gemm.h";
   C.Kernel = "gemm";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "GemmP";
-  C.addInt(G->M);
-  C.addInt(G->N);
-  C.addInt(G->K);
-  // A' (i, k) = A[i * AStrideM + k * AStrideK].
-  C.addInt(G->TransA ? 1 : G->K);
-  C.addInt(G->TransA ? G->M : 1);
-  C.addInt(G->TransB ? 1 : 0);
-  C.addFloat(N.attrs().getFloat("alpha", 1.0f));
-  C.addFloat(N.attrs().getFloat("beta", 1.0f));
   std::vector<int64_t> CStrides = {0, 0};
   if (const Value *CV = N.input(2))
     CStrides = broadcastStrides(CV->type().Dims, Shape{G->M, G->N});
-  C.addInt(CStrides[0]);
-  C.addInt(CStrides[1]);
   Expected<FusedActivation> A = fusedActivation(N);
   if (!A)
     return A.takeError();
-  lowerActivationParams(*A, C);
+  // A'(i, k) = A[i * AStrideM + k * AStrideK].
+  C.setParams(kparams::GemmP{.M = G->M,
+                             .N = G->N,
+                             .K = G->K,
+                             .AStrideM = G->TransA ? 1 : G->K,
+                             .AStrideK = G->TransA ? G->M : 1,
+                             .TransB = G->TransB,
+                             .Alpha = N.attrs().getFloat("alpha", 1.0f),
+                             .Beta = N.attrs().getFloat("beta", 1.0f),
+                             .CStrideM = CStrides[0],
+                             .CStrideN = CStrides[1],
+                             .Act = activationParams(*A)});
   return ok();
 }
 

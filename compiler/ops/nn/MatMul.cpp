@@ -188,7 +188,6 @@ Status lowerMatMul(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/gemm.h";
   C.Kernel = "matmul";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "MatMulP";
   Shape Batch = G->Batch;
   Shape SA = broadcastStrides(G->ABatch, Batch);
   Shape SB = broadcastStrides(G->BBatch, Batch);
@@ -205,13 +204,13 @@ Status lowerMatMul(const Node &N, KernelCall &C) {
     SB.clear();
   }
   collapseDims(Batch, {&SA, &SB});
-  C.addInt(int64_t(Batch.size()));
-  C.addInts(Batch);
-  C.addInts(SA);
-  C.addInts(SB);
-  C.addInt(M);
-  C.addInt(G->N);
-  C.addInt(G->K);
+  C.setParams(kparams::MatMulP{.Rank = int64_t(Batch.size()),
+                               .Dims = Batch,
+                               .SA = SA,
+                               .SB = SB,
+                               .M = M,
+                               .N = G->N,
+                               .K = G->K});
   return ok();
 }
 

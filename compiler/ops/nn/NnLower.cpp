@@ -1,7 +1,7 @@
 //===- NnLower.cpp - Lowering helpers of the neural-network ops -----------===//
 //
-// Parameter fields of the windowed kernels (mote_rt/conv.h, mote_rt/pool.h,
-// geometry as in mote_rt/window.h) and of the layer-norm kernels
+// Parameter fields of the windowed kernels (mote_rt/conv.h, conv_grad.h and
+// pool.h; geometry as in mote_rt/window.h) and of the layer-norm kernels
 // (mote_rt/norm.h), and the size checks every nn lowering makes.
 //
 //===----------------------------------------------------------------------===//
@@ -98,12 +98,12 @@ Status requireKernelSizes(const Node &N) {
   return ok();
 }
 
-void lowerActivationParams(const FusedActivation &A, KernelCall &C) {
-  C.addInt(A.HasMin);
-  C.addInt(A.HasMax);
-  C.addFloat(A.Min);
-  C.addFloat(A.Max);
-  C.addInt(A.HardSwish);
+kparams::ActivationP activationParams(const FusedActivation &A) {
+  return {.HasMin = A.HasMin,
+          .HasMax = A.HasMax,
+          .Min = A.Min,
+          .Max = A.Max,
+          .HardSwish = A.HardSwish};
 }
 
 Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
@@ -111,22 +111,22 @@ Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
   Expected<KernelWindow> K = kernelWindow(G.InSpatial, G.Win);
   if (!K)
     return K.takeError();
-  C.ParamType = "ConvP";
-  C.addInt(G.Batch);
-  C.addInt(G.C);
-  C.addInt(G.M);
-  C.addInt(G.Group);
-  C.addInt(G.cPerGroup());
-  C.addInt(G.mPerGroup());
-  C.addInt(Channels);
-  C.addInts(K->In);
-  C.addInts(K->Out);
-  C.addInts(K->Kernel);
-  C.addInts(K->Strides);
-  C.addInts(K->Dilations);
-  C.addInts(K->PadBegin);
-  lowerActivationParams(E.Act, C);
-  lowerUpdateParams(E.Kind, E.Update ? *E.Update : AttrMap(), C);
+  C.setParams(kparams::ConvP{
+      .Batch = G.Batch,
+      .C = G.C,
+      .M = G.M,
+      .Group = G.Group,
+      .CPerGroup = G.cPerGroup(),
+      .MPerGroup = G.mPerGroup(),
+      .Channels = Channels,
+      .In = K->In,
+      .Out = K->Out,
+      .Kernel = K->Kernel,
+      .Strides = K->Strides,
+      .Dilations = K->Dilations,
+      .PadBegin = K->PadBegin,
+      .Act = activationParams(E.Act),
+      .Update = updateStepParams(E.Kind, E.Update ? *E.Update : AttrMap())});
   return ok();
 }
 
@@ -143,19 +143,19 @@ Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C) {
   for (size_t I = 0; I < R; ++I)
     IndexStrides[KernelSpatialRank - R + I] =
         ColMajor ? productOf(G.InSpatial, 0, I) : RowMajor[I];
-  C.ParamType = "PoolP";
-  C.addInt(G.Planes);
-  C.addInt(N.attrs().getInt("count_include_pad", 0));
-  C.addInts(K->In);
-  C.addInts(K->Out);
-  C.addInts(K->Kernel);
-  C.addInts(K->Strides);
-  C.addInts(K->Dilations);
-  C.addInts(K->PadBegin);
-  C.addInts(K->PadEnd);
-  C.addInts(K->InteriorBegin);
-  C.addInts(K->InteriorEnd);
-  C.addInts(IndexStrides);
+  C.setParams(kparams::PoolP{
+      .Planes = G.Planes,
+      .CountIncludePad = N.attrs().getInt("count_include_pad", 0),
+      .In = K->In,
+      .Out = K->Out,
+      .Kernel = K->Kernel,
+      .Strides = K->Strides,
+      .Dilations = K->Dilations,
+      .PadBegin = K->PadBegin,
+      .PadEnd = K->PadEnd,
+      .InteriorBegin = K->InteriorBegin,
+      .InteriorEnd = K->InteriorEnd,
+      .IndexStrides = IndexStrides});
   return ok();
 }
 
@@ -187,23 +187,18 @@ void collapseDims(Shape &Dims, std::initializer_list<Shape *> Strides) {
     *S = std::move(OutStrides[K++]);
 }
 
-void lowerLayerNormParams(const Shape &X, int64_t Axis, float Epsilon,
-                          const Shape &ScaleDims, bool PushBias,
-                          const Shape *BiasDims, KernelCall &C) {
+LayerNormRows layerNormRows(const Shape &X, int64_t Axis,
+                            const Shape &ScaleDims, const Shape *BiasDims) {
   Shape Norm(X.begin() + Axis, X.end());
-  Shape ScaleStrides = broadcastStrides(ScaleDims, Norm);
-  Shape BiasStrides =
+  LayerNormRows R;
+  R.ScaleStrides = broadcastStrides(ScaleDims, Norm);
+  R.BiasStrides =
       BiasDims ? broadcastStrides(*BiasDims, Norm) : Shape(Norm.size(), 0);
-  Shape Dims = Norm;
-  collapseDims(Dims, {&ScaleStrides, &BiasStrides});
-  C.addInt(productOf(X, 0, size_t(Axis)));
-  C.addInt(productOf(Norm, 0, Norm.size()));
-  C.addFloat(Epsilon);
-  C.addInt(int64_t(Dims.size()));
-  C.addInts(Dims);
-  C.addInts(ScaleStrides);
-  if (PushBias)
-    C.addInts(BiasStrides);
+  R.Dims = Norm;
+  collapseDims(R.Dims, {&R.ScaleStrides, &R.BiasStrides});
+  R.Rows = productOf(X, 0, size_t(Axis));
+  R.D = productOf(Norm, 0, Norm.size());
+  return R;
 }
 
 void lowerBatchNormParams(const Node &N, const Shape &X, std::string Kernel,
@@ -211,11 +206,11 @@ void lowerBatchNormParams(const Node &N, const Shape &X, std::string Kernel,
   C.Header = "mote_rt/norm.h";
   C.Kernel = std::move(Kernel);
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "BatchNormP";
-  C.addInt(X[0]);
-  C.addInt(X[1]);
-  C.addInt(productOf(X, 2, X.size()));
-  C.addFloat(N.attrs().getFloat("epsilon", 1e-5f));
+  C.setParams(kparams::BatchNormP{
+      .Batch = X[0],
+      .C = X[1],
+      .Inner = productOf(X, 2, X.size()),
+      .Epsilon = N.attrs().getFloat("epsilon", 1e-5f)});
 }
 
 } // namespace mote

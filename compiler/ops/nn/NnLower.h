@@ -2,8 +2,8 @@
 //
 // The lowerings of Conv, the pooling ops, LayerNormalization and their
 // backward ops (compiler/ops/nn, compiler/ops/grad) share the parameter
-// structs of runtime-stub/mote_rt/{conv,pool,norm}.h. The helpers here push
-// those fields, so a forward op and its backward ops describe their geometry
+// structs ConvP, PoolP, LayerNormP and BatchNormP (mote_rt/params.def). The
+// helpers here fill those fields, so a forward op and its backward ops describe their geometry
 // to the kernels in one way. Internal to compiler/ops/nn and
 // compiler/ops/grad.
 //
@@ -25,24 +25,22 @@ Status requireKernelSizes(const Node &N);
 /// What a conv kernel does besides the convolution: the fused activation of
 /// the forward kernels, the optimizer step of conv_grad_weight_sgd /
 /// _momentum / _adam (update \p Kind with the attributes \p Update, see
-/// lowerUpdateParams). The last fields of ConvP.
+/// updateStepParams). The Act and Update fields of ConvP.
 struct ConvEpilogue {
   FusedActivation Act;
   const AttrMap *Update = nullptr;
   UpdateKind Kind = UpdateKind::Sgd;
 };
 
-/// Pushes the fields of mote_rt::ConvP for \p G, the kernel computing the
-/// first \p Channels output channels, then the epilogue \p E.
+/// Sets ConvP for \p G, the kernel computing the first \p Channels output
+/// channels, with the epilogue \p E.
 Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
                        const ConvEpilogue &E = {});
 
-/// Pushes a fused activation as the ActHasMin, ActHasMax, ActMin, ActMax
-/// fields of ConvP and GemmP.
-void lowerActivationParams(const FusedActivation &A, KernelCall &C);
+/// A fused activation as the Act field of ConvP and GemmP.
+kparams::ActivationP activationParams(const FusedActivation &A);
 
-/// Pushes the fields of mote_rt::PoolP for \p G; \p N supplies
-/// count_include_pad and storage_order.
+/// Sets PoolP for \p G; \p N supplies count_include_pad and storage_order.
 Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C);
 
 /// Drops the dims of size 1 of \p Dims and merges neighbouring dims that
@@ -50,13 +48,16 @@ Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C);
 /// * inner size), so a broadcast walk takes as few dims as it can.
 void collapseDims(Shape &Dims, std::initializer_list<Shape *> Strides);
 
-/// Pushes the fields shared by mote_rt::LayerNormP and LayerNormGradP: Rows,
-/// D, Epsilon, Rank, Dims, ScaleStrides, then, if \p PushBias,
-/// BiasStrides (zeros when \p BiasDims is null: no B). X has shape \p X,
-/// normalized from \p Axis on; Scale has shape \p ScaleDims.
-void lowerLayerNormParams(const Shape &X, int64_t Axis, float Epsilon,
-                          const Shape &ScaleDims, bool PushBias,
-                          const Shape *BiasDims, KernelCall &C);
+/// The fields LayerNormP and LayerNormGradP share: X of shape \p X,
+/// normalized from \p Axis on, as Rows rows of D elements, each read with
+/// the collapsed dims Dims; Scale (shape \p ScaleDims) and B (\p BiasDims,
+/// null if there is none: zero strides) through their strides.
+struct LayerNormRows {
+  int64_t Rows = 0, D = 0;
+  Shape Dims, ScaleStrides, BiasStrides;
+};
+LayerNormRows layerNormRows(const Shape &X, int64_t Axis,
+                            const Shape &ScaleDims, const Shape *BiasDims);
 
 /// Fills \p C for mote_rt::batch_norm / batch_norm_grad (\p Kernel):
 /// header, element type of input 0, BatchNormP {N, C, spatial size,

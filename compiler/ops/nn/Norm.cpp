@@ -318,11 +318,17 @@ Status lowerLayerNorm(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/norm.h";
   C.Kernel = "layer_norm";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "LayerNormP";
   const Value *B = N.input(2);
-  lowerLayerNormParams(X, Axis, N.attrs().getFloat("epsilon", 1e-5f),
-                       N.inType(1).Dims, /*PushBias=*/true,
-                       B ? &B->type().Dims : nullptr, C);
+  LayerNormRows R =
+      layerNormRows(X, Axis, N.inType(1).Dims, B ? &B->type().Dims : nullptr);
+  C.setParams(kparams::LayerNormP{
+      .Rows = R.Rows,
+      .D = R.D,
+      .Epsilon = N.attrs().getFloat("epsilon", 1e-5f),
+      .Rank = int64_t(R.Dims.size()),
+      .Dims = R.Dims,
+      .ScaleStrides = R.ScaleStrides,
+      .BiasStrides = R.BiasStrides});
   return ok();
 }
 

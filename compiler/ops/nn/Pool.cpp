@@ -229,9 +229,8 @@ Status lowerGlobalAveragePool(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/pool.h";
   C.Kernel = "global_avg_pool";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "GlobalPoolP";
-  C.addInt(X[0] * X[1]);
-  C.addInt(productOf(X, 2, X.size()));
+  C.setParams(kparams::GlobalPoolP{.Planes = X[0] * X[1],
+                                   .Size = productOf(X, 2, X.size())});
   return ok();
 }
 

@@ -125,8 +125,8 @@ Status gradConcat(GradContext &Ctx, const Node &N) {
   return ok();
 }
 
-/// Inputs one mote_rt::concat call takes (mote_rt::MaxConcatInputs).
-constexpr size_t MaxConcatInputs = 4 * size_t(KernelMaxRank);
+/// Inputs one mote_rt::concat call takes (ConcatP::Rows).
+constexpr size_t MaxConcatInputs = size_t(kparams::MaxConcatInputs);
 
 /// mote_rt::concat<T>(ConcatP, y, x0, x1, ...): every tensor viewed as
 /// [Outer, row]; ConcatP is {Outer, result row, row of each input (four
@@ -148,17 +148,14 @@ Status lowerConcat(const Node &N, KernelCall &C) {
     if (K > Axis)
       Inner *= OS[K];
   }
-  std::vector<int64_t> Rows(MaxConcatInputs, 0);
+  std::vector<int64_t> Rows(N.numInputs(), 0);
   for (size_t I = 0; I < N.numInputs(); ++I)
     Rows[I] = N.inType(I).Dims[Axis] * Inner;
   C.Header = "mote_rt/tensor.h";
   C.Kernel = "concat";
   C.TypeArgs = {N.outType(0).Elem};
-  C.ParamType = "ConcatP";
-  C.addInt(Outer);
-  C.addInt(OS[Axis] * Inner);
-  for (size_t A = 0; A < MaxConcatInputs; A += size_t(KernelMaxRank))
-    C.addInts(std::span(Rows).subspan(A, size_t(KernelMaxRank)));
+  C.setParams(kparams::ConcatP{
+      .Outer = Outer, .OutRow = OS[Axis] * Inner, .Rows = Rows});
   C.Operands.push_back({true, 0});
   for (size_t I = 0; I < N.numInputs(); ++I)
     C.Operands.push_back({false, int(I)});

@@ -124,11 +124,10 @@ Status lowerGather(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/tensor.h";
   C.Kernel = "gather";
   C.TypeArgs = {N.inType(0).Elem, N.inType(1).Elem};
-  C.ParamType = "GatherP";
-  C.addInt(Outer);
-  C.addInt(Dim);
-  C.addInt(Inner);
-  C.addInt(N.inType(1).numElements());
+  C.setParams(kparams::GatherP{.Outer = Outer,
+                               .Dim = Dim,
+                               .Inner = Inner,
+                               .Count = N.inType(1).numElements()});
   return ok();
 }
 

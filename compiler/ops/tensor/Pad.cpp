@@ -241,16 +241,15 @@ Status lowerPad(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/tensor.h";
   C.Kernel = "pad";
   C.TypeArgs = {XT.Elem};
-  C.ParamType = "PadP";
-  C.addInt(int64_t(Dims.size()));
-  C.addInt(int64_t(P->Mode)); // PadConstant, PadEdge, PadReflect
-  C.addFloat(double(Value));
-  C.addInt(IntValue);
-  C.addInt(Base);
-  C.addInts(Dims);
-  C.addInts(Kept);
-  C.addInts(Before);
-  C.addInts(Strides);
+  C.setParams(kparams::PadP{.Rank = int64_t(Dims.size()),
+                            .Mode = int64_t(P->Mode),
+                            .Value = double(Value),
+                            .IntValue = IntValue,
+                            .Base = Base,
+                            .Dims = Dims,
+                            .Kept = Kept,
+                            .Before = Before,
+                            .Strides = Strides});
   return ok();
 }
 

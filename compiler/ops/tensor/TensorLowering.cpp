@@ -30,8 +30,7 @@ Status lowerReshapeCopy(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/tensor.h";
   C.Kernel = "reshape";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "ReshapeP";
-  C.addInt(N.inType(0).numElements());
+  C.setParams(kparams::ReshapeP{.N = N.inType(0).numElements()});
   return ok();
 }
 
@@ -74,11 +73,8 @@ Status lowerStridedCopy(const Node &N, const Shape &Dims,
   C.Header = "mote_rt/tensor.h";
   C.Kernel = "strided_copy";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "StridedP";
-  C.addInt(int64_t(D.size()));
-  C.addInt(Base);
-  C.addInts(D);
-  C.addInts(St);
+  C.setParams(kparams::StridedP{
+      .Rank = int64_t(D.size()), .Base = Base, .Dims = D, .Strides = St});
   return ok();
 }
 
@@ -99,10 +95,8 @@ Status lowerSoftmaxFamily(const Node &N, KernelCall &C) {
   }
   C.Header = "mote_rt/softmax.h";
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = "SoftmaxP";
-  C.addInt(Outer);
-  C.addInt(X[size_t(*Axis)]);
-  C.addInt(Inner);
+  C.setParams(
+      kparams::SoftmaxP{.Outer = Outer, .Dim = X[size_t(*Axis)], .Inner = Inner});
   return ok();
 }
 
@@ -123,14 +117,14 @@ Status lowerCrossEntropyFamily(const Node &N, size_t Scores, KernelCall &C) {
     Inner *= X[K];
   C.Header = "mote_rt/loss.h";
   C.TypeArgs = {N.inType(Scores).Elem, N.inType(Scores + 1).Elem};
-  C.ParamType = "SoftmaxCrossEntropyP";
-  C.addInt(X[0]);
-  C.addInt(X[1]);
-  C.addInt(Inner);
-  // mote_rt::ReduceNone, ReduceSum, ReduceMean.
-  C.addInt(Reduction == "none" ? 0 : Reduction == "sum" ? 1 : 2);
-  C.addInt(HasIgnore ? 1 : 0);
-  C.addInt(HasIgnore ? Ignore : 0);
+  C.setParams(kparams::SoftmaxCrossEntropyP{
+      .Batch = X[0],
+      .Classes = X[1],
+      .Inner = Inner,
+      // mote_rt::ReduceNone, ReduceSum, ReduceMean.
+      .Reduction = Reduction == "none" ? 0 : Reduction == "sum" ? 1 : 2,
+      .HasIgnore = HasIgnore,
+      .IgnoreIndex = HasIgnore ? Ignore : 0});
   // Weights may be absent (and the node may have no slot for them), so list
   // the operands: the emitter passes nullptr for a missing input.
   for (size_t I = 0; I < Scores + 3; ++I)

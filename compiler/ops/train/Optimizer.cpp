@@ -253,7 +253,7 @@ Status applyUpdate(UpdateKind K, const AttrMap &A,
   return applySgdUpdate(A, In, Out);
 }
 
-void lowerUpdateParams(UpdateKind K, const AttrMap &A, KernelCall &C) {
+kparams::UpdateStepP updateStepParams(UpdateKind K, const AttrMap &A) {
   double Alpha = 0, Beta = 0, Eps = 0, Post = 0;
   bool Nesterov = false;
   if (K == UpdateKind::Momentum) {
@@ -266,13 +266,13 @@ void lowerUpdateParams(UpdateKind K, const AttrMap &A, KernelCall &C) {
     Eps = A.getFloat("epsilon", 0.0f);
     Post = A.getFloat("norm_coefficient_post", 0);
   }
-  C.addFloat(A.getFloat("lr", 0));
-  C.addFloat(A.getFloat("norm_coefficient", 0));
-  C.addFloat(Alpha);
-  C.addFloat(Beta);
-  C.addFloat(Eps);
-  C.addFloat(Post);
-  C.addInt(Nesterov);
+  return {.Lr = A.getFloat("lr", 0),
+          .Decay = A.getFloat("norm_coefficient", 0),
+          .Alpha = Alpha,
+          .Beta = Beta,
+          .Epsilon = Eps,
+          .DecayPost = Post,
+          .Nesterov = Nesterov};
 }
 
 namespace {
@@ -296,10 +296,12 @@ Status kernelAdam(const Node &N, std::span<const Tensor *const> In,
 // first Run elements of each row updated (forEachUpdated's loops).
 //===----------------------------------------------------------------------===//
 
-Status lowerUpdateRegion(const Node &N, const char *Kernel,
-                         const char *ParamType, KernelCall &C) {
+/// Fills header, kernel and element type of an update and returns its
+/// region.
+Expected<kparams::RegionP> lowerUpdateRegion(const Node &N, const char *Kernel,
+                                             KernelCall &C) {
   if (Status S = requireKernelElements(N); !S)
-    return S;
+    return S.takeError();
   const Shape &XS = N.inType(0).Dims;
   int64_t Channels = N.attrs().getInt("channels", -1);
   int64_t Outer = 1, Run = N.inType(0).numElements(), XRow = Run, GRow = Run;
@@ -318,33 +320,35 @@ Status lowerUpdateRegion(const Node &N, const char *Kernel,
   C.Header = "mote_rt/optim.h";
   C.Kernel = Kernel;
   C.TypeArgs = {N.inType(0).Elem};
-  C.ParamType = ParamType;
-  C.addInt(Outer);
-  C.addInt(Run);
-  C.addInt(XRow);
-  C.addInt(GRow);
-  return ok();
+  return kparams::RegionP{.Outer = Outer, .Run = Run, .XRow = XRow, .GRow = GRow};
 }
 
 /// sgd_update<T>(SgdP, x, g, x'): {region, lr, norm_coefficient}.
 Status lowerSgd(const Node &N, KernelCall &C) {
-  if (Status S = lowerUpdateRegion(N, "sgd_update", "SgdP", C); !S)
-    return S;
-  C.addFloat(N.attrs().getFloat("lr", 0));
-  C.addFloat(N.attrs().getFloat("norm_coefficient", 0));
+  Expected<kparams::RegionP> R = lowerUpdateRegion(N, "sgd_update", C);
+  if (!R)
+    return R.takeError();
+  C.setParams(kparams::SgdP{
+      .Region = *R,
+      .Lr = N.attrs().getFloat("lr", 0),
+      .Norm = N.attrs().getFloat("norm_coefficient", 0)});
   return ok();
 }
 
 /// momentum_update<T>(MomentumP, x, g, v, step or nullptr, x', v'):
 /// {region, lr, alpha, beta, norm_coefficient, nesterov}.
 Status lowerMomentum(const Node &N, KernelCall &C) {
-  if (Status S = lowerUpdateRegion(N, "momentum_update", "MomentumP", C); !S)
-    return S;
-  C.addFloat(N.attrs().getFloat("lr", 0));
-  C.addFloat(N.attrs().getFloat("alpha", 0.9f));
-  C.addFloat(N.attrs().getFloat("beta", 1.0f));
-  C.addFloat(N.attrs().getFloat("norm_coefficient", 0));
-  C.addInt(N.attrs().getString("mode", "standard") == "nesterov" ? 1 : 0);
+  Expected<kparams::RegionP> R = lowerUpdateRegion(N, "momentum_update", C);
+  if (!R)
+    return R.takeError();
+  const AttrMap &A = N.attrs();
+  C.setParams(kparams::MomentumP{
+      .Region = *R,
+      .Lr = A.getFloat("lr", 0),
+      .Alpha = A.getFloat("alpha", 0.9f),
+      .Beta = A.getFloat("beta", 1.0f),
+      .Norm = A.getFloat("norm_coefficient", 0),
+      .Nesterov = A.getString("mode", "standard") == "nesterov"});
   // The step count is optional: always pass its slot (nullptr if absent).
   C.Operands = {{false, 0}, {false, 1}, {false, 2},
                 {false, 3}, {true, 0},  {true, 1}};
@@ -354,14 +358,18 @@ Status lowerMomentum(const Node &N, KernelCall &C) {
 /// adam_update<T>(AdamP, x, g, v, h, step, x', v', h'): {region, lr, alpha,
 /// beta, epsilon, norm_coefficient, norm_coefficient_post}.
 Status lowerAdam(const Node &N, KernelCall &C) {
-  if (Status S = lowerUpdateRegion(N, "adam_update", "AdamP", C); !S)
-    return S;
-  C.addFloat(N.attrs().getFloat("lr", 0));
-  C.addFloat(N.attrs().getFloat("alpha", 0.9f));
-  C.addFloat(N.attrs().getFloat("beta", 0.999f));
-  C.addFloat(N.attrs().getFloat("epsilon", 0.0f));
-  C.addFloat(N.attrs().getFloat("norm_coefficient", 0));
-  C.addFloat(N.attrs().getFloat("norm_coefficient_post", 0));
+  Expected<kparams::RegionP> R = lowerUpdateRegion(N, "adam_update", C);
+  if (!R)
+    return R.takeError();
+  const AttrMap &A = N.attrs();
+  C.setParams(kparams::AdamP{
+      .Region = *R,
+      .Lr = A.getFloat("lr", 0),
+      .Alpha = A.getFloat("alpha", 0.9f),
+      .Beta = A.getFloat("beta", 0.999f),
+      .Epsilon = A.getFloat("epsilon", 0.0f),
+      .Norm = A.getFloat("norm_coefficient", 0),
+      .NormPost = A.getFloat("norm_coefficient_post", 0)});
   return ok();
 }
 

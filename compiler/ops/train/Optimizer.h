@@ -47,10 +47,8 @@ Status applyUpdate(UpdateKind K, const AttrMap &A,
                    std::span<const Tensor *const> In, std::span<Tensor> Out);
 
 /// The constants of update \p K from attributes \p A (defaults as the
-/// update ops have them), in the order of the kernels' parameter structs
-/// (ConvP, GemmUpdateP): lr, norm_coefficient, alpha, beta, epsilon,
-/// norm_coefficient_post, nesterov; pushes them onto \p C.
-void lowerUpdateParams(UpdateKind K, const AttrMap &A, KernelCall &C);
+/// update ops have them): the Update field of ConvP and GemmUpdateP.
+kparams::UpdateStepP updateStepParams(UpdateKind K, const AttrMap &A);
 
 } // namespace mote
 

@@ -1,6 +1,6 @@
 //===- HtmlReport.cpp - The memory report as a self-contained page --------===//
 
-#include "HtmlReport.h"
+#include "driver/HtmlReport.h"
 #include "compiler/Graph.h"
 #include "memory/Layout.h"
 

@@ -7,8 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOTE_TOOLS_MOTEC_HTMLREPORT_H
-#define MOTE_TOOLS_MOTEC_HTMLREPORT_H
+#ifndef MOTE_DRIVER_HTMLREPORT_H
+#define MOTE_DRIVER_HTMLREPORT_H
 
 #include <string>
 
@@ -20,4 +20,4 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
                              const std::string &Title);
 } // namespace mote
 
-#endif // MOTE_TOOLS_MOTEC_HTMLREPORT_H
+#endif // MOTE_DRIVER_HTMLREPORT_H

@@ -1,12 +1,11 @@
-//===- Options.cpp - Command-line parsing for motec -----------------------===//
+//===- CommandLine.cpp - A declarative command-line parser ----------------===//
 
-#include "Options.h"
+#include "driver/CommandLine.h"
 
 #include <algorithm>
-#include <charconv>
 #include <fmt/format.h>
 
-namespace mote::cli {
+namespace mote {
 
 std::variant<ParsedArgs, UsageError>
 parseArgs(std::span<const std::string> Args, std::span<const OptionSpec> Specs) {
@@ -68,30 +67,4 @@ std::string formatOptions(std::span<const OptionSpec> Specs) {
   return S;
 }
 
-Expected<std::pair<std::string, Shape>> parseInputShape(std::string_view S) {
-  size_t Eq = S.rfind('=');
-  if (Eq == std::string_view::npos || Eq == 0 || Eq + 1 == S.size())
-    return Diag(fmt::format("--input-shape '{}' must look like NAME=1x3x96x96",
-                            S));
-  std::string Name(S.substr(0, Eq));
-  std::string_view Dims = S.substr(Eq + 1);
-  Shape R;
-  while (true) {
-    size_t X = Dims.find('x');
-    std::string_view Tok = Dims.substr(0, X);
-    int64_t V = 0;
-    auto [P, EC] = std::from_chars(Tok.data(), Tok.data() + Tok.size(), V);
-    if (Tok.empty() || EC != std::errc() || P != Tok.data() + Tok.size() ||
-        V < 0)
-      return Diag(fmt::format("--input-shape '{}': '{}' is not a dim (use "
-                              "non-negative integers joined by 'x')",
-                              S, Tok));
-    R.push_back(V);
-    if (X == std::string_view::npos)
-      break;
-    Dims = Dims.substr(X + 1);
-  }
-  return std::make_pair(std::move(Name), std::move(R));
-}
-
-} // namespace mote::cli
+} // namespace mote

@@ -1,17 +1,15 @@
-//===- Options.h - Command-line parsing for motec ---------------*- C++ -*-===//
+//===- CommandLine.h - A declarative command-line parser --------*- C++ -*-===//
 //
-// A small declarative option parser: each subcommand lists its options
-// (name, whether it takes a value, whether it repeats, help). Unknown
-// options, missing values and repeated single options are usage errors
-// (exit code 2).
+// Every tool of mote (each motec command, mote-opt) lists its options
+// (name, whether it takes a value, whether it repeats, help) and parses its
+// arguments here; the options that shape a compile are read from the result
+// by the one validator in driver/Options.h. Unknown options, missing values
+// and repeated single options are usage errors.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOTE_TOOLS_MOTEC_OPTIONS_H
-#define MOTE_TOOLS_MOTEC_OPTIONS_H
-
-#include "compiler/Diagnostic.h"
-#include "compiler/Tensor.h"
+#ifndef MOTE_DRIVER_COMMANDLINE_H
+#define MOTE_DRIVER_COMMANDLINE_H
 
 #include <map>
 #include <optional>
@@ -21,7 +19,7 @@
 #include <variant>
 #include <vector>
 
-namespace mote::cli {
+namespace mote {
 
 struct OptionSpec {
   std::string_view Name;  ///< without the leading "--"
@@ -61,9 +59,6 @@ std::variant<ParsedArgs, UsageError> parseArgs(std::span<const std::string> Args
 /// Help text for \p Specs, one option per line.
 std::string formatOptions(std::span<const OptionSpec> Specs);
 
-/// Parses "NAME=1x3x96x96" (--input-shape).
-Expected<std::pair<std::string, Shape>> parseInputShape(std::string_view S);
+} // namespace mote
 
-} // namespace mote::cli
-
-#endif // MOTE_TOOLS_MOTEC_OPTIONS_H
+#endif // MOTE_DRIVER_COMMANDLINE_H

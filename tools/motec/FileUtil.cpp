@@ -1,7 +1,6 @@
-//===- Generate.cpp - Graph to generated code, shared by compile and run --===//
+//===- FileUtil.cpp - Reading and writing motec's files -------------------===//
 
-#include "Generate.h"
-#include "codegen/llvm/LlvmEmitter.h"
+#include "FileUtil.h"
 
 #include <fmt/format.h>
 #include <fstream>
@@ -11,56 +10,34 @@ namespace fs = std::filesystem;
 
 namespace mote::cli {
 
-Expected<Generated> generateCpp(Session &S, const std::string &Name,
-                                bool CheckBounds) {
-  if (!isCIdentifier(Name))
-    return Diag(fmt::format("--name '{}' is not a C identifier", Name));
-  Generated R;
-  auto G = buildGraph(S);
-  if (!G)
-    return G.takeError();
-  R.G = std::move(*G);
-  Expected<MemoryLayout> L = computeLayout(*R.G);
-  if (!L)
-    return L.takeError();
-  R.Layout = std::move(*L);
-  CppEmitOptions O;
-  O.Name = Name;
-  O.Prediction = S.Passes.Prediction;
-  O.CheckBounds = R.CheckBounds = CheckBounds;
-  O.Source = fs::path(S.ModelPath).filename().string();
-  auto Files = emitCpp(*R.G, R.Layout, O);
-  if (!Files) {
-    Diag D = Files.takeError();
-    if (D.File.empty())
-      D.File = S.ModelPath;
-    return D;
-  }
-  R.Files = std::move(*Files);
-  for (const EmittedFile &F : runtimeStubFiles())
-    R.Files.push_back(F);
-  return R;
+Expected<std::string> readWholeFile(const fs::path &P) {
+  std::ifstream In(P, std::ios::binary);
+  if (!In)
+    return Diag(fmt::format("{}: cannot read the file", P.string()));
+  return std::string(std::istreambuf_iterator<char>(In), {});
 }
 
-Expected<std::vector<EmittedFile>> generateObject(const Session &S,
-                                                  const Generated &Gen,
-                                                  const std::string &Name,
-                                                  const TargetInfo &Target,
-                                                  int OptLevel) {
-  ObjectEmitOptions O;
-  O.Cpp.Name = Name;
-  O.Cpp.Prediction = S.Passes.Prediction;
-  O.Cpp.Source = fs::path(S.ModelPath).filename().string();
-  O.Target = &Target;
-  O.OptLevel = OptLevel;
-  auto Files = emitObject(*Gen.G, Gen.Layout, O);
-  if (!Files) {
-    Diag D = Files.takeError();
-    if (D.File.empty())
-      D.File = S.ModelPath;
-    return D;
+Status writeFileAtomically(const fs::path &P, const std::string &Text) {
+  fs::path Tmp = P;
+  Tmp += fmt::format(".tmp-{}", ::getpid());
+  {
+    std::ofstream Out(Tmp, std::ios::binary);
+    Out << Text;
+    Out.close();
+    if (!Out) {
+      std::error_code EC;
+      fs::remove(Tmp, EC);
+      return Diag(fmt::format("{}: cannot write", P.string()));
+    }
   }
-  return std::move(*Files);
+  std::error_code EC;
+  fs::rename(Tmp, P, EC);
+  if (EC) {
+    std::error_code Ignored;
+    fs::remove(Tmp, Ignored);
+    return Diag(fmt::format("{}: cannot write: {}", P.string(), EC.message()));
+  }
+  return ok();
 }
 
 Status writeFilesAtomically(const fs::path &Dir,

@@ -1,0 +1,171 @@
+//===- Report.cpp - What tools print and write about a compile ------------===//
+
+#include "driver/Report.h"
+#include "compiler/Graph.h"
+#include "compiler/Json.h"
+#include "compiler/OpDef.h"
+#include "driver/Driver.h"
+#include "driver/HtmlReport.h"
+#include "passes/TrainUtil.h"
+
+#include <filesystem>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unordered_set>
+
+namespace mote {
+
+Diag ramBudgetError(const Graph &G, const MemoryLayout &L, int64_t Budget) {
+  int32_t Peak = peakStep(L);
+  std::vector<const BufferInfo *> At = buffersLiveAt(L, Peak);
+  std::vector<std::string> Top;
+  const auto &Nodes = G.nodes();
+  for (size_t I = 0; I < At.size() && I < 5; ++I) {
+    const BufferInfo &B = *At[I];
+    const Node *P = B.V->producer();
+    std::string Why =
+        B.Kind == BufferKind::Param || B.Kind == BufferKind::OptimizerState
+            ? std::string("trained, kept for the whole step")
+            : fmt::format("read until step {} ({})", B.Last,
+                          Nodes[size_t(B.Last)]->name());
+    Top.push_back(fmt::format("'{}' {} bytes ({}, from {}, {})",
+                              B.V->name(), B.Bytes, bufferKindName(B.Kind),
+                              P ? P->name() : std::string("outside"), Why));
+  }
+  const Node &PeakNode = *Nodes[size_t(Peak)];
+  Diag D(fmt::format("the arena needs {} bytes, over the --ram-budget of {}; "
+                     "at the peak (step {}, {} '{}') the largest live buffers "
+                     "are: {}; freeze or shrink those layers",
+                     L.Plan.ArenaBytes, Budget, Peak, PeakNode.opName(),
+                     PeakNode.name(), fmt::join(Top, "; ")));
+  D.File = G.SourceFile;
+  return D;
+}
+
+std::string reportJson(const CompiledModel &M) {
+  const Graph &G = *M.G;
+  const MemoryLayout &L = *M.Layout;
+  const PassContext &Ctx = M.Passes;
+  JsonWriter W;
+  W.beginObject();
+  W.field("arena_bytes", L.Plan.ArenaBytes);
+  W.field("lower_bound_bytes", L.Plan.LowerBoundBytes);
+  W.field("efficiency", L.Plan.efficiency());
+  W.field("flash_bytes", L.FlashBytes);
+  W.field("strategy", L.Plan.Strategy);
+  W.key("tensors");
+  W.beginArray();
+  for (const BufferInfo &B : L.Buffers) {
+    W.beginObject();
+    W.field("name", B.V->name());
+    W.field("kind", bufferKindName(B.Kind));
+    W.field("region", B.InArena ? "arena" : "flash");
+    W.field("bytes", B.Bytes);
+    W.key("offset");
+    if (B.InArena)
+      W.value(B.Offset);
+    else
+      W.null();
+    W.field("first", int64_t(B.First));
+    W.field("last", int64_t(B.Last));
+    W.key("inplace_with");
+    if (B.InplaceWith)
+      W.value(B.InplaceWith->name());
+    else
+      W.null();
+    W.endObject();
+  }
+  W.endArray();
+  W.key("ops");
+  W.beginArray();
+  int64_t I = 0;
+  for (const auto &N : G.nodes()) {
+    W.beginObject();
+    W.field("index", I++);
+    W.field("name", N->name());
+    W.field("op", N->opName());
+    W.field("macs", nodeMacs(*N));
+    W.endObject();
+  }
+  W.endArray();
+  W.key("update");
+  W.beginArray();
+  for (const Value *P : G.params())
+    if (P->isTrainable()) {
+      W.beginObject();
+      W.field("param", P->name());
+      W.key("channels");
+      if (P->train().Channels >= 0)
+        W.value(P->train().Channels);
+      else
+        W.null();
+      W.field("rule", P->train().Rule);
+      W.endObject();
+    }
+  W.endArray();
+  W.key("passes");
+  W.beginArray();
+  for (const std::string &P : Ctx.PassesRun)
+    W.value(P);
+  W.endArray();
+  W.key("fusion");
+  W.beginObject();
+  W.field("activations", Ctx.Fusion.Activations);
+  W.field("weight_updates", Ctx.Fusion.WeightUpdates);
+  W.field("bias_gradients", Ctx.Fusion.BiasGradients);
+  W.field("gradient_bytes_not_stored", Ctx.Fusion.GradientBytes);
+  W.field("pre_activation_bytes", Ctx.Fusion.PreActivationBytes);
+  W.field("elementwise_chains", Ctx.Fusion.ElementwiseChains);
+  W.field("elementwise_ops", Ctx.Fusion.ElementwiseOps);
+  W.field("intermediate_bytes", Ctx.Fusion.IntermediateBytes);
+  W.endObject();
+  W.endObject();
+  return W.str();
+}
+
+std::string reportHtml(const CompiledModel &M) {
+  return memoryReportHtml(*M.G, *M.Layout, M.Options.ModelPath);
+}
+
+TrainingStats trainingStats(const Graph &G) {
+  TrainingStats R;
+  std::unordered_set<const Value *> Saved;
+  for (const auto &N : G.nodes()) {
+    switch (N->phase()) {
+    case NodePhase::Forward:
+      ++R.ForwardNodes;
+      break;
+    case NodePhase::Backward:
+      ++R.BackwardNodes;
+      for (const Value *In : N->inputs()) {
+        if (!In)
+          continue;
+        bool IsActivation =
+            In->isInput() ||
+            (In->producer() && In->producer()->phase() == NodePhase::Forward);
+        if (IsActivation)
+          Saved.insert(In);
+      }
+      break;
+    case NodePhase::Update:
+      ++R.UpdateNodes;
+      break;
+    }
+  }
+  R.SavedActivations = int64_t(Saved.size());
+  for (const Value *V : Saved)
+    R.SavedActivationBytes += V->type().bytes();
+  for (const Value *P : G.params())
+    if (P->isTrainable()) {
+      ++R.TrainableParams;
+      int64_t E = P->type().numElements();
+      if (P->train().Channels >= 0 && P->type().rank() > 0) {
+        int64_t Axis = channelAxis(G, P);
+        E = E / P->type().Dims[size_t(Axis)] * P->train().Channels;
+      }
+      R.TrainableElements += E;
+    }
+  return R;
+}
+
+} // namespace mote

@@ -1,0 +1,46 @@
+//===- Report.h - What tools print and write about a compile ---*- C++ -*-===//
+//
+// The reports of a compiled model: report.json (the format the project's
+// contracts fix: arena, lower bound, efficiency, flash, every tensor's
+// region, offset and interval, the ops and their MACs, the update spec, the
+// passes, the fusion counts), the HTML drawing of the arena
+// (HtmlReport.h), the error of a plan over --ram-budget, and the node and
+// saved-activation counts of a training graph.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_DRIVER_REPORT_H
+#define MOTE_DRIVER_REPORT_H
+
+#include "compiler/Diagnostic.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mote {
+
+class Graph;
+struct CompiledModel;
+struct MemoryLayout;
+
+/// report.json of \p M (compiled to Stage::Layout at least).
+std::string reportJson(const CompiledModel &M);
+
+/// The memory report of \p M as a self-contained page.
+std::string reportHtml(const CompiledModel &M);
+
+/// The error for an arena over \p Budget bytes: the peak step and the
+/// largest buffers live there, with their producer and why they are alive.
+Diag ramBudgetError(const Graph &G, const MemoryLayout &L, int64_t Budget);
+
+/// Node counts by phase and bytes of forward values the backward reads.
+struct TrainingStats {
+  int64_t ForwardNodes = 0, BackwardNodes = 0, UpdateNodes = 0;
+  int64_t SavedActivations = 0, SavedActivationBytes = 0;
+  int64_t TrainableParams = 0, TrainableElements = 0;
+};
+TrainingStats trainingStats(const Graph &G);
+
+} // namespace mote
+
+#endif // MOTE_DRIVER_REPORT_H
