@@ -846,6 +846,34 @@ Expected<TensorType> inputType(const onnx::ValueInfoProto &VI,
   return T;
 }
 
+/// ONNX's own shape inference (libonnx 1.12, convPoolShapeInference)
+/// divides by every stride and dilation of a windowed op without checking
+/// them: a zero there is a SIGFPE in the library, not an exception. So
+/// they are checked first, with the message mote's type rules give.
+Status checkWindowAttributes(const onnx::GraphProto &GP, int Opset) {
+  static constexpr std::string_view Windowed[] = {
+      "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"};
+  for (int I = 0; I < GP.node_size(); ++I) {
+    const onnx::NodeProto &N = GP.node(I);
+    if (std::find(std::begin(Windowed), std::end(Windowed), N.op_type()) ==
+        std::end(Windowed))
+      continue;
+    for (const onnx::AttributeProto &A : N.attribute()) {
+      if (A.name() != "strides" && A.name() != "dilations")
+        continue;
+      std::vector<int64_t> V(A.ints().begin(), A.ints().end());
+      if (std::all_of(V.begin(), V.end(), [](int64_t X) { return X > 0; }))
+        continue;
+      Diag D(fmt::format("{} {} must be positive", A.name(), shapeStr(V)));
+      D.NodeName = N.name().empty() ? fmt::format("#{}", I) : N.name();
+      D.OpType = N.op_type();
+      D.Opset = Opset;
+      return D;
+    }
+  }
+  return ok();
+}
+
 Expected<std::unique_ptr<Graph>> importModel(onnx::ModelProto &M,
                                              const std::string &File,
                                              const std::string &BaseDir,
@@ -886,6 +914,9 @@ Expected<std::unique_ptr<Graph>> importModel(onnx::ModelProto &M,
     return Fail(fmt::format("{} unsupported op{}: {}", Unsupported.size(),
                             Unsupported.size() == 1 ? "" : "s",
                             fmt::join(Unsupported, "; ")));
+
+  if (Status S = checkWindowAttributes(GP, Opset); !S)
+    return S.takeError().inFile(File);
 
   // ONNX shape inference, for the cross-check of mote's own type rules.
   std::unordered_map<std::string, TensorType> OnnxTypes;

@@ -107,6 +107,18 @@ def cases(good):
                             pads=[1.5, 1.0, 1.0, 1.0])
     C.append(("attribute of the wrong type", model(n, i, o, w), [], 1, ["conv", "pads"]))
 
+    # ONNX's own shape inference divides by strides and dilations: a zero
+    # must be an error before it runs (found by the fuzzer as a SIGFPE).
+    n, i, o, w = tiny()
+    n[0] = helper.make_node("Conv", ["x", "conv.weight", "conv.bias"], ["c"], name="conv",
+                            pads=[1, 1, 1, 1], strides=[0, 2])
+    C.append(("zero stride", model(n, i, o, w), [], 1, ["conv", "strides [0, 2] must be positive"]))
+    n, i, o, w = tiny()
+    n[2] = helper.make_node("MaxPool", ["r"], ["g"], name="pool", kernel_shape=[2, 2],
+                            dilations=[1, 0])
+    C.append(("zero dilation", model(n, i, o, w, opset=13), [], 1,
+              ["pool", "dilations [1, 0] must be positive"]))
+
     n, i, o, w = tiny()
     ext = onnx.TensorProto()
     ext.CopyFrom(w[0])

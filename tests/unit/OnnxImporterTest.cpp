@@ -12,6 +12,7 @@
 #include "frontends/onnx/OnnxImporter.h"
 
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <onnx/onnx_pb.h>
 
@@ -126,6 +127,23 @@ TEST_CASE("a small conv model imports with types and params", "[onnx]") {
   CHECK((*G)->lookup("c")->type() == TensorType(DType::F32, {1, 2, 4, 4}));
   CHECK((*G)->lookup("w")->isParam());
   CHECK(nodeMacs(*(*G)->lookupNode("conv")) == 2 * 16 * 9);
+}
+
+TEST_CASE("zero strides and dilations are errors before ONNX shape "
+          "inference divides by them",
+          "[onnx]") {
+  for (const char *Attr : {"strides", "dilations"}) {
+    ModelBuilder B;
+    B.input("x", {"1", "1", "4", "4"}).output("y");
+    B.init("w", {2, 1, 3, 3}, std::vector<float>(18, 1.0f));
+    auto *C = B.node("Conv", {"x", "w"}, {"y"}, "conv");
+    addIntsAttr(C, Attr, {1, 0});
+    auto G = importBytes(B);
+    REQUIRE_FALSE(G);
+    CHECK(G.error().str() == fmt::format("m.onnx: node 'conv' (Conv, opset "
+                                         "13): {} [1, 0] must be positive",
+                                         Attr));
+  }
 }
 
 TEST_CASE("all unsupported ops are listed in one error", "[onnx]") {
