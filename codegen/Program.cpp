@@ -40,8 +40,7 @@ std::string commentSafe(std::string_view S) {
 namespace {
 
 bool allZero(std::string_view Bytes) {
-  return std::all_of(Bytes.begin(), Bytes.end(),
-                     [](char B) { return B == 0; });
+  return std::all_of(Bytes.begin(), Bytes.end(), [](char B) { return B == 0; });
 }
 
 class Lowering {

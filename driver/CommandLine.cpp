@@ -8,7 +8,8 @@
 namespace mote {
 
 std::variant<ParsedArgs, UsageError>
-parseArgs(std::span<const std::string> Args, std::span<const OptionSpec> Specs) {
+parseArgs(std::span<const std::string> Args,
+          std::span<const OptionSpec> Specs) {
   ParsedArgs R;
   for (size_t I = 0; I < Args.size(); ++I) {
     const std::string &A = Args[I];
@@ -41,13 +42,14 @@ parseArgs(std::span<const std::string> Args, std::span<const OptionSpec> Specs) 
       Val = *Inline;
     } else {
       if (I + 1 >= Args.size())
-        return UsageError{fmt::format("option '{}' needs a value ({})", Dashed,
-                                      It->Value)};
+        return UsageError{
+            fmt::format("option '{}' needs a value ({})", Dashed, It->Value)};
       Val = Args[++I];
     }
     auto &Slot = R.Values[std::string(Name)];
     if (!Slot.empty() && !It->Repeats)
-      return UsageError{fmt::format("option '{}' given more than once", Dashed)};
+      return UsageError{
+          fmt::format("option '{}' given more than once", Dashed)};
     Slot.push_back(std::move(Val));
   }
   return R;

@@ -53,8 +53,8 @@ struct UsageError {
 };
 
 /// Parses \p Args against \p Specs.
-std::variant<ParsedArgs, UsageError> parseArgs(std::span<const std::string> Args,
-                                               std::span<const OptionSpec> Specs);
+std::variant<ParsedArgs, UsageError>
+parseArgs(std::span<const std::string> Args, std::span<const OptionSpec> Specs);
 
 /// Help text for \p Specs, one option per line.
 std::string formatOptions(std::span<const OptionSpec> Specs);

@@ -93,8 +93,7 @@ Expected<CompiledModel> compile(const CompileOptions &O, Stage Until) {
 Expected<CompiledModel> compileOnnxBytes(std::string_view Bytes,
                                          const std::string &SourceName,
                                          const std::string &BaseDir,
-                                         const CompileOptions &O,
-                                         Stage Until) {
+                                         const CompileOptions &O, Stage Until) {
   Expected<std::unique_ptr<Graph>> G =
       importOnnxBytes(Bytes, SourceName, BaseDir, O.Import);
   if (!G)

@@ -1,4 +1,5 @@
-//===- Driver.h - compile(): from a model to code, in the library -*- C++ -*-===//
+//===- Driver.h - compile(): from a model to code, in the library -*- C++
+//-*-===//
 //
 // The one way into the compiler for a tool, a test, a fuzzer or another
 // front end. compile() takes a model (an ONNX file, ONNX bytes, or a graph

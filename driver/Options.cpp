@@ -15,21 +15,25 @@ namespace mote {
 namespace {
 
 constexpr OptionSpec TrainSpecs[] = {
-    {"loss", "cross-entropy|mse", false, "loss added on the output (default cross-entropy)"},
+    {"loss", "cross-entropy|mse", false,
+     "loss added on the output (default cross-entropy)"},
     {"output", "NAME", false, "which graph output the loss goes on"},
-    {"label-name", "NAME", false, "name of the label/target input (default label)"},
+    {"label-name", "NAME", false,
+     "name of the label/target input (default label)"},
     {"optimizer", "sgd|momentum|adam", false, "optimizer (default sgd)"},
     {"lr", "F", false, "learning rate (default 0.01)"},
     {"momentum", "F", false, "momentum coefficient (default 0.9)"},
     {"nesterov", "", false, "Nesterov momentum (with --optimizer momentum)"},
-    {"weight-decay", "F", false, "L2 coefficient added to gradients (default 0)"},
+    {"weight-decay", "F", false,
+     "L2 coefficient added to gradients (default 0)"},
     {"update", "PATTERN[:RATIO]", true,
      "train parameters matching the glob; RATIO trains the first "
      "ceil(RATIO*C) output channels (default: every parameter)"},
 };
 constexpr OptionSpec UpdateFileSpec = {
     "update-file", "FILE", false,
-    "update spec as JSON: {\"update\": [{\"params\": GLOB, \"channels\": RATIO}]}"};
+    "update spec as JSON: {\"update\": [{\"params\": GLOB, \"channels\": "
+    "RATIO}]}"};
 
 std::vector<OptionSpec> makeModelSpecs() {
   std::vector<OptionSpec> R = {
@@ -77,7 +81,10 @@ Status readChoice(const ParsedArgs &Args, std::string_view Opt,
       Dest = Value;
       return ok();
     }
-    Names += fmt::format("{}{}", I == 0 ? "" : I + 1 == Choices.size() ? " or " : ", ",
+    Names += fmt::format("{}{}",
+                         I == 0                    ? ""
+                         : I + 1 == Choices.size() ? " or "
+                                                   : ", ",
                          Name);
     ++I;
   }
@@ -115,12 +122,12 @@ Status parseTrainOptions(const ParsedArgs &Args, TrainOptions &T) {
     T.Output = *O;
   if (auto L = Args.get("label-name"))
     T.LabelName = *L;
-  if (Status S = readChoice<OptimizerKind>(
-          Args, "optimizer",
-          {{"sgd", OptimizerKind::Sgd},
-           {"momentum", OptimizerKind::Momentum},
-           {"adam", OptimizerKind::Adam}},
-          T.Optimizer);
+  if (Status S =
+          readChoice<OptimizerKind>(Args, "optimizer",
+                                    {{"sgd", OptimizerKind::Sgd},
+                                     {"momentum", OptimizerKind::Momentum},
+                                     {"adam", OptimizerKind::Adam}},
+                                    T.Optimizer);
       !S)
     return S;
   T.Nesterov = Args.has("nesterov");
@@ -201,11 +208,11 @@ Expected<CompileOptions> parseCompileOptions(const ParsedArgs &Args) {
   if (!isCIdentifier(O.Name))
     return Diag(fmt::format("--name '{}' is not a C identifier", O.Name));
   if (Status S = readChoice<EmitKind>(Args, "emit",
-                                     {{"cpp", EmitKind::Cpp},
-                                      {"obj", EmitKind::Object},
-                                      {"both", EmitKind::Both},
-                                      {"none", EmitKind::None}},
-                                     O.Emit);
+                                      {{"cpp", EmitKind::Cpp},
+                                       {"obj", EmitKind::Object},
+                                       {"both", EmitKind::Both},
+                                       {"none", EmitKind::None}},
+                                      O.Emit);
       !S)
     return S.takeError();
   if (auto T = Args.get("target")) {

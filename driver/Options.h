@@ -1,4 +1,5 @@
-//===- Options.h - The options of a compile, and their one parser -*- C++ -*-===//
+//===- Options.h - The options of a compile, and their one parser -*- C++
+//-*-===//
 //
 // CompileOptions is everything that shapes what compile() (Driver.h) makes:
 // how the model is imported, whether and how it trains, the pipeline, the

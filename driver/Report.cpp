@@ -28,8 +28,8 @@ Diag ramBudgetError(const Graph &G, const MemoryLayout &L, int64_t Budget) {
             ? std::string("trained, kept for the whole step")
             : fmt::format("read until step {} ({})", B.Last,
                           Nodes[size_t(B.Last)]->name());
-    Top.push_back(fmt::format("'{}' {} bytes ({}, from {}, {})",
-                              B.V->name(), B.Bytes, bufferKindName(B.Kind),
+    Top.push_back(fmt::format("'{}' {} bytes ({}, from {}, {})", B.V->name(),
+                              B.Bytes, bufferKindName(B.Kind),
                               P ? P->name() : std::string("outside"), Why));
   }
   const Node &PeakNode = *Nodes[size_t(Peak)];

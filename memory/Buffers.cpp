@@ -13,11 +13,16 @@ namespace mote {
 
 std::string_view bufferKindName(BufferKind K) {
   switch (K) {
-  case BufferKind::Activation: return "activation";
-  case BufferKind::Gradient: return "gradient";
-  case BufferKind::Param: return "param";
-  case BufferKind::OptimizerState: return "optimizer_state";
-  case BufferKind::Input: return "input";
+  case BufferKind::Activation:
+    return "activation";
+  case BufferKind::Gradient:
+    return "gradient";
+  case BufferKind::Param:
+    return "param";
+  case BufferKind::OptimizerState:
+    return "optimizer_state";
+  case BufferKind::Input:
+    return "input";
   }
   return "?";
 }
@@ -122,8 +127,7 @@ Expected<ScheduleBuffers> scheduleBuffers(const Graph &G, bool InPlace) {
         continue;
       for (const Value *In : Nd.inputs()) {
         if (!In || !In->producer() || In->type() != O->type() ||
-            GraphOutputs.count(In) || WritesInto.count(In) ||
-            LastUse[In] != I)
+            GraphOutputs.count(In) || WritesInto.count(In) || LastUse[In] != I)
           continue;
         Overwrites[O] = In;
         break;
@@ -152,9 +156,8 @@ Expected<ScheduleBuffers> scheduleBuffers(const Graph &G, bool InPlace) {
         continue;
       }
       auto W = WritesInto.find(O);
-      BufferKind K = Nd->phase() == NodePhase::Forward
-                         ? BufferKind::Activation
-                         : BufferKind::Gradient;
+      BufferKind K = Nd->phase() == NodePhase::Forward ? BufferKind::Activation
+                                                       : BufferKind::Gradient;
       if (W != WritesInto.end()) {
         // Stored in the parameter's own buffer.
         BufferInfo B;

@@ -65,9 +65,9 @@ Expected<ScheduleBuffers> scheduleBuffers(const Graph &G, bool InPlace = true);
 /// The planner's requests for the arena buffers of \p S that have storage of
 /// their own (not flash, not written into another buffer), aligned to
 /// \p Align; \p Planned receives the index in S.Buffers of each request.
-std::vector<BufferRequest> arenaRequests(const ScheduleBuffers &S,
-                                         int64_t Align,
-                                         std::vector<size_t> *Planned = nullptr);
+std::vector<BufferRequest>
+arenaRequests(const ScheduleBuffers &S, int64_t Align,
+              std::vector<size_t> *Planned = nullptr);
 
 /// The liveness lower bound of \p G's arena in its current order (what
 /// computeLayout reports as LowerBoundBytes), without laying anything out.

@@ -25,8 +25,9 @@ constexpr size_t MaxImproveWork = size_t(2) << 20;
 
 /// The buffer reaching \p L's top placed earliest in \p Order, with its
 /// position; (-1, 0) if nothing has positive size.
-std::pair<int32_t, size_t>
-topBuffer(const Problem &P, std::span<const int32_t> Order, const Placement &L) {
+std::pair<int32_t, size_t> topBuffer(const Problem &P,
+                                     std::span<const int32_t> Order,
+                                     const Placement &L) {
   for (size_t Pos = 0; Pos < Order.size(); ++Pos) {
     int32_t I = Order[Pos];
     if (P.Buffers[I].Size > 0 && L.Offsets[I] + P.Buffers[I].Size == L.Top)

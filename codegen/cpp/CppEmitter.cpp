@@ -20,13 +20,20 @@ namespace {
 
 std::string_view cType(DType T) {
   switch (T) {
-  case DType::F32: return "float";
-  case DType::F64: return "double";
-  case DType::I8: return "int8_t";
-  case DType::U8: return "uint8_t";
-  case DType::I32: return "int32_t";
-  case DType::I64: return "int64_t";
-  case DType::Bool: return "bool";
+  case DType::F32:
+    return "float";
+  case DType::F64:
+    return "double";
+  case DType::I8:
+    return "int8_t";
+  case DType::U8:
+    return "uint8_t";
+  case DType::I32:
+    return "int32_t";
+  case DType::I64:
+    return "int64_t";
+  case DType::Bool:
+    return "bool";
   }
   return "void";
 }
@@ -74,11 +81,13 @@ private:
 
 std::string Emitter::ptr(const ProgramRef &R, bool Const) const {
   switch (R.K) {
-  case ProgramRef::Kind::Null: return "nullptr";
+  case ProgramRef::Kind::Null:
+    return "nullptr";
   case ProgramRef::Kind::Arena:
-    return fmt::format("reinterpret_cast<{}{} *>(A + {})", Const ? "const " : "",
-                       cType(R.Elem), R.Offset);
-  case ProgramRef::Kind::Constant: return symbol(R.Constant);
+    return fmt::format("reinterpret_cast<{}{} *>(A + {})",
+                       Const ? "const " : "", cType(R.Elem), R.Offset);
+  case ProgramRef::Kind::Constant:
+    return symbol(R.Constant);
   }
   return "nullptr";
 }
@@ -90,13 +99,21 @@ Emitter::fieldsLiteral(const std::vector<ParamField> &Fields) const {
   for (const ParamField &F : Fields) {
     std::string V;
     switch (F.K) {
-    case ParamField::Kind::I32: V = fmt::format("{}", F.I); break;
-    case ParamField::Kind::F32: V = floatLiteral(F.F); break;
+    case ParamField::Kind::I32:
+      V = fmt::format("{}", F.I);
+      break;
+    case ParamField::Kind::F32:
+      V = floatLiteral(F.F);
+      break;
     case ParamField::Kind::I32Array:
       V = fmt::format("{{{}}}", fmt::join(F.Ints, ", "));
       break;
-    case ParamField::Kind::Struct: V = fieldsLiteral(F.Fields); break;
-    case ParamField::Kind::Table: V = symbol(F.Constant); break;
+    case ParamField::Kind::Struct:
+      V = fieldsLiteral(F.Fields);
+      break;
+    case ParamField::Kind::Table:
+      V = symbol(F.Constant);
+      break;
     }
     Parts.push_back(fmt::format(".{} = {}", F.Name, V));
   }
@@ -238,10 +255,10 @@ void Emitter::emitInit() {
                           "{}(0), {});\n",
                           T, T, S.Dst.Offset, T, S.Dst.elements());
     else
-      Code += fmt::format("  mote_rt::copy<{}>({}, reinterpret_cast<{} *>(A + "
-                          "{}), {});\n",
-                          T, symbol(S.Constant), T, S.Dst.Offset,
-                          S.Dst.elements());
+      Code +=
+          fmt::format("  mote_rt::copy<{}>({}, reinterpret_cast<{} *>(A + "
+                      "{}), {});\n",
+                      T, symbol(S.Constant), T, S.Dst.Offset, S.Dst.elements());
   }
   if (P.Init.empty())
     Code += "  (void)A;\n";
@@ -271,7 +288,8 @@ void Emitter::emitTrainStep() {
   Code += copyIns(E.Inputs, [&](const ProgramRef &R) { return ptr(R, false); });
   for (const EntryStep &S : E.Steps)
     Code += callNode(S.Index);
-  Code += fmt::format("  return float(*{});\n}}\n\n", ptr(E.Outputs[0].Ref, true));
+  Code +=
+      fmt::format("  return float(*{});\n}}\n\n", ptr(E.Outputs[0].Ref, true));
   // The two-argument form of the generated API when it fits: one float
   // input and an int32 label.
   if (P.TrainTwoArgForm)

@@ -1,4 +1,4 @@
-//===- LlvmEmitter.cpp - Object code from a planned graph via LLVM --------===//
+//===- LlvmEmitter.cpp - Object code from a lowered program via LLVM ------===//
 //
 // Builds one LLVM module per lowered program (codegen/Program.h): its
 // read-only arrays as internal constants, the arena as the functions' first
@@ -45,7 +45,6 @@
 #include <fmt/format.h>
 #include <mutex>
 #include <set>
-#include <unordered_map>
 
 namespace mote {
 

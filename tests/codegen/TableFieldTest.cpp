@@ -96,7 +96,8 @@ LoweredProgram tableProgram() {
   return P;
 }
 
-constexpr std::string_view KernelHeader = R"(// The kernel of TableFieldTest.cpp.
+constexpr std::string_view KernelHeader =
+    R"(// The kernel of TableFieldTest.cpp.
 #include "mote_rt/core.h"
 namespace mote_rt {
 struct TableDotP {
@@ -147,9 +148,9 @@ int main(int Argc, char **Argv) {
     if (F.Path == "tp.cpp")
       Cpp = F.Text;
     if (F.Path == "tp.weights")
-      Weights = F.Text.size() == 12 &&
-                std::memcmp(F.Text.data(), P.Constants[0].bytes().data(),
-                            12) == 0;
+      Weights =
+          F.Text.size() == 12 &&
+          std::memcmp(F.Text.data(), P.Constants[0].bytes().data(), 12) == 0;
   }
   expect(Weights, "tp.weights holds the table's 12 bytes");
   expect(Cpp.find(".Weights = tp_t0") != std::string::npos,
@@ -160,18 +161,19 @@ int main(int Argc, char **Argv) {
   for (const EmittedFile &F : runtimeStubFiles())
     writeFile(Dir / F.Path, F.Text);
   writeFile(Dir / "table_dot.h", KernelHeader);
-  writeFile(Dir / "main.cpp",
-            std::string(Main).replace(Main.find("TP_ARENA_BYTES_CHECK"),
-                                      std::string_view("TP_ARENA_BYTES_CHECK")
-                                          .size(),
-                                      "tp_ARENA_BYTES"));
+  writeFile(
+      Dir / "main.cpp",
+      std::string(Main).replace(Main.find("TP_ARENA_BYTES_CHECK"),
+                                std::string_view("TP_ARENA_BYTES_CHECK").size(),
+                                "tp_ARENA_BYTES"));
   const char *Cxx = std::getenv("CXX");
   std::string Cmd = fmt::format(
       "cd '{}' && {} -std=c++20 -O2 -I . -o run main.cpp tp.cpp && ./run",
       Dir.string(), Cxx && *Cxx ? Cxx : "c++");
   expect(std::system(Cmd.c_str()) == 0,
          "the generated C++ builds and computes 3 + 10 + 3.5 through the "
-         "table: " + Cmd);
+         "table: " +
+             Cmd);
 
   // LLVM: an internal constant array and a pointer field.
   ObjectEmitOptions O;

@@ -1,8 +1,8 @@
 //===- DriverTest.cpp - compile() and its options, as a library -----------===//
 
+#include "driver/Driver.h"
 #include "codegen/Targets.h"
 #include "compiler/Parser.h"
-#include "driver/Driver.h"
 #include "driver/Report.h"
 
 #include <catch2/catch.hpp>
@@ -52,11 +52,12 @@ const EmittedFile *fileNamed(const CompiledModel &M, std::string_view Path) {
 
 TEST_CASE("parseCompileOptions reads every option that shapes a compile",
           "[driver]") {
-  Expected<CompileOptions> O = parseCompileOptions(
-      parsed({"m.onnx", "--train", "--optimizer", "adam", "--lr", "0.5",
-              "--update", "fc.*:0.5", "--batch", "4", "--input-shape",
-              "x=1x3", "--no-fuse", "--ram-budget", "64K", "--name", "net",
-              "--emit", "both", "--target", "cortex-m4"}));
+  Expected<CompileOptions> O = parseCompileOptions(parsed(
+      {"m.onnx",        "--train",  "--optimizer", "adam",         "--lr",
+       "0.5",           "--update", "fc.*:0.5",    "--batch",      "4",
+       "--input-shape", "x=1x3",    "--no-fuse",   "--ram-budget", "64K",
+       "--name",        "net",      "--emit",      "both",         "--target",
+       "cortex-m4"}));
   REQUIRE(O);
   CHECK(O->ModelPath == "m.onnx");
   CHECK(O->Training);
@@ -83,23 +84,31 @@ TEST_CASE("parseCompileOptions: a bad option is a usage error naming it",
   } Cases[] = {
       {{"m.onnx", "--lr", "1"}, "--lr needs --train", true},
       {{"m.onnx", "--train", "--optimizer", "foo"},
-       "--optimizer 'foo': use sgd, momentum or adam", true},
+       "--optimizer 'foo': use sgd, momentum or adam",
+       true},
       {{"m.onnx", "--train", "--loss", "l1"},
-       "--loss 'l1': use cross-entropy or mse", true},
+       "--loss 'l1': use cross-entropy or mse",
+       true},
       {{"m.onnx", "--train", "--lr", "x"}, "--lr 'x' is not a number", true},
       {{"m.onnx", "--train", "--lr", "-1"}, "--lr must be positive", true},
       {{"m.onnx", "--train", "--infer"},
-       "--train and --infer exclude each other", true},
+       "--train and --infer exclude each other",
+       true},
       {{"m.onnx", "--emit", "elf"},
-       "--emit 'elf': use cpp, obj, both or none", true},
-      {{"m.onnx", "--name", "a-b"}, "--name 'a-b' is not a C identifier",
+       "--emit 'elf': use cpp, obj, both or none",
+       true},
+      {{"m.onnx", "--name", "a-b"},
+       "--name 'a-b' is not a C identifier",
        false},
       {{"m.onnx", "--target", "z80"}, "--target 'z80' is not a target", true},
       {{"m.onnx", "--emit", "obj", "--check-bounds"},
-       "--check-bounds needs --emit cpp", true},
-      {{"m.onnx", "--ram-budget", "1G"}, "--ram-budget '1G' must be a byte",
+       "--check-bounds needs --emit cpp",
        true},
-      {{"m.onnx", "--batch", "0"}, "--batch '0' must be a positive integer",
+      {{"m.onnx", "--ram-budget", "1G"},
+       "--ram-budget '1G' must be a byte",
+       true},
+      {{"m.onnx", "--batch", "0"},
+       "--batch '0' must be a positive integer",
        true},
       {{"a.onnx", "b.onnx"}, "expected one model file", true},
       {{"m.onnx", "--train", "--update", "x:2"}, "ratio", false},
@@ -169,7 +178,8 @@ TEST_CASE("compileGraph emits the C++, the object or both", "[driver]") {
   CHECK((*Obj)[0].Path == "net.h");
   CHECK((*Obj)[0].Text == fileNamed(*M, "net.h")->Text);
   CHECK((*Obj)[1].Path == "net.o");
-  CHECK((*Obj)[1].Text.substr(0, 4) == "\x7f" "ELF");
+  CHECK((*Obj)[1].Text.substr(0, 4) == "\x7f"
+                                       "ELF");
 
   O.Emit = EmitKind::None;
   Expected<CompiledModel> None = compileGraph(mlp(), O);
@@ -196,8 +206,8 @@ TEST_CASE("compile errors name the model; the budget is checked at layout",
   REQUIRE_FALSE(Bad);
   CHECK(Bad.error().Usage);
 
-  Expected<CompiledModel> Missing = compile(CompileOptions{
-      .ModelPath = "/nonexistent/model.onnx"});
+  Expected<CompiledModel> Missing =
+      compile(CompileOptions{.ModelPath = "/nonexistent/model.onnx"});
   REQUIRE_FALSE(Missing);
   CHECK(Missing.error().str().find("/nonexistent/model.onnx") !=
         std::string::npos);

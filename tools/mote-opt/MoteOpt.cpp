@@ -177,7 +177,8 @@ int main(int Argc, char **Argv) {
   const ParsedArgs &P = std::get<ParsedArgs>(Parsed);
   if (P.Positional.size() != 1) {
     fmt::print(stderr, "mote-opt: {} (use - for stdin)\n",
-               P.Positional.empty() ? "no input file" : "more than one input file");
+               P.Positional.empty() ? "no input file"
+                                    : "more than one input file");
     return 2;
   }
   Flags F;

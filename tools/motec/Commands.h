@@ -25,7 +25,12 @@ struct CompiledModel;
 
 namespace mote::cli {
 
-enum ExitCode : int { ExitOk = 0, ExitUserError = 1, ExitUsage = 2, ExitInternal = 3 };
+enum ExitCode : int {
+  ExitOk = 0,
+  ExitUserError = 1,
+  ExitUsage = 2,
+  ExitInternal = 3
+};
 
 struct Command {
   std::string_view Name;

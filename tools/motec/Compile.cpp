@@ -25,11 +25,13 @@ namespace mote::cli {
 namespace {
 
 const OptionSpec CompileOwnOptions[] = {
-    {"o", "DIR", false, "output directory (created; files of the same names replaced)"},
+    {"o", "DIR", false,
+     "output directory (created; files of the same names replaced)"},
     {"emit", "cpp|obj|both|none", false,
      "what to write besides the reports: C++ (default), an object file from "
      "the LLVM backend (NAME.h + NAME.o), both, or nothing"},
-    {"name", "IDENT", false, "prefix of the generated symbols (default: model)"},
+    {"name", "IDENT", false,
+     "prefix of the generated symbols (default: model)"},
     {"check-bounds", "", false,
      "debug mode: each kernel call may touch only its operands' arena bytes, "
      "checked by AddressSanitizer (build the code with -fsanitize=address)"},

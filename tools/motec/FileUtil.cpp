@@ -48,8 +48,8 @@ Status writeFilesAtomically(const fs::path &Dir,
     return Diag(fmt::format("{}: {}", Dir.string(), EC.message()));
   fs::path Parent = Abs.parent_path();
   fs::create_directories(Parent, EC);
-  fs::path Tmp = Parent / fmt::format(".{}.motec-tmp-{}", Abs.filename().string(),
-                                      ::getpid());
+  fs::path Tmp = Parent / fmt::format(".{}.motec-tmp-{}",
+                                      Abs.filename().string(), ::getpid());
   fs::remove_all(Tmp, EC);
   auto Fail = [&](std::string Msg) {
     std::error_code Ignored;
@@ -71,7 +71,8 @@ Status writeFilesAtomically(const fs::path &Dir,
   if (!fs::exists(Abs)) {
     fs::rename(Tmp, Abs, EC);
     if (EC)
-      return Fail(fmt::format("{}: cannot create: {}", Abs.string(), EC.message()));
+      return Fail(
+          fmt::format("{}: cannot create: {}", Abs.string(), EC.message()));
     return ok();
   }
   if (!fs::is_directory(Abs))
@@ -81,7 +82,8 @@ Status writeFilesAtomically(const fs::path &Dir,
     fs::remove_all(To, EC);
     fs::rename(E.path(), To, EC);
     if (EC)
-      return Fail(fmt::format("{}: cannot write: {}", To.string(), EC.message()));
+      return Fail(
+          fmt::format("{}: cannot write: {}", To.string(), EC.message()));
   }
   fs::remove_all(Tmp, EC);
   return ok();

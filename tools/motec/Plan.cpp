@@ -16,7 +16,8 @@
 namespace mote::cli {
 
 const OptionSpec ReportOptions[3] = {
-    {"report", "FILE.json", false, "write the memory report (report.json format)"},
+    {"report", "FILE.json", false,
+     "write the memory report (report.json format)"},
     {"report-html", "FILE.html", false,
      "write the memory report as a page: the arena over time"},
     {"ram-budget", "SIZE", false,
@@ -26,8 +27,8 @@ const OptionSpec ReportOptions[3] = {
 
 int writeReports(const ParsedArgs &Args, const CompiledModel &M,
                  const std::filesystem::path &DefaultDir) {
-  auto PathOf = [&](std::string_view Opt, std::string_view Default)
-      -> std::optional<std::string> {
+  auto PathOf = [&](std::string_view Opt,
+                    std::string_view Default) -> std::optional<std::string> {
     if (auto R = Args.get(Opt))
       return std::string(*R);
     if (DefaultDir.empty())

@@ -37,16 +37,16 @@ Expected<Tensor> adapt(const Value &In, Tensor T) {
     }
     return R;
   }
-  return Diag(fmt::format("input '{}' expects {}, the file holds {}",
-                          In.name(), In.type().str(), T.type().str()));
+  return Diag(fmt::format("input '{}' expects {}, the file holds {}", In.name(),
+                          In.type().str(), T.type().str()));
 }
 
 /// Reads a whole binary file.
 Expected<std::string> readBinary(const fs::path &P) {
   std::ifstream In(P, std::ios::binary);
   if (!In)
-    return Diag(fmt::format("{}: the generated program wrote no result",
-                            P.string()));
+    return Diag(
+        fmt::format("{}: the generated program wrote no result", P.string()));
   return std::string(std::istreambuf_iterator<char>(In), {});
 }
 
@@ -64,12 +64,10 @@ Status runLogged(const std::string &Cmd, const fs::path &Log,
 
 } // namespace
 
-Expected<RunResult> runGenerated(const CompiledModel &M,
-                                 const std::vector<EmittedFile> &ModelFiles,
-                                 int64_t Steps,
-                                 const std::map<std::string, Tensor> &Feeds,
-                                 const TargetInfo &Target,
-                                 const RunSettings &Settings) {
+Expected<RunResult>
+runGenerated(const CompiledModel &M, const std::vector<EmittedFile> &ModelFiles,
+             int64_t Steps, const std::map<std::string, Tensor> &Feeds,
+             const TargetInfo &Target, const RunSettings &Settings) {
   const Graph &G = *M.G;
   const LoweredProgram &Program = *M.Program;
   const bool Training = Program.Train.has_value();
@@ -128,16 +126,17 @@ Expected<RunResult> runGenerated(const CompiledModel &M,
   // sanitized build of a large model fast (mobilenet: 24 s, against 50 s at
   // -O1 and minutes with the kernels inline; docs/robustness.md).
   std::string CheckFlags =
-      M.Options.CheckBounds ? " -O0 -g1 -DMOTE_RT_NO_FORCE_INLINE "
-                        "-fsanitize=address,undefined -fno-sanitize-recover=all "
-                        "-fno-omit-frame-pointer"
-                      : "";
+      M.Options.CheckBounds
+          ? " -O0 -g1 -DMOTE_RT_NO_FORCE_INLINE "
+            "-fsanitize=address,undefined -fno-sanitize-recover=all "
+            "-fno-omit-frame-pointer"
+          : "";
   // What is compiled and linked: the model, the harness and, off the
   // host, every .cpp of the board directory (startup, memcpy, ...).
   // --emit obj: the LLVM backend's model.o stands for model.cpp.
-  bool Object = std::any_of(Files.begin(), Files.end(), [](const EmittedFile &F) {
-    return F.Path == "model.o";
-  });
+  bool Object =
+      std::any_of(Files.begin(), Files.end(),
+                  [](const EmittedFile &F) { return F.Path == "model.o"; });
   std::vector<std::string> Inputs = {Object ? "model.o" : "model.cpp",
                                      "main.cpp"};
   std::string BoardDir = fmt::format("board/{}/", Target.Board);
@@ -179,8 +178,8 @@ Expected<RunResult> runGenerated(const CompiledModel &M,
   // icount.txt when the emulator exits.
   std::string Plugin;
   if (!CountPlugin.empty())
-    Plugin = fmt::format("-plugin '{}',outfile=icount.txt",
-                         CountPlugin.string());
+    Plugin =
+        fmt::format("-plugin '{}',outfile=icount.txt", CountPlugin.string());
   switch (Target.Run) {
   case RunKind::Native:
     Cmd = fmt::format("cd '{}' && ./run > run.log 2>&1", Dir.string());
@@ -196,7 +195,8 @@ Expected<RunResult> runGenerated(const CompiledModel &M,
                       Dir.string(), Target.Emulator, Plugin);
     break;
   }
-  if (Status St = runLogged(Cmd, Dir / "run.log", "the generated program failed");
+  if (Status St =
+          runLogged(Cmd, Dir / "run.log", "the generated program failed");
       !St)
     return St.takeError();
   RunResult R;
@@ -204,8 +204,7 @@ Expected<RunResult> runGenerated(const CompiledModel &M,
     auto Count = readBinary(Dir / "icount.txt");
     if (!Count)
       return Count.takeError();
-    auto [P, EC] = std::from_chars(Count->data(),
-                                   Count->data() + Count->size(),
+    auto [P, EC] = std::from_chars(Count->data(), Count->data() + Count->size(),
                                    R.Instructions);
     if (EC != std::errc() || P == Count->data())
       return Diag("icount.txt: the counting plugin wrote no count");
@@ -245,12 +244,10 @@ Expected<RunResult> runGenerated(const CompiledModel &M,
   return R;
 }
 
-Expected<CountedRun> countInstructions(const CompiledModel &M,
-                                       const std::vector<EmittedFile> &Files,
-                                       int64_t Steps,
-                                       const std::map<std::string, Tensor> &Feeds,
-                                       const TargetInfo &Target,
-                                       RunSettings S) {
+Expected<CountedRun>
+countInstructions(const CompiledModel &M, const std::vector<EmittedFile> &Files,
+                  int64_t Steps, const std::map<std::string, Tensor> &Feeds,
+                  const TargetInfo &Target, RunSettings S) {
   Expected<fs::path> Plugin = findCountPlugin();
   if (!Plugin)
     return Plugin.takeError();
@@ -318,7 +315,8 @@ Status checkTargetTools(const TargetInfo &Target) {
   for (std::string_view Tool : {Target.Cxx, Target.Emulator}) {
     std::string Exe(Tool.substr(0, Tool.find(' ')));
     if (!Exe.empty() &&
-        std::system(fmt::format("command -v {} > /dev/null 2>&1", Exe).c_str()) != 0)
+        std::system(
+            fmt::format("command -v {} > /dev/null 2>&1", Exe).c_str()) != 0)
       return Diag(fmt::format("--target {} needs {}, which is not installed "
                               "(tools/install-deps.sh installs it)",
                               Target.Name, Exe));

@@ -37,7 +37,7 @@ namespace mote::cli {
 
 /// What a run produced, whichever engine ran it.
 struct RunResult {
-  std::vector<float> Losses;                             ///< training: one per step
+  std::vector<float> Losses; ///< training: one per step
   std::vector<std::pair<const Value *, Tensor>> Params;  ///< trained values
   std::vector<std::pair<const Value *, Tensor>> Outputs; ///< inference
   uint64_t Instructions = 0; ///< guest instructions, when counted
@@ -58,12 +58,10 @@ struct RunSettings {
 /// the runtime-stub files are added) of \p M with a harness for \p Target
 /// in a temporary directory and runs \p Steps training steps (or
 /// inferences) on \p Feeds, which holds a tensor for every graph input.
-Expected<RunResult> runGenerated(const CompiledModel &M,
-                                 const std::vector<EmittedFile> &Files,
-                                 int64_t Steps,
-                                 const std::map<std::string, Tensor> &Feeds,
-                                 const TargetInfo &Target,
-                                 const RunSettings &S);
+Expected<RunResult>
+runGenerated(const CompiledModel &M, const std::vector<EmittedFile> &Files,
+             int64_t Steps, const std::map<std::string, Tensor> &Feeds,
+             const TargetInfo &Target, const RunSettings &S);
 
 /// Guest instructions of one training step (or inference) on an emulated
 /// \p Target: runs of 1 and 2 steps with the counting plugin, their
@@ -74,12 +72,10 @@ struct CountedRun {
   int64_t PerStep = 0;
   std::optional<RunResult> Result;
 };
-Expected<CountedRun> countInstructions(const CompiledModel &M,
-                                       const std::vector<EmittedFile> &Files,
-                                       int64_t Steps,
-                                       const std::map<std::string, Tensor> &Feeds,
-                                       const TargetInfo &Target,
-                                       RunSettings S);
+Expected<CountedRun>
+countInstructions(const CompiledModel &M, const std::vector<EmittedFile> &Files,
+                  int64_t Steps, const std::map<std::string, Tensor> &Feeds,
+                  const TargetInfo &Target, RunSettings S);
 
 /// Reads `--input NAME=FILE.pb` values for the inputs of \p G, converting
 /// integer labels to the graph's integer type. A malformed value is a usage
