@@ -227,6 +227,15 @@ bool Graph::removeDeadCode() {
   return Changed;
 }
 
+void Graph::retype(Value *V, TensorType T) {
+  assert(!V->Producer && "retype of a node's result");
+  assert(V->Type.sameStorage(T) && "retype changes the storage");
+  if (V->Data)
+    // A fresh tensor: the old one may be shared with a copy of the graph.
+    V->Data = std::make_shared<Tensor>(V->Data->retyped(T));
+  V->Type = std::move(T);
+}
+
 void Graph::convertToConst(Value *V, Tensor Data) {
   assert(V->Kind == ValueKind::Result && "only results become constants");
   assert(Data.type() == V->Type && "constant of the wrong type");

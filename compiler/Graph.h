@@ -216,6 +216,11 @@ public:
   /// Turns a Result value into a Const holding \p Data, detaching it from its
   /// producer (used by constant folding; the producer is left to DCE).
   void convertToConst(Value *V, Tensor Data);
+  /// Gives graph input, param or const \p V type \p T, which must have the
+  /// same storage (element type and shape; see TensorType::sameStorage):
+  /// adds, changes or drops its quantization parameters, in its data too.
+  /// The caller keeps the graph consistent (the users' types).
+  void retype(Value *V, TensorType T);
   /// Reorders the node list (must be a permutation of nodes()).
   void setNodeOrder(const std::vector<Node *> &Order);
   /// Renames a value; the new name must be free.

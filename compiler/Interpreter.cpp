@@ -15,11 +15,14 @@ Status Interpreter::run(const std::map<std::string, Tensor> &Feeds) {
     if (It == Feeds.end())
       return Diag(fmt::format("no value given for graph input '{}' ({})",
                               In->name(), In->type().str()));
-    if (It->second.type() != In->type())
+    // A feed for a quantized input holds the integers; the input's type
+    // says what they mean.
+    const TensorType &Got = It->second.type();
+    if (!Got.sameStorage(In->type()) ||
+        (Got.isQuantized() && Got != In->type()))
       return Diag(fmt::format("graph input '{}' expects {}, got {}",
-                              In->name(), In->type().str(),
-                              It->second.type().str()));
-    Values[In] = It->second;
+                              In->name(), In->type().str(), Got.str()));
+    Values[In] = It->second.retyped(In->type());
   }
   for (const auto &[Name, T] : Feeds)
     if (!G.lookup(Name) || !G.lookup(Name)->isInput())

@@ -72,6 +72,11 @@ enum OpFlags : unsigned {
   /// whose last use is this node: its kernel reads element i of every input
   /// before it writes element i of the result (memory planning, Liveness).
   OpFlagInPlace = 1u << 3,
+  /// The type rule takes quantized operands (TensorType::Quant) and says
+  /// what they mean for the result; inferNodeTypes refuses a quantized
+  /// operand of any other op, so an op that knows nothing of quantization
+  /// never reads integers as if they were the real values.
+  OpFlagQuantAware = 1u << 4,
 };
 
 inline constexpr int Variadic = -1;

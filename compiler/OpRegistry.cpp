@@ -94,14 +94,20 @@ Expected<std::vector<TensorType>> inferNodeTypes(const Node &N) {
   Status S = checkOpSchema(N);
   if (!S)
     return S.takeError();
+  if (!(N.def().Flags & OpFlagQuantAware))
+    for (size_t I = 0; I < N.numInputs(); ++I)
+      if (N.input(I) && N.inType(I).isQuantized())
+        return opError(fmt::format(
+            "operand {} ('{}') is quantized ({}), which {} does not take; "
+            "dequantize it first",
+            I, N.input(I)->name(), N.inType(I).str(), N.opName()));
   Expected<std::vector<TensorType>> R = N.def().Infer(N);
   if (!R)
     return R;
   for (const TensorType &T : *R)
-    if (!T.isValid())
-      return opError(fmt::format("result type {} is invalid (negative dim or "
-                                 "larger than {} bytes)",
-                                 T.str(), MaxTensorBytes));
+    if (std::string Why = T.invalidReason(); !Why.empty())
+      return opError(fmt::format("result type {} is invalid: {}", T.str(),
+                                 Why));
   return R;
 }
 

@@ -20,6 +20,9 @@ namespace {
 /// Largest param or const the text format holds (keeps a hostile file from
 /// allocating terabytes).
 constexpr int64_t MaxTextDataBytes = int64_t(1) << 28;
+/// Largest quantization axis the text format reads (ranks are small; the
+/// type check then bounds it by the rank).
+constexpr int64_t MaxTextAxis = 64;
 
 bool isIdentChar(char C) {
   return (C >= 'a' && C <= 'z') || (C >= 'A' && C <= 'Z') ||
@@ -70,6 +73,8 @@ private:
   Expected<std::string> quoted();
   Expected<double> number(bool &IsFloat, int64_t &IntVal);
   Expected<TensorType> type();
+  /// The quantization parameters of a type, after its '<'.
+  Expected<QuantParams> quantParams();
   Expected<Tensor> data(const TensorType &T);
   Expected<AttrValue> attrValue();
   Expected<Value *> operand();
@@ -229,10 +234,69 @@ Expected<TensorType> Parser::type() {
       return S.takeError();
   }
   TensorType T(*DT, std::move(Dims));
-  if (!T.isValid())
-    return error(fmt::format("type {} has a negative dim or is too large",
-                             T.str()));
+  // The parameters follow the ']' directly (looking further would move the
+  // line of a diagnostic about this type to the next one).
+  if (Pos < Text.size() && Text[Pos] == '<') {
+    ++Pos;
+    Expected<QuantParams> Q = quantParams();
+    if (!Q)
+      return Q.takeError();
+    T.Quant = std::move(*Q);
+  }
+  if (std::string Why = T.invalidReason(); !Why.empty())
+    return error(fmt::format("type {} is invalid: {}", T.str(), Why));
   return T;
+}
+
+Expected<QuantParams> Parser::quantParams() {
+  QuantParams Q;
+  size_t Save = Pos;
+  int SaveLine = Line;
+  if (word() == "axis") {
+    bool IsFloat;
+    int64_t Axis = 0;
+    Expected<double> N = number(IsFloat, Axis);
+    if (!N)
+      return N.takeError();
+    if (IsFloat || Axis < 0 || Axis > MaxTextAxis)
+      return error("the quantization axis must be a dim index");
+    Q.Axis = int32_t(Axis);
+    if (Status S = expect(':', "after the quantization axis"); !S)
+      return S.takeError();
+  } else {
+    Pos = Save;
+    Line = SaveLine;
+  }
+  do {
+    // The scale is read as a float from its own characters: the printer
+    // writes the shortest form that reads back as the same float.
+    skipSpace();
+    size_t Start = Pos;
+    bool IsFloat;
+    int64_t IntVal = 0;
+    Expected<double> V = number(IsFloat, IntVal);
+    if (!V)
+      return V.takeError();
+    float Scale = 0;
+    std::string_view Tok = Text.substr(Start, Pos - Start);
+    const char *B = Tok.data() + (Tok[0] == '+' ? 1 : 0);
+    auto [P, EC] = std::from_chars(B, Tok.data() + Tok.size(), Scale);
+    if (EC != std::errc() || P != Tok.data() + Tok.size())
+      return error(fmt::format("bad scale '{}'", Tok));
+    if (Status S = expect(':', "between a scale and its zero point"); !S)
+      return S.takeError();
+    int64_t Zp = 0;
+    Expected<double> Z = number(IsFloat, Zp);
+    if (!Z)
+      return Z.takeError();
+    if (IsFloat || Zp < INT32_MIN || Zp > INT32_MAX)
+      return error("a zero point must be a 32-bit integer");
+    Q.Scale.push_back(Scale);
+    Q.ZeroPoint.push_back(int32_t(Zp));
+  } while (consume(','));
+  if (Status S = expect('>', "after the quantization parameters"); !S)
+    return S.takeError();
+  return Q;
 }
 
 Expected<Tensor> Parser::data(const TensorType &T) {

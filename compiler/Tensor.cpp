@@ -39,13 +39,59 @@ int64_t TensorType::numElements() const {
   return *N;
 }
 
-bool TensorType::isValid() const {
+bool isQuantizable(DType T) {
+  return T == DType::I8 || T == DType::U8 || T == DType::I32;
+}
+
+std::string TensorType::invalidReason() const {
   std::optional<int64_t> N = checkedNumElements(Dims);
-  return N && *N <= MaxTensorBytes / int64_t(dtypeSize(Elem));
+  if (!N || *N > MaxTensorBytes / int64_t(dtypeSize(Elem)))
+    return "a negative dim or a size over 1 TiB";
+  if (!Quant)
+    return {};
+  const QuantParams &Q = *Quant;
+  if (!isQuantizable(Elem))
+    return fmt::format("{} cannot be quantized (only i8, u8 and i32 can)",
+                       dtypeName(Elem));
+  if (Q.Axis < -1 || Q.Axis >= int64_t(Dims.size()))
+    return fmt::format("quantization axis {} is out of range for rank {}",
+                       Q.Axis, Dims.size());
+  size_t Want = Q.perAxis() ? size_t(Dims[size_t(Q.Axis)]) : 1;
+  if (Want == 0)
+    return fmt::format("quantization axis {} has no indices", Q.Axis);
+  if (Q.Scale.size() != Want || Q.ZeroPoint.size() != Want)
+    return fmt::format("{} scales and {} zero points where {} {} needed",
+                       Q.Scale.size(), Q.ZeroPoint.size(), Want,
+                       Want == 1 ? "is" : "are");
+  int64_t Lo = Elem == DType::U8 ? 0 : Elem == DType::I8 ? -128 : INT32_MIN;
+  int64_t Hi = Elem == DType::U8 ? 255 : Elem == DType::I8 ? 127 : INT32_MAX;
+  for (size_t I = 0; I < Want; ++I) {
+    float S = Q.Scale[I];
+    if (!(std::isfinite(S) && S > 0))
+      return fmt::format("scale {} is not a finite number > 0", S);
+    if (Q.ZeroPoint[I] < Lo || Q.ZeroPoint[I] > Hi)
+      return fmt::format("zero point {} is outside the range of {}",
+                         Q.ZeroPoint[I], dtypeName(Elem));
+  }
+  return {};
 }
 
 std::string TensorType::str() const {
-  return fmt::format("{}[{}]", dtypeName(Elem), fmt::join(Dims, ","));
+  std::string S =
+      fmt::format("{}[{}]", dtypeName(Elem), fmt::join(Dims, ","));
+  if (!Quant)
+    return S;
+  // Shortest round-trip forms: the parser reads back the same floats.
+  std::vector<std::string> Pairs;
+  for (size_t I = 0; I < Quant->size(); ++I)
+    Pairs.push_back(fmt::format("{}:{}", Quant->Scale[I],
+                                I < Quant->ZeroPoint.size()
+                                    ? Quant->ZeroPoint[I]
+                                    : 0));
+  if (Quant->perAxis())
+    return fmt::format("{}<axis {}: {}>", S, Quant->Axis,
+                       fmt::join(Pairs, ", "));
+  return fmt::format("{}<{}>", S, fmt::join(Pairs, ", "));
 }
 
 std::vector<int64_t> stridesOf(const Shape &S) {
@@ -99,6 +145,13 @@ std::vector<int64_t> Tensor::toInts() const {
   std::vector<int64_t> R(static_cast<size_t>(numElements()));
   for (size_t I = 0; I < R.size(); ++I)
     R[I] = getAsInt(int64_t(I));
+  return R;
+}
+
+Tensor Tensor::retyped(TensorType T) const {
+  assert(T.sameStorage(Type) && "retyped changes the storage");
+  Tensor R = *this;
+  R.Type = std::move(T);
   return R;
 }
 

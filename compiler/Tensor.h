@@ -1,7 +1,8 @@
 //===- Tensor.h - Tensor types and tensor data ------------------*- C++ -*-===//
 //
-// TensorType is the static type of every IR value: an element type and a
-// fully static shape. Tensor is a TensorType with its data, used for
+// TensorType is the static type of every IR value: an element type, a fully
+// static shape and, for quantized integer tensors, the quantization
+// parameters (QuantParams). Tensor is a TensorType with its data, used for
 // parameters, folded constants and by the reference interpreter.
 //
 //===----------------------------------------------------------------------===//
@@ -35,21 +36,65 @@ std::optional<int64_t> checkedNumElements(const Shape &S);
 /// "[1, 3, 224, 224]".
 std::string shapeStr(const Shape &S);
 
-/// Static type of a value: element type and shape.
+/// How the integers of a quantized tensor stand for real numbers (affine
+/// quantization, as ONNX's QuantizeLinear and TFLite define it):
+///
+///   real = Scale[c] * (q - ZeroPoint[c])
+///
+/// where c is the element's index along Axis (per-axis quantization, e.g.
+/// one scale per output channel of a weight), or 0 when Axis is -1 (one
+/// scale and zero point for the whole tensor). Scales are finite and > 0;
+/// zero points lie in the range of the element type.
+struct QuantParams {
+  int32_t Axis = -1;
+  std::vector<float> Scale;
+  std::vector<int32_t> ZeroPoint;
+
+  bool perAxis() const { return Axis >= 0; }
+  /// Number of (scale, zero point) pairs.
+  size_t size() const { return Scale.size(); }
+
+  friend bool operator==(const QuantParams &, const QuantParams &) = default;
+};
+
+/// Element types a tensor may be quantized in (i8, u8, i32: the last for
+/// biases and accumulators).
+bool isQuantizable(DType T);
+
+/// Static type of a value: element type, shape and, for a quantized tensor,
+/// its quantization parameters.
 struct TensorType {
   DType Elem = DType::F32;
   Shape Dims;
+  std::optional<QuantParams> Quant;
 
   TensorType() = default;
   TensorType(DType E, Shape D) : Elem(E), Dims(std::move(D)) {}
+  TensorType(DType E, Shape D, QuantParams Q)
+      : Elem(E), Dims(std::move(D)), Quant(std::move(Q)) {}
 
   size_t rank() const { return Dims.size(); }
   /// Number of elements; the type must be valid (see isValid).
   int64_t numElements() const;
   int64_t bytes() const { return numElements() * int64_t(dtypeSize(Elem)); }
-  /// All dims non-negative and the byte size within MaxTensorBytes.
-  bool isValid() const;
-  /// "f32[1,3,224,224]" (scalars: "f32[]").
+  /// All dims non-negative, the byte size within MaxTensorBytes and the
+  /// quantization parameters (if any) well formed (see invalidReason).
+  bool isValid() const { return invalidReason().empty(); }
+  /// Why the type is invalid ("" if it is valid): a negative dim, a size
+  /// over MaxTensorBytes, or quantization parameters that do not fit the
+  /// element type and shape.
+  std::string invalidReason() const;
+  bool isQuantized() const { return Quant.has_value(); }
+  /// The same element type and shape without quantization parameters: how
+  /// the tensor is stored.
+  TensorType storage() const { return TensorType(Elem, Dims); }
+  /// Same element type and shape (quantization parameters aside).
+  bool sameStorage(const TensorType &O) const {
+    return Elem == O.Elem && Dims == O.Dims;
+  }
+  /// "f32[1,3,224,224]" (scalars: "f32[]"); a quantized type adds its
+  /// parameters, "i8[1,16]<0.05:-3>" or, per axis,
+  /// "i8[2,3]<axis 0: 0.1:0, 0.2:0>".
   std::string str() const;
 
   friend bool operator==(const TensorType &, const TensorType &) = default;
@@ -97,6 +142,9 @@ public:
 
   /// Same data, different shape with the same element count.
   Tensor reshaped(Shape NewDims) const;
+  /// Same data under type \p T, which must have the same storage (element
+  /// type and shape): adds, changes or drops quantization parameters.
+  Tensor retyped(TensorType T) const;
 
   friend bool operator==(const Tensor &A, const Tensor &B) {
     return A.Type == B.Type && A.Storage == B.Storage;

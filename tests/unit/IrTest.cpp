@@ -172,7 +172,8 @@ TEST_CASE("parse errors name the line", "[ir][text]") {
       {"graph @g {\n  param %w : f32[2] = [1, 2, 3]\n}",
        "<input>:2: more than 2 values for f32[2]"},
       {"graph @g {\n  input %x : f32[-1]\n}",
-       "<input>:2: type f32[-1] has a negative dim or is too large"},
+       "<input>:2: type f32[-1] is invalid: a negative dim or a size over 1 "
+       "TiB"},
       {"graph @g {\n  param %w : f32[100000000000]\n}",
        "<input>:2: 'w' is 400000000000 bytes, more than the text format "
        "holds (268435456 bytes)"},

@@ -180,8 +180,8 @@ TEST_CASE("Expand broadcasts against the shape", "[ops][tensor]") {
              "shape [-1] has a negative dim");
   checkError(OpKind::Expand, {Col},
              attrs({{"shape", Ints{int64_t(1) << 40, 1, 1}}}),
-             "result type f32[1099511627776,2,1] is invalid (negative dim or "
-             "larger than 1099511627776 bytes)");
+             "result type f32[1099511627776,2,1] is invalid: a negative dim "
+             "or a size over 1 TiB");
 }
 
 TEST_CASE("Transpose permutes the dims", "[ops][tensor]") {
@@ -400,8 +400,8 @@ TEST_CASE("Pad rejects malformed pads and modes", "[ops][tensor]") {
              "pads [0, -9223372036854775808] has an entry of absurd size "
              "-9223372036854775808");
   checkError(OpKind::Pad, {X}, padAttrs({int64_t(1) << 40, int64_t(1) << 40}),
-             "result type f32[2199023255555] is invalid (negative dim or "
-             "larger than 1099511627776 bytes)");
+             "result type f32[2199023255555] is invalid: a negative dim or a "
+             "size over 1 TiB");
 }
 
 //===----------------------------------------------------------------------===//
