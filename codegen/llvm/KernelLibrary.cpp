@@ -29,6 +29,7 @@
 #include "mote_rt/norm.h"
 #include "mote_rt/optim.h"
 #include "mote_rt/pool.h"
+#include "mote_rt/quant.h"
 #include "mote_rt/reduce.h"
 #include "mote_rt/softmax.h"
 #include "mote_rt/tensor.h"

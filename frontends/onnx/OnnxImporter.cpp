@@ -86,8 +86,10 @@ public:
   }
 
   /// Data of ONNX input \p I, which must be a compile-time constant.
-  Expected<const Tensor *> constInput(const onnx::NodeProto &N, int I,
-                                      std::string_view What) {
+  /// \p Why says why it must be.
+  Expected<const Tensor *>
+  constInput(const onnx::NodeProto &N, int I, std::string_view What,
+             std::string_view Why = "mote needs static shapes") {
     Expected<Value *> V = input(N, I);
     if (!V)
       return V.takeError();
@@ -95,8 +97,8 @@ public:
       return static_cast<const Tensor *>(nullptr);
     if (!(*V)->hasData())
       return error(fmt::format("{} ('{}') must be a constant or an "
-                               "initializer; mote needs static shapes",
-                               What, (*V)->name()));
+                               "initializer; {}",
+                               What, (*V)->name(), Why));
     return (*V)->data();
   }
 
@@ -153,6 +155,10 @@ void ImportContext::fold(Node *N) {
     AllConst &= !In || isConstLike(In);
   // Shape only needs its input's static type.
   if (!(AllConst || N->op() == OpKind::Shape))
+    return;
+  // A dequantized initializer stays quantized in flash (folding would make
+  // an f32 constant of an int8 weight).
+  if (N->op() == OpKind::DequantizeLinear && N->input(0)->isParam())
     return;
   for (Value *O : N->outputs())
     if (O->type().numElements() > MaxFoldElements)
@@ -212,7 +218,8 @@ Status ImportContext::emit(const onnx::NodeProto &N, OpKind Op,
   for (int I = 0; I < NumOut; ++I) {
     Value *V = (*Nd)->output(size_t(I));
     auto It = OnnxTypes.find(N.output(I));
-    if (It != OnnxTypes.end() && It->second != V->type())
+    // ONNX types carry no quantization parameters: compare the storage.
+    if (It != OnnxTypes.end() && !It->second.sameStorage(V->type()))
       return error(fmt::format("output '{}': mote computes {} but ONNX shape "
                                "inference says {}",
                                N.output(I), V->type().str(),
@@ -685,6 +692,153 @@ Status importBatchNorm(ImportContext &C, const onnx::NodeProto &N) {
   return direct<OpKind::BatchNormalization, 5>(C, N);
 }
 
+/// The quantization parameters of an ONNX QuantizeLinear or
+/// DequantizeLinear node for its tensor of shape \p Dims: the scale (input
+/// 1) and the optional zero point (input 2) must be constants; a scalar (or
+/// one-element) scale quantizes the whole tensor, a 1-D one (opset 13) the
+/// indices of dim `axis` (default 1). \p ZeroPointType receives the zero
+/// point's element type, if there is one.
+Expected<QuantParams> onnxQuantParams(ImportContext &C,
+                                      const onnx::NodeProto &N,
+                                      const Shape &Dims,
+                                      std::optional<DType> &ZeroPointType) {
+  for (const onnx::AttributeProto &A : N.attribute())
+    if (A.name() != "axis")
+      return C.error(fmt::format("attribute '{}' is not supported",
+                                 A.name()));
+  constexpr std::string_view Why =
+      "mote compiles the quantization parameters into the code";
+  Expected<const Tensor *> Scale =
+      C.constInput(N, 1, "the scale operand", Why);
+  if (!Scale)
+    return Scale.takeError();
+  if (!*Scale)
+    return C.error("the scale operand is missing");
+  if ((*Scale)->dtype() != DType::F32)
+    return C.error(fmt::format("the scale operand is {}, not f32",
+                               (*Scale)->type().str()));
+  Expected<const Tensor *> Zp =
+      C.constInput(N, 2, "the zero point operand", Why);
+  if (!Zp)
+    return Zp.takeError();
+  const Tensor *Z = *Zp;
+  if (Z) {
+    if (!isQuantizable(Z->dtype()))
+      return C.error(fmt::format("the zero point operand is {}; mote reads "
+                                 "int8, uint8 and int32 zero points",
+                                 Z->type().str()));
+    if (Z->shape() != (*Scale)->shape())
+      return C.error(fmt::format("the zero point operand has shape {} but "
+                                 "the scale {}",
+                                 shapeStr(Z->shape()),
+                                 shapeStr((*Scale)->shape())));
+    ZeroPointType = Z->dtype();
+  }
+  const Tensor &S = **Scale;
+  QuantParams Q;
+  if (S.shape().size() > 1)
+    return C.error(fmt::format("the scale operand has shape {}; it must be a "
+                               "scalar or 1-D",
+                               shapeStr(S.shape())));
+  if (S.shape().size() == 1 && S.numElements() != 1) {
+    if (C.Opset < 13)
+      return C.error("a 1-D scale (per-axis quantization) needs opset 13");
+    const onnx::AttributeProto *A = findAttr(N, "axis");
+    int64_t Axis = A ? A->i() : 1;
+    std::optional<int64_t> Norm = normalizeAxis(Axis, int64_t(Dims.size()));
+    if (!Norm)
+      return C.error(fmt::format("axis {} is out of range for rank {}", Axis,
+                                 Dims.size()));
+    if (Dims[size_t(*Norm)] != S.numElements())
+      return C.error(fmt::format("{} scales for the {} indices of axis {}",
+                                 S.numElements(), Dims[size_t(*Norm)], Axis));
+    Q.Axis = int32_t(*Norm);
+  }
+  for (int64_t I = 0; I < S.numElements(); ++I) {
+    Q.Scale.push_back(S.data<float>()[size_t(I)]);
+    Q.ZeroPoint.push_back(Z ? int32_t(Z->getAsInt(I)) : 0);
+  }
+  return Q;
+}
+
+/// QuantizeLinear(x, scale[, zero_point]): the result is int8 or uint8 as
+/// the zero point is (uint8 without one).
+Status importQuantizeLinear(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  if (!*X)
+    return C.error("the input operand is missing");
+  std::optional<DType> ZpType;
+  Expected<QuantParams> Q =
+      onnxQuantParams(C, N, (*X)->type().Dims, ZpType);
+  if (!Q)
+    return Q.takeError();
+  DType To = ZpType.value_or(DType::U8);
+  if (To != DType::I8 && To != DType::U8)
+    return C.error(fmt::format("QuantizeLinear to {} is not supported (ONNX "
+                               "quantizes to int8 or uint8)",
+                               dtypeName(To)));
+  AttrMap A;
+  A.set("to", std::string(dtypeName(To)));
+  A.set("scale", Q->Scale);
+  A.set("zero_point",
+        std::vector<int64_t>(Q->ZeroPoint.begin(), Q->ZeroPoint.end()));
+  if (Q->perAxis())
+    A.set("axis", int64_t(Q->Axis));
+  return C.emit(N, OpKind::QuantizeLinear, {*X}, std::move(A));
+}
+
+/// DequantizeLinear(x, scale[, zero_point]). In mote the scale and zero
+/// point are part of x's type: a QuantizeLinear result already carries
+/// them; a graph input, initializer or constant that only this node reads
+/// so far takes them into its type (an int8 initializer stays int8, in
+/// flash); anything else is refused.
+Status importDequantizeLinear(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = C.input(N, 0);
+  if (!X)
+    return X.takeError();
+  if (!*X)
+    return C.error("the input operand is missing");
+  Value *V = *X;
+  const TensorType &XT = V->type();
+  if (!isQuantizable(XT.Elem))
+    return C.error(fmt::format("dequantizes int8, uint8 or int32 tensors, "
+                               "not {}",
+                               XT.str()));
+  std::optional<DType> ZpType;
+  Expected<QuantParams> Q = onnxQuantParams(C, N, XT.Dims, ZpType);
+  if (!Q)
+    return Q.takeError();
+  if (ZpType && *ZpType != XT.Elem)
+    return C.error(fmt::format("the zero point is {} but the input {}",
+                               dtypeName(*ZpType), XT.str()));
+  TensorType Want(XT.Elem, XT.Dims, std::move(*Q));
+  if (std::string Why = Want.invalidReason(); !Why.empty())
+    return C.error(fmt::format("'{}' cannot be read as {}: {}", V->name(),
+                               Want.str(), Why));
+  if (XT.isQuantized()) {
+    if (XT != Want)
+      return C.error(fmt::format("'{}' is {} but this node dequantizes it as "
+                                 "{}",
+                                 V->name(), XT.str(), Want.str()));
+  } else if (V->producer()) {
+    return C.error(fmt::format(
+        "'{}' is computed by '{}' ({}) as an unquantized {}; mote "
+        "dequantizes graph inputs, initializers, constants and "
+        "QuantizeLinear results",
+        V->name(), V->producer()->name(), V->producer()->opName(),
+        XT.str()));
+  } else if (!C.G.users(V).empty() || C.G.isOutput(V)) {
+    return C.error(fmt::format("'{}' is also read as a plain {} by other "
+                               "nodes; mote gives a tensor one type",
+                               V->name(), XT.str()));
+  } else {
+    C.G.retype(V, Want);
+  }
+  return C.emit(N, OpKind::DequantizeLinear, {V}, {});
+}
+
 // The table: (op_type, opset range) -> handler. Ordered by op type.
 const HandlerEntry HandlerTable[] = {
     {"Abs", 11, 17, direct<OpKind::Abs>},
@@ -697,6 +851,7 @@ const HandlerEntry HandlerTable[] = {
     {"Constant", 11, 17, importConstant},
     {"ConstantOfShape", 11, 17, importConstantOfShape},
     {"Conv", 11, 17, direct<OpKind::Conv>},
+    {"DequantizeLinear", 11, 17, importDequantizeLinear},
     {"Div", 11, 17, direct<OpKind::Div>},
     {"Dropout", 11, 17, importDropout},
     {"Erf", 11, 17, direct<OpKind::Erf>},
@@ -719,6 +874,7 @@ const HandlerEntry HandlerTable[] = {
     {"Neg", 11, 17, direct<OpKind::Neg>},
     {"Pad", 11, 17, importPad},
     {"Pow", 11, 17, direct<OpKind::Pow>},
+    {"QuantizeLinear", 11, 17, importQuantizeLinear},
     {"Reciprocal", 11, 17, direct<OpKind::Reciprocal>},
     {"ReduceMax", 11, 17, direct<OpKind::ReduceMax>},
     {"ReduceMean", 11, 17, direct<OpKind::ReduceMean>},

@@ -9,6 +9,7 @@
 
 #include "compiler/Interpreter.h"
 #include "compiler/Printer.h"
+#include "compiler/Quant.h"
 #include "frontends/onnx/OnnxImporter.h"
 
 #include <filesystem>
@@ -80,6 +81,20 @@ struct ModelBuilder {
       T->add_dims(D);
     for (int64_t V : Vals)
       T->add_int64_data(V);
+    return T;
+  }
+  /// An integer initializer (INT8, UINT8, INT32: ONNX keeps these in
+  /// int32_data).
+  onnx::TensorProto *initInts(const std::string &Name, int Type,
+                              std::vector<int64_t> Dims,
+                              std::vector<int32_t> Vals) {
+    auto *T = G->add_initializer();
+    T->set_name(Name);
+    T->set_data_type(Type);
+    for (int64_t D : Dims)
+      T->add_dims(D);
+    for (int32_t V : Vals)
+      T->add_int32_data(V);
     return T;
   }
   onnx::NodeProto *node(const std::string &Op, std::vector<std::string> Ins,
@@ -377,4 +392,137 @@ TEST_CASE("TensorProto files round-trip", "[onnx]") {
   fs::remove(P);
   auto Missing = readTensorFile((fs::temp_directory_path() / "nope.pb").string());
   REQUIRE_FALSE(Missing);
+}
+
+TEST_CASE("a QDQ conv imports with its weights quantized in flash",
+          "[onnx][quant]") {
+  ModelBuilder B;
+  B.input("x", {"1", "2", "2", "2"}).output("y");
+  B.init("sx", {}, {0.05f});
+  B.initInts("zx", onnx::TensorProto::INT8, {}, {3});
+  B.initInts("w", onnx::TensorProto::INT8, {2, 2, 1, 1}, {10, -20, 127, -128});
+  B.init("sw", {2}, {0.01f, 0.02f});
+  B.initInts("zw", onnx::TensorProto::INT8, {2}, {0, 0});
+  B.initInts("b", onnx::TensorProto::INT32, {2}, {100, -40});
+  B.init("sb", {2}, {0.0005f, 0.001f});
+  B.node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"}, "q");
+  B.node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"}, "dq");
+  for (auto *N : {B.node("DequantizeLinear", {"w", "sw", "zw"}, {"wd"}, "dqw"),
+                  B.node("DequantizeLinear", {"b", "sb"}, {"bd"}, "dqb")}) {
+    auto *A = N->add_attribute();
+    A->set_name("axis");
+    A->set_type(onnx::AttributeProto::INT);
+    A->set_i(0);
+  }
+  B.node("Conv", {"xd", "wd", "bd"}, {"y"}, "conv");
+  auto G = importBytes(B);
+  if (!G)
+    FAIL(G.error().str());
+  const Value *WV = (*G)->lookup("w");
+  REQUIRE(WV->isParam());
+  CHECK(WV->type().str() == "i8[2,2,1,1]<axis 0: 0.01:0, 0.02:0>");
+  CHECK((*G)->lookup("b")->type().str() ==
+        "i32[2]<axis 0: 0.0005:0, 0.001:0>");
+  CHECK((*G)->lookup("xq")->type().str() == "i8[1,2,2,2]<0.05:3>");
+  CHECK((*G)->lookupNode("dqw")->op() == OpKind::DequantizeLinear);
+
+  std::vector<float> X = {0.0f, 0.12f, -0.4f, 1.0f, 7.0f, -7.0f, 0.025f, 0.075f};
+  Expected<std::vector<Tensor>> Out =
+      interpret(**G, {{"x", f32({1, 2, 2, 2}, X)}});
+  REQUIRE(Out);
+  const float Wf[2][2] = {{10 * 0.01f, -20 * 0.01f}, {127 * 0.02f, -128 * 0.02f}};
+  const float Bf[2] = {100 * 0.0005f, -40 * 0.001f};
+  std::vector<float> Want;
+  for (int O = 0; O < 2; ++O)
+    for (int P = 0; P < 4; ++P) {
+      float Acc = Bf[O];
+      for (int C = 0; C < 2; ++C) {
+        int32_t Q = quantizeValue(X[size_t(C * 4 + P)], 0.05f, 3, -128, 127);
+        Acc += dequantizeValue(Q, 0.05f, 3) * Wf[O][C];
+      }
+      Want.push_back(Acc);
+    }
+  checkF32((*Out)[0], {1, 2, 2, 2}, Want, 1e-6f);
+}
+
+TEST_CASE("DequantizeLinear operands must take the node's parameters",
+          "[onnx][quant]") {
+  auto Import = [](ModelBuilder &B) {
+    auto G = importBytes(B);
+    REQUIRE_FALSE(G);
+    return G.error().str();
+  };
+  SECTION("a computed integer tensor") {
+    ModelBuilder B;
+    B.input("x", {"2"}, onnx::TensorProto::INT8).output("y");
+    B.init("s", {}, {0.5f});
+    B.node("Neg", {"x"}, {"n"}, "neg");
+    B.node("DequantizeLinear", {"n", "s"}, {"y"}, "dq");
+    CHECK(Import(B) ==
+          "m.onnx: node 'dq' (DequantizeLinear, opset 13): 'n' is computed "
+          "by 'neg' (Neg) as an unquantized i8[2]; mote dequantizes graph "
+          "inputs, initializers, constants and QuantizeLinear results");
+  }
+  SECTION("an input other nodes read as plain integers") {
+    ModelBuilder B;
+    B.input("x", {"2"}, onnx::TensorProto::UINT8).output("y").output("c");
+    B.init("s", {}, {0.5f});
+    auto *C = B.node("Cast", {"x"}, {"c"}, "cast");
+    auto *To = C->add_attribute();
+    To->set_name("to");
+    To->set_type(onnx::AttributeProto::INT);
+    To->set_i(onnx::TensorProto::FLOAT);
+    B.node("DequantizeLinear", {"x", "s"}, {"y"}, "dq");
+    CHECK(Import(B) == "m.onnx: node 'dq' (DequantizeLinear, opset 13): 'x' "
+                       "is also read as a plain u8[2] by other nodes; mote "
+                       "gives a tensor one type");
+  }
+  SECTION("an initializer dequantized two ways") {
+    ModelBuilder B;
+    B.output("a").output("b");
+    B.initInts("w", onnx::TensorProto::INT8, {2}, {1, 2});
+    B.init("s1", {}, {0.5f});
+    B.init("s2", {}, {0.25f});
+    B.node("DequantizeLinear", {"w", "s1"}, {"a"}, "dq1");
+    B.node("DequantizeLinear", {"w", "s2"}, {"b"}, "dq2");
+    CHECK(Import(B) == "m.onnx: node 'dq2' (DequantizeLinear, opset 13): "
+                       "'w' is i8[2]<0.5:0> but this node dequantizes it as "
+                       "i8[2]<0.25:0>");
+  }
+  SECTION("a scale that is not a constant") {
+    ModelBuilder B;
+    B.input("x", {"2"}, onnx::TensorProto::INT8).input("s", {}).output("y");
+    B.node("DequantizeLinear", {"x", "s"}, {"y"}, "dq");
+    CHECK(Import(B) == "m.onnx: node 'dq' (DequantizeLinear, opset 13): the "
+                       "scale operand ('s') must be a constant or an "
+                       "initializer; mote compiles the quantization "
+                       "parameters into the code");
+  }
+  SECTION("per-axis scales before opset 13") {
+    ModelBuilder B(11);
+    B.input("x", {"2"}).output("y");
+    B.init("s", {2}, {0.5f, 0.25f});
+    B.node("QuantizeLinear", {"x", "s"}, {"y"}, "q");
+    CHECK(Import(B) == "m.onnx: node 'q' (QuantizeLinear, opset 11): a 1-D "
+                       "scale (per-axis quantization) needs opset 13");
+  }
+  SECTION("quantizing to int32") {
+    ModelBuilder B;
+    B.input("x", {"2"}).output("y");
+    B.init("s", {}, {0.5f});
+    B.initInts("z", onnx::TensorProto::INT32, {}, {0});
+    B.node("QuantizeLinear", {"x", "s", "z"}, {"y"}, "q");
+    CHECK_THAT(Import(B),
+               Catch::Contains("QuantizeLinear to i32 is not supported (ONNX "
+                               "quantizes to int8 or uint8)"));
+  }
+  SECTION("a zero point out of range") {
+    ModelBuilder B;
+    B.input("x", {"2"}, onnx::TensorProto::INT8).output("y");
+    B.init("s", {}, {0.0f});
+    B.node("DequantizeLinear", {"x", "s"}, {"y"}, "dq");
+    CHECK(Import(B) == "m.onnx: node 'dq' (DequantizeLinear, opset 13): 'x' "
+                       "cannot be read as i8[2]<0:0>: scale 0 is not a "
+                       "finite number > 0");
+  }
 }

@@ -23,8 +23,8 @@ namespace {
 /// Converts an integer label tensor to the graph's integer type (PyTorch
 /// writes int64 class indices; the label input is int32).
 Expected<Tensor> adapt(const Value &In, Tensor T) {
-  if (T.type() == In.type())
-    return T;
+  if (T.type().sameStorage(In.type()) && !T.type().isQuantized())
+    return T.retyped(In.type()); // a quantized input's integers
   if (T.shape() == In.type().Dims && isInteger(T.dtype()) &&
       isInteger(In.type().Elem)) {
     Tensor R(In.type());

@@ -1,0 +1,88 @@
+//===- quant.h - Quantize and dequantize kernels ----------------*- C++ -*-===//
+//
+// The kernels of QuantizeLinear and DequantizeLinear
+// (compiler/ops/quant/Quantize.cpp), bit for bit the semantics
+// compiler/Quant.h states:
+//
+//   quantize_linear<T>   q = saturate(round_half_even(x / s) + z), T i8/u8;
+//                        NaN gives z, +-inf saturate
+//   dequantize_linear<T> x = float(q - z) * s, T i8/u8/i32
+//
+// The tensor is viewed as [Outer, Channels, Inner] with (s, z) =
+// (Scale[c], ZeroPoint[c]) for channel c (QuantP). Rounding is done without
+// libm: for |r| < 2^22, (r + 1.5 * 2^23) - 1.5 * 2^23 is r rounded to an
+// integer in the FPU's default mode, to nearest with ties to even (the sum
+// lies in [2^23, 2^24), where the float spacing is 1). Like math.h, this
+// must not be compiled with -ffast-math, which may fold the two additions
+// or turn x / s into x * (1 / s).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOTE_RT_QUANT_H
+#define MOTE_RT_QUANT_H
+
+#include "mote_rt/core.h"
+#include "mote_rt/math.h"
+
+namespace mote_rt {
+
+namespace quant_detail {
+
+/// R rounded to the nearest integer, ties to even; |R| <= 2^22.
+MOTE_RT_INLINE float roundHalfEven(float R) {
+  constexpr float Magic = 12582912.0f; // 1.5 * 2^23
+  return (R + Magic) - Magic;
+}
+
+/// x quantized with scale S and zero point Z into T (i8 or u8).
+template <class T> MOTE_RT_INLINE T quantize(float X, float S, int32_t Z) {
+  static_assert(sizeof(T) == 1, "quantize_linear writes i8 or u8");
+  float R = X / S;
+  // NaN (R != R) becomes 0; beyond +-2^22 the result saturates anyway.
+  constexpr float Bound = 4194304.0f; // 2^22
+  R = R != R ? 0.0f : R < -Bound ? -Bound : R > Bound ? Bound : R;
+  int32_t Q = int32_t(roundHalfEven(R)) + Z;
+  constexpr int32_t Lo = IntLimits<T>::Lowest, Hi = IntLimits<T>::Max;
+  return T(Q < Lo ? Lo : Q > Hi ? Hi : Q);
+}
+
+/// q dequantized with scale S and zero point Z; q - Z is exact (64-bit for
+/// i32 tensors).
+template <class T> MOTE_RT_INLINE float dequantize(T Q, float S, int32_t Z) {
+  if constexpr (sizeof(T) < 4)
+    return float(int32_t(Q) - Z) * S;
+  else
+    return float(int64_t(Q) - int64_t(Z)) * S;
+}
+
+} // namespace quant_detail
+
+/// Y = X quantized into T, per channel of [Outer, Channels, Inner].
+template <class T>
+MOTE_RT_KERNEL void quantize_linear(const QuantP &P, const float *X, T *Y) {
+  for (int32_t O = 0; O < P.Outer; ++O)
+    for (int32_t C = 0; C < P.Channels; ++C) {
+      const float S = P.Scale[C];
+      const int32_t Z = P.ZeroPoint[C];
+      const int32_t Base = (O * P.Channels + C) * P.Inner;
+      for (int32_t I = 0; I < P.Inner; ++I)
+        Y[Base + I] = quant_detail::quantize<T>(X[Base + I], S, Z);
+    }
+}
+
+/// Y = X dequantized to float, per channel of [Outer, Channels, Inner].
+template <class T>
+MOTE_RT_KERNEL void dequantize_linear(const QuantP &P, const T *X, float *Y) {
+  for (int32_t O = 0; O < P.Outer; ++O)
+    for (int32_t C = 0; C < P.Channels; ++C) {
+      const float S = P.Scale[C];
+      const int32_t Z = P.ZeroPoint[C];
+      const int32_t Base = (O * P.Channels + C) * P.Inner;
+      for (int32_t I = 0; I < P.Inner; ++I)
+        Y[Base + I] = quant_detail::dequantize(X[Base + I], S, Z);
+    }
+}
+
+} // namespace mote_rt
+
+#endif // MOTE_RT_QUANT_H

@@ -1,0 +1,386 @@
+//===- QuantTest.cpp - Quantized types, QuantizeLinear, DequantizeLinear --===//
+//
+// The quantized tensor types of the IR (printing, parsing, validity), the
+// semantics compiler/Quant.h states (rounding half to even, saturation,
+// NaN and infinities), the two border ops' type rules and values, the
+// refusal of quantized operands by ops that know nothing of quantization,
+// and the kernels of runtime-stub/mote_rt/quant.h bit for bit against the
+// interpreter.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelTestUtil.h"
+
+#include "compiler/Parser.h"
+#include "compiler/Printer.h"
+#include "compiler/Quant.h"
+#include "mote_rt/quant.h"
+
+#include <bit>
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+#include <random>
+
+using namespace mote;
+using namespace mote::test;
+
+namespace {
+
+using Ints = std::vector<int64_t>;
+using Floats = std::vector<float>;
+
+QuantParams perTensor(float S, int32_t Z) { return {-1, {S}, {Z}}; }
+
+/// A quantized tensor of type \p T holding \p V.
+Tensor quantized(TensorType T, std::vector<double> V) {
+  Tensor R(T);
+  REQUIRE(int64_t(V.size()) == R.numElements());
+  for (size_t I = 0; I < V.size(); ++I)
+    R.setFromDouble(int64_t(I), V[I]);
+  return R;
+}
+
+std::string errorOf(OpKind Op, std::vector<std::optional<Tensor>> In,
+                    AttrMap A) {
+  OpRun R = runOp(Op, std::move(In), std::move(A));
+  REQUIRE(R.Error);
+  return R.Error->Message;
+}
+
+AttrMap quantizeAttrs(const char *To, Floats Scale, Ints Zp) {
+  return attrs({{"to", std::string(To)},
+                {"scale", std::move(Scale)},
+                {"zero_point", std::move(Zp)}});
+}
+
+constexpr float Inf = std::numeric_limits<float>::infinity();
+constexpr float NaN = std::numeric_limits<float>::quiet_NaN();
+
+} // namespace
+
+TEST_CASE("quantized types print their parameters and check them",
+          "[quant][ir]") {
+  CHECK(TensorType(DType::I8, {2, 3}, perTensor(0.05f, -3)).str() ==
+        "i8[2,3]<0.05:-3>");
+  CHECK(TensorType(DType::U8, {2, 3}, {0, {0.1f, 0.25f}, {0, 128}}).str() ==
+        "u8[2,3]<axis 0: 0.1:0, 0.25:128>");
+  CHECK(TensorType(DType::I8, {2, 3}).str() == "i8[2,3]");
+
+  TensorType Ok(DType::I8, {2, 3}, {1, {1, 2, 3}, {0, -128, 127}});
+  CHECK(Ok.isValid());
+  CHECK(Ok.isQuantized());
+  CHECK(Ok.storage() == TensorType(DType::I8, {2, 3}));
+  CHECK(Ok.sameStorage(TensorType(DType::I8, {2, 3})));
+  CHECK_FALSE(Ok.sameStorage(TensorType(DType::U8, {2, 3})));
+  CHECK(Ok != Ok.storage());
+
+  struct Bad {
+    TensorType T;
+    std::string Why;
+  };
+  const Bad Cases[] = {
+      {TensorType(DType::F32, {2}, perTensor(1, 0)),
+       "f32 cannot be quantized (only i8, u8 and i32 can)"},
+      {TensorType(DType::I8, {2}, {1, {1}, {0}}),
+       "quantization axis 1 is out of range for rank 1"},
+      {TensorType(DType::I8, {2, 3}, {1, {1, 2}, {0, 0}}),
+       "2 scales and 2 zero points where 3 are needed"},
+      {TensorType(DType::I8, {2, 0}, {1, {}, {}}),
+       "quantization axis 1 has no indices"},
+      {TensorType(DType::I8, {2}, {-1, {1}, {}}),
+       "1 scales and 0 zero points where 1 is needed"},
+      {TensorType(DType::I8, {2}, perTensor(0, 0)),
+       "scale 0 is not a finite number > 0"},
+      {TensorType(DType::I8, {2}, perTensor(-1, 0)),
+       "scale -1 is not a finite number > 0"},
+      {TensorType(DType::I8, {2}, perTensor(Inf, 0)),
+       "scale inf is not a finite number > 0"},
+      {TensorType(DType::I8, {2}, perTensor(NaN, 0)),
+       "scale nan is not a finite number > 0"},
+      {TensorType(DType::I8, {2}, perTensor(1, 128)),
+       "zero point 128 is outside the range of i8"},
+      {TensorType(DType::U8, {2}, perTensor(1, -1)),
+       "zero point -1 is outside the range of u8"},
+  };
+  for (const Bad &B : Cases) {
+    INFO(B.T.str());
+    CHECK_FALSE(B.T.isValid());
+    CHECK(B.T.invalidReason() == B.Why);
+  }
+  // i32 (biases, accumulators) takes any 32-bit zero point.
+  CHECK(TensorType(DType::I32, {2}, perTensor(1e-6f, INT32_MIN)).isValid());
+}
+
+TEST_CASE("quantized types parse back to the same floats", "[quant][ir]") {
+  std::mt19937 Gen(7);
+  std::uniform_real_distribution<double> Exp(-30, 10);
+  for (int K = 0; K < 200; ++K) {
+    float S = float(std::pow(10.0, Exp(Gen)));
+    TensorType T(DType::I8, {1, 2, 2},
+                 {1, {S, std::nextafter(S, Inf)}, {-128, 127}});
+    std::string Text = fmt::format("graph @g {{\n  input %x : {}\n  %y = "
+                                   "DequantizeLinear \"dq\"(%x) : f32[1,2,2]"
+                                   "\n  output %y\n}}\n",
+                                   T.str());
+    Expected<std::unique_ptr<Graph>> G = parseGraph(Text);
+    REQUIRE(G);
+    const TensorType &Back = (*G)->inputs()[0]->type();
+    REQUIRE(Back.Quant);
+    CHECK(std::bit_cast<uint32_t>(Back.Quant->Scale[0]) ==
+          std::bit_cast<uint32_t>(S));
+    CHECK(Back == T);
+    CHECK(printGraph(**G) == Text);
+  }
+
+  struct BadText {
+    const char *Type;
+    const char *Error;
+  };
+  const BadText Cases[] = {
+      {"i8[2]<0.5>", "expected ':' between a scale and its zero point"},
+      {"i8[2]<0.5:1", "expected '>' after the quantization parameters"},
+      {"i8[2]<0.5:1.5>", "a zero point must be a 32-bit integer"},
+      {"i8[2]<axis -1: 0.5:1>", "the quantization axis must be a dim index"},
+      {"i8[2]<axis 0 0.5:1>", "expected ':' after the quantization axis"},
+      {"f32[2]<0.5:0>",
+       "type f32[2]<0.5:0> is invalid: f32 cannot be quantized (only i8, u8 "
+       "and i32 can)"},
+      {"i8[2]<axis 0: 0.5:0>",
+       "type i8[2]<axis 0: 0.5:0> is invalid: 1 scales and 1 zero points "
+       "where 2 are needed"},
+      {"u8[2]<0.5:256>",
+       "type u8[2]<0.5:256> is invalid: zero point 256 is outside the range "
+       "of u8"},
+  };
+  for (const BadText &C : Cases) {
+    INFO(C.Type);
+    Expected<std::unique_ptr<Graph>> G =
+        parseGraph(fmt::format("graph @g {{\n  input %x : {}\n}}", C.Type));
+    REQUIRE_FALSE(G);
+    CHECK(G.error().Message == C.Error);
+  }
+}
+
+TEST_CASE("quantizing rounds half to even, saturates and maps NaN to the "
+          "zero point",
+          "[quant]") {
+  auto Q8 = [](float X, float S, int32_t Z) {
+    return quantizeValue(X, S, Z, -128, 127);
+  };
+  CHECK(Q8(1, 2, 0) == 0);   // 0.5
+  CHECK(Q8(3, 2, 0) == 2);   // 1.5
+  CHECK(Q8(5, 2, 0) == 2);   // 2.5
+  CHECK(Q8(-1, 2, 0) == 0);  // -0.5
+  CHECK(Q8(-3, 2, 0) == -2); // -1.5
+  CHECK(Q8(-5, 2, 0) == -2); // -2.5
+  CHECK(Q8(std::nextafter(1.0f, 2.0f), 2, 0) == 1);
+  CHECK(Q8(0.49999997f, 1, 0) == 0);
+  CHECK(Q8(-0.0f, 1, 5) == 5);
+  CHECK(Q8(1000, 2, 0) == 127);
+  CHECK(Q8(-1000, 2, 0) == -128);
+  CHECK(Q8(126.6f, 1, 1) == 127);
+  CHECK(Q8(Inf, 1, 0) == 127);
+  CHECK(Q8(-Inf, 1, 0) == -128);
+  CHECK(Q8(NaN, 1, -7) == -7);
+  CHECK(Q8(1e-45f, 1e-45f, 0) == 1); // subnormals divide exactly
+  // The division is float32: 0.3f / 0.1f is 3.0000002f in float (rounds to
+  // 3), 2.9999999999999996 in double; both give 3, but 0.25f / 0.1f is
+  // 2.5f in float (ties to 2) and 2.4999999627... in double.
+  CHECK(Q8(0.25f, 0.1f, 0) == 2);
+  CHECK(quantizeValue(1000, 2, 128, 0, 255) == 255);
+  CHECK(quantizeValue(-254, 2, 128, 0, 255) == 1);
+  CHECK(quantizeValue(3e9f, 1, 0, INT32_MIN, INT32_MAX) == INT32_MAX);
+  CHECK(quantizeValue(1e9f, 1, 0, INT32_MIN, INT32_MAX) == 1000000000);
+
+  CHECK(dequantizeValue(0, 2, 128) == -256.0f);
+  CHECK(dequantizeValue(255, 2, 128) == 254.0f);
+  CHECK(dequantizeValue(INT32_MIN, 1, INT32_MAX) == -4294967295.0f);
+  CHECK(dequantizeValue(-128, 0.1f, 127) == float(-255) * 0.1f);
+}
+
+TEST_CASE("QuantizeLinear quantizes per tensor and per axis", "[quant][ops]") {
+  Tensor X = f32({6}, {0, 2, 3, 1000, -254, -1000});
+  OpRun R = runOp(OpKind::QuantizeLinear, {X}, quantizeAttrs("u8", {2}, {128}));
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Types[0] == TensorType(DType::U8, {6}, perTensor(2, 128)));
+  CHECK(R.Results[0].toInts() == Ints{128, 129, 130, 255, 1, 0});
+
+  // ONNX's test_quantizelinear_axis: [1, 3, 3, 2] along axis 1.
+  Tensor XA = f32({1, 3, 3, 2}, {-162, 10, -100, 232, -20, -50, -76, 0, 0, 252,
+                                 32, -44, 245, -485, -960, -270, -375, -470});
+  AttrMap A = quantizeAttrs("u8", {2, 4, 5}, {84, 24, 196});
+  A.set("axis", int64_t(-3));
+  R = runOp(OpKind::QuantizeLinear, {XA}, A);
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Types[0] ==
+        TensorType(DType::U8, {1, 3, 3, 2}, {1, {2, 4, 5}, {84, 24, 196}}));
+  CHECK(R.Results[0].toInts() == Ints{3, 89, 34, 200, 74, 59, 5, 24, 24, 87, 32,
+                                      13, 245, 99, 4, 142, 121, 102});
+
+  R = runOp(OpKind::QuantizeLinear, {f32({2}, {-1.5f, 1.5f})},
+            quantizeAttrs("i8", {1}, {-128}));
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Results[0].toInts() == Ints{-128, -126});
+
+  CHECK(errorOf(OpKind::QuantizeLinear, {X}, quantizeAttrs("i32", {2}, {0})) ==
+        "to must be \"i8\" or \"u8\", got \"i32\"");
+  CHECK(errorOf(OpKind::QuantizeLinear, {X}, quantizeAttrs("u8", {2}, {256})) ==
+        "zero point 256 is outside the range of u8");
+  CHECK(errorOf(OpKind::QuantizeLinear, {X}, quantizeAttrs("u8", {0}, {0})) ==
+        "scale 0 is not a finite number > 0");
+  CHECK(
+      errorOf(OpKind::QuantizeLinear, {X}, quantizeAttrs("u8", {1, 2}, {0})) ==
+      "2 scales but 1 zero points");
+  CHECK(errorOf(OpKind::QuantizeLinear, {XA},
+                quantizeAttrs("u8", {1, 2, 3}, {0, 0, 0})) ==
+        "3 scales without an axis (one scale quantizes the whole tensor; "
+        "several need `axis`)");
+  A.set("axis", int64_t(3));
+  CHECK(errorOf(OpKind::QuantizeLinear, {XA}, A) ==
+        "3 scales for the 2 indices of axis 3");
+  A.set("axis", int64_t(4));
+  CHECK(errorOf(OpKind::QuantizeLinear, {XA}, A) ==
+        "axis 4 is out of range for rank 4");
+  CHECK(errorOf(OpKind::QuantizeLinear, {i32({2}, {1, 2})},
+                quantizeAttrs("u8", {2}, {0})) ==
+        "quantizes f32 tensors, not i32[2]");
+}
+
+TEST_CASE("DequantizeLinear reads the parameters of its operand's type",
+          "[quant][ops]") {
+  TensorType T(DType::U8, {4}, perTensor(2, 128));
+  OpRun R =
+      runOp(OpKind::DequantizeLinear, {quantized(T, {0, 3, 128, 255})}, {});
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Types[0] == TensorType(DType::F32, {4}));
+  checkF32(R.Results[0], {4}, {-256, -250, 0, 254}, 0);
+
+  TensorType PerAxis(DType::I8, {2, 2}, {1, {0.5f, 0.25f}, {-1, 3}});
+  R = runOp(OpKind::DequantizeLinear, {quantized(PerAxis, {-128, 127, 0, 3})},
+            {});
+  REQUIRE_FALSE(R.Error);
+  checkF32(R.Results[0], {2, 2}, {-63.5f, 31, 0.5f, 0}, 0);
+
+  TensorType Bias(DType::I32, {2}, perTensor(1e-3f, 0));
+  R = runOp(OpKind::DequantizeLinear,
+            {quantized(Bias, {double(INT32_MAX), -1500})}, {});
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Results[0].data<float>()[0] == float(INT32_MAX) * 1e-3f);
+  CHECK(R.Results[0].data<float>()[1] == -1500.0f * 1e-3f);
+
+  CHECK(errorOf(OpKind::DequantizeLinear, {i32({2}, {1, 2})}, {}) ==
+        "operand i32[2] has no quantization parameters; DequantizeLinear "
+        "reads its scale and zero point from the operand's type");
+}
+
+TEST_CASE("ops that know nothing of quantization refuse quantized operands",
+          "[quant][ops]") {
+  TensorType T(DType::I8, {2}, perTensor(0.5f, 0));
+  Tensor Q = quantized(T, {1, 2});
+  CHECK(errorOf(OpKind::Add, {Q, Q}, {}) ==
+        "operand 0 ('in0') is quantized (i8[2]<0.5:0>), which Add does not "
+        "take; dequantize it first");
+  CHECK(errorOf(OpKind::Cast, {Q}, attrs({{"to", std::string("f32")}})) ==
+        "operand 0 ('in0') is quantized (i8[2]<0.5:0>), which Cast does not "
+        "take; dequantize it first");
+  // The same integers without parameters are plain integers.
+  CHECK_FALSE(
+      runOp(OpKind::Add, {Q.retyped(T.storage()), Q.retyped(T.storage())}, {})
+          .Error);
+}
+
+namespace {
+
+/// Floats that probe every branch of quantize: ties, values next to ties,
+/// signed zeros, subnormals, saturation, infinities and NaN.
+std::vector<float> edgeValues() {
+  std::vector<float> V = {
+      0.0f, -0.0f, 1e-45f, -1e-45f,    1e-38f,      Inf,        -Inf, NaN,
+      -NaN, 3e38f, -3e38f, 4194304.0f, -4194304.0f, 8388608.5f, 1e7f, -1e7f};
+  for (int K = -700; K <= 700; ++K) {
+    float X = float(K) * 0.125f; // every tie of scale 0.25 and 0.5
+    V.push_back(X);
+    V.push_back(std::nextafter(X, Inf));
+    V.push_back(std::nextafter(X, -Inf));
+  }
+  return V;
+}
+
+template <class T> void checkQuantizeKernel(const Tensor &X, const AttrMap &A) {
+  LoweredOp L = lowerOp(OpKind::QuantizeLinear, {X}, A);
+  REQUIRE_FALSE(L.LowerError);
+  CHECK(L.Call.Kernel == "quantize_linear");
+  auto P = paramsAs<mote_rt::QuantP>(L.Call);
+  std::vector<T> Y(L.outElems(0));
+  mote_rt::quantize_linear<T>(P, L.in<float>(0), Y.data());
+  checkSame(L.Run.Results[0], Y);
+}
+
+template <class T> void checkDequantizeKernel(const Tensor &Q) {
+  LoweredOp L = lowerOp(OpKind::DequantizeLinear, {Q});
+  REQUIRE_FALSE(L.LowerError);
+  auto P = paramsAs<mote_rt::QuantP>(L.Call);
+  std::vector<float> Y(L.outElems(0));
+  mote_rt::dequantize_linear<T>(P, L.in<T>(0), Y.data());
+  auto W = L.Run.Results[0].data<float>();
+  for (size_t I = 0; I < Y.size(); ++I) {
+    INFO("element " << I);
+    CHECK(std::bit_cast<uint32_t>(Y[I]) == std::bit_cast<uint32_t>(W[I]));
+  }
+}
+
+} // namespace
+
+TEST_CASE("quantize_linear matches the interpreter bit for bit",
+          "[quant][kernel]") {
+  std::vector<float> V = edgeValues();
+  Tensor X = f32({int64_t(V.size())}, V);
+  for (float S : {0.25f, 0.5f, 0.1f, 1.0f, 3.7e-5f, 1e-45f, 3e38f}) {
+    INFO("scale " << S);
+    checkQuantizeKernel<int8_t>(X, quantizeAttrs("i8", {S}, {0}));
+    checkQuantizeKernel<int8_t>(X, quantizeAttrs("i8", {S}, {-128}));
+    checkQuantizeKernel<int8_t>(X, quantizeAttrs("i8", {S}, {127}));
+    checkQuantizeKernel<uint8_t>(X, quantizeAttrs("u8", {S}, {0}));
+    checkQuantizeKernel<uint8_t>(X, quantizeAttrs("u8", {S}, {131}));
+  }
+  // Per axis, odd extents on every side of the axis.
+  Tensor XA = randomF32({3, 5, 7}, 11, -40, 40);
+  AttrMap A = quantizeAttrs("i8", {0.1f, 0.25f, 0.3f, 0.5f, 1.0f},
+                            {-3, 0, 5, 127, -128});
+  A.set("axis", int64_t(1));
+  checkQuantizeKernel<int8_t>(XA, A);
+  A = quantizeAttrs("u8", {0.1f, 0.2f, 0.3f}, {0, 128, 255});
+  A.set("axis", int64_t(0));
+  checkQuantizeKernel<uint8_t>(XA, A);
+  A = quantizeAttrs("u8", Floats(7, 0.15f), Ints{1, 2, 3, 4, 5, 6, 7});
+  A.set("axis", int64_t(-1));
+  checkQuantizeKernel<uint8_t>(XA, A);
+}
+
+TEST_CASE("dequantize_linear matches the interpreter bit for bit",
+          "[quant][kernel]") {
+  std::vector<double> All8, AllU8;
+  for (int K = -128; K <= 127; ++K)
+    All8.push_back(K);
+  for (int K = 0; K <= 255; ++K)
+    AllU8.push_back(K);
+  for (float S : {0.1f, 0.0039215689f, 1e-45f, 3e38f}) {
+    INFO("scale " << S);
+    for (int32_t Z : {-128, 0, 127})
+      checkDequantizeKernel<int8_t>(
+          quantized(TensorType(DType::I8, {256}, perTensor(S, Z)), All8));
+    for (int32_t Z : {0, 128, 255})
+      checkDequantizeKernel<uint8_t>(
+          quantized(TensorType(DType::U8, {256}, perTensor(S, Z)), AllU8));
+  }
+  std::vector<double> I32s = {double(INT32_MIN), -16777217,        -1, 0, 1,
+                              16777217,          double(INT32_MAX)};
+  for (int32_t Z : {INT32_MIN, 0, 7, INT32_MAX})
+    checkDequantizeKernel<int32_t>(quantized(
+        TensorType(DType::I32, {int64_t(I32s.size())}, perTensor(1e-4f, Z)),
+        I32s));
+  checkDequantizeKernel<int8_t>(quantized(
+      TensorType(DType::I8, {2, 3, 1}, {1, {0.5f, 0.1f, 2}, {1, 0, -1}}),
+      {-128, -1, 0, 1, 2, 127}));
+}
