@@ -2,6 +2,7 @@
 
 #include "driver/HtmlReport.h"
 #include "compiler/Graph.h"
+#include "driver/Report.h"
 #include "memory/Layout.h"
 
 #include <algorithm>
@@ -64,10 +65,11 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
     const Node *P = B.V->producer();
     Svg += fmt::format(
         "<rect class=\"buf\" x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" "
-        "height=\"{:.2f}\" fill=\"{}\"><title>{} ({}) {} bytes at offset {}, "
-        "steps {}-{}{}</title></rect>\n",
+        "height=\"{:.2f}\" fill=\"{}\"><title>{} ({}) {}, {} bytes at offset "
+        "{}, steps {}-{}{}</title></rect>\n",
         X, Y, Wd, Hd, colorOf(B.Kind), escape(B.V->name()),
-        bufferKindName(B.Kind), B.Bytes, B.Offset, B.First, B.Last,
+        bufferKindName(B.Kind), escape(briefType(B.V->type())), B.Bytes,
+        B.Offset, B.First, B.Last,
         P ? ", from " + escape(P->name()) : std::string());
   }
   double PX = Left + (Peak + 0.5) * XS;
@@ -97,10 +99,11 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
   std::string Rows;
   std::vector<const BufferInfo *> At = buffersLiveAt(L, Peak);
   for (size_t I = 0; I < At.size() && I < 10; ++I)
-    Rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}-{}</td>"
-                        "</tr>\n",
+    Rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                        "<td>{}-{}</td></tr>\n",
                         escape(At[I]->V->name()), bufferKindName(At[I]->Kind),
-                        At[I]->Bytes, At[I]->First, At[I]->Last);
+                        escape(briefType(At[I]->V->type())), At[I]->Bytes,
+                        At[I]->First, At[I]->Last);
   return fmt::format(
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
       "<title>mote memory report: {0}</title>\n<style>\n"
@@ -116,7 +119,8 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
       "bytes; {6} schedule steps. x: schedule step, y: arena address; hover "
       "a rectangle for its tensor.</p>\n<p class=\"legend\">{7}</p>\n{8}"
       "<h2>largest buffers live at the peak (step {9})</h2>\n<table><tr>"
-      "<th>tensor</th><th>kind</th><th>bytes</th><th>steps</th></tr>\n{10}"
+      "<th>tensor</th><th>kind</th><th>type</th><th>bytes</th><th>steps</th>"
+      "</tr>\n{10}"
       "</table>\n</body></html>\n",
       escape(Title), L.Plan.ArenaBytes, L.Plan.LowerBoundBytes, Eff,
       escape(L.Plan.Strategy), L.FlashBytes, L.NumSteps, Legend, Svg, Peak,

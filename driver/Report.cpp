@@ -8,6 +8,7 @@
 #include "driver/HtmlReport.h"
 #include "passes/TrainUtil.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -42,6 +43,20 @@ Diag ramBudgetError(const Graph &G, const MemoryLayout &L, int64_t Budget) {
   return D;
 }
 
+std::string briefType(const TensorType &T) {
+  if (!T.Quant || !T.Quant->perAxis())
+    return T.str();
+  const QuantParams &Q = *T.Quant;
+  auto [SLo, SHi] = std::minmax_element(Q.Scale.begin(), Q.Scale.end());
+  auto [ZLo, ZHi] = std::minmax_element(Q.ZeroPoint.begin(), Q.ZeroPoint.end());
+  std::string Zp = *ZLo == *ZHi ? fmt::format("{}", *ZLo)
+                                 : fmt::format("{}..{}", *ZLo, *ZHi);
+  std::string Sc = *SLo == *SHi ? fmt::format("{}", *SLo)
+                                 : fmt::format("{:.3g}..{:.3g}", *SLo, *SHi);
+  return fmt::format("{}<axis {}: {} scales {}, zero points {}>",
+                     T.storage().str(), Q.Axis, Q.size(), Sc, Zp);
+}
+
 std::string reportJson(const CompiledModel &M) {
   const Graph &G = *M.G;
   const MemoryLayout &L = *M.Layout;
@@ -59,6 +74,8 @@ std::string reportJson(const CompiledModel &M) {
     W.beginObject();
     W.field("name", B.V->name());
     W.field("kind", bufferKindName(B.Kind));
+    W.field("dtype", dtypeName(B.V->type().Elem));
+    W.field("type", B.V->type().str());
     W.field("region", B.InArena ? "arena" : "flash");
     W.field("bytes", B.Bytes);
     W.key("offset");

@@ -22,6 +22,7 @@ namespace mote {
 class Graph;
 struct CompiledModel;
 struct MemoryLayout;
+struct TensorType;
 
 /// report.json of \p M (compiled to Stage::Layout at least).
 std::string reportJson(const CompiledModel &M);
@@ -32,6 +33,12 @@ std::string reportHtml(const CompiledModel &M);
 /// The error for an arena over \p Budget bytes: the peak step and the
 /// largest buffers live there, with their producer and why they are alive.
 Diag ramBudgetError(const Graph &G, const MemoryLayout &L, int64_t Budget);
+
+/// A type as tools print it: in full (TensorType::str), except that a
+/// per-axis quantization shows its axis, scale count and ranges instead of
+/// every pair: "i8[96,16,1,1]<axis 0: 96 scales 0.0012..0.031, zero points
+/// 0>".
+std::string briefType(const TensorType &T);
 
 /// Node counts by phase and bytes of forward values the backward reads.
 struct TrainingStats {

@@ -1,9 +1,10 @@
 //===- Inspect.cpp - motec inspect ----------------------------------------===//
 //
 // Imports a model and prints what mote sees: inputs and outputs, every node
-// with its result types and MACs, parameter counts and bytes, and the total
-// MACs. An unsupported op anywhere makes the import fail with all of them
-// listed.
+// with its result types and MACs, parameter counts and bytes (with
+// --params, every parameter and constant with its type), and the total
+// MACs. Quantized types show their scales and zero points. An unsupported
+// op anywhere makes the import fail with all of them listed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +24,8 @@ namespace {
 
 const OptionSpec InspectOwnOptions[] = {
     {"format", "text|json", false, "output format (default text)"},
+    {"params", "", false,
+     "list every parameter and constant with its type and bytes"},
     {"print-ir", "", false, "print the graph in mote's textual IR instead"},
 };
 std::span<const OptionSpec> inspectOptions() {
@@ -55,7 +58,15 @@ std::string typesOf(const Node &N) {
   return S;
 }
 
-void printText(const Graph &G, const std::string &Path, bool Training) {
+/// "param", "param, trainable", "const".
+std::string kindOf(const Value *V) {
+  if (!V->isParam())
+    return "const";
+  return V->isTrainable() ? "param, trainable" : "param";
+}
+
+void printText(const Graph &G, const std::string &Path, bool Training,
+               bool ListParams) {
   ParamStats Params, Consts;
   for (const Value *V : G.params())
     addTo(V->isParam() ? Params : Consts, V);
@@ -74,6 +85,10 @@ void printText(const Graph &G, const std::string &Path, bool Training) {
              grouped(Params.Elements), grouped(Params.Bytes));
   fmt::print("constants: {} tensors, {} bytes\n", Consts.Tensors,
              grouped(Consts.Bytes));
+  if (ListParams)
+    for (const Value *V : G.params())
+      fmt::print("  {:<24} {:<16} {:>12}  {}\n", V->name(), kindOf(V),
+                 grouped(V->type().bytes()), briefType(V->type()));
   fmt::print("nodes: {}\n", G.nodes().size());
   size_t NameW = 4;
   for (const auto &N : G.nodes())
@@ -98,7 +113,8 @@ void printText(const Graph &G, const std::string &Path, bool Training) {
   fmt::print("unsupported ops: none\n");
 }
 
-void printJson(const Graph &G, const std::string &Path, bool Training) {
+void printJson(const Graph &G, const std::string &Path, bool Training,
+               bool ListParams) {
   JsonWriter W;
   W.beginObject();
   W.field("model", Path);
@@ -123,6 +139,21 @@ void printJson(const Graph &G, const std::string &Path, bool Training) {
   W.field("param_elements", Params.Elements);
   W.field("param_bytes", Params.Bytes);
   W.field("const_bytes", Consts.Bytes);
+  if (ListParams) {
+    W.key("params");
+    W.beginArray();
+    for (const Value *V : G.params()) {
+      W.beginObject();
+      W.field("name", V->name());
+      W.field("kind", V->isParam() ? "param" : "const");
+      W.field("trainable", V->isTrainable());
+      W.field("dtype", dtypeName(V->type().Elem));
+      W.field("type", V->type().str());
+      W.field("bytes", V->type().bytes());
+      W.endObject();
+    }
+    W.endArray();
+  }
   int64_t Total = 0;
   W.key("nodes");
   W.beginArray();
@@ -177,9 +208,9 @@ int runInspect(const ParsedArgs &Args) {
   if (Args.has("print-ir"))
     fmt::print("{}", printGraph(G, PrintOptions{.ElideDataAbove = 16}));
   else if (Format == "json")
-    printJson(G, O->ModelPath, O->Training);
+    printJson(G, O->ModelPath, O->Training, Args.has("params"));
   else
-    printText(G, O->ModelPath, O->Training);
+    printText(G, O->ModelPath, O->Training, Args.has("params"));
   return ExitOk;
 }
 
@@ -187,7 +218,8 @@ int runInspect(const ParsedArgs &Args) {
 
 const Command InspectCommand = {
     "inspect",
-    "inspect model.onnx [--format text|json] [--print-ir] [model options]",
+    "inspect model.onnx [--params] [--format text|json] [--print-ir] [model "
+    "options]",
     "show the ops, value shapes, parameters and MACs of a model, and every op "
     "mote does not support",
     inspectOptions,

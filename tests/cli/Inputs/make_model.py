@@ -4,7 +4,9 @@
 usage: make_model.py KIND OUT.onnx
 kinds: tiny (conv net), unsupported (three unsupported ops), dynamic (batch
 dim is symbolic), opset7 (opset out of range), sceloss (ends in its own
-SoftmaxCrossEntropyLoss)
+SoftmaxCrossEntropyLoss), qdq (a conv in the QuantizeLinear /
+DequantizeLinear form quantization tools write: int8 activations, per-channel
+int8 weights, int32 bias)
 """
 import sys
 
@@ -52,6 +54,30 @@ def main():
                  helper.make_node("SoftmaxCrossEntropyLoss", ["logits", "target"], ["loss"],
                                   name="xent", reduction="mean")]
         save(nodes, [xi, lab], [loss], [fw], out)
+    elif kind == "qdq":
+        wq = rng.integers(-128, 128, size=(4, 3, 3, 3)).astype(np.int8)
+        sw = np.array([0.01, 0.02, 0.005, 0.04], np.float32)
+        sx = np.float32(0.05)
+        inits = [numpy_helper.from_array(wq, "conv.weight"),
+                 numpy_helper.from_array(sw, "sw"),
+                 numpy_helper.from_array(np.zeros(4, np.int8), "zw"),
+                 numpy_helper.from_array(np.array([100, -200, 0, 7], np.int32), "conv.bias"),
+                 numpy_helper.from_array(sw * sx, "sb"),
+                 numpy_helper.from_array(np.array(sx, np.float32), "sx"),
+                 numpy_helper.from_array(np.array(-3, np.int8), "zx"),
+                 numpy_helper.from_array(np.array(0.1, np.float32), "sy"),
+                 numpy_helper.from_array(np.array(-128, np.int8), "zy")]
+        nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="qx"),
+                 helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"], name="dqx"),
+                 helper.make_node("DequantizeLinear", ["conv.weight", "sw", "zw"], ["wd"],
+                                  name="dqw", axis=0),
+                 helper.make_node("DequantizeLinear", ["conv.bias", "sb"], ["bd"], name="dqb",
+                                  axis=0),
+                 helper.make_node("Conv", ["xd", "wd", "bd"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+                 helper.make_node("Relu", ["c"], ["r"], name="relu"),
+                 helper.make_node("QuantizeLinear", ["r", "sy", "zy"], ["rq"], name="qy"),
+                 helper.make_node("DequantizeLinear", ["rq", "sy", "zy"], ["y"], name="dqy")]
+        save(nodes, [x], [y], inits, out)
     elif kind == "opset7":
         save([helper.make_node("Relu", ["x"], ["y"], name="relu")], [x], [y], [], out, opset=7)
     else:
