@@ -29,10 +29,12 @@ constexpr TargetInfo Targets[] = {
      RunKind::LinuxUser, "linux", "qemu-aarch64"},
     // Hexagon V67, not V68: qemu-hexagon 7.2 refuses ELF files whose
     // e_flags name a core newer than V67 ("unable to find CPU model"); the
-    // kernels compile to the same instructions for both.
+    // kernels compile to the same instructions for both. -G0: no
+    // GP-relative small data, whose 8-byte entries ld.lld cannot relocate
+    // (the LLVM backend sets the same, codegen/llvm/LlvmEmitter.cpp).
     {"hexagon", "hexagon-unknown-none-elf", "hexagonv67", "", "",
      "clang++-19",
-     "--target=hexagon-unknown-none-elf -mcpu=hexagonv67 -fuse-ld=lld",
+     "--target=hexagon-unknown-none-elf -mcpu=hexagonv67 -G0 -fuse-ld=lld",
      RunKind::LinuxUser, "linux", "qemu-hexagon"},
 };
 } // namespace

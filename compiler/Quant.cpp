@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <fmt/format.h>
 
 namespace mote {
 
@@ -50,6 +51,41 @@ int32_t quantizeValue(float X, float Scale, int32_t ZeroPoint, int64_t QMin,
 
 float dequantizeValue(int64_t Q, float Scale, int32_t ZeroPoint) {
   return float(Q - ZeroPoint) * Scale;
+}
+
+Expected<FixedMultiplier> fixedMultiplier(double M) {
+  if (!std::isfinite(M) || M <= 0)
+    return Diag(fmt::format("requantization multiplier {} is not a finite "
+                            "number > 0",
+                            M));
+  int E = 0;
+  double F = std::frexp(M, &E); // M = F * 2^E, F in [0.5, 1)
+  auto Mult = int64_t(std::nearbyint(std::ldexp(F, 31)));
+  if (Mult == (int64_t(1) << 31)) { // F rounded up to 1
+    Mult /= 2;
+    ++E;
+  }
+  // M ~ Mult * 2^(E - 31).
+  int Shift = 31 - E;
+  if (Shift < 0)
+    return Diag(fmt::format("requantization multiplier {} is 2^31 or more",
+                            M));
+  // |Acc * Mult| < 2^62: beyond a shift of 62 everything rounds to 0.
+  if (Shift > 62)
+    return FixedMultiplier{};
+  return FixedMultiplier{int32_t(Mult), int32_t(Shift)};
+}
+
+int64_t requantize(int32_t Acc, FixedMultiplier F) {
+  int64_t P = int64_t(Acc) * F.Multiplier;
+  if (F.Shift == 0)
+    return P;
+  int64_t Q = P >> F.Shift; // floor
+  uint64_t Rem = uint64_t(P) & ((uint64_t(1) << F.Shift) - 1);
+  uint64_t Half = uint64_t(1) << (F.Shift - 1);
+  if (Rem > Half || (Rem == Half && (Q & 1)))
+    ++Q;
+  return Q;
 }
 
 QuantLayout quantLayout(const TensorType &T) {

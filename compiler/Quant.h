@@ -18,11 +18,25 @@
 // with q - zero_point exact (in 64-bit for i32 tensors), its conversion to
 // float rounded to nearest, and one float32 multiplication.
 //
+// Requantize (the integer ops QConv and QMatMul, compiler/ops/quant): an
+// int32 accumulator a of real value s_in * a becomes an output of scale
+// s_out through the real multiplier M = s_in / s_out, which the compiler
+// represents once, in double, as M ~ m * 2^-n with m in [2^30, 2^31)
+// (fixedMultiplier: a relative error below 2^-31). Then
+//   requantize(a) = round_half_even(a * m / 2^n)
+// computed exactly in 64-bit integers (|a * m| < 2^62), and the output is
+// saturate(requantize(a) + zero_point). The same integers and the same
+// rounding run in the kernels (mote_rt/qlinear.h), so the interpreter and
+// the generated code agree bit for bit; against ONNX's reference (float
+// arithmetic rounded half to even) the result differs by at most one step,
+// only where a * M lies within 2^-31 relative of a tie.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef MOTE_COMPILER_QUANT_H
 #define MOTE_COMPILER_QUANT_H
 
+#include "compiler/Diagnostic.h"
 #include "compiler/Tensor.h"
 
 #include <cstdint>
@@ -40,6 +54,21 @@ int32_t quantizeValue(float X, float Scale, int32_t ZeroPoint, int64_t QMin,
 
 /// float(q - zero point) * scale (see the file comment).
 float dequantizeValue(int64_t Q, float Scale, int32_t ZeroPoint);
+
+/// A real multiplier M > 0 as Multiplier * 2^-Shift (see the file comment):
+/// Multiplier in [2^30, 2^31) and Shift in [0, 62], or both 0 when M is so
+/// small (below 2^-32) that every int32 accumulator requantizes to 0.
+struct FixedMultiplier {
+  int32_t Multiplier = 0;
+  int32_t Shift = 0;
+};
+
+/// The fixed-point form of \p M; an error for M not finite, <= 0, or
+/// >= 2^31 (no int32 accumulator keeps a meaning in 8 bits then).
+Expected<FixedMultiplier> fixedMultiplier(double M);
+
+/// round_half_even(Acc * F.Multiplier / 2^F.Shift), exact; Acc an int32.
+int64_t requantize(int32_t Acc, FixedMultiplier F);
 
 /// The extent of a quantized tensor around its quantization axis: element i
 /// (row-major) has parameters (i / Inner) % Channels. A per-tensor type has

@@ -4,7 +4,7 @@
 // codegen/llvm/CMakeLists.txt), never by the host compiler. For every
 // instance of Kernels.def it defines
 //
-//   extern "C" void mote_k_<kernel>_<t1>[_<t2>](const void *params,
+//   extern "C" void mote_k_<kernel>_<t1>[_<t2>[_<t3>]](const void *params,
 //                                              void *const *operands);
 //
 // which unpacks the parameter struct and the operand pointers and calls the
@@ -29,6 +29,7 @@
 #include "mote_rt/norm.h"
 #include "mote_rt/optim.h"
 #include "mote_rt/pool.h"
+#include "mote_rt/qlinear.h"
 #include "mote_rt/quant.h"
 #include "mote_rt/reduce.h"
 #include "mote_rt/softmax.h"
@@ -100,6 +101,9 @@ constexpr auto variadicConcat(Seq<I...>) {
 #define MOTE_KERNEL1(K, A) MOTE_DEFINE_ENTRY(K##_##A, &mote_rt::K<MOTE_T_##A>)
 #define MOTE_KERNEL2(K, A, B)                                                  \
   MOTE_DEFINE_ENTRY(K##_##A##_##B, (&mote_rt::K<MOTE_T_##A, MOTE_T_##B>))
+#define MOTE_KERNEL3(K, A, B, C)                                               \
+  MOTE_DEFINE_ENTRY(K##_##A##_##B##_##C,                                       \
+                    (&mote_rt::K<MOTE_T_##A, MOTE_T_##B, MOTE_T_##C>))
 #define MOTE_VARIADIC1(K, A)                                                   \
   MOTE_DEFINE_ENTRY(K##_##A,                                                   \
                     (mote_lib::variadicConcat<MOTE_T_##A>(                     \

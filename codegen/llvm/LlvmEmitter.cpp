@@ -37,6 +37,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/Transforms/IPO/Internalize.h"
 
@@ -86,6 +87,14 @@ void initializeTargets() {
     LLVMInitializeHexagonTarget();
     LLVMInitializeHexagonTargetMC();
     LLVMInitializeHexagonAsmPrinter();
+    // Hexagon's code generator puts data and constant-pool entries of up
+    // to 8 bytes in a small-data section addressed relative to GP, and
+    // ld.lld does not resolve the relocation of 8-byte entries
+    // (R_HEX_GPREL16_3, first met with the int64 constants of
+    // mote_rt/qlinear.h): no small data, as -G0 gives the C++ path
+    // (codegen/Targets.cpp).
+    const char *Args[] = {"mote", "-hexagon-small-data-threshold=0"};
+    llvm::cl::ParseCommandLineOptions(2, Args);
   });
 }
 

@@ -692,12 +692,98 @@ Status importBatchNorm(ImportContext &C, const onnx::NodeProto &N) {
   return direct<OpKind::BatchNormalization, 5>(C, N);
 }
 
+/// Where an ONNX node keeps the quantization parameters of one of its
+/// tensors: the input indices of the scale (-1: none, the scale is 1, as
+/// for ConvInteger) and of the optional zero point, and the axis a 1-D
+/// parameter runs along (nullopt: it must be a scalar or hold one value).
+struct QuantOperands {
+  int Scale = 1;
+  int ZeroPoint = 2;
+  std::optional<int64_t> Axis;
+  std::string_view Of; ///< names the tensor in messages ("" for Q/DQ)
+  /// Why several values are refused when there is no axis (a default
+  /// message if empty).
+  std::string_view NoAxisWhy;
+};
+
+/// The quantization parameters \p Q locates in node \p N for its tensor of
+/// shape \p Dims. Scales and zero points must be constants; a scalar (or
+/// one-element) scale quantizes the whole tensor, a 1-D one the indices of
+/// dim Q.Axis. \p ZeroPointType receives the zero point's element type, if
+/// there is one.
+Expected<QuantParams> readQuantParams(ImportContext &C,
+                                      const onnx::NodeProto &N,
+                                      const QuantOperands &Q,
+                                      const Shape &Dims,
+                                      std::optional<DType> &ZeroPointType) {
+  constexpr std::string_view Why =
+      "mote compiles the quantization parameters into the code";
+  std::string Of = Q.Of.empty() ? "" : fmt::format(" of {}", Q.Of);
+  std::string ScaleWhat = fmt::format("the scale operand{}", Of);
+  std::string ZpWhat = fmt::format("the zero point operand{}", Of);
+  const Tensor *S = nullptr;
+  if (Q.Scale >= 0) {
+    Expected<const Tensor *> Scale = C.constInput(N, Q.Scale, ScaleWhat, Why);
+    if (!Scale)
+      return Scale.takeError();
+    if (!*Scale)
+      return C.error(fmt::format("{} is missing", ScaleWhat));
+    S = *Scale;
+    if (S->dtype() != DType::F32)
+      return C.error(
+          fmt::format("{} is {}, not f32", ScaleWhat, S->type().str()));
+  }
+  Expected<const Tensor *> Zp = C.constInput(N, Q.ZeroPoint, ZpWhat, Why);
+  if (!Zp)
+    return Zp.takeError();
+  const Tensor *Z = *Zp;
+  if (Z) {
+    if (!isQuantizable(Z->dtype()))
+      return C.error(fmt::format("{} is {}; mote reads int8, uint8 and int32 "
+                                 "zero points",
+                                 ZpWhat, Z->type().str()));
+    if (S && Z->numElements() != S->numElements())
+      return C.error(fmt::format("{} has shape {} but the scale {}", ZpWhat,
+                                 shapeStr(Z->shape()),
+                                 shapeStr(S->shape())));
+    ZeroPointType = Z->dtype();
+  }
+  // The parameter tensor that decides the layout: the scale, or the zero
+  // point when there is no scale.
+  const Tensor *Lead = S ? S : Z;
+  int64_t Count = Lead ? Lead->numElements() : 1;
+  if (Lead && Lead->shape().size() > 1)
+    return C.error(fmt::format("{} has shape {}; it must be a scalar or 1-D",
+                               S ? ScaleWhat : ZpWhat,
+                               shapeStr(Lead->shape())));
+  QuantParams R;
+  if (Count != 1) {
+    if (!Q.Axis)
+      return C.error(!Q.NoAxisWhy.empty()
+                         ? std::string(Q.NoAxisWhy)
+                         : fmt::format("{} holds {} values; mote quantizes "
+                                       "this tensor per tensor (one value)",
+                                       S ? ScaleWhat : ZpWhat, Count));
+    std::optional<int64_t> Norm = normalizeAxis(*Q.Axis, int64_t(Dims.size()));
+    if (!Norm)
+      return C.error(fmt::format("axis {} is out of range for rank {}",
+                                 *Q.Axis, Dims.size()));
+    if (Dims[size_t(*Norm)] != Count)
+      return C.error(fmt::format("{} values{} for the {} indices of axis {}",
+                                 Count, Of, Dims[size_t(*Norm)], *Q.Axis));
+    R.Axis = int32_t(*Norm);
+  }
+  for (int64_t I = 0; I < Count; ++I) {
+    R.Scale.push_back(S ? S->data<float>()[size_t(I)] : 1.0f);
+    R.ZeroPoint.push_back(Z ? int32_t(Z->getAsInt(I)) : 0);
+  }
+  return R;
+}
+
 /// The quantization parameters of an ONNX QuantizeLinear or
-/// DequantizeLinear node for its tensor of shape \p Dims: the scale (input
-/// 1) and the optional zero point (input 2) must be constants; a scalar (or
-/// one-element) scale quantizes the whole tensor, a 1-D one (opset 13) the
-/// indices of dim `axis` (default 1). \p ZeroPointType receives the zero
-/// point's element type, if there is one.
+/// DequantizeLinear node (scale input 1, zero point input 2) for its
+/// tensor of shape \p Dims: a 1-D scale (opset 13) runs along `axis`
+/// (default 1).
 Expected<QuantParams> onnxQuantParams(ImportContext &C,
                                       const onnx::NodeProto &N,
                                       const Shape &Dims,
@@ -706,59 +792,14 @@ Expected<QuantParams> onnxQuantParams(ImportContext &C,
     if (A.name() != "axis")
       return C.error(fmt::format("attribute '{}' is not supported",
                                  A.name()));
-  constexpr std::string_view Why =
-      "mote compiles the quantization parameters into the code";
-  Expected<const Tensor *> Scale =
-      C.constInput(N, 1, "the scale operand", Why);
-  if (!Scale)
-    return Scale.takeError();
-  if (!*Scale)
-    return C.error("the scale operand is missing");
-  if ((*Scale)->dtype() != DType::F32)
-    return C.error(fmt::format("the scale operand is {}, not f32",
-                               (*Scale)->type().str()));
-  Expected<const Tensor *> Zp =
-      C.constInput(N, 2, "the zero point operand", Why);
-  if (!Zp)
-    return Zp.takeError();
-  const Tensor *Z = *Zp;
-  if (Z) {
-    if (!isQuantizable(Z->dtype()))
-      return C.error(fmt::format("the zero point operand is {}; mote reads "
-                                 "int8, uint8 and int32 zero points",
-                                 Z->type().str()));
-    if (Z->shape() != (*Scale)->shape())
-      return C.error(fmt::format("the zero point operand has shape {} but "
-                                 "the scale {}",
-                                 shapeStr(Z->shape()),
-                                 shapeStr((*Scale)->shape())));
-    ZeroPointType = Z->dtype();
-  }
-  const Tensor &S = **Scale;
-  QuantParams Q;
-  if (S.shape().size() > 1)
-    return C.error(fmt::format("the scale operand has shape {}; it must be a "
-                               "scalar or 1-D",
-                               shapeStr(S.shape())));
-  if (S.shape().size() == 1 && S.numElements() != 1) {
-    if (C.Opset < 13)
-      return C.error("a 1-D scale (per-axis quantization) needs opset 13");
+  QuantOperands Q;
+  if (C.Opset >= 13) {
     const onnx::AttributeProto *A = findAttr(N, "axis");
-    int64_t Axis = A ? A->i() : 1;
-    std::optional<int64_t> Norm = normalizeAxis(Axis, int64_t(Dims.size()));
-    if (!Norm)
-      return C.error(fmt::format("axis {} is out of range for rank {}", Axis,
-                                 Dims.size()));
-    if (Dims[size_t(*Norm)] != S.numElements())
-      return C.error(fmt::format("{} scales for the {} indices of axis {}",
-                                 S.numElements(), Dims[size_t(*Norm)], Axis));
-    Q.Axis = int32_t(*Norm);
+    Q.Axis = A ? A->i() : 1;
+  } else {
+    Q.NoAxisWhy = "a 1-D scale (per-axis quantization) needs opset 13";
   }
-  for (int64_t I = 0; I < S.numElements(); ++I) {
-    Q.Scale.push_back(S.data<float>()[size_t(I)]);
-    Q.ZeroPoint.push_back(Z ? int32_t(Z->getAsInt(I)) : 0);
-  }
-  return Q;
+  return readQuantParams(C, N, Q, Dims, ZeroPointType);
 }
 
 /// QuantizeLinear(x, scale[, zero_point]): the result is int8 or uint8 as
@@ -789,6 +830,38 @@ Status importQuantizeLinear(ImportContext &C, const onnx::NodeProto &N) {
   return C.emit(N, OpKind::QuantizeLinear, {*X}, std::move(A));
 }
 
+/// \p V read as quantized type \p Want (same storage) by \p Reader: a
+/// value that already has that type is taken as it is; a graph input,
+/// initializer or constant nothing else reads yet takes the type (an int8
+/// initializer stays int8, in flash); anything else is refused.
+Expected<Value *> takeQuantType(ImportContext &C, Value *V,
+                                const TensorType &Want,
+                                std::string_view Reader) {
+  const TensorType &XT = V->type();
+  if (std::string Why = Want.invalidReason(); !Why.empty())
+    return C.error(fmt::format("'{}' cannot be read as {}: {}", V->name(),
+                               Want.str(), Why));
+  if (XT.isQuantized()) {
+    if (XT != Want)
+      return C.error(fmt::format("'{}' is {} but {} reads it as {}",
+                                 V->name(), XT.str(), Reader, Want.str()));
+    return V;
+  }
+  if (V->producer())
+    return C.error(fmt::format(
+        "'{}' is computed by '{}' ({}) as an unquantized {}; mote reads "
+        "graph inputs, initializers, constants and the results of "
+        "quantized ops as quantized tensors",
+        V->name(), V->producer()->name(), V->producer()->opName(),
+        XT.str()));
+  if (!C.G.users(V).empty() || C.G.isOutput(V))
+    return C.error(fmt::format("'{}' is also read as a plain {} by other "
+                               "nodes; mote gives a tensor one type",
+                               V->name(), XT.str()));
+  C.G.retype(V, Want);
+  return V;
+}
+
 /// DequantizeLinear(x, scale[, zero_point]). In mote the scale and zero
 /// point are part of x's type: a QuantizeLinear result already carries
 /// them; a graph input, initializer or constant that only this node reads
@@ -813,30 +886,135 @@ Status importDequantizeLinear(ImportContext &C, const onnx::NodeProto &N) {
   if (ZpType && *ZpType != XT.Elem)
     return C.error(fmt::format("the zero point is {} but the input {}",
                                dtypeName(*ZpType), XT.str()));
-  TensorType Want(XT.Elem, XT.Dims, std::move(*Q));
-  if (std::string Why = Want.invalidReason(); !Why.empty())
-    return C.error(fmt::format("'{}' cannot be read as {}: {}", V->name(),
-                               Want.str(), Why));
-  if (XT.isQuantized()) {
-    if (XT != Want)
-      return C.error(fmt::format("'{}' is {} but this node dequantizes it as "
-                                 "{}",
-                                 V->name(), XT.str(), Want.str()));
-  } else if (V->producer()) {
-    return C.error(fmt::format(
-        "'{}' is computed by '{}' ({}) as an unquantized {}; mote "
-        "dequantizes graph inputs, initializers, constants and "
-        "QuantizeLinear results",
-        V->name(), V->producer()->name(), V->producer()->opName(),
-        XT.str()));
-  } else if (!C.G.users(V).empty() || C.G.isOutput(V)) {
-    return C.error(fmt::format("'{}' is also read as a plain {} by other "
-                               "nodes; mote gives a tensor one type",
-                               V->name(), XT.str()));
-  } else {
-    C.G.retype(V, Want);
+  Expected<Value *> Q2 = takeQuantType(
+      C, V, TensorType(XT.Elem, XT.Dims, std::move(*Q)), "this node");
+  if (!Q2)
+    return Q2.takeError();
+  return C.emit(N, OpKind::DequantizeLinear, {*Q2}, {});
+}
+
+/// Operand \p I of \p N (\p Name in messages, required) read as the
+/// quantized tensor whose parameters \p Q locates.
+Expected<Value *> quantOperand(ImportContext &C, const onnx::NodeProto &N,
+                               int I, QuantOperands Q) {
+  Expected<Value *> X = C.input(N, I);
+  if (!X)
+    return X.takeError();
+  if (!*X)
+    return C.error(fmt::format("operand {} is missing", Q.Of));
+  const TensorType &T = (*X)->type();
+  if (T.Elem != DType::I8 && T.Elem != DType::U8)
+    return C.error(fmt::format("{} must be int8 or uint8, got {}", Q.Of,
+                               T.str()));
+  std::optional<DType> ZpType;
+  Expected<QuantParams> P = readQuantParams(C, N, Q, T.Dims, ZpType);
+  if (!P)
+    return P.takeError();
+  if (ZpType && *ZpType != T.Elem)
+    return C.error(fmt::format("the zero point of {} is {} but {} is {}",
+                               Q.Of, dtypeName(*ZpType), Q.Of, T.str()));
+  // ConvInteger and MatMulInteger read zero points only: a tensor that is
+  // already quantized keeps its scales if its zero points are the same.
+  if (Q.Scale < 0 && T.isQuantized() && T.Quant->Axis == P->Axis &&
+      T.Quant->ZeroPoint == P->ZeroPoint)
+    return *X;
+  return takeQuantType(C, *X, TensorType(T.Elem, T.Dims, std::move(*P)),
+                       fmt::format("node '{}'", N.name()));
+}
+
+/// The attributes of an integer op's result: with \p Y (QLinearConv,
+/// QLinearMatMul) an i8 or u8 tensor of the zero point's type with that
+/// scale and zero point; without, the i32 accumulator (ConvInteger,
+/// MatMulInteger). The node's own attributes come first; mote's names for
+/// the result may not appear among them.
+Expected<AttrMap> integerOpAttrs(ImportContext &C, const onnx::NodeProto &N,
+                                 const QuantOperands *Y) {
+  Expected<AttrMap> A = convertAttrs(C, N);
+  if (!A)
+    return A.takeError();
+  for (const char *Name : {"to", "scale", "zero_point", "clamp"})
+    if (A->has(Name))
+      return C.error(fmt::format("attribute '{}' is not an attribute of {}",
+                                 Name, N.op_type()));
+  if (!Y) {
+    A->set("to", std::string("i32"));
+    return A;
   }
-  return C.emit(N, OpKind::DequantizeLinear, {V}, {});
+  std::optional<DType> ZpType;
+  Expected<QuantParams> P = readQuantParams(C, N, *Y, {}, ZpType);
+  if (!P)
+    return P.takeError();
+  DType To = ZpType.value_or(DType::U8);
+  if (To != DType::I8 && To != DType::U8)
+    return C.error(fmt::format("the zero point of y is {}; the result must "
+                               "be int8 or uint8",
+                               dtypeName(To)));
+  A->set("to", std::string(dtypeName(To)));
+  A->set("scale", P->Scale);
+  A->set("zero_point", std::vector<int64_t>{P->ZeroPoint[0]});
+  return A;
+}
+
+/// QLinearConv(x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
+/// y_zero_point[, B]) and ConvInteger(x, w[, x_zero_point, w_zero_point])
+/// -> QConv. w's parameters may be per output channel.
+template <bool Linear>
+Status importQConv(ImportContext &C, const onnx::NodeProto &N) {
+  Expected<Value *> X = quantOperand(
+      C, N, 0, Linear ? QuantOperands{1, 2, {}, "x"} : QuantOperands{-1, 2, {}, "x"});
+  if (!X)
+    return X.takeError();
+  Expected<Value *> W = quantOperand(
+      C, N, Linear ? 3 : 1,
+      Linear ? QuantOperands{4, 5, 0, "w"} : QuantOperands{-1, 3, 0, "w"});
+  if (!W)
+    return W.takeError();
+  QuantOperands Y{6, 7, {}, "y"};
+  Expected<AttrMap> A = integerOpAttrs(C, N, Linear ? &Y : nullptr);
+  if (!A)
+    return A.takeError();
+  std::vector<Value *> Ins = {*X, *W};
+  if (Linear && N.input_size() > 8) {
+    Expected<Value *> B = C.input(N, 8);
+    if (!B)
+      return B.takeError();
+    if (*B)
+      Ins.push_back(*B);
+  }
+  return C.emit(N, OpKind::QConv, std::move(Ins), std::move(*A));
+}
+
+/// QLinearMatMul(a, a_scale, a_zero_point, b, b_scale, b_zero_point,
+/// y_scale, y_zero_point) and MatMulInteger(A, B[, a_zero_point,
+/// b_zero_point]) -> QMatMul. b's parameters may be per column.
+template <bool Linear>
+Status importQMatMul(ImportContext &C, const onnx::NodeProto &N) {
+  constexpr std::string_view PerRow =
+      "a per-row quantization of A is not supported; mote quantizes A per "
+      "tensor";
+  Expected<Value *> A =
+      quantOperand(C, N, 0,
+                   Linear ? QuantOperands{1, 2, {}, "a", PerRow}
+                          : QuantOperands{-1, 2, {}, "a", PerRow});
+  if (!A)
+    return A.takeError();
+  Expected<Value *> BIn = C.input(N, Linear ? 3 : 1);
+  if (!BIn)
+    return BIn.takeError();
+  int64_t BRank = *BIn ? int64_t((*BIn)->type().rank()) : 0;
+  std::optional<int64_t> Col;
+  if (BRank >= 2)
+    Col = BRank - 1;
+  Expected<Value *> B = quantOperand(
+      C, N, Linear ? 3 : 1,
+      Linear ? QuantOperands{4, 5, Col, "b"} : QuantOperands{-1, 3, Col, "b"});
+  if (!B)
+    return B.takeError();
+  QuantOperands Y{6, 7, {}, "y"};
+  Expected<AttrMap> At = integerOpAttrs(C, N, Linear ? &Y : nullptr);
+  if (!At)
+    return At.takeError();
+  return C.emit(N, OpKind::QMatMul, {*A, *B}, std::move(*At));
 }
 
 // The table: (op_type, opset range) -> handler. Ordered by op type.
@@ -851,7 +1029,8 @@ const HandlerEntry HandlerTable[] = {
     {"Constant", 11, 17, importConstant},
     {"ConstantOfShape", 11, 17, importConstantOfShape},
     {"Conv", 11, 17, direct<OpKind::Conv>},
-    {"DequantizeLinear", 11, 17, importDequantizeLinear},
+    {"ConvInteger", 10, 17, importQConv<false>},
+    {"DequantizeLinear", 10, 17, importDequantizeLinear},
     {"Div", 11, 17, direct<OpKind::Div>},
     {"Dropout", 11, 17, importDropout},
     {"Erf", 11, 17, direct<OpKind::Erf>},
@@ -869,12 +1048,15 @@ const HandlerEntry HandlerTable[] = {
     {"Log", 11, 17, direct<OpKind::Log>},
     {"LogSoftmax", 11, 17, importSoftmax<OpKind::LogSoftmax>},
     {"MatMul", 11, 17, direct<OpKind::MatMul>},
+    {"MatMulInteger", 10, 17, importQMatMul<false>},
     {"MaxPool", 11, 17, direct<OpKind::MaxPool>},
     {"Mul", 11, 17, direct<OpKind::Mul>},
     {"Neg", 11, 17, direct<OpKind::Neg>},
     {"Pad", 11, 17, importPad},
     {"Pow", 11, 17, direct<OpKind::Pow>},
-    {"QuantizeLinear", 11, 17, importQuantizeLinear},
+    {"QLinearConv", 10, 17, importQConv<true>},
+    {"QLinearMatMul", 10, 17, importQMatMul<true>},
+    {"QuantizeLinear", 10, 17, importQuantizeLinear},
     {"Reciprocal", 11, 17, direct<OpKind::Reciprocal>},
     {"ReduceMax", 11, 17, direct<OpKind::ReduceMax>},
     {"ReduceMean", 11, 17, direct<OpKind::ReduceMean>},
@@ -1008,7 +1190,8 @@ Expected<TensorType> inputType(const onnx::ValueInfoProto &VI,
 /// they are checked first, with the message mote's type rules give.
 Status checkWindowAttributes(const onnx::GraphProto &GP, int Opset) {
   static constexpr std::string_view Windowed[] = {
-      "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"};
+      "Conv",   "ConvTranspose", "MaxPool",    "AveragePool",
+      "LpPool", "QLinearConv",   "ConvInteger"};
   for (int I = 0; I < GP.node_size(); ++I) {
     const onnx::NodeProto &N = GP.node(I);
     if (std::find(std::begin(Windowed), std::end(Windowed), N.op_type()) ==
@@ -1062,9 +1245,21 @@ Expected<std::unique_ptr<Graph>> importModel(onnx::ModelProto &M,
     if (!isDefaultDomain(N.domain()))
       Unsupported.push_back(fmt::format("node '{}' ({}, domain '{}')", Name,
                                         N.op_type(), N.domain()));
-    else if (!findHandler(N.op_type(), Opset))
-      Unsupported.push_back(fmt::format("node '{}' ({}, opset {})", Name,
-                                        N.op_type(), Opset));
+    else if (!findHandler(N.op_type(), Opset)) {
+      // An op mote reads only from a later opset (opset 10 models: the
+      // quantized ops are read from 10, everything else from 11).
+      int Later = 0;
+      for (const HandlerEntry &E : HandlerTable)
+        if (E.OpType == N.op_type() && E.MinOpset > Opset)
+          Later = Later ? std::min(Later, E.MinOpset) : E.MinOpset;
+      Unsupported.push_back(
+          Later ? fmt::format("node '{}' ({}, opset {}: mote reads {} from "
+                              "opset {} on; convert the model with "
+                              "onnx.version_converter)",
+                              Name, N.op_type(), Opset, N.op_type(), Later)
+                : fmt::format("node '{}' ({}, opset {})", Name, N.op_type(),
+                              Opset));
+    }
   }
   if (!Unsupported.empty())
     return Fail(fmt::format("{} unsupported op{}: {}", Unsupported.size(),

@@ -82,7 +82,7 @@ std::vector<OnnxOpSupport> supportedOnnxOps();
 bool isOnnxOpSupported(std::string_view OpType, int Opset);
 
 /// Opsets of the default domain the importer accepts.
-inline constexpr int MinOnnxOpset = 11;
+inline constexpr int MinOnnxOpset = 10;
 inline constexpr int MaxOnnxOpset = 17;
 
 } // namespace mote

@@ -188,7 +188,7 @@ TEST_CASE("custom domains and out-of-range opsets are refused", "[onnx]") {
   auto H = importBytes(Old);
   REQUIRE_FALSE(H);
   CHECK_THAT(H.error().Message,
-             Catch::Contains("opset 7 is not supported (mote reads opsets 11 "
+             Catch::Contains("opset 7 is not supported (mote reads opsets 10 "
                              "to 17)"));
 }
 
@@ -460,8 +460,9 @@ TEST_CASE("DequantizeLinear operands must take the node's parameters",
     B.node("DequantizeLinear", {"n", "s"}, {"y"}, "dq");
     CHECK(Import(B) ==
           "m.onnx: node 'dq' (DequantizeLinear, opset 13): 'n' is computed "
-          "by 'neg' (Neg) as an unquantized i8[2]; mote dequantizes graph "
-          "inputs, initializers, constants and QuantizeLinear results");
+          "by 'neg' (Neg) as an unquantized i8[2]; mote reads graph "
+          "inputs, initializers, constants and the results of quantized ops "
+          "as quantized tensors");
   }
   SECTION("an input other nodes read as plain integers") {
     ModelBuilder B;
@@ -486,7 +487,7 @@ TEST_CASE("DequantizeLinear operands must take the node's parameters",
     B.node("DequantizeLinear", {"w", "s1"}, {"a"}, "dq1");
     B.node("DequantizeLinear", {"w", "s2"}, {"b"}, "dq2");
     CHECK(Import(B) == "m.onnx: node 'dq2' (DequantizeLinear, opset 13): "
-                       "'w' is i8[2]<0.5:0> but this node dequantizes it as "
+                       "'w' is i8[2]<0.5:0> but this node reads it as "
                        "i8[2]<0.25:0>");
   }
   SECTION("a scale that is not a constant") {

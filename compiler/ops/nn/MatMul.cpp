@@ -20,50 +20,10 @@
 namespace mote {
 namespace {
 
-/// Sizes of one MatMul node, checked.
-struct MatMulGeometry {
-  Shape ABatch, BBatch; ///< leading (batch) dims of each operand
-  Shape Batch;          ///< broadcast batch dims
-  int64_t M = 0, N = 0, K = 0;
-  Shape Out; ///< result shape (promoted 1-D dims dropped)
-};
-
 Expected<MatMulGeometry> matMulGeometry(const Node &N) {
   if (Status S = requireFloatOperands(N, {0, 1}); !S)
     return S.takeError();
-  const Shape &A = N.inType(0).Dims;
-  const Shape &B = N.inType(1).Dims;
-  if (A.empty() || B.empty())
-    return opError(fmt::format("operands must have rank 1 or more, got A {} "
-                               "and B {}",
-                               shapeStr(A), shapeStr(B)));
-  MatMulGeometry G;
-  // Promote 1-D operands to matrices.
-  Shape AM = A.size() == 1 ? Shape{1, A[0]} : A;
-  Shape BM = B.size() == 1 ? Shape{B[0], 1} : B;
-  G.M = AM[AM.size() - 2];
-  G.K = AM[AM.size() - 1];
-  G.N = BM[BM.size() - 1];
-  int64_t KB = BM[BM.size() - 2];
-  if (G.K != KB)
-    return opError(fmt::format("inner dims do not match: A {} has K = {} but "
-                               "B {} has K = {}",
-                               shapeStr(A), G.K, shapeStr(B), KB));
-  G.ABatch.assign(AM.begin(), AM.end() - 2);
-  G.BBatch.assign(BM.begin(), BM.end() - 2);
-  std::optional<Shape> Batch = broadcastShapes(G.ABatch, G.BBatch);
-  if (!Batch)
-    return opError(fmt::format("batch dims {} of A {} and {} of B {} cannot "
-                               "be broadcast",
-                               shapeStr(G.ABatch), shapeStr(A),
-                               shapeStr(G.BBatch), shapeStr(B)));
-  G.Batch = *Batch;
-  G.Out = G.Batch;
-  if (A.size() > 1)
-    G.Out.push_back(G.M);
-  if (B.size() > 1)
-    G.Out.push_back(G.N);
-  return G;
+  return mote::matMulGeometry(N.inType(0).Dims, N.inType(1).Dims);
 }
 
 Expected<std::vector<TensorType>> inferMatMul(const Node &N) {
@@ -188,29 +148,7 @@ Status lowerMatMul(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/gemm.h";
   C.Kernel = "matmul";
   C.TypeArgs = {N.inType(0).Elem};
-  Shape Batch = G->Batch;
-  Shape SA = broadcastStrides(G->ABatch, Batch);
-  Shape SB = broadcastStrides(G->BBatch, Batch);
-  for (int64_t &S : SA)
-    S *= G->M * G->K;
-  for (int64_t &S : SB)
-    S *= G->K * G->N;
-  int64_t M = G->M;
-  if (G->ABatch == Batch && productOf(G->BBatch, 0, G->BBatch.size()) == 1) {
-    // Consecutive matrices of A against one B: one [batch * M, K] matrix.
-    M *= productOf(Batch, 0, Batch.size());
-    Batch.clear();
-    SA.clear();
-    SB.clear();
-  }
-  collapseDims(Batch, {&SA, &SB});
-  C.setParams(kparams::MatMulP{.Rank = int64_t(Batch.size()),
-                               .Dims = Batch,
-                               .SA = SA,
-                               .SB = SB,
-                               .M = M,
-                               .N = G->N,
-                               .K = G->K});
+  C.setParams(matMulParams(*G));
   return ok();
 }
 

@@ -106,12 +106,12 @@ kparams::ActivationP activationParams(const FusedActivation &A) {
           .HardSwish = A.HardSwish};
 }
 
-Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
-                       const ConvEpilogue &E) {
+Expected<kparams::ConvP> convParams(const ConvGeometry &G, int64_t Channels,
+                                    const ConvEpilogue &E) {
   Expected<KernelWindow> K = kernelWindow(G.InSpatial, G.Win);
   if (!K)
     return K.takeError();
-  C.setParams(kparams::ConvP{
+  return kparams::ConvP{
       .Batch = G.Batch,
       .C = G.C,
       .M = G.M,
@@ -126,7 +126,15 @@ Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
       .Dilations = K->Dilations,
       .PadBegin = K->PadBegin,
       .Act = activationParams(E.Act),
-      .Update = updateStepParams(E.Kind, E.Update ? *E.Update : AttrMap())});
+      .Update = updateStepParams(E.Kind, E.Update ? *E.Update : AttrMap())};
+}
+
+Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
+                       const ConvEpilogue &E) {
+  Expected<kparams::ConvP> P = convParams(G, Channels, E);
+  if (!P)
+    return P.takeError();
+  C.setParams(std::move(*P));
   return ok();
 }
 
@@ -211,6 +219,32 @@ void lowerBatchNormParams(const Node &N, const Shape &X, std::string Kernel,
       .C = X[1],
       .Inner = productOf(X, 2, X.size()),
       .Epsilon = N.attrs().getFloat("epsilon", 1e-5f)});
+}
+
+kparams::MatMulP matMulParams(const MatMulGeometry &G) {
+  Shape Batch = G.Batch;
+  Shape SA = broadcastStrides(G.ABatch, Batch);
+  Shape SB = broadcastStrides(G.BBatch, Batch);
+  for (int64_t &S : SA)
+    S *= G.M * G.K;
+  for (int64_t &S : SB)
+    S *= G.K * G.N;
+  int64_t M = G.M;
+  if (G.ABatch == Batch && productOf(G.BBatch, 0, G.BBatch.size()) == 1) {
+    // Consecutive matrices of A against one B: one [batch * M, K] matrix.
+    M *= productOf(Batch, 0, Batch.size());
+    Batch.clear();
+    SA.clear();
+    SB.clear();
+  }
+  collapseDims(Batch, {&SA, &SB});
+  return kparams::MatMulP{.Rank = int64_t(Batch.size()),
+                          .Dims = Batch,
+                          .SA = SA,
+                          .SB = SB,
+                          .M = M,
+                          .N = G.N,
+                          .K = G.K};
 }
 
 } // namespace mote

@@ -32,10 +32,20 @@ struct ConvEpilogue {
   UpdateKind Kind = UpdateKind::Sgd;
 };
 
+/// ConvP for \p G, the kernel computing the first \p Channels output
+/// channels, with the epilogue \p E.
+Expected<kparams::ConvP> convParams(const ConvGeometry &G, int64_t Channels,
+                                    const ConvEpilogue &E = {});
+
 /// Sets ConvP for \p G, the kernel computing the first \p Channels output
 /// channels, with the epilogue \p E.
 Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
                        const ConvEpilogue &E = {});
+
+/// MatMulP for \p G: the batch dims walked with each operand's matrix
+/// strides (0 along broadcast dims); when B is one matrix shared by all of
+/// A's batch, A's batch folds into M (a single matrix product).
+kparams::MatMulP matMulParams(const MatMulGeometry &G);
 
 /// A fused activation as the Act field of ConvP and GemmP.
 kparams::ActivationP activationParams(const FusedActivation &A);

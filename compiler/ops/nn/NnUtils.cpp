@@ -345,4 +345,38 @@ Expected<GemmGeometry> gemmGeometry(const Node &N) {
   return G;
 }
 
+Expected<MatMulGeometry> matMulGeometry(const Shape &A, const Shape &B) {
+  if (A.empty() || B.empty())
+    return opError(fmt::format("operands must have rank 1 or more, got A {} "
+                               "and B {}",
+                               shapeStr(A), shapeStr(B)));
+  MatMulGeometry G;
+  // Promote 1-D operands to matrices.
+  Shape AM = A.size() == 1 ? Shape{1, A[0]} : A;
+  Shape BM = B.size() == 1 ? Shape{B[0], 1} : B;
+  G.M = AM[AM.size() - 2];
+  G.K = AM[AM.size() - 1];
+  G.N = BM[BM.size() - 1];
+  int64_t KB = BM[BM.size() - 2];
+  if (G.K != KB)
+    return opError(fmt::format("inner dims do not match: A {} has K = {} but "
+                               "B {} has K = {}",
+                               shapeStr(A), G.K, shapeStr(B), KB));
+  G.ABatch.assign(AM.begin(), AM.end() - 2);
+  G.BBatch.assign(BM.begin(), BM.end() - 2);
+  std::optional<Shape> Batch = broadcastShapes(G.ABatch, G.BBatch);
+  if (!Batch)
+    return opError(fmt::format("batch dims {} of A {} and {} of B {} cannot "
+                               "be broadcast",
+                               shapeStr(G.ABatch), shapeStr(A),
+                               shapeStr(G.BBatch), shapeStr(B)));
+  G.Batch = *Batch;
+  G.Out = G.Batch;
+  if (A.size() > 1)
+    G.Out.push_back(G.M);
+  if (B.size() > 1)
+    G.Out.push_back(G.N);
+  return G;
+}
+
 } // namespace mote

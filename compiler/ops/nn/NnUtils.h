@@ -106,6 +106,20 @@ struct ConvShapeNames {
 Expected<ConvGeometry> convGeometry(const Node &N, const Shape &X,
                                     const Shape &W, ConvShapeNames Names = {});
 
+/// Sizes of a numpy-style matrix product (MatMul, QMatMul): the last two
+/// dims of each operand are the matrices, the leading dims broadcast; a
+/// 1-D A [K] reads as [1, K] and a 1-D B [K] as [K, 1], the added dim
+/// dropped from the result.
+struct MatMulGeometry {
+  Shape ABatch, BBatch; ///< leading (batch) dims of each operand
+  Shape Batch;          ///< broadcast batch dims
+  int64_t M = 0, N = 0, K = 0;
+  Shape Out; ///< result shape (promoted 1-D dims dropped)
+};
+
+/// Checks the shapes \p A and \p B of a matrix product.
+Expected<MatMulGeometry> matMulGeometry(const Shape &A, const Shape &B);
+
 /// Sizes of a pooling node, checked: AveragePool, MaxPool and their backward
 /// ops read them from the same attributes.
 /// The matrix product of a Gemm-like node: A' = A^T if transA else A

@@ -6,7 +6,9 @@ kinds: tiny (conv net), unsupported (three unsupported ops), dynamic (batch
 dim is symbolic), opset7 (opset out of range), sceloss (ends in its own
 SoftmaxCrossEntropyLoss), qdq (a conv in the QuantizeLinear /
 DequantizeLinear form quantization tools write: int8 activations, per-channel
-int8 weights, int32 bias)
+int8 weights, int32 bias), qlinear (integer ops: QLinearConv per-channel and
+depthwise, QLinearMatMul per column, ConvInteger and MatMulInteger, between a
+QuantizeLinear and DequantizeLinear at each end)
 """
 import sys
 
@@ -78,6 +80,53 @@ def main():
                  helper.make_node("QuantizeLinear", ["r", "sy", "zy"], ["rq"], name="qy"),
                  helper.make_node("DequantizeLinear", ["rq", "sy", "zy"], ["y"], name="dqy")]
         save(nodes, [x], [y], inits, out)
+    elif kind == "qlinear":
+        def init(name, value, dtype):
+            return numpy_helper.from_array(np.asarray(value, dtype), name)
+        inits = [
+            init("sx", 0.05, np.float32), init("zx", 131, np.uint8),
+            init("conv1.weight", rng.integers(-128, 128, (5, 3, 3, 3)), np.int8),
+            init("s1", [0.01, 0.02, 0.005, 0.04, 0.013], np.float32),
+            init("z1", [0, 0, 0, 0, 0], np.int8),
+            init("conv1.bias", [100, -200, 0, 7, 2**31 - 1], np.int32),
+            init("sh", 0.11, np.float32), init("zh", 7, np.uint8),
+            init("conv2.weight", rng.integers(-128, 128, (5, 1, 3, 3)), np.int8),
+            init("s2", 0.02, np.float32), init("z2", -3, np.int8),
+            init("sy", 0.2, np.float32), init("zy", -128, np.int8),
+            init("sv", 0.03, np.float32), init("zv", 0, np.int8),
+            init("fc.weight", rng.integers(-128, 128, (16, 10)), np.int8),
+            init("sf", rng.uniform(0.002, 0.02, 10), np.float32),
+            init("zf", rng.integers(-5, 5, 10), np.int8),
+            init("sz", 0.07, np.float32), init("zz", 3, np.int8),
+            init("ci.weight", rng.integers(0, 256, (2, 3, 2, 2)), np.uint8),
+            init("zci", [128, 120], np.uint8),
+            init("mi.weight", rng.integers(-128, 128, (16, 3)), np.int8),
+        ]
+        nodes = [
+            helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="qx"),
+            helper.make_node("QLinearConv", ["xq", "sx", "zx", "conv1.weight", "s1", "z1",
+                                             "sh", "zh", "conv1.bias"], ["h"],
+                             name="conv1", pads=[1, 1, 1, 1]),
+            helper.make_node("QLinearConv", ["h", "sh", "zh", "conv2.weight", "s2", "z2",
+                                             "sy", "zy"], ["yq"],
+                             name="conv2", group=5, strides=[2, 2], pads=[1, 1, 1, 1]),
+            helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["y"], name="dqy"),
+            helper.make_node("QuantizeLinear", ["v", "sv", "zv"], ["vq"], name="qv"),
+            helper.make_node("QLinearMatMul", ["vq", "sv", "zv", "fc.weight", "sf", "zf",
+                                               "sz", "zz"], ["zq"], name="fc"),
+            helper.make_node("DequantizeLinear", ["zq", "sz", "zz"], ["z"], name="dqz"),
+            helper.make_node("ConvInteger", ["xq", "ci.weight", "zx", "zci"], ["ci"],
+                             name="convint", strides=[2, 2]),
+            helper.make_node("MatMulInteger", ["vq", "mi.weight", "zv"], ["mi"],
+                             name="matint"),
+        ]
+        v = helper.make_tensor_value_info("v", TensorProto.FLOAT, [4, 16])
+        outs = [helper.make_tensor_value_info(n, t, shape)
+                for n, t, shape in (("y", TensorProto.FLOAT, [1, 5, 4, 4]),
+                                    ("z", TensorProto.FLOAT, [4, 10]),
+                                    ("ci", TensorProto.INT32, [1, 2, 4, 4]),
+                                    ("mi", TensorProto.INT32, [4, 3]))]
+        save(nodes, [x, v], outs, inits, out)
     elif kind == "opset7":
         save([helper.make_node("Relu", ["x"], ["y"], name="relu")], [x], [y], [], out, opset=7)
     else:

@@ -1,0 +1,436 @@
+//===- QLinearTest.cpp - Requantization, QConv and QMatMul ----------------===//
+//
+// The fixed-point requantization compiler/Quant.h states (the multiplier's
+// precision, rounding half to even, exactness against 128-bit arithmetic),
+// the integer ops' values and type rules, their kernels in
+// runtime-stub/mote_rt/qlinear.h bit for bit against the interpreter on
+// edge cases (saturation, zero points, padding, odd channel counts,
+// groups, per-channel weights, biases at the int32 limits), and the
+// distance to ONNX's float definition: at most one step.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelTestUtil.h"
+
+#include "compiler/Quant.h"
+#include "mote_rt/qlinear.h"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+#include <random>
+
+using namespace mote;
+using namespace mote::test;
+
+namespace {
+
+using Ints = std::vector<int64_t>;
+using Floats = std::vector<float>;
+
+QuantParams perTensor(float S, int32_t Z) { return {-1, {S}, {Z}}; }
+
+/// A tensor of quantized type \p T with random integers over its whole
+/// range (the extremes included often: they saturate).
+Tensor randomQuant(TensorType T, uint32_t Seed) {
+  std::mt19937 Gen(Seed);
+  Tensor R(T);
+  int64_t Lo = quantMin(T.Elem), Hi = quantMax(T.Elem);
+  std::uniform_int_distribution<int64_t> D(Lo, Hi);
+  std::uniform_int_distribution<int> Pick(0, 9);
+  for (int64_t I = 0; I < R.numElements(); ++I) {
+    int P = Pick(Gen);
+    R.setFromDouble(I, double(P == 0 ? Lo : P == 1 ? Hi : D(Gen)));
+  }
+  return R;
+}
+
+Tensor withValues(TensorType T, std::vector<double> V) {
+  Tensor R(T);
+  REQUIRE(int64_t(V.size()) == R.numElements());
+  for (size_t I = 0; I < V.size(); ++I)
+    R.setFromDouble(int64_t(I), V[I]);
+  return R;
+}
+
+AttrMap outAttrs(const char *To, float Scale = 0, int64_t Zp = 0) {
+  AttrMap A;
+  A.set("to", std::string(To));
+  if (std::string_view(To) != "i32") {
+    A.set("scale", Floats{Scale});
+    A.set("zero_point", Ints{Zp});
+  }
+  return A;
+}
+
+std::string errorOf(OpKind Op, std::vector<std::optional<Tensor>> In,
+                    AttrMap A) {
+  OpRun R = runOp(Op, std::move(In), std::move(A));
+  REQUIRE(R.Error);
+  return R.Error->Message;
+}
+
+__extension__ typedef __int128 I128;
+
+/// round_half_even(Acc * M / 2^S) in 128-bit arithmetic.
+int64_t exactRequantize(int32_t Acc, int32_t M, int32_t S) {
+  I128 P = I128(Acc) * M;
+  if (S == 0)
+    return int64_t(P);
+  I128 D = I128(1) << S;
+  I128 Q = P / D, R = P % D; // truncating
+  if (R < 0) {
+    Q -= 1;
+    R += D;
+  }
+  if (2 * R > D || (2 * R == D && (Q & 1)))
+    Q += 1;
+  return int64_t(Q);
+}
+
+} // namespace
+
+TEST_CASE("fixed-point multipliers keep 31 bits of the real multiplier",
+          "[quant][requant]") {
+  for (double M : {1.0, 0.5, 0.75, 1.0 / 3, 1e-3, 0.0039215689, 7.5, 1e5,
+                   2147483000.0, 0x1p-32, 0x1p-31 * 1.5, 1 - 0x1p-33}) {
+    INFO("M = " << M);
+    Expected<FixedMultiplier> F = fixedMultiplier(M);
+    REQUIRE(F);
+    REQUIRE(F->Multiplier >= (int64_t(1) << 30));
+    REQUIRE(F->Shift >= 0);
+    REQUIRE(F->Shift <= 62);
+    double Got = std::ldexp(double(F->Multiplier), -F->Shift);
+    CHECK(std::fabs(Got - M) <= M * 0x1p-31);
+  }
+  // 1 - 2^-33 rounds up to 2^31 * 2^-31: the multiplier stays below 2^31.
+  Expected<FixedMultiplier> One = fixedMultiplier(1 - 0x1p-33);
+  REQUIRE(One);
+  CHECK(One->Multiplier == (int32_t(1) << 30));
+  CHECK(One->Shift == 30);
+  // Below 2^-32 every int32 accumulator requantizes to 0.
+  Expected<FixedMultiplier> Tiny = fixedMultiplier(1e-12);
+  REQUIRE(Tiny);
+  CHECK(Tiny->Multiplier == 0);
+  CHECK(requantize(INT32_MAX, *Tiny) == 0);
+  for (double Bad : {0.0, -1.0, std::nan(""), double(INFINITY), 0x1p31, 1e300}) {
+    INFO("M = " << Bad);
+    CHECK_FALSE(fixedMultiplier(Bad));
+  }
+}
+
+TEST_CASE("requantize rounds half to even and is exact",
+          "[quant][requant]") {
+  FixedMultiplier Half = *fixedMultiplier(0.5);
+  CHECK(requantize(1, Half) == 0);
+  CHECK(requantize(3, Half) == 2);
+  CHECK(requantize(5, Half) == 2);
+  CHECK(requantize(-1, Half) == 0);
+  CHECK(requantize(-3, Half) == -2);
+  CHECK(requantize(-5, Half) == -2);
+  CHECK(requantize(7, Half) == 4);
+  FixedMultiplier One = *fixedMultiplier(1.0);
+  CHECK(requantize(INT32_MIN, One) == INT32_MIN);
+  CHECK(requantize(INT32_MAX, One) == INT32_MAX);
+  // Random accumulators and multipliers against 128-bit arithmetic, for
+  // the interpreter's function and the kernels'.
+  std::mt19937 Gen(7);
+  std::uniform_int_distribution<int32_t> Acc(INT32_MIN, INT32_MAX);
+  std::uniform_real_distribution<double> Exp(-40, 20);
+  for (int I = 0; I < 20000; ++I) {
+    int32_t A = I < 100 ? int32_t(I - 50) : Acc(Gen);
+    Expected<FixedMultiplier> F = fixedMultiplier(std::exp2(Exp(Gen)));
+    REQUIRE(F);
+    int64_t Want = exactRequantize(A, F->Multiplier, F->Shift);
+    INFO("acc " << A << " m " << F->Multiplier << " n " << F->Shift);
+    REQUIRE(requantize(A, *F) == Want);
+    REQUIRE(mote_rt::qlinear_detail::requantize(A, F->Multiplier,
+                                                F->Shift) == Want);
+  }
+}
+
+TEST_CASE("QConv computes the integer convolution and requantizes",
+          "[quant][ops]") {
+  TensorType XT(DType::I8, {1, 1, 3, 3}, perTensor(1, 0));
+  TensorType WT(DType::I8, {1, 1, 2, 2}, perTensor(1, 0));
+  Tensor X = withValues(XT, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  Tensor W = withValues(WT, {1, 1, 1, 1});
+  auto Values = [](const OpRun &R) {
+    std::vector<int64_t> V;
+    for (int64_t I = 0; I < R.Results[0].numElements(); ++I)
+      V.push_back(R.Results[0].getAsInt(I));
+    return V;
+  };
+  OpRun Acc = runOp(OpKind::QConv, {X, W}, outAttrs("i32"));
+  REQUIRE_FALSE(Acc.Error);
+  CHECK(Acc.Types[0].str() == "i32[1,1,2,2]");
+  CHECK(Values(Acc) == Ints{12, 16, 24, 28});
+  // Scale 8: 1.5, 2, 3, 3.5 round half to even.
+  OpRun Q = runOp(OpKind::QConv, {X, W}, outAttrs("i8", 8, 0));
+  REQUIRE_FALSE(Q.Error);
+  CHECK(Q.Types[0].str() == "i8[1,1,2,2]<8:0>");
+  CHECK(Values(Q) == Ints{2, 2, 3, 4});
+  // Zero points: x - 3 and w - (-1); padding reads the zero point (adds 0).
+  TensorType XZ(DType::U8, {1, 1, 3, 3}, perTensor(0.5f, 3));
+  TensorType WZ(DType::I8, {2, 1, 2, 2}, {0, {1, 0.25f}, {-1, 2}});
+  Tensor X2 = withValues(XZ, {4, 5, 6, 7, 8, 9, 10, 11, 12}); // 1..9
+  Tensor W2 = withValues(WZ, {0, 0, 0, 0, 3, 3, 3, 3});       // 1 and 1
+  AttrMap A = outAttrs("u8", 0.5f, 10);
+  A.set("pads", Ints{1, 1, 0, 0});
+  OpRun P = runOp(OpKind::QConv, {X2, W2, i32({2}, {4, -6})}, A);
+  REQUIRE_FALSE(P.Error);
+  // The 2x2 sums over the input padded above and to the left are 1 3 5 /
+  // 5 12 16 / 11 24 28. Channel 0 (multiplier 0.5 * 1 / 0.5 = 1): plus the
+  // bias 4 and the zero point 10. Channel 1 (multiplier 0.25): (sum - 6) /
+  // 4 rounded half to even (1.5 -> 2, 2.5 -> 2, 4.5 -> 4, 5.5 -> 6) + 10.
+  CHECK(Values(P) == Ints{15, 17, 19, 19, 26, 30, 25, 38, 42, //
+                          9, 9, 10, 10, 12, 12, 11, 14, 16});
+  // clamp narrows the output range (a fused ReLU at the zero point).
+  A.set("clamp", Ints{12, 20});
+  OpRun Cl = runOp(OpKind::QConv, {X2, W2, i32({2}, {4, -6})}, A);
+  REQUIRE_FALSE(Cl.Error);
+  CHECK(Values(Cl) == Ints{15, 17, 19, 19, 20, 20, 20, 20, 20, //
+                           12, 12, 12, 12, 12, 12, 12, 14, 16});
+}
+
+TEST_CASE("QConv and QMatMul refuse what they cannot compute exactly",
+          "[quant][ops]") {
+  TensorType XT(DType::U8, {1, 2, 3, 3}, perTensor(0.1f, 0));
+  TensorType WT(DType::I8, {2, 2, 1, 1}, perTensor(0.1f, 0));
+  Tensor X = randomQuant(XT, 1), W = randomQuant(WT, 2);
+  CHECK(errorOf(OpKind::QConv, {X, W}, outAttrs("i16", 1)) ==
+        "to must be \"i8\", \"u8\" or \"i32\", got \"i16\"");
+  CHECK(errorOf(OpKind::QConv, {X, W}, attrs({{"to", std::string("i8")}})) ==
+        "an i8 result takes one scale and one zero point (got 0 and 0)");
+  AttrMap A = outAttrs("i32");
+  A.set("scale", Floats{1});
+  CHECK(errorOf(OpKind::QConv, {X, W}, A) ==
+        "an i32 result is the accumulator itself; `scale` applies only to an "
+        "i8 or u8 result");
+  A = outAttrs("i8", 1, 0);
+  A.set("clamp", Ints{5, 1});
+  CHECK(errorOf(OpKind::QConv, {X, W}, A) ==
+        "clamp must be [lo, hi] with lo <= hi");
+  A.set("clamp", Ints{200, 300});
+  CHECK(errorOf(OpKind::QConv, {X, W}, A) ==
+        "clamp [200, 300] leaves nothing of the range of i8");
+  CHECK(errorOf(OpKind::QConv, {X, W, i32({3}, {1, 2, 3})},
+                outAttrs("i8", 1)) ==
+        "bias must be a plain i32 [2] (in units of the input scale times the "
+        "weight scale), got i32[3]");
+  Tensor Plain(TensorType(DType::U8, {1, 2, 3, 3}));
+  CHECK(errorOf(OpKind::QConv, {Plain, W}, outAttrs("i8", 1)) ==
+        "input x u8[1,2,3,3] has no quantization parameters (its zero point "
+        "and scale)");
+  Tensor WAxis1 = randomQuant(
+      TensorType(DType::I8, {2, 2, 1, 1}, {1, {0.1f, 0.2f}, {0, 0}}), 3);
+  CHECK(errorOf(OpKind::QConv, {X, WAxis1}, outAttrs("i8", 1)) ==
+        "weight w i8[2,2,1,1]<axis 1: 0.1:0, 0.2:0> is quantized along axis "
+        "1; per-channel parameters must be along axis 0");
+  CHECK(errorOf(OpKind::QConv, {X, W}, outAttrs("i8", 1e-30f)) ==
+        fmt::format("output channel 0: requantization multiplier {} is 2^31 "
+                    "or more",
+                    double(0.1f) * double(0.1f) / double(1e-30f)));
+  // 33026 products of 255 * 255 could exceed 2^31 - 1; 33025 cannot.
+  auto Wide = [](int64_t C) {
+    return std::pair{
+        Tensor(TensorType(DType::U8, {1, C, 1, 1}, perTensor(1, 0))),
+        Tensor(TensorType(DType::U8, {1, C, 1, 1}, perTensor(1, 0)))};
+  };
+  auto [XBig, WBig] = Wide(33026);
+  CHECK(errorOf(OpKind::QConv, {XBig, WBig}, outAttrs("i32")) ==
+        "a sum of 33026 products of up to 65025 could overflow the int32 "
+        "accumulator");
+  auto [XOk, WOk] = Wide(33025);
+  CHECK_FALSE(runOp(OpKind::QConv, {XOk, WOk}, outAttrs("i32")).Error);
+  // QMatMul: per-column parameters run along b's last axis.
+  Tensor MA = randomQuant(TensorType(DType::I8, {2, 3}, perTensor(1, 0)), 4);
+  Tensor MB = randomQuant(
+      TensorType(DType::I8, {3, 2}, {0, {1, 1, 1}, {0, 0, 0}}), 5);
+  CHECK(errorOf(OpKind::QMatMul, {MA, MB}, outAttrs("i8", 1)) ==
+        "weight w i8[3,2]<axis 0: 1:0, 1:0, 1:0> is quantized along axis 0; "
+        "per-channel parameters must be along axis 1");
+}
+
+namespace {
+
+template <class TX, class TW, class TY>
+void checkQConvKernel(const Tensor &X, const Tensor &W,
+                      std::optional<Tensor> B, const AttrMap &A) {
+  LoweredOp L = lowerOp(OpKind::QConv, {X, W, B}, A);
+  REQUIRE_FALSE(L.LowerError);
+  CHECK(L.Call.Kernel == "qconv");
+  auto P = paramsAs<mote_rt::QConvP>(L.Call);
+  std::vector<TY> Y(L.outElems(0));
+  mote_rt::qconv<TX, TW, TY>(P, L.in<TX>(0), L.in<TW>(1), L.in<int32_t>(2),
+                             Y.data());
+  checkSame(L.Run.Results[0], Y);
+}
+
+template <class TA, class TB, class TY>
+void checkQMatMulKernel(const Tensor &A, const Tensor &B,
+                        std::optional<Tensor> Bias, const AttrMap &At) {
+  LoweredOp L = lowerOp(OpKind::QMatMul, {A, B, Bias}, At);
+  REQUIRE_FALSE(L.LowerError);
+  CHECK(L.Call.Kernel == "qmatmul");
+  auto P = paramsAs<mote_rt::QMatMulP>(L.Call);
+  std::vector<TY> Y(L.outElems(0));
+  mote_rt::qmatmul<TA, TB, TY>(P, L.in<TA>(0), L.in<TB>(1), L.in<int32_t>(2),
+                               Y.data());
+  checkSame(L.Run.Results[0], Y);
+}
+
+/// A bias with the int32 extremes among random values.
+Tensor edgeBias(int64_t N, uint32_t Seed) {
+  std::mt19937 Gen(Seed);
+  std::uniform_int_distribution<int32_t> D(-100000, 100000);
+  std::vector<int32_t> V;
+  for (int64_t I = 0; I < N; ++I)
+    V.push_back(I == 0 ? INT32_MAX : I == 1 ? INT32_MIN : D(Gen));
+  return i32({N}, V);
+}
+
+QuantParams perChannel(int64_t N, DType T, uint32_t Seed) {
+  std::mt19937 Gen(Seed);
+  std::uniform_real_distribution<float> S(0.001f, 0.05f);
+  std::uniform_int_distribution<int32_t> Z(int32_t(quantMin(T)),
+                                           int32_t(quantMax(T)));
+  QuantParams Q{0, {}, {}};
+  for (int64_t I = 0; I < N; ++I) {
+    Q.Scale.push_back(S(Gen));
+    Q.ZeroPoint.push_back(I == 0 ? int32_t(quantMin(T)) : Z(Gen));
+  }
+  return Q;
+}
+
+} // namespace
+
+TEST_CASE("qconv matches the interpreter bit for bit", "[quant][kernel]") {
+  struct Geometry {
+    Shape X, W;
+    Ints Pads, Strides, Dilations;
+    int64_t Group;
+  };
+  const Geometry Geometries[] = {
+      {{2, 3, 7, 5}, {5, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1},
+      {{1, 3, 9, 8}, {4, 3, 3, 2}, {2, 0, 1, 1}, {2, 3}, {2, 1}, 1},
+      {{1, 5, 6, 6}, {5, 1, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 5}, // dw
+      {{1, 6, 5, 5}, {9, 2, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 3},
+      {{1, 7, 4, 4}, {3, 7, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1}, // pw
+      {{2, 3, 11}, {4, 3, 4}, {2, 1}, {2}, {1}, 1},                  // 1-D
+  };
+  uint32_t Seed = 1;
+  for (const Geometry &Ge : Geometries) {
+    INFO("x " << shapeStr(Ge.X) << " w " << shapeStr(Ge.W));
+    AttrMap Base;
+    Base.set("pads", Ge.Pads);
+    Base.set("strides", Ge.Strides);
+    Base.set("dilations", Ge.Dilations);
+    Base.set("group", Ge.Group);
+    int64_t M = Ge.W[0];
+    TensorType XI8(DType::I8, Ge.X, perTensor(0.02f, -7));
+    TensorType XU8(DType::U8, Ge.X, perTensor(0.03f, 131));
+    TensorType WI8(DType::I8, Ge.W, perChannel(M, DType::I8, Seed));
+    TensorType WU8(DType::U8, Ge.W, perTensor(0.01f, 120));
+    Tensor Xi = randomQuant(XI8, Seed + 1), Xu = randomQuant(XU8, Seed + 2);
+    Tensor Wi = randomQuant(WI8, Seed + 3), Wu = randomQuant(WU8, Seed + 4);
+    Tensor B = edgeBias(M, Seed + 5);
+    Seed += 10;
+    auto With = [&](AttrMap Out) {
+      for (const auto &[K, V] : Base.all())
+        Out.set(K, V);
+      return Out;
+    };
+    checkQConvKernel<int8_t, int8_t, int8_t>(Xi, Wi, B,
+                                             With(outAttrs("i8", 0.05f, 3)));
+    checkQConvKernel<int8_t, int8_t, uint8_t>(
+        Xi, Wi, std::nullopt, With(outAttrs("u8", 0.004f, 128)));
+    checkQConvKernel<uint8_t, int8_t, int8_t>(Xu, Wi, B,
+                                              With(outAttrs("i8", 0.5f, -128)));
+    checkQConvKernel<uint8_t, uint8_t, uint8_t>(Xu, Wu, B,
+                                                With(outAttrs("u8", 1e-4f, 0)));
+    checkQConvKernel<int8_t, uint8_t, int32_t>(Xi, Wu, std::nullopt,
+                                               With(outAttrs("i32")));
+    checkQConvKernel<uint8_t, int8_t, int32_t>(Xu, Wi, B, With(outAttrs("i32")));
+    AttrMap Relu = With(outAttrs("i8", 0.05f, -20));
+    Relu.set("clamp", Ints{-20, 127});
+    checkQConvKernel<int8_t, int8_t, int8_t>(Xi, Wi, B, Relu);
+  }
+}
+
+TEST_CASE("qmatmul matches the interpreter bit for bit", "[quant][kernel]") {
+  struct Case {
+    Shape A, B;
+  };
+  const Case Cases[] = {{{2, 4}, {4, 3}},       {{5, 7}, {7, 1}},
+                        {{2, 2, 4}, {2, 4, 3}}, {{3, 2, 5}, {5, 4}},
+                        {{2, 1, 3, 4}, {3, 4, 2}}, {{7}, {7, 3}}};
+  uint32_t Seed = 100;
+  for (const Case &C : Cases) {
+    INFO("a " << shapeStr(C.A) << " b " << shapeStr(C.B));
+    int64_t N = C.B.back();
+    QuantParams PerCol = perChannel(N, DType::I8, Seed);
+    PerCol.Axis = int32_t(C.B.size() - 1);
+    Tensor Ai = randomQuant(TensorType(DType::I8, C.A, perTensor(0.1f, 5)),
+                            Seed + 1);
+    Tensor Au = randomQuant(TensorType(DType::U8, C.A, perTensor(0.1f, 200)),
+                            Seed + 2);
+    Tensor Bi = randomQuant(TensorType(DType::I8, C.B, PerCol), Seed + 3);
+    Tensor Bu = randomQuant(TensorType(DType::U8, C.B, perTensor(0.2f, 3)),
+                            Seed + 4);
+    Tensor Bias = edgeBias(N, Seed + 5);
+    Seed += 10;
+    checkQMatMulKernel<int8_t, int8_t, int8_t>(Ai, Bi, Bias,
+                                               outAttrs("i8", 0.7f, 1));
+    checkQMatMulKernel<uint8_t, uint8_t, uint8_t>(Au, Bu, std::nullopt,
+                                                  outAttrs("u8", 2.0f, 100));
+    checkQMatMulKernel<uint8_t, int8_t, int32_t>(Au, Bi, Bias,
+                                                 outAttrs("i32"));
+    checkQMatMulKernel<int8_t, uint8_t, uint8_t>(Ai, Bu, Bias,
+                                                 outAttrs("u8", 0.05f, 0));
+  }
+}
+
+TEST_CASE("QConv is within one step of ONNX's float definition",
+          "[quant][ops]") {
+  // ONNX QLinearConv: dequantize, convolve in real arithmetic, quantize
+  // rounding half to even. The fixed-point multiplier differs from the
+  // real one by < 2^-31 relative, so only near-ties may round the other
+  // way.
+  TensorType XT(DType::U8, {1, 4, 9, 9}, perTensor(0.0235f, 117));
+  TensorType WT(DType::I8, {6, 4, 3, 3}, perChannel(6, DType::I8, 9));
+  Tensor X = randomQuant(XT, 21), W = randomQuant(WT, 22);
+  Tensor B = i32({6}, {100, -2000, 0, 77, 31000, -5});
+  AttrMap A = outAttrs("u8", 0.0731f, 120);
+  A.set("pads", Ints{1, 1, 1, 1});
+  OpRun R = runOp(OpKind::QConv, {X, W, B}, A);
+  REQUIRE_FALSE(R.Error);
+  const Tensor &Y = R.Results[0];
+  int Differ = 0;
+  for (int64_t M = 0; M < 6; ++M)
+    for (int64_t OH = 0; OH < 9; ++OH)
+      for (int64_t OW = 0; OW < 9; ++OW) {
+        double Sum = double(B.data<int32_t>()[size_t(M)]) * 0.0235f *
+                     WT.Quant->Scale[size_t(M)];
+        for (int64_t C = 0; C < 4; ++C)
+          for (int64_t KH = 0; KH < 3; ++KH)
+            for (int64_t KW = 0; KW < 3; ++KW) {
+              int64_t IH = OH - 1 + KH, IW = OW - 1 + KW;
+              if (IH < 0 || IH >= 9 || IW < 0 || IW >= 9)
+                continue;
+              double XV = (X.getAsInt(((C * 9) + IH) * 9 + IW) - 117) *
+                          double(0.0235f);
+              double WV = (W.getAsInt(((M * 4 + C) * 3 + KH) * 3 + KW) -
+                           WT.Quant->ZeroPoint[size_t(M)]) *
+                          double(WT.Quant->Scale[size_t(M)]);
+              Sum += XV * WV;
+            }
+        double Q = std::nearbyint(Sum / double(0.0731f)) + 120;
+        Q = std::clamp(Q, 0.0, 255.0);
+        int64_t Got = Y.getAsInt((M * 9 + OH) * 9 + OW);
+        INFO("channel " << M << " at " << OH << "," << OW);
+        CHECK(std::fabs(double(Got) - Q) <= 1);
+        Differ += double(Got) != Q;
+      }
+  CHECK(Differ <= 2);
+}
