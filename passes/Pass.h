@@ -14,7 +14,9 @@
 #define MOTE_PASSES_PASS_H
 
 #include "compiler/Diagnostic.h"
+#include "compiler/Tensor.h"
 
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -85,6 +87,13 @@ struct PassContext {
     /// and the bytes of the intermediate results that no longer exist.
     int64_t ElementwiseChains = 0, ElementwiseOps = 0, IntermediateBytes = 0;
   } Fusion;
+  /// --quantize int8: the quantize pass makes the model int8 with the
+  /// ranges the calibration samples (graph input name -> tensor, one map
+  /// per sample) give.
+  struct QuantizeRequest {
+    bool Int8 = false;
+    std::vector<std::map<std::string, Tensor>> Calibration;
+  } Quantize;
   /// Verify the graph after every pass (tests, debug builds).
   bool VerifyEach = true;
 };
@@ -110,10 +119,12 @@ Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx);
 /// The default pipeline: for training (loss, autodiff, optimizer...) or for
 /// inference; without \p Reorder the schedule pass is left out (the naive
 /// order: forward, all gradients, all updates), without \p Fuse the fuse
-/// pass (one kernel per op, every gradient stored).
+/// pass (one kernel per op, every gradient stored); with \p Quantize the
+/// quantize pass (--quantize int8).
 std::vector<const PassInfo *> defaultPipeline(bool Training,
                                               bool Reorder = true,
-                                              bool Fuse = true);
+                                              bool Fuse = true,
+                                              bool Quantize = false);
 
 /// Runs \p Pipeline in order.
 Status runPipeline(const std::vector<const PassInfo *> &Pipeline, Graph &G,

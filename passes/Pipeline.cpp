@@ -27,6 +27,14 @@ const PipelineEntry Pipeline[] = {
     // Dropout, BatchNorm folded), and folding before autodiff means the
     // backward graph never differentiates through eval-mode BatchNorm.
     {"canonicalize", false},
+    // --quantize int8 (only then in the pipeline) quantizes the canonical
+    // float model (BatchNorm folded into the weights it quantizes) into
+    // the QDQ form fold-qdq reads.
+    {"quantize", false},
+    // Quantized layers become integer ops before anything trains or fuses:
+    // the float ops between QuantizeLinear/DequantizeLinear pairs that
+    // remain are the ones with no integer form.
+    {"fold-qdq", false},
     // The loss must exist before autodiff can differentiate it.
     {"add-loss", true},
     // Autodiff needs to know which parameters train to build only their
@@ -77,11 +85,11 @@ Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx) {
 }
 
 std::vector<const PassInfo *> defaultPipeline(bool Training, bool Reorder,
-                                              bool Fuse) {
+                                              bool Fuse, bool Quantize) {
   std::vector<const PassInfo *> R;
   for (const PipelineEntry &E : Pipeline)
     if ((Training || !E.TrainingOnly) && (Reorder || E.Pass != "schedule") &&
-        (Fuse || E.Pass != "fuse"))
+        (Fuse || E.Pass != "fuse") && (Quantize || E.Pass != "quantize"))
       R.push_back(lookupPass(E.Pass));
   return R;
 }

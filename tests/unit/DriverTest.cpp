@@ -144,7 +144,7 @@ TEST_CASE("compileGraph stops at the stage asked for", "[driver]") {
   // The inference pipeline ran: the Relu folded into the Gemm.
   CHECK(G->G->nodes().size() == 1);
   CHECK(G->Passes.PassesRun ==
-        std::vector<std::string>{"canonicalize", "fuse", "schedule"});
+        std::vector<std::string>{"canonicalize", "fold-qdq", "fuse", "schedule"});
 
   Expected<CompiledModel> L = compileGraph(mlp(), O, Stage::Layout);
   REQUIRE(L);

@@ -9,8 +9,9 @@
 //
 // x (a) is i8 or u8 quantized per tensor; w (b) is i8 or u8 quantized per
 // tensor or per output channel (QConv: axis 0 of w [M, C/group, K...];
-// QMatMul: the last axis of b [..., K, N]); the bias is a plain i32 [M]
-// ([N]) in units of s_x * s_w[c]. The sum
+// QMatMul: the last axis of b [..., K, N]); the bias is an i32 [M] ([N])
+// in units of s_x * s_w[c] (plain, or quantized with those scales and zero
+// point 0). The sum
 //
 //   acc[c] = sum (x - z_x) * (w - z_w[c])
 //
@@ -32,6 +33,7 @@
 #include "compiler/Quant.h"
 #include "compiler/ops/nn/NnLower.h"
 
+#include <cmath>
 #include <cstdint>
 
 namespace mote {
@@ -95,18 +97,34 @@ Expected<Requant> checkRequant(const Node &N, int64_t WAxis, int64_t Channels,
     return opError(fmt::format("a sum of {} products of up to {} could "
                                "overflow the int32 accumulator",
                                Terms, Bound));
+  bool PerChannel = W.Quant->perAxis();
   if (const Value *B = N.input(2)) {
     const TensorType &BT = B->type();
-    if (BT.Elem != DType::I32 || BT.isQuantized() ||
-        BT.Dims != Shape{Channels})
-      return opError(fmt::format("bias must be a plain i32 [{}] (in units of "
-                                 "the input scale times the weight scale), "
-                                 "got {}",
+    if (BT.Elem != DType::I32 || BT.Dims != Shape{Channels})
+      return opError(fmt::format("bias must be i32 [{}] (in units of the "
+                                 "input scale times the weight scale), got "
+                                 "{}",
                                  Channels, BT.str()));
+    // A quantized bias must say the units the sum is in: zero point 0 and
+    // scale s_x * s_w[c] (to float precision: tools compute it in float).
+    if (BT.isQuantized()) {
+      const QuantParams &QB = *BT.Quant;
+      bool BPer = QB.perAxis();
+      for (int64_t C = 0; C < Channels; ++C) {
+        double Want = double(X.Quant->Scale[0]) *
+                      double(W.Quant->Scale[PerChannel ? size_t(C) : 0]);
+        double Got = QB.Scale[BPer ? size_t(C) : 0];
+        if (QB.ZeroPoint[BPer ? size_t(C) : 0] != 0 ||
+            std::fabs(Got - Want) > 1e-6 * Want)
+          return opError(fmt::format(
+              "bias {} does not count in units of the input scale times the "
+              "weight scale: channel {} needs scale {} and zero point 0",
+              BT.str(), C, float(Want)));
+      }
+    }
   }
   Requant R;
   R.XZeroPoint = X.Quant->ZeroPoint[0];
-  bool PerChannel = W.Quant->perAxis();
   for (int64_t C = 0; C < Channels; ++C)
     R.WZeroPoint.push_back(W.Quant->ZeroPoint[PerChannel ? size_t(C) : 0]);
 
@@ -158,8 +176,8 @@ Expected<Requant> checkRequant(const Node &N, int64_t WAxis, int64_t Channels,
                double(Scale[0]);
     Expected<FixedMultiplier> F = fixedMultiplier(M);
     if (!F)
-      return opError(fmt::format("output channel {}: {}", C,
-                                 F.error().Message));
+      return opError(
+          fmt::format("output channel {}: {}", C, F.error().Message));
     R.Mult.push_back(*F);
   }
   return R;
@@ -172,8 +190,8 @@ int64_t finish(const Requant &R, int64_t C, int64_t Sum, const Tensor *Bias) {
     Sum = std::clamp<int64_t>(Sum + Bias->getAsInt(C), INT32_MIN, INT32_MAX);
   if (!R.Requantize)
     return Sum;
-  int64_t Y = requantize(int32_t(Sum), R.Mult[size_t(C)]) +
-              R.Out.Quant->ZeroPoint[0];
+  int64_t Y =
+      requantize(int32_t(Sum), R.Mult[size_t(C)]) + R.Out.Quant->ZeroPoint[0];
   return std::clamp(Y, R.YMin, R.YMax);
 }
 
@@ -188,15 +206,15 @@ kparams::RequantP requantParams(const Requant &R) {
     Mult.assign(R.WZeroPoint.size(), 0);
     Shift.assign(R.WZeroPoint.size(), 0);
   }
-  return kparams::RequantP{
-      .XZeroPoint = R.XZeroPoint,
-      .YZeroPoint = R.Requantize ? R.Out.Quant->ZeroPoint[0] : 0,
-      .YMin = R.YMin,
-      .YMax = R.YMax,
-      .Requant = R.Requantize ? 1 : 0,
-      .WZeroPoint = R.WZeroPoint,
-      .Multiplier = Mult,
-      .Shift = Shift};
+  return kparams::RequantP{.XZeroPoint = R.XZeroPoint,
+                           .YZeroPoint =
+                               R.Requantize ? R.Out.Quant->ZeroPoint[0] : 0,
+                           .YMin = R.YMin,
+                           .YMax = R.YMax,
+                           .Requant = R.Requantize ? 1 : 0,
+                           .WZeroPoint = R.WZeroPoint,
+                           .Multiplier = Mult,
+                           .Shift = Shift};
 }
 
 //===----------------------------------------------------------------------===//
@@ -249,8 +267,8 @@ Status kernelQConv(const Node &N, std::span<const Tensor *const> In,
                          (W.getAsInt(WOff) - I->R.WZeroPoint[size_t(M)]);
   });
   for (int64_t K = 0; K < Y.numElements(); ++K)
-    Y.setFromDouble(K, double(finish(I->R, (K / OutPlane) % G.M,
-                                     Acc[size_t(K)], B)));
+    Y.setFromDouble(
+        K, double(finish(I->R, (K / OutPlane) % G.M, Acc[size_t(K)], B)));
   return ok();
 }
 
@@ -277,8 +295,7 @@ Status lowerQConv(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/qlinear.h";
   C.Kernel = "qconv";
   C.TypeArgs = {N.inType(0).Elem, N.inType(1).Elem, N.outType(0).Elem};
-  C.setParams(kparams::QConvP{.Conv = std::move(*P),
-                              .Q = requantParams(I->R)});
+  C.setParams(kparams::QConvP{.Conv = std::move(*P), .Q = requantParams(I->R)});
   return ok();
 }
 
@@ -347,8 +364,7 @@ int64_t macsQMatMul(const Node &N) {
   Expected<QMatMulInfo> I = checkQMatMul(N);
   if (!I)
     return 0;
-  return productOf(I->G.Batch, 0, I->G.Batch.size()) * I->G.M * I->G.N *
-         I->G.K;
+  return productOf(I->G.Batch, 0, I->G.Batch.size()) * I->G.M * I->G.N * I->G.K;
 }
 
 // mote_rt::qmatmul<TA, TB, TY>(QMatMulP, a, b, bias, y)
@@ -361,17 +377,17 @@ Status lowerQMatMul(const Node &N, KernelCall &C) {
   C.Header = "mote_rt/qlinear.h";
   C.Kernel = "qmatmul";
   C.TypeArgs = {N.inType(0).Elem, N.inType(1).Elem, N.outType(0).Elem};
-  C.setParams(kparams::QMatMulP{.Mm = matMulParams(I->G),
-                                .Q = requantParams(I->R)});
+  C.setParams(
+      kparams::QMatMulP{.Mm = matMulParams(I->G), .Q = requantParams(I->R)});
   return ok();
 }
 
 constexpr AttrSpec QConvAttrs[] = {
-    {"auto_pad", AttrKind::String},  {"dilations", AttrKind::Ints},
-    {"group", AttrKind::Int},        {"kernel_shape", AttrKind::Ints},
-    {"pads", AttrKind::Ints},        {"strides", AttrKind::Ints},
-    {"to", AttrKind::String, true},  {"scale", AttrKind::Floats},
-    {"zero_point", AttrKind::Ints},  {"clamp", AttrKind::Ints},
+    {"auto_pad", AttrKind::String}, {"dilations", AttrKind::Ints},
+    {"group", AttrKind::Int},       {"kernel_shape", AttrKind::Ints},
+    {"pads", AttrKind::Ints},       {"strides", AttrKind::Ints},
+    {"to", AttrKind::String, true}, {"scale", AttrKind::Floats},
+    {"zero_point", AttrKind::Ints}, {"clamp", AttrKind::Ints},
 };
 
 constexpr AttrSpec QMatMulAttrs[] = {
