@@ -25,7 +25,7 @@ Diag inModel(Diag D, const CompileOptions &O) {
 
 Expected<std::vector<const PassInfo *>> pipelineOf(const CompileOptions &O) {
   if (!O.Passes)
-    return defaultPipeline(O.Training, O.Reorder, O.Fuse);
+    return defaultPipeline(O.Training, O.Reorder, O.Fuse, O.QuantizeInt8);
   std::vector<const PassInfo *> R;
   for (const std::string &Name : *O.Passes) {
     const PassInfo *P = lookupPass(Name);
@@ -44,6 +44,13 @@ Expected<CompiledModel> finish(std::unique_ptr<Graph> G,
   M.G = std::move(G);
   M.Passes.Train = O.Train;
   M.Passes.VerifyEach = O.VerifyEach;
+  if (O.QuantizeInt8) {
+    Expected<std::vector<std::map<std::string, Tensor>>> C =
+        loadCalibration(*M.G, O.Calibration);
+    if (!C)
+      return C.takeError();
+    M.Passes.Quantize = {true, std::move(*C)};
+  }
   Expected<std::vector<const PassInfo *>> Pipeline = pipelineOf(O);
   if (!Pipeline)
     return Pipeline.takeError();

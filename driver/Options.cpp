@@ -52,6 +52,15 @@ std::vector<OptionSpec> makeModelSpecs() {
                "one kernel per op and every weight gradient stored, to "
                "measure what fusion buys"});
   R.push_back(UpdateFileSpec);
+  R.push_back({"quantize", "int8", false,
+               "post-training static quantization: int8 weights per output "
+               "channel, int32 biases and int8 activations with the ranges "
+               "of the --calibration samples; quantized layers run as "
+               "integer ops"});
+  R.push_back({"calibration", "[NAME=]PATH", true,
+               "samples for --quantize: a .pb TensorProto (one sample or a "
+               "batch of them) or a directory of .pb files; NAME= names the "
+               "graph input when the model has several"});
   return R;
 }
 
@@ -195,6 +204,23 @@ Expected<CompileOptions> parseCompileOptions(const ParsedArgs &Args) {
       return usageError(fmt::format("--{} needs --train", S.Name));
   if (Status S = parseTrainOptions(Args, O.Train); !S)
     return S.takeError();
+
+  if (auto Q = Args.get("quantize")) {
+    if (*Q != "int8")
+      return usageError(fmt::format("--quantize '{}': use int8", *Q));
+    O.QuantizeInt8 = true;
+  }
+  O.Calibration = Args.getAll("calibration");
+  if (O.QuantizeInt8 && O.Calibration.empty())
+    return usageError("--quantize int8 needs --calibration (samples whose "
+                      "ranges set the activations' scales)");
+  if (!O.QuantizeInt8 && !O.Calibration.empty())
+    return usageError("--calibration needs --quantize int8");
+  if (O.QuantizeInt8 && O.Training)
+    return Diag("--quantize int8 with --train is not supported yet: "
+                "training through quantized layers (float backward, "
+                "quantization-aware updates) is still to come; quantize "
+                "for inference, or train the float model");
 
   if (auto B = Args.get("ram-budget")) {
     Expected<int64_t> N = parseByteSize("ram-budget", *B);

@@ -21,6 +21,7 @@
 #include "frontends/onnx/OnnxImporter.h"
 #include "passes/Pass.h"
 
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +30,7 @@
 
 namespace mote {
 
+class Graph;
 struct TargetInfo;
 
 /// What compile() writes besides the reports.
@@ -56,6 +58,10 @@ struct CompileOptions {
   std::optional<std::vector<std::string>> Passes;
   /// Verify the graph when it comes in and after every pass.
   bool VerifyEach = true;
+  /// --quantize int8: post-training quantization (passes/Quantize.cpp)
+  /// with the samples of --calibration ([NAME=]PATH, loadCalibration).
+  bool QuantizeInt8 = false;
+  std::vector<std::string> Calibration;
   /// Fail at layout if the arena needs more bytes.
   std::optional<int64_t> RamBudget;
   /// Prefix of the generated symbols; a C identifier.
@@ -88,6 +94,14 @@ Expected<CompileOptions> parseCompileOptions(const ParsedArgs &Args);
 /// Reads the training options of \p Args into \p T (parseCompileOptions
 /// does, after checking they come with --train).
 Status parseTrainOptions(const ParsedArgs &Args, TrainOptions &T);
+
+/// The calibration samples of --calibration \p Specs ([NAME=]PATH each,
+/// PATH a .pb TensorProto or a directory of them) for the inputs of \p G:
+/// one feed map per sample. A tensor holding a batch of the input's batch
+/// size, or one sample without the batch dim, is split or taken as it is;
+/// every input needs data, and all of them the same number of samples.
+Expected<std::vector<std::map<std::string, Tensor>>>
+loadCalibration(const Graph &G, const std::vector<std::string> &Specs);
 
 /// "NAME=1x3x96x96" (--input-shape).
 Expected<std::pair<std::string, Shape>> parseInputShape(std::string_view S);

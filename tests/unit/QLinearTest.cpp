@@ -12,12 +12,16 @@
 
 #include "KernelTestUtil.h"
 
+#include "compiler/Interpreter.h"
+#include "compiler/Parser.h"
 #include "compiler/Quant.h"
 #include "mote_rt/qlinear.h"
+#include "passes/Pass.h"
 
 #include <cmath>
 #include <fmt/format.h>
 #include <limits>
+#include <map>
 #include <random>
 
 using namespace mote;
@@ -113,14 +117,14 @@ TEST_CASE("fixed-point multipliers keep 31 bits of the real multiplier",
   REQUIRE(Tiny);
   CHECK(Tiny->Multiplier == 0);
   CHECK(requantize(INT32_MAX, *Tiny) == 0);
-  for (double Bad : {0.0, -1.0, std::nan(""), double(INFINITY), 0x1p31, 1e300}) {
+  for (double Bad :
+       {0.0, -1.0, std::nan(""), double(INFINITY), 0x1p31, 1e300}) {
     INFO("M = " << Bad);
     CHECK_FALSE(fixedMultiplier(Bad));
   }
 }
 
-TEST_CASE("requantize rounds half to even and is exact",
-          "[quant][requant]") {
+TEST_CASE("requantize rounds half to even and is exact", "[quant][requant]") {
   FixedMultiplier Half = *fixedMultiplier(0.5);
   CHECK(requantize(1, Half) == 0);
   CHECK(requantize(3, Half) == 2);
@@ -144,8 +148,8 @@ TEST_CASE("requantize rounds half to even and is exact",
     int64_t Want = exactRequantize(A, F->Multiplier, F->Shift);
     INFO("acc " << A << " m " << F->Multiplier << " n " << F->Shift);
     REQUIRE(requantize(A, *F) == Want);
-    REQUIRE(mote_rt::qlinear_detail::requantize(A, F->Multiplier,
-                                                F->Shift) == Want);
+    REQUIRE(mote_rt::qlinear_detail::requantize(A, F->Multiplier, F->Shift) ==
+            Want);
   }
 }
 
@@ -214,10 +218,18 @@ TEST_CASE("QConv and QMatMul refuse what they cannot compute exactly",
   A.set("clamp", Ints{200, 300});
   CHECK(errorOf(OpKind::QConv, {X, W}, A) ==
         "clamp [200, 300] leaves nothing of the range of i8");
-  CHECK(errorOf(OpKind::QConv, {X, W, i32({3}, {1, 2, 3})},
-                outAttrs("i8", 1)) ==
-        "bias must be a plain i32 [2] (in units of the input scale times the "
-        "weight scale), got i32[3]");
+  CHECK(
+      errorOf(OpKind::QConv, {X, W, i32({3}, {1, 2, 3})}, outAttrs("i8", 1)) ==
+      "bias must be i32 [2] (in units of the input scale times the weight "
+      "scale), got i32[3]");
+  // A quantized bias must count in units of s_x * s_w = 0.01.
+  Tensor BQ(TensorType(DType::I32, {2}, perTensor(0.01f, 0)));
+  CHECK_FALSE(runOp(OpKind::QConv, {X, W, BQ}, outAttrs("i8", 1)).Error);
+  Tensor BWrong(TensorType(DType::I32, {2}, {0, {0.01f, 0.02f}, {0, 0}}));
+  CHECK(errorOf(OpKind::QConv, {X, W, BWrong}, outAttrs("i8", 1)) ==
+        "bias i32[2]<axis 0: 0.01:0, 0.02:0> does not count in units of the "
+        "input scale times the weight scale: channel 1 needs scale 0.010000001 "
+        "and zero point 0");
   Tensor Plain(TensorType(DType::U8, {1, 2, 3, 3}));
   CHECK(errorOf(OpKind::QConv, {Plain, W}, outAttrs("i8", 1)) ==
         "input x u8[1,2,3,3] has no quantization parameters (its zero point "
@@ -245,8 +257,8 @@ TEST_CASE("QConv and QMatMul refuse what they cannot compute exactly",
   CHECK_FALSE(runOp(OpKind::QConv, {XOk, WOk}, outAttrs("i32")).Error);
   // QMatMul: per-column parameters run along b's last axis.
   Tensor MA = randomQuant(TensorType(DType::I8, {2, 3}, perTensor(1, 0)), 4);
-  Tensor MB = randomQuant(
-      TensorType(DType::I8, {3, 2}, {0, {1, 1, 1}, {0, 0, 0}}), 5);
+  Tensor MB =
+      randomQuant(TensorType(DType::I8, {3, 2}, {0, {1, 1, 1}, {0, 0, 0}}), 5);
   CHECK(errorOf(OpKind::QMatMul, {MA, MB}, outAttrs("i8", 1)) ==
         "weight w i8[3,2]<axis 0: 1:0, 1:0, 1:0> is quantized along axis 0; "
         "per-channel parameters must be along axis 1");
@@ -255,8 +267,8 @@ TEST_CASE("QConv and QMatMul refuse what they cannot compute exactly",
 namespace {
 
 template <class TX, class TW, class TY>
-void checkQConvKernel(const Tensor &X, const Tensor &W,
-                      std::optional<Tensor> B, const AttrMap &A) {
+void checkQConvKernel(const Tensor &X, const Tensor &W, std::optional<Tensor> B,
+                      const AttrMap &A) {
   LoweredOp L = lowerOp(OpKind::QConv, {X, W, B}, A);
   REQUIRE_FALSE(L.LowerError);
   CHECK(L.Call.Kernel == "qconv");
@@ -351,7 +363,8 @@ TEST_CASE("qconv matches the interpreter bit for bit", "[quant][kernel]") {
                                                 With(outAttrs("u8", 1e-4f, 0)));
     checkQConvKernel<int8_t, uint8_t, int32_t>(Xi, Wu, std::nullopt,
                                                With(outAttrs("i32")));
-    checkQConvKernel<uint8_t, int8_t, int32_t>(Xu, Wi, B, With(outAttrs("i32")));
+    checkQConvKernel<uint8_t, int8_t, int32_t>(Xu, Wi, B,
+                                               With(outAttrs("i32")));
     AttrMap Relu = With(outAttrs("i8", 0.05f, -20));
     Relu.set("clamp", Ints{-20, 127});
     checkQConvKernel<int8_t, int8_t, int8_t>(Xi, Wi, B, Relu);
@@ -362,8 +375,8 @@ TEST_CASE("qmatmul matches the interpreter bit for bit", "[quant][kernel]") {
   struct Case {
     Shape A, B;
   };
-  const Case Cases[] = {{{2, 4}, {4, 3}},       {{5, 7}, {7, 1}},
-                        {{2, 2, 4}, {2, 4, 3}}, {{3, 2, 5}, {5, 4}},
+  const Case Cases[] = {{{2, 4}, {4, 3}},          {{5, 7}, {7, 1}},
+                        {{2, 2, 4}, {2, 4, 3}},    {{3, 2, 5}, {5, 4}},
                         {{2, 1, 3, 4}, {3, 4, 2}}, {{7}, {7, 3}}};
   uint32_t Seed = 100;
   for (const Case &C : Cases) {
@@ -371,21 +384,20 @@ TEST_CASE("qmatmul matches the interpreter bit for bit", "[quant][kernel]") {
     int64_t N = C.B.back();
     QuantParams PerCol = perChannel(N, DType::I8, Seed);
     PerCol.Axis = int32_t(C.B.size() - 1);
-    Tensor Ai = randomQuant(TensorType(DType::I8, C.A, perTensor(0.1f, 5)),
-                            Seed + 1);
-    Tensor Au = randomQuant(TensorType(DType::U8, C.A, perTensor(0.1f, 200)),
-                            Seed + 2);
+    Tensor Ai =
+        randomQuant(TensorType(DType::I8, C.A, perTensor(0.1f, 5)), Seed + 1);
+    Tensor Au =
+        randomQuant(TensorType(DType::U8, C.A, perTensor(0.1f, 200)), Seed + 2);
     Tensor Bi = randomQuant(TensorType(DType::I8, C.B, PerCol), Seed + 3);
-    Tensor Bu = randomQuant(TensorType(DType::U8, C.B, perTensor(0.2f, 3)),
-                            Seed + 4);
+    Tensor Bu =
+        randomQuant(TensorType(DType::U8, C.B, perTensor(0.2f, 3)), Seed + 4);
     Tensor Bias = edgeBias(N, Seed + 5);
     Seed += 10;
     checkQMatMulKernel<int8_t, int8_t, int8_t>(Ai, Bi, Bias,
                                                outAttrs("i8", 0.7f, 1));
     checkQMatMulKernel<uint8_t, uint8_t, uint8_t>(Au, Bu, std::nullopt,
                                                   outAttrs("u8", 2.0f, 100));
-    checkQMatMulKernel<uint8_t, int8_t, int32_t>(Au, Bi, Bias,
-                                                 outAttrs("i32"));
+    checkQMatMulKernel<uint8_t, int8_t, int32_t>(Au, Bi, Bias, outAttrs("i32"));
     checkQMatMulKernel<int8_t, uint8_t, uint8_t>(Ai, Bu, Bias,
                                                  outAttrs("u8", 0.05f, 0));
   }
@@ -418,8 +430,8 @@ TEST_CASE("QConv is within one step of ONNX's float definition",
               int64_t IH = OH - 1 + KH, IW = OW - 1 + KW;
               if (IH < 0 || IH >= 9 || IW < 0 || IW >= 9)
                 continue;
-              double XV = (X.getAsInt(((C * 9) + IH) * 9 + IW) - 117) *
-                          double(0.0235f);
+              double XV =
+                  (X.getAsInt(((C * 9) + IH) * 9 + IW) - 117) * double(0.0235f);
               double WV = (W.getAsInt(((M * 4 + C) * 3 + KH) * 3 + KW) -
                            WT.Quant->ZeroPoint[size_t(M)]) *
                           double(WT.Quant->Scale[size_t(M)]);
@@ -433,4 +445,226 @@ TEST_CASE("QConv is within one step of ONNX's float definition",
         Differ += double(Got) != Q;
       }
   CHECK(Differ <= 2);
+}
+
+namespace {
+
+/// "[v0, v1, ...]" of \p N random integers in [Lo, Hi].
+std::string randomInts(int64_t N, int64_t Lo, int64_t Hi, uint32_t Seed) {
+  std::mt19937 Gen(Seed);
+  std::uniform_int_distribution<int64_t> D(Lo, Hi);
+  std::vector<int64_t> V;
+  for (int64_t I = 0; I < N; ++I)
+    V.push_back(D(Gen));
+  return fmt::format("[{}]", fmt::join(V, ", "));
+}
+
+} // namespace
+
+TEST_CASE("fold-qdq computes the QDQ model to within one output step",
+          "[quant][passes]") {
+  // conv (per-channel weights, bias in s_x * s_w units) + ReLU, depthwise
+  // conv + ReLU6, a float Reshape between Q/DQ pairs, and a Linear (Gemm
+  // with transB) whose bias is quantized with its own scale.
+  std::string Text =
+      fmt::format(R"(graph @qdq {{
+  input %x : f32[1,4,9,9]
+  param %c1.w : i8[6,4,3,3]<axis 0: 0.011:0, 0.02:0, 0.005:0, 0.04:0, 0.013:0, 0.031:0> = {}
+  param %c1.b : i32[6]<axis 0: 0.00055:0, 0.001:0, 0.00025:0, 0.002:0, 0.00065:0, 0.00155:0> = [100, -2000, 0, 7, 30000, -5]
+  param %c2.w : i8[6,1,3,3]<0.02:3> = {}
+  param %fc.w : i8[5,54]<axis 0: 0.01:0, 0.02:0, 0.015:0, 0.03:0, 0.025:0> = {}
+  param %fc.b : i32[5]<0.0003:0> = [1000, -7, 250, 0, -31000]
+  %xq = QuantizeLinear "qx"(%x) {{to = "u8", scale = [0.05], zero_point = [120]}} : u8[1,4,9,9]<0.05:120>
+  %xd = DequantizeLinear "dqx"(%xq) : f32[1,4,9,9]
+  %w1 = DequantizeLinear "dqw1"(%c1.w) : f32[6,4,3,3]
+  %b1 = DequantizeLinear "dqb1"(%c1.b) : f32[6]
+  %c1 = Conv "c1"(%xd, %w1, %b1) {{pads = [1, 1, 1, 1]}} : f32[1,6,9,9]
+  %r1 = Relu "r1"(%c1) : f32[1,6,9,9]
+  %h1 = QuantizeLinear "q1"(%r1) {{to = "i8", scale = [0.07], zero_point = [-100]}} : i8[1,6,9,9]<0.07:-100>
+  %h1d = DequantizeLinear "dq1"(%h1) : f32[1,6,9,9]
+  %w2 = DequantizeLinear "dqw2"(%c2.w) : f32[6,1,3,3]
+  %c2 = Conv "c2"(%h1d, %w2) {{group = 6, pads = [1, 1, 1, 1], strides = [3, 3]}} : f32[1,6,3,3]
+  %r2 = Clip "r2"(%c2) {{min = 0.0, max = 6.0}} : f32[1,6,3,3]
+  %h2 = QuantizeLinear "q2"(%r2) {{to = "u8", scale = [0.03], zero_point = [0]}} : u8[1,6,3,3]<0.03:0>
+  %h2d = DequantizeLinear "dq2"(%h2) : f32[1,6,3,3]
+  %f = Reshape "flat"(%h2d) {{shape = [1, 54]}} : f32[1,54]
+  %fq = QuantizeLinear "qf"(%f) {{to = "u8", scale = [0.03], zero_point = [0]}} : u8[1,54]<0.03:0>
+  %fd = DequantizeLinear "dqf"(%fq) : f32[1,54]
+  %wf = DequantizeLinear "dqwf"(%fc.w) : f32[5,54]
+  %bf = DequantizeLinear "dqbf"(%fc.b) : f32[5]
+  %g = Gemm "fc"(%fd, %wf, %bf) {{transB = 1}} : f32[1,5]
+  %yq = QuantizeLinear "qy"(%g) {{to = "i8", scale = [0.05], zero_point = [2]}} : i8[1,5]<0.05:2>
+  %y = DequantizeLinear "dqy"(%yq) : f32[1,5]
+  %h1o = DequantizeLinear "dqh1o"(%h1) : f32[1,6,9,9]
+  output %y
+  output %h1o
+}})",
+                  randomInts(216, -128, 127, 1), randomInts(54, -128, 127, 2),
+                  randomInts(270, -128, 127, 3));
+  Expected<std::unique_ptr<Graph>> G = parseGraph(Text);
+  Expected<std::unique_ptr<Graph>> FoldedG = parseGraph(Text);
+  REQUIRE(G);
+  REQUIRE(FoldedG);
+  Graph *Folded = FoldedG->get();
+  PassContext Ctx;
+  Expected<bool> Changed = runPass(*lookupPass("fold-qdq"), *Folded, Ctx);
+  REQUIRE(Changed);
+  CHECK(*Changed);
+  int QConvs = 0, QMatMuls = 0, Floats = 0;
+  for (const auto &N : Folded->nodes()) {
+    QConvs += N->op() == OpKind::QConv;
+    QMatMuls += N->op() == OpKind::QMatMul;
+    Floats += N->op() == OpKind::Conv || N->op() == OpKind::Gemm;
+  }
+  CHECK(QConvs == 2);
+  CHECK(QMatMuls == 1);
+  CHECK(Floats == 0);
+  for (uint32_t Seed : {1u, 2u, 3u}) {
+    INFO("input seed " << Seed);
+    std::map<std::string, Tensor> Feeds = {
+        {"x", randomF32({1, 4, 9, 9}, Seed, -4, 4)}};
+    Expected<std::vector<Tensor>> Want = interpret(**G, Feeds);
+    Expected<std::vector<Tensor>> Got = interpret(*Folded, Feeds);
+    REQUIRE(Want);
+    REQUIRE(Got);
+    const float Steps[] = {0.05f, 0.07f};
+    for (size_t O = 0; O < 2; ++O) {
+      auto W = (*Want)[O].data<float>(), Gt = (*Got)[O].data<float>();
+      int Differ = 0;
+      for (size_t I = 0; I < W.size(); ++I) {
+        INFO("output " << O << " element " << I);
+        CHECK(std::fabs(W[I] - Gt[I]) <= Steps[O] * 1.0001f);
+        Differ += W[I] != Gt[I];
+      }
+      // Only sums next to a rounding boundary may land on the other side.
+      CHECK(Differ * 50 <= int(W.size()));
+    }
+  }
+}
+
+namespace {
+
+/// "[v0, v1, ...]" of \p N random floats in [Lo, Hi).
+std::string randomFloats(int64_t N, float Lo, float Hi, uint32_t Seed) {
+  std::mt19937 Gen(Seed);
+  std::uniform_real_distribution<float> D(Lo, Hi);
+  std::vector<std::string> V;
+  for (int64_t I = 0; I < N; ++I)
+    V.push_back(fmt::format("{}", D(Gen)));
+  return fmt::format("[{}]", fmt::join(V, ", "));
+}
+
+/// A float MobileNet-like block: conv + ReLU, depthwise + ReLU6, pointwise,
+/// a residual Add, global average pooling and a Linear.
+std::string floatNetText() {
+  return fmt::format(
+      R"(graph @net {{
+  input %x : f32[1,3,12,12]
+  param %c1.weight : f32[8,3,3,3] = {}
+  param %c1.bias : f32[8] = {}
+  param %dw.weight : f32[8,1,3,3] = {}
+  param %dw.bias : f32[8] = {}
+  param %pw.weight : f32[8,8,1,1] = {}
+  param %fc.weight : f32[4,8] = {}
+  param %fc.bias : f32[4] = {}
+  %c1 = Conv "c1"(%x, %c1.weight, %c1.bias) {{pads = [1, 1, 1, 1], strides = [2, 2]}} : f32[1,8,6,6]
+  %r1 = Relu "r1"(%c1) : f32[1,8,6,6]
+  %dw = Conv "dw"(%r1, %dw.weight, %dw.bias) {{group = 8, pads = [1, 1, 1, 1]}} : f32[1,8,6,6]
+  %r2 = Clip "r2"(%dw) {{min = 0.0, max = 6.0}} : f32[1,8,6,6]
+  %pw = Conv "pw"(%r2, %pw.weight) : f32[1,8,6,6]
+  %s = Add "res"(%pw, %r1) : f32[1,8,6,6]
+  %p = GlobalAveragePool "gap"(%s) : f32[1,8,1,1]
+  %f = Reshape "flat"(%p) {{shape = [1, 8]}} : f32[1,8]
+  %y = Gemm "fc"(%f, %fc.weight, %fc.bias) {{transB = 1}} : f32[1,4]
+  output %y
+}})",
+      randomFloats(216, -0.4f, 0.4f, 11), randomFloats(8, -0.2f, 0.2f, 12),
+      randomFloats(72, -0.5f, 0.5f, 13), randomFloats(8, -0.1f, 0.3f, 14),
+      randomFloats(64, -0.4f, 0.4f, 15), randomFloats(32, -0.6f, 0.6f, 16),
+      randomFloats(4, -0.1f, 0.1f, 17));
+}
+
+} // namespace
+
+TEST_CASE("quantize makes a float model int8 with calibrated ranges",
+          "[quant][passes]") {
+  std::string Text = floatNetText();
+  Expected<std::unique_ptr<Graph>> F = parseGraph(Text);
+  Expected<std::unique_ptr<Graph>> QG = parseGraph(Text);
+  REQUIRE(F);
+  REQUIRE(QG);
+  Graph &Q = **QG;
+  PassContext Ctx;
+  Ctx.Quantize.Int8 = true;
+  for (uint32_t S = 0; S < 24; ++S)
+    Ctx.Quantize.Calibration.push_back(
+        {{"x", randomF32({1, 3, 12, 12}, 100 + S, -1, 1)}});
+  for (const char *Pass : {"quantize", "fold-qdq"}) {
+    Expected<bool> Changed = runPass(*lookupPass(Pass), Q, Ctx);
+    REQUIRE(Changed);
+    CHECK(*Changed);
+  }
+  // Every layer is an integer op; the Add, pool and Reshape stay float
+  // between DequantizeLinear and QuantizeLinear.
+  std::map<OpKind, int> Ops;
+  for (const auto &N : Q.nodes())
+    ++Ops[N->op()];
+  CHECK(Ops[OpKind::QConv] == 3);
+  CHECK(Ops[OpKind::QMatMul] == 1);
+  CHECK(Ops[OpKind::Conv] == 0);
+  CHECK(Ops[OpKind::Gemm] == 0);
+  CHECK(Ops[OpKind::Relu] == 0);
+  CHECK(Ops[OpKind::Clip] == 0);
+  CHECK(Ops[OpKind::Add] == 1);
+  // The parameters keep their names: int8 weights per output channel
+  // (symmetric: zero point 0, the largest |w| at 127), int32 biases at
+  // s_x * s_w[c]; the Linear's weight is transposed for QMatMul.
+  const Value *W = Q.lookup("c1.weight");
+  REQUIRE(W);
+  CHECK(W->isParam());
+  CHECK(W->type().Elem == DType::I8);
+  REQUIRE(W->type().Quant);
+  CHECK(W->type().Quant->Axis == 0);
+  CHECK(W->type().Quant->ZeroPoint == std::vector<int32_t>(8, 0));
+  int64_t Largest = 0;
+  for (int64_t I = 0; I < 27; ++I) // channel 0
+    Largest = std::max(Largest, std::abs(W->data()->getAsInt(I)));
+  CHECK(Largest == 127);
+  const Value *B = Q.lookup("c1.bias");
+  REQUIRE(B);
+  CHECK(B->type().Elem == DType::I32);
+  const Value *FcW = Q.lookup("fc.weight");
+  REQUIRE(FcW);
+  CHECK(FcW->type().str().starts_with("i8[8,4]<axis 1:"));
+  // The int8 model computes the float one closely: within 3% of the
+  // largest logit on inputs it was not calibrated on.
+  for (uint32_t S = 0; S < 8; ++S) {
+    INFO("input seed " << S);
+    std::map<std::string, Tensor> Feeds = {
+        {"x", randomF32({1, 3, 12, 12}, 500 + S, -1, 1)}};
+    Expected<std::vector<Tensor>> Want = interpret(**F, Feeds);
+    Expected<std::vector<Tensor>> Got = interpret(Q, Feeds);
+    REQUIRE(Want);
+    REQUIRE(Got);
+    auto Wv = (*Want)[0].data<float>(), Gv = (*Got)[0].data<float>();
+    float Scale = 0;
+    for (float V : Wv)
+      Scale = std::max(Scale, std::fabs(V));
+    for (size_t I = 0; I < Wv.size(); ++I) {
+      INFO("logit " << I << ": float " << Wv[I] << " int8 " << Gv[I]);
+      CHECK(std::fabs(Wv[I] - Gv[I]) <= 0.03f * Scale);
+    }
+  }
+}
+
+TEST_CASE("quantize needs calibration samples", "[quant][passes]") {
+  Expected<std::unique_ptr<Graph>> G = parseGraph(floatNetText());
+  REQUIRE(G);
+  PassContext Ctx;
+  CHECK_FALSE(*runPass(*lookupPass("quantize"), **G, Ctx)); // not asked
+  Ctx.Quantize.Int8 = true;
+  Expected<bool> R = runPass(*lookupPass("quantize"), **G, Ctx);
+  REQUIRE_FALSE(R);
+  CHECK(R.error().Message ==
+        "--quantize int8 needs calibration samples (--calibration)");
 }
