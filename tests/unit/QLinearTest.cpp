@@ -365,6 +365,15 @@ TEST_CASE("qconv matches the interpreter bit for bit", "[quant][kernel]") {
                                                With(outAttrs("i32")));
     checkQConvKernel<uint8_t, int8_t, int32_t>(Xu, Wi, B,
                                                With(outAttrs("i32")));
+    // Symmetric weights (every zero point 0) take the kernel's path
+    // without the zero-point correction.
+    QuantParams Sym = perChannel(M, DType::I8, Seed + 6);
+    std::fill(Sym.ZeroPoint.begin(), Sym.ZeroPoint.end(), 0);
+    Tensor Ws = randomQuant(TensorType(DType::I8, Ge.W, Sym), Seed + 7);
+    checkQConvKernel<uint8_t, int8_t, int8_t>(Xu, Ws, B,
+                                              With(outAttrs("i8", 0.05f, 1)));
+    checkQConvKernel<int8_t, int8_t, int32_t>(Xi, Ws, std::nullopt,
+                                              With(outAttrs("i32")));
     AttrMap Relu = With(outAttrs("i8", 0.05f, -20));
     Relu.set("clamp", Ints{-20, 127});
     checkQConvKernel<int8_t, int8_t, int8_t>(Xi, Wi, B, Relu);
