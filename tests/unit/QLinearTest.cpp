@@ -150,6 +150,15 @@ TEST_CASE("requantize rounds half to even and is exact", "[quant][requant]") {
     REQUIRE(requantize(A, *F) == Want);
     REQUIRE(mote_rt::qlinear_detail::requantize(A, F->Multiplier, F->Shift) ==
             Want);
+    // The kernels' per-channel form (shifts of 32 or more).
+    if (F->Shift >= 32) {
+      mote_rt::RequantP Q{};
+      Q.Multiplier = &F->Multiplier;
+      Q.Shift = &F->Shift;
+      mote_rt::qlinear_detail::Channel E =
+          mote_rt::qlinear_detail::channel(Q, 0, nullptr);
+      REQUIRE(mote_rt::qlinear_detail::requantizeWide(E, A) == Want);
+    }
   }
 }
 
@@ -330,6 +339,9 @@ TEST_CASE("qconv matches the interpreter bit for bit", "[quant][kernel]") {
       {{1, 6, 5, 5}, {9, 2, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 3},
       {{1, 7, 4, 4}, {3, 7, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1}, // pw
       {{2, 3, 11}, {4, 3, 4}, {2, 1}, {2}, {1}, 1},                  // 1-D
+      {{1, 5, 4, 4}, {6, 5, 1, 1}, {1, 1, 2, 0}, {1, 1}, {1, 1}, 1}, // 1x1, pad
+      {{1, 2, 6, 7}, {4, 2, 3, 3}, {2, 3, 2, 1}, {1, 2}, {2, 2}, 1}, // dilated
+      {{1, 4, 5, 5}, {6, 2, 3, 3}, {1, 0, 1, 0}, {2, 1}, {1, 1}, 2},
   };
   uint32_t Seed = 1;
   for (const Geometry &Ge : Geometries) {
