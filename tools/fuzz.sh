@@ -31,7 +31,7 @@ if [ -n "$MODELS" ] && [ -d "$MODELS" ]; then
     [ -f "$m" ] && cp "$m" "$SEEDS/onnx/$(basename "$(dirname "$m")").onnx"
   done
 fi
-for kind in tiny unsupported dynamic sceloss qdq; do
+for kind in tiny unsupported dynamic sceloss qdq qlinear; do
   /usr/bin/python3 tests/cli/Inputs/make_model.py "$kind" "$SEEDS/onnx/$kind.onnx"
 done
 cp tests/ir/*.mote "$SEEDS/ir/"
