@@ -116,6 +116,15 @@ MOTE_RT_INLINE void taps(int32_t Start, int32_t In, int32_t K, int32_t Dil,
   K0 = K0 > K1 ? K1 : K0;
 }
 
+/// The sizes of an input plane, an output plane and a kernel plane.
+struct Planes {
+  int32_t In, Out, K;
+};
+MOTE_RT_INLINE Planes planes(const ConvP &G) {
+  return {G.In[0] * G.In[1] * G.In[2], G.Out[0] * G.Out[1] * G.Out[2],
+          G.Kernel[0] * G.Kernel[1] * G.Kernel[2]};
+}
+
 /// The window of one output position: the offset of its first input
 /// element in a plane (tap (0, 0, 0), negative or past the end at the
 /// border) and the taps inside the input.
@@ -123,6 +132,26 @@ struct Window {
   int32_t Base;
   int32_t K0[3], K1[3];
 };
+
+/// The interior ranges [Lo, Hi) of the three output dims, then F(D0, H0,
+/// Row) for each output row (od, oh) in order: its first input row along D
+/// and H, whether its windows lie inside the input along both, and Wn's
+/// taps along D and H set for it.
+template <class Fn>
+MOTE_RT_INLINE void forEachRow(const ConvP &G, int32_t *Lo, int32_t *Hi,
+                               Window &Wn, Fn F) {
+  for (int D = 0; D < 3; ++D)
+    interior(G.In[D], G.Out[D], G.Kernel[D], G.Strides[D], G.Dilations[D],
+             G.PadBegin[D], Lo[D], Hi[D]);
+  for (int32_t OD = 0; OD < G.Out[0]; ++OD)
+    for (int32_t OH = 0; OH < G.Out[1]; ++OH) {
+      const int32_t D0 = OD * G.Strides[0] - G.PadBegin[0];
+      const int32_t H0 = OH * G.Strides[1] - G.PadBegin[1];
+      taps(D0, G.In[0], G.Kernel[0], G.Dilations[0], Wn.K0[0], Wn.K1[0]);
+      taps(H0, G.In[1], G.Kernel[1], G.Dilations[1], Wn.K0[1], Wn.K1[1]);
+      F(D0, H0, OD >= Lo[0] && OD < Hi[0] && OH >= Lo[1] && OH < Hi[1]);
+    }
+}
 
 /// Sum over channel c < CPG and the window's taps of x * w[b] for NB
 /// output channels (weights WM[b]), modulo 2^32, with x read as x - Zx
@@ -193,9 +222,7 @@ MOTE_RT_INLINE void qconvChannels(const QConvP &P, const TX *X, const TW *W,
                                   int32_t M0) {
   const ConvP &G = P.Conv;
   const RequantP &Q = P.Q;
-  const int32_t InPlane = G.In[0] * G.In[1] * G.In[2];
-  const int32_t OutPlane = G.Out[0] * G.Out[1] * G.Out[2];
-  const int32_t KPlane = G.Kernel[0] * G.Kernel[1] * G.Kernel[2];
+  const auto [InPlane, OutPlane, KPlane] = planes(G);
   const int32_t Zx = Q.XZeroPoint;
   const int32_t Grp = M0 / G.MPerGroup;
   const TX *XG = X + (N * G.C + Grp * G.CPerGroup) * InPlane;
@@ -216,49 +243,41 @@ MOTE_RT_INLINE void qconvChannels(const QConvP &P, const TX *X, const TW *W,
     YM[Bk] = Y + (N * G.M + M0 + Bk) * OutPlane;
   }
   int32_t Lo[3], Hi[3];
-  for (int D = 0; D < 3; ++D)
-    interior(G.In[D], G.Out[D], G.Kernel[D], G.Strides[D], G.Dilations[D],
-             G.PadBegin[D], Lo[D], Hi[D]);
   Window Wn;
   uint32_t Acc[NB];
   uint32_t XSum = 0;
   int32_t O = 0;
-  for (int32_t OD = 0; OD < G.Out[0]; ++OD)
-    for (int32_t OH = 0; OH < G.Out[1]; ++OH) {
-      const int32_t D0 = OD * G.Strides[0] - G.PadBegin[0];
-      const int32_t H0 = OH * G.Strides[1] - G.PadBegin[1];
-      const bool Row = OD >= Lo[0] && OD < Hi[0] && OH >= Lo[1] && OH < Hi[1];
-      taps(D0, G.In[0], G.Kernel[0], G.Dilations[0], Wn.K0[0], Wn.K1[0]);
-      taps(H0, G.In[1], G.Kernel[1], G.Dilations[1], Wn.K0[1], Wn.K1[1]);
-      for (int32_t OW = 0; OW < G.Out[2]; ++OW, ++O) {
-        const int32_t W0 = OW * G.Strides[2] - G.PadBegin[2];
-        Wn.Base = (D0 * G.In[1] + H0) * G.In[2] + W0;
-        if (Row && OW >= Lo[2] && OW < Hi[2]) {
-          Wn.K0[2] = 0;
-          Wn.K1[2] = G.Kernel[2];
-          windowSums<NB, false, WithZw>(G, InPlane, KPlane, XG, WM, Zx, Wn, Acc,
-                                        XSum);
-          // XSum is sum x here: sum (x - Zx) = XSum - Taps * Zx.
-          const uint32_t XOff = XSum - uint32_t(Taps) * uint32_t(Zx);
+  forEachRow(
+      G, Lo, Hi, Wn, [&](int32_t D0, int32_t H0, bool Row) MOTE_RT_LAMBDA {
+        for (int32_t OW = 0; OW < G.Out[2]; ++OW, ++O) {
+          const int32_t W0 = OW * G.Strides[2] - G.PadBegin[2];
+          Wn.Base = (D0 * G.In[1] + H0) * G.In[2] + W0;
+          if (Row && OW >= Lo[2] && OW < Hi[2]) {
+            Wn.K0[2] = 0;
+            Wn.K1[2] = G.Kernel[2];
+            windowSums<NB, false, WithZw>(G, InPlane, KPlane, XG, WM, Zx, Wn,
+                                          Acc, XSum);
+            // XSum is sum x here: sum (x - Zx) = XSum - Taps * Zx.
+            const uint32_t XOff = XSum - uint32_t(Taps) * uint32_t(Zx);
+            for (int Bk = 0; Bk < NB; ++Bk) {
+              uint32_t A = Acc[Bk] - ZxWSum[Bk];
+              if constexpr (WithZw)
+                A -= uint32_t(Zw[Bk]) * XOff;
+              YM[Bk][O] = finish<TY>(Q, E[Bk], int32_t(A));
+            }
+            continue;
+          }
+          taps(W0, G.In[2], G.Kernel[2], G.Dilations[2], Wn.K0[2], Wn.K1[2]);
+          windowSums<NB, true, WithZw>(G, InPlane, KPlane, XG, WM, Zx, Wn, Acc,
+                                       XSum);
           for (int Bk = 0; Bk < NB; ++Bk) {
-            uint32_t A = Acc[Bk] - ZxWSum[Bk];
+            uint32_t A = Acc[Bk];
             if constexpr (WithZw)
-              A -= uint32_t(Zw[Bk]) * XOff;
+              A -= uint32_t(Zw[Bk]) * XSum;
             YM[Bk][O] = finish<TY>(Q, E[Bk], int32_t(A));
           }
-          continue;
         }
-        taps(W0, G.In[2], G.Kernel[2], G.Dilations[2], Wn.K0[2], Wn.K1[2]);
-        windowSums<NB, true, WithZw>(G, InPlane, KPlane, XG, WM, Zx, Wn, Acc,
-                                     XSum);
-        for (int Bk = 0; Bk < NB; ++Bk) {
-          uint32_t A = Acc[Bk];
-          if constexpr (WithZw)
-            A -= uint32_t(Zw[Bk]) * XSum;
-          YM[Bk][O] = finish<TY>(Q, E[Bk], int32_t(A));
-        }
-      }
-    }
+      });
 }
 
 /// Depthwise output channel M of image N (one input and one output channel
@@ -271,9 +290,7 @@ MOTE_RT_INLINE void qconvDepthwise(const QConvP &P, const TX *X, const TW *W,
                                    int32_t M) {
   const ConvP &G = P.Conv;
   const RequantP &Q = P.Q;
-  const int32_t InPlane = G.In[0] * G.In[1] * G.In[2];
-  const int32_t OutPlane = G.Out[0] * G.Out[1] * G.Out[2];
-  const int32_t KPlane = G.Kernel[0] * G.Kernel[1] * G.Kernel[2];
+  const auto [InPlane, OutPlane, KPlane] = planes(G);
   const int32_t Zx = Q.XZeroPoint, Zw = Q.WZeroPoint[M];
   const TX *XG = X + (N * G.C + M) * InPlane;
   const TW *WM = W + M * KPlane;
@@ -288,77 +305,69 @@ MOTE_RT_INLINE void qconvDepthwise(const QConvP &P, const TX *X, const TW *W,
                 SH = G.Dilations[1] * G.In[2], SW = G.Dilations[2],
                 S2 = G.Strides[2];
   int32_t Lo[3], Hi[3];
-  for (int D = 0; D < 3; ++D)
-    interior(G.In[D], G.Out[D], G.Kernel[D], G.Strides[D], G.Dilations[D],
-             G.PadBegin[D], Lo[D], Hi[D]);
   const TW *const WMs[1] = {WM};
   Window Wn;
   uint32_t Acc[1], XSum = 0;
   int32_t O = 0;
-  for (int32_t OD = 0; OD < G.Out[0]; ++OD)
-    for (int32_t OH = 0; OH < G.Out[1]; ++OH) {
-      const int32_t D0 = OD * G.Strides[0] - G.PadBegin[0];
-      const int32_t H0 = OH * G.Strides[1] - G.PadBegin[1];
-      const bool Row = OD >= Lo[0] && OD < Hi[0] && OH >= Lo[1] && OH < Hi[1];
-      taps(D0, G.In[0], G.Kernel[0], G.Dilations[0], Wn.K0[0], Wn.K1[0]);
-      taps(H0, G.In[1], G.Kernel[1], G.Dilations[1], Wn.K0[1], Wn.K1[1]);
-      const int32_t RowBase = (D0 * G.In[1] + H0) * G.In[2] - G.PadBegin[2];
-      int32_t OW = 0;
-      while (OW < G.Out[2]) {
-        if (Row && OW >= Lo[2] && OW + 4 <= Hi[2]) {
-          // Four interior positions, x read as is (Zx corrected below).
-          uint32_t A0 = 0, A1 = 0, A2 = 0, A3 = 0;
-          const int32_t Base = RowBase + OW * S2;
-          int32_t T = 0;
-          for (int32_t KD = 0; KD < G.Kernel[0]; ++KD)
-            for (int32_t KH = 0; KH < G.Kernel[1]; ++KH) {
-              const TX *XR = XG + Base + KD * SD + KH * SH;
-              for (int32_t KW = 0; KW < G.Kernel[2]; ++KW, ++T) {
-                const uint32_t WV = uint32_t(int32_t(WM[T]));
-                const TX *XP = XR + KW * SW;
-                const uint32_t X0 = uint32_t(int32_t(XP[0])),
-                               X1 = uint32_t(int32_t(XP[S2])),
-                               X2 = uint32_t(int32_t(XP[2 * S2])),
-                               X3 = uint32_t(int32_t(XP[3 * S2]));
-                A0 += X0 * WV;
-                A1 += X1 * WV;
-                A2 += X2 * WV;
-                A3 += X3 * WV;
+  forEachRow(
+      G, Lo, Hi, Wn, [&](int32_t D0, int32_t H0, bool Row) MOTE_RT_LAMBDA {
+        const int32_t RowBase = (D0 * G.In[1] + H0) * G.In[2] - G.PadBegin[2];
+        int32_t OW = 0;
+        while (OW < G.Out[2]) {
+          if (Row && OW >= Lo[2] && OW + 4 <= Hi[2]) {
+            // Four interior positions, x read as is (Zx corrected below).
+            uint32_t A0 = 0, A1 = 0, A2 = 0, A3 = 0;
+            const int32_t Base = RowBase + OW * S2;
+            int32_t T = 0;
+            for (int32_t KD = 0; KD < G.Kernel[0]; ++KD)
+              for (int32_t KH = 0; KH < G.Kernel[1]; ++KH) {
+                const TX *XR = XG + Base + KD * SD + KH * SH;
+                for (int32_t KW = 0; KW < G.Kernel[2]; ++KW, ++T) {
+                  const uint32_t WV = uint32_t(int32_t(WM[T]));
+                  const TX *XP = XR + KW * SW;
+                  const uint32_t X0 = uint32_t(int32_t(XP[0])),
+                                 X1 = uint32_t(int32_t(XP[S2])),
+                                 X2 = uint32_t(int32_t(XP[2 * S2])),
+                                 X3 = uint32_t(int32_t(XP[3 * S2]));
+                  A0 += X0 * WV;
+                  A1 += X1 * WV;
+                  A2 += X2 * WV;
+                  A3 += X3 * WV;
+                }
               }
+            const uint32_t Acc4[4] = {A0, A1, A2, A3};
+            for (int I = 0; I < 4; ++I) {
+              uint32_t A = Acc4[I] - ZxWSum;
+              if constexpr (WithZw) {
+                // sum (x - Zx) at this position, taken again (rare: weight
+                // zero points are 0 for symmetric weights).
+                uint32_t XS = 0;
+                for (int32_t KD = 0; KD < G.Kernel[0]; ++KD)
+                  for (int32_t KH = 0; KH < G.Kernel[1]; ++KH)
+                    for (int32_t KW = 0; KW < G.Kernel[2]; ++KW)
+                      XS += uint32_t(int32_t(
+                          XG[Base + I * S2 + KD * SD + KH * SH + KW * SW]));
+                A -= uint32_t(Zw) * (XS - TapsZx);
+              }
+              YM[O + I] = finish<TY>(Q, E, int32_t(A));
             }
-          const uint32_t Acc4[4] = {A0, A1, A2, A3};
-          for (int I = 0; I < 4; ++I) {
-            uint32_t A = Acc4[I] - ZxWSum;
-            if constexpr (WithZw) {
-              // sum (x - Zx) at this position, taken again (rare: weight
-              // zero points are 0 for symmetric weights).
-              uint32_t XS = 0;
-              for (int32_t KD = 0; KD < G.Kernel[0]; ++KD)
-                for (int32_t KH = 0; KH < G.Kernel[1]; ++KH)
-                  for (int32_t KW = 0; KW < G.Kernel[2]; ++KW)
-                    XS += uint32_t(int32_t(
-                        XG[Base + I * S2 + KD * SD + KH * SH + KW * SW]));
-              A -= uint32_t(Zw) * (XS - TapsZx);
-            }
-            YM[O + I] = finish<TY>(Q, E, int32_t(A));
+            O += 4;
+            OW += 4;
+            continue;
           }
-          O += 4;
-          OW += 4;
-          continue;
+          const int32_t W0 = OW * S2 - G.PadBegin[2];
+          Wn.Base = (D0 * G.In[1] + H0) * G.In[2] + W0;
+          taps(W0, G.In[2], G.Kernel[2], G.Dilations[2], Wn.K0[2], Wn.K1[2]);
+          windowSums<1, true, WithZw>(G, InPlane, KPlane, XG, WMs, Zx, Wn, Acc,
+                                      XSum);
+          uint32_t A = Acc[0];
+          if constexpr (WithZw)
+            A -= uint32_t(Zw) * XSum;
+          YM[O] = finish<TY>(Q, E, int32_t(A));
+          ++O;
+          ++OW;
         }
-        const int32_t W0 = OW * S2 - G.PadBegin[2];
-        Wn.Base = (D0 * G.In[1] + H0) * G.In[2] + W0;
-        taps(W0, G.In[2], G.Kernel[2], G.Dilations[2], Wn.K0[2], Wn.K1[2]);
-        windowSums<1, true, WithZw>(G, InPlane, KPlane, XG, WMs, Zx, Wn, Acc,
-                                    XSum);
-        uint32_t A = Acc[0];
-        if constexpr (WithZw)
-          A -= uint32_t(Zw) * XSum;
-        YM[O] = finish<TY>(Q, E, int32_t(A));
-        ++O;
-        ++OW;
-      }
-    }
+      });
 }
 
 template <bool WithZw, class TX, class TW, class TY>

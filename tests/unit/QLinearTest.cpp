@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelTestUtil.h"
+#include "QuantTestUtil.h"
 
 #include "compiler/Interpreter.h"
 #include "compiler/Parser.h"
@@ -29,11 +30,6 @@ using namespace mote::test;
 
 namespace {
 
-using Ints = std::vector<int64_t>;
-using Floats = std::vector<float>;
-
-QuantParams perTensor(float S, int32_t Z) { return {-1, {S}, {Z}}; }
-
 /// A tensor of quantized type \p T with random integers over its whole
 /// range (the extremes included often: they saturate).
 Tensor randomQuant(TensorType T, uint32_t Seed) {
@@ -49,14 +45,6 @@ Tensor randomQuant(TensorType T, uint32_t Seed) {
   return R;
 }
 
-Tensor withValues(TensorType T, std::vector<double> V) {
-  Tensor R(T);
-  REQUIRE(int64_t(V.size()) == R.numElements());
-  for (size_t I = 0; I < V.size(); ++I)
-    R.setFromDouble(int64_t(I), V[I]);
-  return R;
-}
-
 AttrMap outAttrs(const char *To, float Scale = 0, int64_t Zp = 0) {
   AttrMap A;
   A.set("to", std::string(To));
@@ -65,13 +53,6 @@ AttrMap outAttrs(const char *To, float Scale = 0, int64_t Zp = 0) {
     A.set("zero_point", Ints{Zp});
   }
   return A;
-}
-
-std::string errorOf(OpKind Op, std::vector<std::optional<Tensor>> In,
-                    AttrMap A) {
-  OpRun R = runOp(Op, std::move(In), std::move(A));
-  REQUIRE(R.Error);
-  return R.Error->Message;
 }
 
 __extension__ typedef __int128 I128;
@@ -166,8 +147,8 @@ TEST_CASE("QConv computes the integer convolution and requantizes",
           "[quant][ops]") {
   TensorType XT(DType::I8, {1, 1, 3, 3}, perTensor(1, 0));
   TensorType WT(DType::I8, {1, 1, 2, 2}, perTensor(1, 0));
-  Tensor X = withValues(XT, {1, 2, 3, 4, 5, 6, 7, 8, 9});
-  Tensor W = withValues(WT, {1, 1, 1, 1});
+  Tensor X = quantized(XT, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  Tensor W = quantized(WT, {1, 1, 1, 1});
   auto Values = [](const OpRun &R) {
     std::vector<int64_t> V;
     for (int64_t I = 0; I < R.Results[0].numElements(); ++I)
@@ -186,8 +167,8 @@ TEST_CASE("QConv computes the integer convolution and requantizes",
   // Zero points: x - 3 and w - (-1); padding reads the zero point (adds 0).
   TensorType XZ(DType::U8, {1, 1, 3, 3}, perTensor(0.5f, 3));
   TensorType WZ(DType::I8, {2, 1, 2, 2}, {0, {1, 0.25f}, {-1, 2}});
-  Tensor X2 = withValues(XZ, {4, 5, 6, 7, 8, 9, 10, 11, 12}); // 1..9
-  Tensor W2 = withValues(WZ, {0, 0, 0, 0, 3, 3, 3, 3});       // 1 and 1
+  Tensor X2 = quantized(XZ, {4, 5, 6, 7, 8, 9, 10, 11, 12}); // 1..9
+  Tensor W2 = quantized(WZ, {0, 0, 0, 0, 3, 3, 3, 3});       // 1 and 1
   AttrMap A = outAttrs("u8", 0.5f, 10);
   A.set("pads", Ints{1, 1, 0, 0});
   OpRun P = runOp(OpKind::QConv, {X2, W2, i32({2}, {4, -6})}, A);

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelTestUtil.h"
+#include "QuantTestUtil.h"
 
 #include "compiler/Parser.h"
 #include "compiler/Printer.h"
@@ -26,27 +27,6 @@ using namespace mote;
 using namespace mote::test;
 
 namespace {
-
-using Ints = std::vector<int64_t>;
-using Floats = std::vector<float>;
-
-QuantParams perTensor(float S, int32_t Z) { return {-1, {S}, {Z}}; }
-
-/// A quantized tensor of type \p T holding \p V.
-Tensor quantized(TensorType T, std::vector<double> V) {
-  Tensor R(T);
-  REQUIRE(int64_t(V.size()) == R.numElements());
-  for (size_t I = 0; I < V.size(); ++I)
-    R.setFromDouble(int64_t(I), V[I]);
-  return R;
-}
-
-std::string errorOf(OpKind Op, std::vector<std::optional<Tensor>> In,
-                    AttrMap A) {
-  OpRun R = runOp(Op, std::move(In), std::move(A));
-  REQUIRE(R.Error);
-  return R.Error->Message;
-}
 
 AttrMap quantizeAttrs(const char *To, Floats Scale, Ints Zp) {
   return attrs({{"to", std::string(To)},
