@@ -49,7 +49,7 @@ Expected<CompiledModel> finish(std::unique_ptr<Graph> G,
         loadCalibration(*M.G, O.Calibration);
     if (!C)
       return C.takeError();
-    M.Passes.Quantize = {true, std::move(*C)};
+    M.Passes.Quantize = {true, std::move(*C), O.Training};
   }
   Expected<std::vector<const PassInfo *>> Pipeline = pipelineOf(O);
   if (!Pipeline)

@@ -216,11 +216,6 @@ Expected<CompileOptions> parseCompileOptions(const ParsedArgs &Args) {
                       "ranges set the activations' scales)");
   if (!O.QuantizeInt8 && !O.Calibration.empty())
     return usageError("--calibration needs --quantize int8");
-  if (O.QuantizeInt8 && O.Training)
-    return Diag("--quantize int8 with --train is not supported yet: "
-                "training through quantized layers (float backward, "
-                "quantization-aware updates) is still to come; quantize "
-                "for inference, or train the float model");
 
   if (auto B = Args.get("ram-budget")) {
     Expected<int64_t> N = parseByteSize("ram-budget", *B);

@@ -93,6 +93,9 @@ struct PassContext {
   struct QuantizeRequest {
     bool Int8 = false;
     std::vector<std::map<std::string, Tensor>> Calibration;
+    /// A training step follows (the update spec in Train): only the layers
+    /// that no gradient flows through are quantized.
+    bool Training = false;
   } Quantize;
   /// Verify the graph after every pass (tests, debug builds).
   bool VerifyEach = true;

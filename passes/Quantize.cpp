@@ -24,6 +24,13 @@
 // Ops between layers (Add, pools, Reshape...) stay float, reading the
 // dequantized values. Graph inputs and outputs keep their float types.
 //
+// Before a training step (Quantize.Training) a layer is quantized only if
+// no gradient flows through it: none of its parameters trains (the update
+// spec, all float parameters without one) and its input depends on no
+// trained parameter. The frozen front of the network runs in int8 and the
+// trained layers, and every layer after the first trained one, in float,
+// reading the int8 front through DequantizeLinear.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Graph.h"
@@ -35,6 +42,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <fnmatch.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -267,6 +275,35 @@ private:
   std::unordered_map<const Value *, Value *> Done;
 };
 
+/// Whether float parameter \p P trains under update spec \p Rules (every
+/// float parameter when there are none; select-trainable decides the rest).
+bool trains(const Value *P, const std::vector<UpdateRule> &Rules) {
+  if (!P->isParam() || !isFloat(P->type().Elem))
+    return false;
+  if (Rules.empty())
+    return true;
+  for (const UpdateRule &R : Rules)
+    if (fnmatch(R.Pattern.c_str(), P->name().c_str(), 0) == 0)
+      return true;
+  return false;
+}
+
+/// The values that depend on a trained parameter (gradients flow back
+/// through the nodes that read them).
+std::unordered_set<const Value *>
+trainedDependents(const Graph &G, const std::vector<UpdateRule> &Rules) {
+  std::unordered_set<const Value *> R;
+  for (const auto &N : G.nodes()) {
+    bool Dep = false;
+    for (const Value *In : N->inputs())
+      Dep = Dep || (In && (R.count(In) || trains(In, Rules)));
+    if (Dep)
+      for (const Value *Out : N->outputs())
+        R.insert(Out);
+  }
+  return R;
+}
+
 } // namespace
 
 Expected<bool> runQuantize(Graph &G, PassContext &Ctx) {
@@ -274,16 +311,26 @@ Expected<bool> runQuantize(Graph &G, PassContext &Ctx) {
     return false;
   if (Ctx.Quantize.Calibration.empty())
     return Diag("--quantize int8 needs calibration samples (--calibration)");
+  std::unordered_set<const Value *> Trained;
+  if (Ctx.Quantize.Training)
+    Trained = trainedDependents(G, Ctx.Train.Update);
   std::vector<Layer> Layers;
   std::unordered_set<const Value *> Watch;
   for (const auto &N : G.nodes())
     if (std::optional<Layer> L = layerOf(G, N.get())) {
+      if (Ctx.Quantize.Training && Trained.count(L->N->output(0)))
+        continue; // a gradient flows through it
       Layers.push_back(*L);
       Watch.insert(L->N->input(0));
       Watch.insert(L->Out);
     }
-  if (Layers.empty())
+  if (Layers.empty()) {
+    if (Ctx.Quantize.Training)
+      return Diag("--quantize int8 --train: every layer trains or passes a "
+                  "gradient back, so none is left to quantize; train fewer "
+                  "(--update selects them)");
     return false;
+  }
   Expected<std::unordered_map<const Value *, std::pair<float, float>>> Ranges =
       calibrate(G, Ctx.Quantize.Calibration, Watch);
   if (!Ranges)

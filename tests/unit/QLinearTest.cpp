@@ -670,3 +670,46 @@ TEST_CASE("quantize needs calibration samples", "[quant][passes]") {
   CHECK(R.error().Message ==
         "--quantize int8 needs calibration samples (--calibration)");
 }
+
+TEST_CASE("before training, quantize leaves every layer a gradient "
+          "passes through in float",
+          "[quant][passes]") {
+  auto Run = [](std::vector<std::string> Rules) {
+    Expected<std::unique_ptr<Graph>> G = parseGraph(floatNetText());
+    REQUIRE(G);
+    PassContext Ctx;
+    Ctx.Quantize.Int8 = true;
+    Ctx.Quantize.Training = true;
+    for (const std::string &R : Rules)
+      Ctx.Train.Update.push_back(*parseUpdateRule(R));
+    for (uint32_t S = 0; S < 4; ++S)
+      Ctx.Quantize.Calibration.push_back(
+          {{"x", randomF32({1, 3, 12, 12}, 100 + S, -1, 1)}});
+    Expected<bool> Q = runPass(*lookupPass("quantize"), **G, Ctx);
+    std::map<OpKind, int> Ops;
+    if (!Q)
+      return std::pair{std::move(Ops), Q.error().Message};
+    Expected<bool> F = runPass(*lookupPass("fold-qdq"), **G, Ctx);
+    REQUIRE(F);
+    for (const auto &N : (*G)->nodes())
+      ++Ops[N->op()];
+    return std::pair{std::move(Ops), std::string()};
+  };
+  // The classifier trains: the three convs before it are integer ops.
+  auto [Fc, E1] = Run({"fc.*"});
+  CHECK(E1.empty());
+  CHECK(Fc[OpKind::QConv] == 3);
+  CHECK(Fc[OpKind::Gemm] == 1);
+  // The depthwise conv's weight trains: the pointwise conv and the
+  // classifier pass its gradient back and stay float; the first conv,
+  // before it, is int8.
+  auto [Dw, E2] = Run({"dw.weight"});
+  CHECK(E2.empty());
+  CHECK(Dw[OpKind::QConv] == 1);
+  CHECK(Dw[OpKind::Conv] == 2);
+  // A full update (no rules) leaves nothing to quantize.
+  auto [All, E3] = Run({});
+  CHECK(E3 == "--quantize int8 --train: every layer trains or passes a "
+              "gradient back, so none is left to quantize; train fewer "
+              "(--update selects them)");
+}

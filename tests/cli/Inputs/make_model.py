@@ -8,7 +8,8 @@ SoftmaxCrossEntropyLoss), qdq (a conv in the QuantizeLinear /
 DequantizeLinear form quantization tools write: int8 activations, per-channel
 int8 weights, int32 bias), qlinear (integer ops: QLinearConv per-channel and
 depthwise, QLinearMatMul per column, ConvInteger and MatMulInteger, between a
-QuantizeLinear and DequantizeLinear at each end)
+QuantizeLinear and DequantizeLinear at each end), head (conv + ReLU,
+global average pooling and a Linear classifier, batch 2)
 """
 import sys
 
@@ -127,6 +128,22 @@ def main():
                                     ("ci", TensorProto.INT32, [1, 2, 4, 4]),
                                     ("mi", TensorProto.INT32, [4, 3]))]
         save(nodes, [x, v], outs, inits, out)
+    elif kind == "head":
+        xb = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])
+        fw = numpy_helper.from_array((rng.standard_normal((3, 4)) * 0.5).astype(np.float32),
+                                     "fc.weight")
+        fb = numpy_helper.from_array(np.zeros(3, np.float32), "fc.bias")
+        cb = numpy_helper.from_array((rng.standard_normal(4) * 0.1).astype(np.float32),
+                                     "conv.bias")
+        nodes = [helper.make_node("Conv", ["x", "conv.weight", "conv.bias"], ["c"], name="conv",
+                                  pads=[1, 1, 1, 1]),
+                 helper.make_node("Relu", ["c"], ["r"], name="relu"),
+                 helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
+                 helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+                 helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["y"], name="fc",
+                                  transB=1)]
+        save(nodes, [xb], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+             [w, cb, fw, fb], out)
     elif kind == "opset7":
         save([helper.make_node("Relu", ["x"], ["y"], name="relu")], [x], [y], [], out, opset=7)
     else:
