@@ -68,8 +68,7 @@ Expected<FixedMultiplier> fixedMultiplier(double M) {
   // M ~ Mult * 2^(E - 31).
   int Shift = 31 - E;
   if (Shift < 0)
-    return Diag(fmt::format("requantization multiplier {} is 2^31 or more",
-                            M));
+    return Diag(fmt::format("requantization multiplier {} is 2^31 or more", M));
   // |Acc * Mult| < 2^62: beyond a shift of 62 everything rounds to 0.
   if (Shift > 62)
     return FixedMultiplier{};
@@ -86,6 +85,14 @@ int64_t requantize(int32_t Acc, FixedMultiplier F) {
   if (Rem > Half || (Rem == Half && (Q & 1)))
     ++Q;
   return Q;
+}
+
+double accumulatorScale(const TensorType &X, const TensorType &W, int64_t C) {
+  return double(X.Quant->scaleAt(0)) * double(W.Quant->scaleAt(C));
+}
+
+bool isAccumulatorUnit(float Scale, int32_t ZeroPoint, double Unit) {
+  return ZeroPoint == 0 && std::fabs(double(Scale) - Unit) <= 1e-6 * Unit;
 }
 
 QuantLayout quantLayout(const TensorType &T) {

@@ -70,6 +70,16 @@ Expected<FixedMultiplier> fixedMultiplier(double M);
 /// round_half_even(Acc * F.Multiplier / 2^F.Shift), exact; Acc an int32.
 int64_t requantize(int32_t Acc, FixedMultiplier F);
 
+/// The scale of output channel \p C's int32 accumulator in an integer op
+/// reading x of type \p X (per tensor) and w of type \p W: s_x * s_w[c],
+/// in double.
+double accumulatorScale(const TensorType &X, const TensorType &W, int64_t C);
+
+/// Whether a bias quantized with \p Scale and \p ZeroPoint counts in
+/// accumulator units \p Unit: zero point 0 and the scale equal to float
+/// precision (tools compute it in float32).
+bool isAccumulatorUnit(float Scale, int32_t ZeroPoint, double Unit);
+
 /// The extent of a quantized tensor around its quantization axis: element i
 /// (row-major) has parameters (i / Inner) % Channels. A per-tensor type has
 /// Channels = 1 and Inner = the element count.

@@ -53,6 +53,12 @@ struct QuantParams {
   bool perAxis() const { return Axis >= 0; }
   /// Number of (scale, zero point) pairs.
   size_t size() const { return Scale.size(); }
+  /// The scale and zero point of index \p C along the axis (the one pair
+  /// of a per-tensor quantization, whatever C).
+  float scaleAt(int64_t C) const { return Scale[perAxis() ? size_t(C) : 0]; }
+  int32_t zeroPointAt(int64_t C) const {
+    return ZeroPoint[perAxis() ? size_t(C) : 0];
+  }
 
   friend bool operator==(const QuantParams &, const QuantParams &) = default;
 };

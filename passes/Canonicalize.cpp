@@ -12,6 +12,7 @@
 #include "compiler/Graph.h"
 #include "compiler/OpDef.h"
 #include "passes/Pass.h"
+#include "passes/TrainUtil.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,11 +21,6 @@
 namespace mote {
 
 namespace {
-
-bool onlyUser(const Graph &G, const Value *V, const Node *User) {
-  std::vector<Node *> Us = G.users(V);
-  return !G.isOutput(V) && Us.size() == 1 && Us[0] == User;
-}
 
 /// Makes \p New carry the name of \p Old when Old is a graph output, so the
 /// model's interface keeps its names.

@@ -39,6 +39,7 @@
 #include "compiler/OpDef.h"
 #include "compiler/Quant.h"
 #include "passes/Pass.h"
+#include "passes/TrainUtil.h"
 
 #include <cmath>
 #include <fmt/format.h>
@@ -46,11 +47,6 @@
 namespace mote {
 
 namespace {
-
-bool onlyUser(const Graph &G, const Value *V, const Node *User) {
-  std::vector<Node *> Us = G.users(V);
-  return !G.isOutput(V) && Us.size() == 1 && Us[0] == User;
-}
 
 /// The quantized operand behind float operand \p V when a DequantizeLinear
 /// produces it, else null.
@@ -86,17 +82,13 @@ std::vector<int64_t> clampOf(const Node *Act, const TensorType &Y) {
 Value *biasInUnits(Graph &G, Value *B, const TensorType &X,
                    const TensorType &W) {
   const QuantParams &QB = *B->type().Quant;
-  bool WPer = W.Quant->perAxis(), BPer = QB.perAxis();
   int64_t N = B->type().numElements();
   bool Same = true;
   std::vector<double> Ratio;
   for (int64_t C = 0; C < N; ++C) {
-    double Unit = double(X.Quant->Scale[0]) *
-                  double(W.Quant->Scale[WPer ? size_t(C) : 0]);
-    double S = QB.Scale[BPer ? size_t(C) : 0];
-    Same &= QB.ZeroPoint[BPer ? size_t(C) : 0] == 0 &&
-            std::fabs(S - Unit) <= 1e-6 * Unit;
-    Ratio.push_back(S / Unit);
+    double Unit = accumulatorScale(X, W, C);
+    Same &= isAccumulatorUnit(QB.scaleAt(C), QB.zeroPointAt(C), Unit);
+    Ratio.push_back(QB.scaleAt(C) / Unit);
   }
   if (Same)
     return B;
@@ -104,8 +96,8 @@ Value *biasInUnits(Graph &G, Value *B, const TensorType &X,
     return nullptr; // a computed bias cannot be rescaled here
   Tensor R(TensorType(DType::I32, B->type().Dims));
   for (int64_t C = 0; C < N; ++C) {
-    int32_t Z = QB.ZeroPoint[BPer ? size_t(C) : 0];
-    double V = double(B->data()->getAsInt(C) - Z) * Ratio[size_t(C)];
+    double V =
+        double(B->data()->getAsInt(C) - QB.zeroPointAt(C)) * Ratio[size_t(C)];
     V = std::clamp(std::nearbyint(V), double(INT32_MIN), double(INT32_MAX));
     R.setFromDouble(C, V);
   }
@@ -179,8 +171,6 @@ std::optional<IntegerLayer> integerLayer(Graph &G, Node *L) {
   R.Weight = W;
   if (BQ) {
     // The weight as the integer op reads it decides the bias units.
-    if (!W->type().isQuantized() || !X->type().isQuantized())
-      return std::nullopt;
     Value *BU = biasInUnits(G, BQ, X->type(), W->type());
     if (!BU)
       return std::nullopt;
@@ -202,17 +192,6 @@ void abandon(Graph &G, const IntegerLayer &I) {
   std::string Name = I.Transposed->name();
   G.renameValue(I.Transposed, G.uniqueName(Name + ".unused"));
   G.renameValue(I.Weight, Name);
-}
-
-/// \p New replaces \p Old (the result of an erased pattern) for every
-/// reader and takes its name.
-void replaceResult(Graph &G, PassContext &Ctx, Value *Old, Value *New) {
-  G.replaceAllUsesWith(Old, New);
-  if (Ctx.Prediction == Old)
-    Ctx.Prediction = New;
-  std::string Name = Old->name();
-  G.renameValue(Old, G.uniqueName(Name + ".folded"));
-  G.renameValue(New, Name);
 }
 
 /// Tries to turn QuantizeLinear \p Q and the layer before it into one
@@ -249,7 +228,7 @@ bool foldLayer(Graph &G, PassContext &Ctx, Node *Q) {
     abandon(G, *I);
     return false;
   }
-  replaceResult(G, Ctx, Q->output(0), (*N)->output(0));
+  replaceValue(G, Ctx, Q->output(0), (*N)->output(0), ".folded");
   G.eraseNode(Q);
   if (Act)
     G.eraseNode(Act);
@@ -267,8 +246,6 @@ bool foldAccumulating(Graph &G, PassContext &Ctx, Node *L) {
   if (!I)
     return false;
   const TensorType &XT = I->Ins[0]->type(), &WT = I->Ins[1]->type();
-  if (!XT.isQuantized() || !WT.isQuantized())
-    return abandon(G, *I), false;
   I->Attrs.set("to", std::string("i32"));
   std::string Name = L->name();
   Expected<Node *> N =
@@ -286,8 +263,7 @@ bool foldAccumulating(Graph &G, PassContext &Ctx, Node *L) {
     UDims.resize(YT.rank() - 1, 1); // [M, 1, ...] broadcasts along dim 1
   Tensor U(TensorType(DType::F32, PerCh ? UDims : Shape{}));
   for (int64_t C = 0; C < Channels; ++C)
-    U.data<float>()[size_t(C)] =
-        float(double(XT.Quant->Scale[0]) * double(WT.Quant->Scale[size_t(C)]));
+    U.data<float>()[size_t(C)] = float(accumulatorScale(XT, WT, C));
   Value *Units = G.addConst(G.uniqueName(Name + ".units"), std::move(U));
   AttrMap CA;
   CA.set("to", std::string("f32"));
@@ -303,7 +279,7 @@ bool foldAccumulating(Graph &G, PassContext &Ctx, Node *L) {
     abandon(G, *I); // the new nodes go with dead-code removal
     return false;
   }
-  replaceResult(G, Ctx, L->output(0), (*Mul)->output(0));
+  replaceValue(G, Ctx, L->output(0), (*Mul)->output(0), ".folded");
   G.eraseNode(L);
   return true;
 }

@@ -76,20 +76,6 @@ namespace mote {
 
 namespace {
 
-/// The value \p Old computed by an erased node now comes from \p New: every
-/// use and the pass context follow, and New takes Old's name (the model's
-/// interface and the reports keep the activation's or the update's name).
-void replaceValue(Graph &G, PassContext &Ctx, Value *Old, Value *New) {
-  G.replaceAllUsesWith(Old, New);
-  if (Ctx.Prediction == Old)
-    Ctx.Prediction = New;
-  if (Ctx.Loss == Old)
-    Ctx.Loss = New;
-  std::string Name = Old->name();
-  G.renameValue(Old, G.uniqueName(Name + ".fused"));
-  G.renameValue(New, Name);
-}
-
 /// Is \p U the gradient of activation \p Act reading \p Pre (the activation's
 /// input) as its saved value, and nothing else?
 bool isMaskGradOf(const Node &U, const Node &Act, const Value *Pre) {
@@ -132,7 +118,7 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
     if (Act->attrs().has("max"))
       A.set("activation_max", Act->attrs().getFloat("max", 0));
   }
-  replaceValue(G, Ctx, Post, Pre);
+  replaceValue(G, Ctx, Post, Pre, ".fused");
   G.eraseNode(Act);
   return true;
 }
@@ -164,7 +150,7 @@ bool updatesAll(const Node &Upd) {
 void takeResults(Graph &G, PassContext &Ctx, Node *Upd, Node *F) {
   F->setPhase(NodePhase::Update);
   for (size_t I = 0; I < Upd->numOutputs(); ++I)
-    replaceValue(G, Ctx, Upd->output(I), F->output(I));
+    replaceValue(G, Ctx, Upd->output(I), F->output(I), ".fused");
 }
 
 /// Copies the update attributes of \p Upd named in \p Names into \p A.
@@ -362,9 +348,9 @@ Expected<bool> fuseActivationGradBias(Graph &G, PassContext &Ctx, Node *R) {
     return F.takeError();
   (*F)->setPhase(R->phase());
   ++Ctx.Fusion.BiasGradients;
-  replaceValue(G, Ctx, Sum, (*F)->output(1));
+  replaceValue(G, Ctx, Sum, (*F)->output(1), ".fused");
   G.eraseNode(S);
-  replaceValue(G, Ctx, DX, (*F)->output(0));
+  replaceValue(G, Ctx, DX, (*F)->output(0), ".fused");
   G.eraseNode(R);
   return true;
 }
@@ -430,7 +416,7 @@ Status fuseChain(Graph &G, PassContext &Ctx, const std::vector<Node *> &Members)
   ++Ctx.Fusion.ElementwiseChains;
   Ctx.Fusion.ElementwiseOps += int64_t(Members.size());
   Ctx.Fusion.IntermediateBytes += Bytes;
-  replaceValue(G, Ctx, Result, (*F)->output(0));
+  replaceValue(G, Ctx, Result, (*F)->output(0), ".fused");
   for (auto It = Members.rbegin(); It != Members.rend(); ++It)
     G.eraseNode(*It);
   return ok();

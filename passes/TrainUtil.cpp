@@ -1,9 +1,27 @@
-//===- TrainUtil.cpp - Helpers shared by the training passes --------------===//
+//===- TrainUtil.cpp - Helpers shared by the passes -----------------------===//
 
 #include "passes/TrainUtil.h"
 #include "compiler/Graph.h"
+#include "passes/Pass.h"
 
 namespace mote {
+
+bool onlyUser(const Graph &G, const Value *V, const Node *User) {
+  std::vector<Node *> Us = G.users(V);
+  return !G.isOutput(V) && Us.size() == 1 && Us[0] == User;
+}
+
+void replaceValue(Graph &G, PassContext &Ctx, Value *Old, Value *New,
+                  std::string_view Suffix) {
+  G.replaceAllUsesWith(Old, New);
+  if (Ctx.Prediction == Old)
+    Ctx.Prediction = New;
+  if (Ctx.Loss == Old)
+    Ctx.Loss = New;
+  std::string Name = Old->name();
+  G.renameValue(Old, G.uniqueName(Name + std::string(Suffix)));
+  G.renameValue(New, Name);
+}
 
 int64_t channelAxis(const Graph &G, const Value *P) {
   int64_t Rank = int64_t(P->type().rank());

@@ -1,15 +1,27 @@
-//===- TrainUtil.h - Helpers shared by the training passes ------*- C++ -*-===//
+//===- TrainUtil.h - Helpers shared by the passes ---------------*- C++ -*-===//
 
 #ifndef MOTE_PASSES_TRAINUTIL_H
 #define MOTE_PASSES_TRAINUTIL_H
 
 #include <cstdint>
+#include <string_view>
 
 namespace mote {
 
 class Graph;
 class Node;
 class Value;
+struct PassContext;
+
+/// Whether \p User is the only reader of \p V, which is no graph output.
+bool onlyUser(const Graph &G, const Value *V, const Node *User);
+
+/// The value \p Old computed by an erased node now comes from \p New: every
+/// use and the pass context's loss and prediction follow, and New takes
+/// Old's name (the model's interface and the reports keep the names); Old
+/// is renamed with \p Suffix.
+void replaceValue(Graph &G, PassContext &Ctx, Value *Old, Value *New,
+                  std::string_view Suffix);
 
 /// The axis of parameter \p P that holds its output channels: dim 0 of a
 /// Conv weight or of a bias, the output dim of a Gemm or MatMul weight.

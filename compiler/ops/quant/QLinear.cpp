@@ -33,7 +33,6 @@
 #include "compiler/Quant.h"
 #include "compiler/ops/nn/NnLower.h"
 
-#include <cmath>
 #include <cstdint>
 
 namespace mote {
@@ -97,7 +96,6 @@ Expected<Requant> checkRequant(const Node &N, int64_t WAxis, int64_t Channels,
     return opError(fmt::format("a sum of {} products of up to {} could "
                                "overflow the int32 accumulator",
                                Terms, Bound));
-  bool PerChannel = W.Quant->perAxis();
   if (const Value *B = N.input(2)) {
     const TensorType &BT = B->type();
     if (BT.Elem != DType::I32 || BT.Dims != Shape{Channels})
@@ -108,14 +106,10 @@ Expected<Requant> checkRequant(const Node &N, int64_t WAxis, int64_t Channels,
     // A quantized bias must say the units the sum is in: zero point 0 and
     // scale s_x * s_w[c] (to float precision: tools compute it in float).
     if (BT.isQuantized()) {
-      const QuantParams &QB = *BT.Quant;
-      bool BPer = QB.perAxis();
       for (int64_t C = 0; C < Channels; ++C) {
-        double Want = double(X.Quant->Scale[0]) *
-                      double(W.Quant->Scale[PerChannel ? size_t(C) : 0]);
-        double Got = QB.Scale[BPer ? size_t(C) : 0];
-        if (QB.ZeroPoint[BPer ? size_t(C) : 0] != 0 ||
-            std::fabs(Got - Want) > 1e-6 * Want)
+        double Want = accumulatorScale(X, W, C);
+        if (!isAccumulatorUnit(BT.Quant->scaleAt(C), BT.Quant->zeroPointAt(C),
+                               Want))
           return opError(fmt::format(
               "bias {} does not count in units of the input scale times the "
               "weight scale: channel {} needs scale {} and zero point 0",
@@ -126,7 +120,7 @@ Expected<Requant> checkRequant(const Node &N, int64_t WAxis, int64_t Channels,
   Requant R;
   R.XZeroPoint = X.Quant->ZeroPoint[0];
   for (int64_t C = 0; C < Channels; ++C)
-    R.WZeroPoint.push_back(W.Quant->ZeroPoint[PerChannel ? size_t(C) : 0]);
+    R.WZeroPoint.push_back(W.Quant->zeroPointAt(C));
 
   const AttrMap &A = N.attrs();
   std::string To = A.getString("to", "");
@@ -171,9 +165,7 @@ Expected<Requant> checkRequant(const Node &N, int64_t WAxis, int64_t Channels,
                                  Cl[0], Cl[1], To));
   }
   for (int64_t C = 0; C < Channels; ++C) {
-    double M = double(X.Quant->Scale[0]) *
-               double(W.Quant->Scale[PerChannel ? size_t(C) : 0]) /
-               double(Scale[0]);
+    double M = accumulatorScale(X, W, C) / double(Scale[0]);
     Expected<FixedMultiplier> F = fixedMultiplier(M);
     if (!F)
       return opError(
