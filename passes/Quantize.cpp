@@ -147,18 +147,16 @@ public:
   Quantizer(Graph &G) : G(G) {}
 
   /// \p V through a QuantizeLinear/DequantizeLinear pair with parameters
-  /// \p Q, made once per value; \p V's readers other than the pair read
-  /// the dequantized value (a graph output keeps its name on it).
+  /// \p Q; \p V's readers other than the pair read the dequantized value
+  /// from then on (a graph output keeps its name on it), so a value is
+  /// quantized once.
   Value *quantizeActivation(Value *V, const QuantParams &Q) {
-    if (auto It = Done.find(V); It != Done.end())
-      return It->second;
     Node *P = V->producer();
     Node *Before = P ? nextNode(P) : firstNode();
     AttrMap A;
     A.set("to", std::string("i8"));
     A.set("scale", Q.Scale);
     A.set("zero_point", std::vector<int64_t>{Q.ZeroPoint[0]});
-    std::vector<Node *> Readers = G.users(V);
     bool WasOutput = G.isOutput(V);
     Expected<Node *> QN = G.createNode(
         Before, OpKind::QuantizeLinear, G.uniqueName(V->name() + ".quantize"),
@@ -170,26 +168,19 @@ public:
                      {(*QN)->output(0)}, {}, {G.uniqueName(V->name() + ".dq")});
     assert(DN && "DequantizeLinear of a quantized tensor");
     Value *D = (*DN)->output(0);
-    for (Node *R : Readers)
-      for (size_t I = 0; I < R->numInputs(); ++I)
-        if (R->input(I) == V)
-          R->setInput(I, D);
+    G.replaceAllUsesWith(V, D);
+    (*QN)->setInput(0, V); // the pair itself reads V
     if (WasOutput) {
-      std::vector<Value *> Outs = G.outputs();
-      std::replace(Outs.begin(), Outs.end(), V, D);
-      G.setOutputs(Outs);
       std::string Name = V->name();
       G.renameValue(V, G.uniqueName(Name + ".float"));
       G.renameValue(D, Name);
     }
-    Done[V] = D;
     return D;
   }
 
   /// Float parameter \p W replaced by an int8 parameter of the same name,
   /// symmetric per index of \p Axis; returns its DequantizeLinear.
-  Value *quantizeWeight(Value *W, int64_t Axis, Node *Before,
-                        std::vector<float> &Scales) {
+  Value *quantizeWeight(Value *W, int64_t Axis, std::vector<float> &Scales) {
     const Tensor &D = *W->data();
     const Shape &Dims = W->type().Dims;
     int64_t Channels = Dims[size_t(Axis)];
@@ -215,13 +206,12 @@ public:
       float S = Q.Scale[size_t(Q.perAxis() ? Chan(I) : 0)];
       R.setFromDouble(I, quantizeValue(F[size_t(I)], S, 0, -127, 127));
     }
-    return replaceParam(W, std::move(R), Before);
+    return replaceParam(W, std::move(R));
   }
 
   /// Float bias \p B as an int32 parameter of the same name counting in
   /// units \p Units (one per channel); returns its DequantizeLinear.
-  Value *quantizeBias(Value *B, const std::vector<double> &Units,
-                      Node *Before) {
+  Value *quantizeBias(Value *B, const std::vector<double> &Units) {
     QuantParams Q{Units.size() > 1 ? 0 : -1, {}, {}};
     for (double U : Units) {
       Q.Scale.push_back(float(U));
@@ -234,7 +224,7 @@ public:
       R.setFromDouble(int64_t(C),
                       std::clamp(V, double(INT32_MIN), double(INT32_MAX)));
     }
-    return replaceParam(B, std::move(R), Before);
+    return replaceParam(B, std::move(R));
   }
 
 private:
@@ -250,12 +240,19 @@ private:
   }
 
   /// A new parameter (or constant) with \p Old's name and \p Data, read
-  /// through a DequantizeLinear before \p Before that replaces \p Old in
-  /// every reader (Old, unused, goes with dead-code removal).
-  Value *replaceParam(Value *Old, Tensor Data, Node *Before) {
+  /// through a DequantizeLinear before the first node reading \p Old, which
+  /// it replaces in every reader (a parameter several layers share is
+  /// quantized once; Old, unused, goes with dead-code removal).
+  Value *replaceParam(Value *Old, Tensor Data) {
     std::string Name = Old->name();
     bool Param = Old->isParam();
-    std::vector<Node *> Readers = G.users(Old);
+    Node *Before = nullptr;
+    for (const auto &N : G.nodes())
+      if (std::find(N->inputs().begin(), N->inputs().end(), Old) !=
+          N->inputs().end()) {
+        Before = N.get();
+        break;
+      }
     G.renameValue(Old, G.uniqueName(Name + ".float"));
     Value *New = Param ? G.addParam(Name, std::move(Data))
                        : G.addConst(Name, std::move(Data));
@@ -264,16 +261,20 @@ private:
                                        {New}, {}, {G.uniqueName(Name + ".dq")});
     assert(DN && "DequantizeLinear of a quantized tensor");
     Value *D = (*DN)->output(0);
-    for (Node *R : Readers)
-      for (size_t I = 0; I < R->numInputs(); ++I)
-        if (R->input(I) == Old)
-          R->setInput(I, D);
+    G.replaceAllUsesWith(Old, D);
     return D;
   }
 
   Graph &G;
-  std::unordered_map<const Value *, Value *> Done;
 };
+
+/// The quantization of the tensor behind \p V when a DequantizeLinear
+/// produces V (an activation or parameter quantized already), else null.
+const QuantParams *quantizedSource(const Value *V) {
+  const Node *P = V->producer();
+  return P && P->op() == OpKind::DequantizeLinear ? &*P->input(0)->type().Quant
+                                                  : nullptr;
+}
 
 /// Whether float parameter \p P trains under update spec \p Rules (every
 /// float parameter when there are none; select-trainable decides the rest).
@@ -347,22 +348,29 @@ Expected<bool> runQuantize(Graph &G, PassContext &Ctx) {
     Value *X = N->input(0);
     // An earlier layer's output (or a shared input) is already read
     // through its DequantizeLinear.
-    Node *XP = X->producer();
-    QuantParams XQ = XP && XP->op() == OpKind::DequantizeLinear
-                         ? *XP->input(0)->type().Quant
-                         : Act.at(X);
-    if (!XP || XP->op() != OpKind::DequantizeLinear)
-      N->setInput(0, Q.quantizeActivation(X, XQ));
+    // (Each quantize* call switches every reader, N included, to the
+    // DequantizeLinear it makes.)
+    const QuantParams *XQ = quantizedSource(X);
+    if (!XQ) {
+      XQ = &Act.at(X);
+      Q.quantizeActivation(X, *XQ);
+    }
+    // A weight or bias an earlier layer shares is quantized already.
     std::vector<float> WScales;
-    Value *WD = Q.quantizeWeight(N->input(1), L.WAxis, N, WScales);
-    N->setInput(1, WD);
-    if (N->numInputs() > 2 && N->input(2)) {
+    if (const QuantParams *WQ = quantizedSource(N->input(1)))
+      WScales = WQ->Scale;
+    else
+      Q.quantizeWeight(N->input(1), L.WAxis, WScales);
+    if (Value *B = N->numInputs() > 2 ? N->input(2) : nullptr;
+        B && !quantizedSource(B)) {
+      // Its units are this layer's; a layer sharing it with other units
+      // gets it rescaled by fold-qdq.
       std::vector<double> Units;
       for (float S : WScales)
-        Units.push_back(double(XQ.Scale[0]) * double(S));
+        Units.push_back(double(XQ->Scale[0]) * double(S));
       if (Units.size() == 1)
-        Units.resize(size_t(N->input(2)->type().numElements()), Units[0]);
-      N->setInput(2, Q.quantizeBias(N->input(2), Units, N));
+        Units.resize(size_t(B->type().numElements()), Units[0]);
+      Q.quantizeBias(B, Units);
     }
     // A model output keeps its float values: fold-qdq keeps the layer's
     // int32 accumulator and scales it (no output step lost).

@@ -16,6 +16,7 @@
 #include "compiler/Interpreter.h"
 #include "compiler/Parser.h"
 #include "compiler/Quant.h"
+#include "compiler/Verifier.h"
 #include "mote_rt/qlinear.h"
 #include "passes/Pass.h"
 
@@ -712,4 +713,55 @@ TEST_CASE("before training, quantize leaves every layer a gradient "
   CHECK(E3 == "--quantize int8 --train: every layer trains or passes a "
               "gradient back, so none is left to quantize; train fewer "
               "(--update selects them)");
+}
+
+TEST_CASE("quantize quantizes a parameter several layers share once",
+          "[quant][passes]") {
+  // Two 1x1 convs with one weight and one (all-zero) bias, as exporters
+  // merge equal initializers.
+  std::string Text = fmt::format(R"(graph @shared {{
+  input %x : f32[1,4,5,5]
+  param %w : f32[4,4,1,1] = {}
+  param %b : f32[4] = [0.0, 0.0, 0.0, 0.0]
+  %c1 = Conv "c1"(%x, %w, %b) : f32[1,4,5,5]
+  %r1 = Relu "r1"(%c1) : f32[1,4,5,5]
+  %c2 = Conv "c2"(%r1, %w, %b) : f32[1,4,5,5]
+  %y = Relu "r2"(%c2) : f32[1,4,5,5]
+  output %y
+}})",
+                                 randomFloats(16, -0.5f, 0.5f, 31));
+  Expected<std::unique_ptr<Graph>> F = parseGraph(Text);
+  Expected<std::unique_ptr<Graph>> QG = parseGraph(Text);
+  REQUIRE(F);
+  REQUIRE(QG);
+  PassContext Ctx;
+  Ctx.Quantize.Int8 = true;
+  for (uint32_t S = 0; S < 8; ++S)
+    Ctx.Quantize.Calibration.push_back(
+        {{"x", randomF32({1, 4, 5, 5}, 200 + S, -1, 1)}});
+  for (const char *Pass : {"quantize", "fold-qdq"}) {
+    Expected<bool> Changed = runPass(*lookupPass(Pass), **QG, Ctx);
+    REQUIRE(Changed);
+  }
+  REQUIRE(verifyGraph(**QG));
+  int QConvs = 0;
+  for (const auto &N : (*QG)->nodes())
+    QConvs += N->op() == OpKind::QConv;
+  CHECK(QConvs == 2);
+  const Value *W = (*QG)->lookup("w");
+  REQUIRE(W);
+  CHECK(W->type().Elem == DType::I8);
+  CHECK((*QG)->users(W).size() == 2);
+  std::map<std::string, Tensor> Feeds = {
+      {"x", randomF32({1, 4, 5, 5}, 300, -1, 1)}};
+  Expected<std::vector<Tensor>> Want = interpret(**F, Feeds);
+  Expected<std::vector<Tensor>> Got = interpret(**QG, Feeds);
+  REQUIRE(Want);
+  REQUIRE(Got);
+  auto Wv = (*Want)[0].data<float>(), Gv = (*Got)[0].data<float>();
+  float Scale = 0;
+  for (float V : Wv)
+    Scale = std::max(Scale, std::fabs(V));
+  for (size_t I = 0; I < Wv.size(); ++I)
+    CHECK(std::fabs(Wv[I] - Gv[I]) <= 0.05f * Scale);
 }
