@@ -317,6 +317,7 @@ MOTE_RT_INLINE void qconvDepthwise(const QConvP &P, const TX *X, const TW *W,
           if (Row && OW >= Lo[2] && OW + 4 <= Hi[2]) {
             // Four interior positions, x read as is (Zx corrected below).
             uint32_t A0 = 0, A1 = 0, A2 = 0, A3 = 0;
+            uint32_t SX0 = 0, SX1 = 0, SX2 = 0, SX3 = 0; // sums of x (WithZw)
             const int32_t Base = RowBase + OW * S2;
             int32_t T = 0;
             for (int32_t KD = 0; KD < G.Kernel[0]; ++KD)
@@ -333,22 +334,20 @@ MOTE_RT_INLINE void qconvDepthwise(const QConvP &P, const TX *X, const TW *W,
                   A1 += X1 * WV;
                   A2 += X2 * WV;
                   A3 += X3 * WV;
+                  if constexpr (WithZw) {
+                    SX0 += X0;
+                    SX1 += X1;
+                    SX2 += X2;
+                    SX3 += X3;
+                  }
                 }
               }
             const uint32_t Acc4[4] = {A0, A1, A2, A3};
+            const uint32_t XSum4[4] = {SX0, SX1, SX2, SX3};
             for (int I = 0; I < 4; ++I) {
               uint32_t A = Acc4[I] - ZxWSum;
-              if constexpr (WithZw) {
-                // sum (x - Zx) at this position, taken again (rare: weight
-                // zero points are 0 for symmetric weights).
-                uint32_t XS = 0;
-                for (int32_t KD = 0; KD < G.Kernel[0]; ++KD)
-                  for (int32_t KH = 0; KH < G.Kernel[1]; ++KH)
-                    for (int32_t KW = 0; KW < G.Kernel[2]; ++KW)
-                      XS += uint32_t(int32_t(
-                          XG[Base + I * S2 + KD * SD + KH * SH + KW * SW]));
-                A -= uint32_t(Zw) * (XS - TapsZx);
-              }
+              if constexpr (WithZw) // sum (x - Zx) = sum x - taps * Zx
+                A -= uint32_t(Zw) * (XSum4[I] - TapsZx);
               YM[O + I] = finish<TY>(Q, E, int32_t(A));
             }
             O += 4;

@@ -57,30 +57,36 @@ template <class T> MOTE_RT_INLINE float dequantize(T Q, float S, int32_t Z) {
 
 } // namespace quant_detail
 
+namespace quant_detail {
+
+/// Calls F(Base, S, Z) for each run of Inner elements of [Outer, Channels,
+/// Inner] at element Base, with its channel's scale S and zero point Z.
+template <class Fn> MOTE_RT_INLINE void forEachRun(const QuantP &P, Fn F) {
+  for (int32_t O = 0; O < P.Outer; ++O)
+    for (int32_t C = 0; C < P.Channels; ++C)
+      F((O * P.Channels + C) * P.Inner, P.Scale[C], P.ZeroPoint[C]);
+}
+
+} // namespace quant_detail
+
 /// Y = X quantized into T, per channel of [Outer, Channels, Inner].
 template <class T>
 MOTE_RT_KERNEL void quantize_linear(const QuantP &P, const float *X, T *Y) {
-  for (int32_t O = 0; O < P.Outer; ++O)
-    for (int32_t C = 0; C < P.Channels; ++C) {
-      const float S = P.Scale[C];
-      const int32_t Z = P.ZeroPoint[C];
-      const int32_t Base = (O * P.Channels + C) * P.Inner;
-      for (int32_t I = 0; I < P.Inner; ++I)
-        Y[Base + I] = quant_detail::quantize<T>(X[Base + I], S, Z);
-    }
+  quant_detail::forEachRun(
+      P, [&](int32_t Base, float S, int32_t Z) MOTE_RT_LAMBDA {
+        for (int32_t I = 0; I < P.Inner; ++I)
+          Y[Base + I] = quant_detail::quantize<T>(X[Base + I], S, Z);
+      });
 }
 
 /// Y = X dequantized to float, per channel of [Outer, Channels, Inner].
 template <class T>
 MOTE_RT_KERNEL void dequantize_linear(const QuantP &P, const T *X, float *Y) {
-  for (int32_t O = 0; O < P.Outer; ++O)
-    for (int32_t C = 0; C < P.Channels; ++C) {
-      const float S = P.Scale[C];
-      const int32_t Z = P.ZeroPoint[C];
-      const int32_t Base = (O * P.Channels + C) * P.Inner;
-      for (int32_t I = 0; I < P.Inner; ++I)
-        Y[Base + I] = quant_detail::dequantize(X[Base + I], S, Z);
-    }
+  quant_detail::forEachRun(
+      P, [&](int32_t Base, float S, int32_t Z) MOTE_RT_LAMBDA {
+        for (int32_t I = 0; I < P.Inner; ++I)
+          Y[Base + I] = quant_detail::dequantize(X[Base + I], S, Z);
+      });
 }
 
 } // namespace mote_rt
