@@ -7,6 +7,10 @@
 
 namespace mote {
 
+TensorType gradType(const TensorType &T) {
+  return T.isQuantized() ? TensorType(DType::F32, T.Dims) : T;
+}
+
 Value *GradContext::outputGrad(size_t I) const {
   if (I >= N.numOutputs())
     return nullptr;
@@ -24,7 +28,7 @@ Status GradContext::addInputGrad(size_t I, Value *Grad) {
   assert(In && "gradient for an absent input");
   if (!NeedsGradFn(In))
     return ok();
-  if (Grad->type() != In->type())
+  if (Grad->type() != gradType(In->type()))
     return Diag(fmt::format("gradient rule produced {} for input {} of type "
                             "{} (compiler bug in the rule)",
                             Grad->type().str(), I, In->type().str()))

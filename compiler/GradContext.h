@@ -7,6 +7,12 @@
 // addInputGrad. Fan-out is summed by the context; broadcasting is undone by
 // the rule with sumToShape.
 //
+// The gradient of a quantized value (an int8 weight or activation) is an
+// f32 tensor of its shape, with respect to the real value it stands for
+// (scale * (q - zero point)): DequantizeLinear passes it through unchanged,
+// and the update of an int8 weight (compiler/ops/train/Optimizer.cpp)
+// turns it into integer steps.
+//
 // Every node a rule emits is marked as backward (NodePhase::Backward) and
 // goes through the op's type rule, so a rule cannot build an ill-typed graph.
 //
@@ -23,6 +29,10 @@
 #include <vector>
 
 namespace mote {
+
+/// The type of the gradient of a value of type \p T: T itself, or f32 of
+/// T's shape for a quantized T.
+TensorType gradType(const TensorType &T);
 
 class GradContext {
 public:
@@ -42,8 +52,8 @@ public:
   Value *outputGrad(size_t I) const;
   /// Whether input \p I is present and needs a gradient.
   bool needsGrad(size_t I) const;
-  /// Adds \p Grad (which must have input \p I's type) to input \p I's
-  /// gradient.
+  /// Adds \p Grad (which must have gradType of input \p I's type) to input
+  /// \p I's gradient.
   Status addInputGrad(size_t I, Value *Grad);
 
   /// Emits a backward node; result types come from the op's type rule.

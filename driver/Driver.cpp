@@ -44,12 +44,13 @@ Expected<CompiledModel> finish(std::unique_ptr<Graph> G,
   M.G = std::move(G);
   M.Passes.Train = O.Train;
   M.Passes.VerifyEach = O.VerifyEach;
+  M.Passes.Training = O.Training;
   if (O.QuantizeInt8) {
     Expected<std::vector<std::map<std::string, Tensor>>> C =
         loadCalibration(*M.G, O.Calibration);
     if (!C)
       return C.takeError();
-    M.Passes.Quantize = {true, std::move(*C), O.Training};
+    M.Passes.Quantize = {true, std::move(*C)};
   }
   Expected<std::vector<const PassInfo *>> Pipeline = pipelineOf(O);
   if (!Pipeline)

@@ -29,6 +29,11 @@ constexpr OptionSpec TrainSpecs[] = {
     {"update", "PATTERN[:RATIO]", true,
      "train parameters matching the glob; RATIO trains the first "
      "ceil(RATIO*C) output channels (default: every parameter)"},
+    {"quantized-update", "qas|plain|float", false,
+     "how quantized parameters train: int8 weights and int32 biases moved "
+     "in place by whole steps with quantization-aware scaling (qas, the "
+     "default) or without it (plain); float: --quantize leaves every layer "
+     "a gradient flows through in float"},
 };
 constexpr OptionSpec UpdateFileSpec = {
     "update-file", "FILE", false,
@@ -137,6 +142,14 @@ Status parseTrainOptions(const ParsedArgs &Args, TrainOptions &T) {
                                      {"momentum", OptimizerKind::Momentum},
                                      {"adam", OptimizerKind::Adam}},
                                     T.Optimizer);
+      !S)
+    return S;
+  if (Status S = readChoice<QuantizedUpdate>(
+          Args, "quantized-update",
+          {{"qas", QuantizedUpdate::Qas},
+           {"plain", QuantizedUpdate::Plain},
+           {"float", QuantizedUpdate::Float}},
+          T.Quantized);
       !S)
     return S;
   T.Nesterov = Args.has("nesterov");

@@ -8,11 +8,15 @@
 //   adam:     W', V', H' = AdamUpdate(W, dW, V, H, step)  (V: W.adam_m,
 //             H: W.adam_v, step: optimizer.step, an i64 counter from 1)
 // Optimizer state is a parameter marked optimizer_state: planned memory like
-// anything else. A partial-channel parameter's update carries axis and
+// anything else. A quantized parameter (an int8 weight, an int32 bias) is
+// updated in place by whole integer steps, with quantization-aware scaling
+// unless --quantized-update plain (the update ops' `scaling`); its
+// momentum is f32; Adam does not update it. A partial-channel parameter's update carries axis and
 // channels, so it touches only the channels that train.
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/GradContext.h"
 #include "compiler/Graph.h"
 #include "compiler/OpDef.h"
 #include "passes/Pass.h"
@@ -42,7 +46,7 @@ Expected<std::vector<Value *>> addUpdate(Graph &G, OpKind Op,
 
 Value *stateLike(Graph &G, const Value *W, const std::string &Suffix) {
   Value *S = G.addParam(G.uniqueName(W->name() + "." + Suffix),
-                        Tensor(W->type()));
+                        Tensor(gradType(W->type())));
   S->setOptimizerState(true);
   return S;
 }
@@ -64,6 +68,17 @@ Expected<bool> runAddOptimizer(Graph &G, PassContext &Ctx) {
     A.set("lr", O.LearningRate);
     if (O.WeightDecay != 0)
       A.set("norm_coefficient", O.WeightDecay);
+    if (W->type().isQuantized()) {
+      if (O.Optimizer == OptimizerKind::Adam)
+        return Diag(fmt::format("Adam does not update the quantized "
+                                "parameter '{}' ({}); use --optimizer sgd or "
+                                "momentum, or keep the layer in float "
+                                "(--quantized-update float)",
+                                W->name(), W->type().str()));
+      A.set("scaling", std::string(O.Quantized == QuantizedUpdate::Plain
+                                       ? "none"
+                                       : "qas"));
+    }
     if (W->train().Channels >= 0) {
       A.set("axis", channelAxis(G, W));
       A.set("channels", W->train().Channels);

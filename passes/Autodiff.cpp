@@ -3,7 +3,10 @@
 // The pass differentiates the loss (PassContext::Loss) with respect to every
 // trainable parameter and records the gradients in PassContext::Gradients
 // for add-optimizer. buildGradients is the engine, also used directly by the
-// finite-difference gradient checks.
+// finite-difference gradient checks. Gradients of quantized values are f32
+// (compiler/GradContext.h); the backward pass reads quantized weights and
+// activations through DequantizeLinear nodes of its own, so only the
+// quantized tensors stay live between the passes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +16,7 @@
 #include "compiler/OpDef.h"
 #include "passes/Pass.h"
 
+#include <cassert>
 #include <fmt/format.h>
 #include <unordered_set>
 
@@ -20,7 +24,7 @@ namespace mote {
 
 namespace {
 
-/// Values that need a gradient: float values that depend on some value of
+/// Values that need a gradient: float or quantized values that depend on some value of
 /// \p Wrt and on which the loss depends.
 std::unordered_set<const Value *>
 valuesNeedingGrad(const Graph &G, const Value *Loss,
@@ -49,7 +53,8 @@ valuesNeedingGrad(const Graph &G, const Value *Loss,
   }
   std::unordered_set<const Value *> R;
   for (const Value *V : FromWrt)
-    if (ToLoss.count(V) && isFloat(V->type().Elem))
+    if (ToLoss.count(V) &&
+        (isFloat(V->type().Elem) || V->type().isQuantized()))
       R.insert(V);
   return R;
 }
@@ -76,11 +81,66 @@ std::string someSource(const Graph &G, const Value *V,
   return "?";
 }
 
+/// The quantized tensor a forward value \p V stands for, if any: the
+/// operand of the DequantizeLinear that computes V, or the result of a
+/// QuantizeLinear that reads V.
+Value *quantizedForm(const Graph &G, Value *V) {
+  Node *P = V->producer();
+  if (P && P->phase() == NodePhase::Forward &&
+      P->op() == OpKind::DequantizeLinear)
+    return P->input(0);
+  if (P && P->phase() != NodePhase::Forward)
+    return nullptr;
+  for (Node *U : G.users(V))
+    if (U->op() == OpKind::QuantizeLinear && U->phase() == NodePhase::Forward)
+      return U->output(0);
+  return nullptr;
+}
+
+/// Backward nodes that read a forward value with a quantized form (an int8
+/// weight or activation as float, or a float activation the forward pass
+/// quantizes) read a DequantizeLinear of that form instead, made before the
+/// first of them: what the backward pass keeps from the forward one is the
+/// quantized tensor, not a float copy (as TTE's backward reads the int8
+/// activations; a ReLU's mask then comes from the quantized value).
+void redequantizeForBackward(Graph &G) {
+  std::unordered_map<const Value *, Value *> Fresh;
+  std::vector<Node *> Backward;
+  for (const auto &N : G.nodes())
+    if (N->phase() == NodePhase::Backward)
+      Backward.push_back(N.get());
+  for (Node *N : Backward)
+    for (size_t I = 0; I < N->numInputs(); ++I) {
+      Value *V = N->input(I);
+      Value *Q = V ? quantizedForm(G, V) : nullptr;
+      // ReluGrad's mask [x > 0] is that of ReLU's result, which the
+      // forward pass may quantize.
+      if (V && !Q && N->op() == OpKind::ReluGrad)
+        for (Node *U : G.users(V))
+          if (U->op() == OpKind::Relu && U->phase() == NodePhase::Forward)
+            Q = quantizedForm(G, U->output(0));
+      if (!Q)
+        continue;
+      Value *&F = Fresh[Q];
+      if (!F) {
+        std::string Name = G.uniqueName(Q->name() + ".bwd");
+        Expected<Node *> D = G.createNode(N, OpKind::DequantizeLinear,
+                                          G.uniqueName(Name + ".node"), {Q},
+                                          {}, {Name});
+        assert(D && "DequantizeLinear of a quantized tensor");
+        (*D)->setPhase(NodePhase::Backward);
+        F = (*D)->output(0);
+      }
+      N->setInput(I, F);
+    }
+}
+
 } // namespace
 
 Expected<std::unordered_map<const Value *, Value *>>
 buildGradients(Graph &G, Value *Loss, std::span<Value *const> Wrt) {
-  if (!isFloat(Loss->type().Elem) || Loss->type().numElements() != 1)
+  if (!isFloat(Loss->type().Elem) || Loss->type().isQuantized() ||
+      Loss->type().numElements() != 1)
     return Diag(fmt::format("the loss '{}' must be a float scalar, got {}",
                             Loss->name(), Loss->type().str()));
   std::unordered_set<const Value *> Needs = valuesNeedingGrad(G, Loss, Wrt);
@@ -146,6 +206,7 @@ Expected<bool> runAutodiff(Graph &G, PassContext &Ctx) {
   auto Grads = buildGradients(G, Ctx.Loss, Wrt);
   if (!Grads)
     return Grads.takeError();
+  redequantizeForBackward(G);
   Ctx.Gradients.clear();
   for (Value *W : Wrt) {
     Value *Gr = (*Grads)[W];

@@ -33,6 +33,11 @@
 // the int32 accumulator (bias included) scaled per channel to float,
 // which loses no output step.
 //
+// Before a training step, a layer a gradient flows through (it reads a
+// trained parameter, or its input depends on one) keeps its QDQ form:
+// autodiff differentiates the float op on the dequantized operands, and
+// the trained int8 weights are updated in place.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Graph.h"
@@ -42,6 +47,7 @@
 #include "passes/TrainUtil.h"
 
 #include <cmath>
+#include <unordered_set>
 #include <fmt/format.h>
 
 namespace mote {
@@ -303,19 +309,29 @@ bool foldPair(Graph &G, PassContext &Ctx, Node *Q) {
 } // namespace
 
 Expected<bool> runFoldQdq(Graph &G, PassContext &Ctx) {
+  std::unordered_set<const Value *> Trained;
+  if (Ctx.Training)
+    Trained = trainedDependents(G, Ctx.Train.Update);
+  auto IsLayer = [&](const Node *N) {
+    return (N->op() == OpKind::Conv || N->op() == OpKind::Gemm ||
+            N->op() == OpKind::MatMul) &&
+           !Trained.count(N->output(0));
+  };
   bool Changed = false;
   std::vector<Node *> Qs;
   for (const auto &N : G.nodes())
     if (N->op() == OpKind::QuantizeLinear)
       Qs.push_back(N.get());
-  for (Node *Q : Qs)
-    Changed |= foldLayer(G, Ctx, Q) || foldPair(G, Ctx, Q);
+  for (Node *Q : Qs) {
+    // A gradient flows through Q's operand: the layer behind it stays.
+    bool Fold = !Trained.count(Q->input(0));
+    Changed |= (Fold && foldLayer(G, Ctx, Q)) || foldPair(G, Ctx, Q);
+  }
   // The layers left whose operands are all quantized keep their
   // accumulator.
   std::vector<Node *> Ls;
   for (const auto &N : G.nodes())
-    if (N->op() == OpKind::Conv || N->op() == OpKind::Gemm ||
-        N->op() == OpKind::MatMul)
+    if (IsLayer(N.get()))
       Ls.push_back(N.get());
   for (Node *L : Ls)
     Changed |= foldAccumulating(G, Ctx, L);

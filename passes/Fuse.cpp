@@ -123,10 +123,12 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
   return true;
 }
 
-/// The update reading \p Grad as its gradient, if it is Grad's only use.
+/// The update reading \p Grad as its gradient, if it is Grad's only use
+/// (and the parameter is float: the fused kernels update float weights).
 Node *soleUpdateUser(const Graph &G, const Value *Grad) {
   std::vector<Node *> Us = G.users(Grad);
   if (Us.size() != 1 || !isParameterUpdate(*Us[0]) ||
+      Us[0]->inType(0).isQuantized() ||
       Us[0]->input(1) != Grad || Us[0]->input(0) == Grad || G.isOutput(Grad))
     return nullptr;
   for (size_t I = 2; I < Us[0]->numInputs(); ++I)

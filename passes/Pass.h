@@ -47,6 +47,17 @@ Expected<std::vector<UpdateRule>> readUpdateFile(const std::string &Path);
 enum class LossKind { CrossEntropy, Mse };
 enum class OptimizerKind { Sgd, Momentum, Adam };
 
+/// How a quantized parameter trains (the update ops' `scaling`, and what
+/// --quantize int8 quantizes before a training step).
+enum class QuantizedUpdate {
+  /// In place, by whole steps, with quantization-aware scaling.
+  Qas,
+  /// In place, by whole steps, SGD on the integers (no scaling).
+  Plain,
+  /// --quantize leaves the layers a gradient flows through in float.
+  Float,
+};
+
 struct TrainOptions {
   LossKind Loss = LossKind::CrossEntropy;
   /// Which graph output gets the loss (empty: the only output).
@@ -63,8 +74,9 @@ struct TrainOptions {
   float Beta1 = 0.9f, Beta2 = 0.999f, Epsilon = 1e-8f;
   /// L2 regularisation coefficient (ONNX norm_coefficient).
   float WeightDecay = 0.0f;
-  /// Empty: every float parameter trains (full update).
+  /// Empty: every float or quantized parameter trains (full update).
   std::vector<UpdateRule> Update;
+  QuantizedUpdate Quantized = QuantizedUpdate::Qas;
 };
 
 struct PassContext {
@@ -93,10 +105,10 @@ struct PassContext {
   struct QuantizeRequest {
     bool Int8 = false;
     std::vector<std::map<std::string, Tensor>> Calibration;
-    /// A training step follows (the update spec in Train): only the layers
-    /// that no gradient flows through are quantized.
-    bool Training = false;
   } Quantize;
+  /// A training step follows (the driver's --train): passes that run
+  /// before select-trainable read the update spec in Train.
+  bool Training = false;
   /// Verify the graph after every pass (tests, debug builds).
   bool VerifyEach = true;
 };

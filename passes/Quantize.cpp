@@ -24,12 +24,16 @@
 // Ops between layers (Add, pools, Reshape...) stay float, reading the
 // dequantized values. Graph inputs and outputs keep their float types.
 //
-// Before a training step (Quantize.Training) a layer is quantized only if
-// no gradient flows through it: none of its parameters trains (the update
-// spec, all float parameters without one) and its input depends on no
-// trained parameter. The frozen front of the network runs in int8 and the
-// trained layers, and every layer after the first trained one, in float,
-// reading the int8 front through DequantizeLinear.
+// Before a training step (PassContext::Training) every layer is quantized the
+// same way: the trained int8 weights and int32 biases are updated in place
+// (compiler/ops/train/Optimizer.cpp), and fold-qdq leaves the layers a
+// gradient flows through in their QDQ form, which autodiff differentiates
+// (float arithmetic on the dequantized int8 weights and activations). With
+// --quantized-update float, a layer is quantized only if no gradient flows
+// through it: none of its parameters trains (the update spec, every
+// parameter without one) and its input depends on no trained parameter;
+// the frozen front runs in int8 and the trained layers, and every layer
+// after the first trained one, in float with float weights.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,11 +42,11 @@
 #include "compiler/OpDef.h"
 #include "compiler/Quant.h"
 #include "passes/Pass.h"
+#include "passes/TrainUtil.h"
 
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
-#include <fnmatch.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -276,35 +280,6 @@ const QuantParams *quantizedSource(const Value *V) {
                                                   : nullptr;
 }
 
-/// Whether float parameter \p P trains under update spec \p Rules (every
-/// float parameter when there are none; select-trainable decides the rest).
-bool trains(const Value *P, const std::vector<UpdateRule> &Rules) {
-  if (!P->isParam() || !isFloat(P->type().Elem))
-    return false;
-  if (Rules.empty())
-    return true;
-  for (const UpdateRule &R : Rules)
-    if (fnmatch(R.Pattern.c_str(), P->name().c_str(), 0) == 0)
-      return true;
-  return false;
-}
-
-/// The values that depend on a trained parameter (gradients flow back
-/// through the nodes that read them).
-std::unordered_set<const Value *>
-trainedDependents(const Graph &G, const std::vector<UpdateRule> &Rules) {
-  std::unordered_set<const Value *> R;
-  for (const auto &N : G.nodes()) {
-    bool Dep = false;
-    for (const Value *In : N->inputs())
-      Dep = Dep || (In && (R.count(In) || trains(In, Rules)));
-    if (Dep)
-      for (const Value *Out : N->outputs())
-        R.insert(Out);
-  }
-  return R;
-}
-
 } // namespace
 
 Expected<bool> runQuantize(Graph &G, PassContext &Ctx) {
@@ -312,24 +287,28 @@ Expected<bool> runQuantize(Graph &G, PassContext &Ctx) {
     return false;
   if (Ctx.Quantize.Calibration.empty())
     return Diag("--quantize int8 needs calibration samples (--calibration)");
+  // --quantized-update float: the layers a gradient flows through stay
+  // float.
+  bool KeepTrainedFloat = Ctx.Training &&
+                          Ctx.Train.Quantized == QuantizedUpdate::Float;
   std::unordered_set<const Value *> Trained;
-  if (Ctx.Quantize.Training)
+  if (KeepTrainedFloat)
     Trained = trainedDependents(G, Ctx.Train.Update);
   std::vector<Layer> Layers;
   std::unordered_set<const Value *> Watch;
   for (const auto &N : G.nodes())
     if (std::optional<Layer> L = layerOf(G, N.get())) {
-      if (Ctx.Quantize.Training && Trained.count(L->N->output(0)))
+      if (KeepTrainedFloat && Trained.count(L->N->output(0)))
         continue; // a gradient flows through it
       Layers.push_back(*L);
       Watch.insert(L->N->input(0));
       Watch.insert(L->Out);
     }
   if (Layers.empty()) {
-    if (Ctx.Quantize.Training)
-      return Diag("--quantize int8 --train: every layer trains or passes a "
-                  "gradient back, so none is left to quantize; train fewer "
-                  "(--update selects them)");
+    if (KeepTrainedFloat)
+      return Diag("--quantize int8 --train --quantized-update float: every "
+                  "layer trains or passes a gradient back, so none is left "
+                  "to quantize; train fewer (--update selects them)");
     return false;
   }
   Expected<std::unordered_map<const Value *, std::pair<float, float>>> Ranges =

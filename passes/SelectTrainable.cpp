@@ -1,6 +1,6 @@
 //===- SelectTrainable.cpp - Apply the update spec ------------------------===//
 //
-// With no spec every float parameter trains (full update). A spec is a list
+// With no spec every float or quantized parameter trains (full update). A spec is a list
 // of rules "GLOB[:RATIO]" over initializer names (fnmatch-style * ? [..]);
 // a parameter trains if some rule matches it, and the LAST matching rule
 // decides its channel ratio (BatchNorm running statistics and loss class
@@ -124,7 +124,8 @@ Expected<bool> runSelectTrainable(Graph &G, PassContext &Ctx) {
   const std::vector<UpdateRule> &Rules = Ctx.Train.Update;
   std::vector<Value *> Candidates;
   for (Value *P : G.params())
-    if (P->isParam() && !P->isOptimizerState() && isFloat(P->type().Elem) &&
+    if (P->isParam() && !P->isOptimizerState() &&
+        (isFloat(P->type().Elem) || P->type().isQuantized()) &&
         !onlyStatistics(G, P))
       Candidates.push_back(P);
   if (Candidates.empty())

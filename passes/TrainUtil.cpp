@@ -4,6 +4,8 @@
 #include "compiler/Graph.h"
 #include "passes/Pass.h"
 
+#include <fnmatch.h>
+
 namespace mote {
 
 bool onlyUser(const Graph &G, const Value *V, const Node *User) {
@@ -27,7 +29,12 @@ int64_t channelAxis(const Graph &G, const Value *P) {
   int64_t Rank = int64_t(P->type().rank());
   if (Rank == 0)
     return 0;
+  // A quantized weight's scales are per output channel (Quantize.cpp).
+  if (P->type().isQuantized() && P->type().Quant->perAxis())
+    return P->type().Quant->Axis;
   for (const Node *N : G.users(P)) {
+    if (N->op() == OpKind::DequantizeLinear)
+      return channelAxis(G, N->output(0));
     if (N->op() == OpKind::Gemm && N->input(1) == P)
       return N->attrs().getInt("transB", 0) ? 0 : 1;
     if (N->op() == OpKind::Gemm && N->input(2) == P)
@@ -38,6 +45,32 @@ int64_t channelAxis(const Graph &G, const Value *P) {
       return 0;
   }
   return 0;
+}
+
+bool trainsUnder(const Value *P, const std::vector<UpdateRule> &Rules) {
+  if (!P->isParam() || P->isOptimizerState() ||
+      !(isFloat(P->type().Elem) || P->type().isQuantized()))
+    return false;
+  if (Rules.empty())
+    return true;
+  for (const UpdateRule &R : Rules)
+    if (fnmatch(R.Pattern.c_str(), P->name().c_str(), 0) == 0)
+      return true;
+  return false;
+}
+
+std::unordered_set<const Value *>
+trainedDependents(const Graph &G, const std::vector<UpdateRule> &Rules) {
+  std::unordered_set<const Value *> R;
+  for (const auto &N : G.nodes()) {
+    bool Dep = false;
+    for (const Value *In : N->inputs())
+      Dep = Dep || (In && (R.count(In) || trainsUnder(In, Rules)));
+    if (Dep)
+      for (const Value *Out : N->outputs())
+        R.insert(Out);
+  }
+  return R;
 }
 
 bool isParameterUpdate(const Node &N) {

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string_view>
+#include <unordered_set>
+#include <vector>
 
 namespace mote {
 
@@ -12,6 +14,7 @@ class Graph;
 class Node;
 class Value;
 struct PassContext;
+struct UpdateRule;
 
 /// Whether \p User is the only reader of \p V, which is no graph output.
 bool onlyUser(const Graph &G, const Value *V, const Node *User);
@@ -26,6 +29,16 @@ void replaceValue(Graph &G, PassContext &Ctx, Value *Old, Value *New,
 /// The axis of parameter \p P that holds its output channels: dim 0 of a
 /// Conv weight or of a bias, the output dim of a Gemm or MatMul weight.
 int64_t channelAxis(const Graph &G, const Value *P);
+
+/// Whether parameter \p P trains under update spec \p Rules: a float or
+/// quantized parameter that some rule matches (every one when there are
+/// no rules). Before select-trainable, for passes that must know early.
+bool trainsUnder(const Value *P, const std::vector<UpdateRule> &Rules);
+
+/// The values that depend on a parameter training under \p Rules (a
+/// gradient flows back through the nodes that compute them).
+std::unordered_set<const Value *>
+trainedDependents(const Graph &G, const std::vector<UpdateRule> &Rules);
 
 /// Is \p N a parameter update (SgdUpdate, MomentumUpdate or AdamUpdate)?
 bool isParameterUpdate(const Node &N);

@@ -26,7 +26,19 @@
 // another buffer). G is [Outer, GRow] and its first Run elements of each
 // row are read (GRow = Run if the gradient was computed for the kept slices
 // only). A full update is Outer = 1, Run = XRow = GRow = element count.
-// The kernels compute in T (the interpreter in double), except Adam's
+// Quantized parameters (int8 weights, int32 biases: qsgd_update and
+// qmomentum_update) take their gradient G with respect to the real value
+// and move the integer by whole steps, in float arithmetic the
+// interpreter repeats operation for operation (Optimizer.cpp):
+//
+//   r  = float(q - z[c]) * s[c]          g' = G + norm r
+//   gi = g' K[c]                         (K = 1 / s with QAS, s without)
+//   sgd:       d = lr gi
+//   momentum:  V' = alpha V + (T > 0 ? beta : 1) gi   (V: f32, in steps)
+//              d = lr V'  or  lr (gi + alpha V')       (nesterov)
+//   q' = clamp(q - round_half_even(clamp(d, -2^22, 2^22)), Lo, Hi)
+//
+// The float kernels compute in T (the interpreter in double), except Adam's
 // step-dependent factor r, computed once per call in double (soft-float
 // helper calls on an FPU without double, not per element); sqrt comes from
 // math.h.
@@ -188,6 +200,84 @@ MOTE_RT_KERNEL void adam_update(const AdamP &P, const T *X, const T *G,
         optim_detail::passThrough(X, XOut, Off, N);
         optim_detail::passThrough(V, VOut, Off, N);
         optim_detail::passThrough(H, HOut, Off, N);
+      });
+}
+
+namespace optim_detail {
+/// One element of a quantized parameter: its channel's constants and the
+/// arithmetic around the step (see the file comment).
+template <class T> struct QStep {
+  const QStepP &P;
+  MOTE_RT_INLINE int32_t channel(int32_t I) const {
+    return (I / P.Inner) % P.Channels;
+  }
+  /// gi = (G + norm r) K[c] for element value \p Q of channel \p C.
+  MOTE_RT_INLINE float steps(T Q, float G, float Norm, int32_t C) const {
+    const float R = float(int64_t(Q) - P.ZeroPoint[C]) * P.Scale[C];
+    const float Decay = Norm * R;
+    const float GD = G + Decay;
+    return GD * P.K[C];
+  }
+  /// clamp(q - round_half_even(d), Lo, Hi).
+  MOTE_RT_INLINE T apply(T Q, float D) const {
+    constexpr float Bound = 4194304.0f; // 2^22
+    constexpr float Magic = 12582912.0f; // 1.5 * 2^23: rounds, ties to even
+    D = D != D ? 0.0f : D < -Bound ? -Bound : D > Bound ? Bound : D;
+    const float Sum = D + Magic;
+    const int32_t Step = int32_t(Sum - Magic); // |Step| <= 2^22
+    const int64_t R = int64_t(Q) - Step;
+    return T(R < P.Lo ? P.Lo : R > P.Hi ? P.Hi : R);
+  }
+};
+} // namespace optim_detail
+
+/// SGD on a quantized parameter. Operands: X, G (f32), X' (X' may be X).
+template <class T>
+MOTE_RT_KERNEL void qsgd_update(const QSgdP &P, const T *X, const float *G,
+                                T *XOut) {
+  const optim_detail::QStep<T> Q{P.Q};
+  optim_detail::forEachUpdate(
+      P.Sgd.Region,
+      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
+        const float GI8 = Q.steps(X[XI], G[GI], P.Sgd.Norm, Q.channel(XI));
+        const float D = P.Sgd.Lr * GI8;
+        XOut[XI] = Q.apply(X[XI], D);
+      },
+      [&](int32_t Off, int32_t N)
+          MOTE_RT_LAMBDA { optim_detail::passThrough(X, XOut, Off, N); });
+}
+
+/// Momentum on a quantized parameter with f32 state V. Operands: X, G, V,
+/// step count (or nullptr), X', V' (each output may be its input).
+template <class T>
+MOTE_RT_KERNEL void qmomentum_update(const QMomentumP &P, const T *X,
+                                     const float *G, const float *V,
+                                     const int64_t *Step, T *XOut,
+                                     float *VOut) {
+  const MomentumP &M = P.Momentum;
+  const optim_detail::QStep<T> Q{P.Q};
+  const float Beta = (Step && *Step <= 0) ? 1.0f : M.Beta;
+  optim_detail::forEachUpdate(
+      M.Region,
+      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
+        const float S = Q.steps(X[XI], G[GI], M.Norm, Q.channel(XI));
+        const float Keep = M.Alpha * V[XI];
+        const float Add = Beta * S;
+        const float VV = Keep + Add;
+        float D;
+        if (M.Nesterov) {
+          const float Ahead = M.Alpha * VV;
+          const float Sum = S + Ahead;
+          D = M.Lr * Sum;
+        } else {
+          D = M.Lr * VV;
+        }
+        VOut[XI] = VV;
+        XOut[XI] = Q.apply(X[XI], D);
+      },
+      [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
+        optim_detail::passThrough(X, XOut, Off, N);
+        optim_detail::passThrough(V, VOut, Off, N);
       });
 }
 

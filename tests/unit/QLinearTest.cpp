@@ -672,15 +672,16 @@ TEST_CASE("quantize needs calibration samples", "[quant][passes]") {
         "--quantize int8 needs calibration samples (--calibration)");
 }
 
-TEST_CASE("before training, quantize leaves every layer a gradient "
-          "passes through in float",
+TEST_CASE("before training, the layers a gradient passes through keep "
+          "their QDQ form (or stay float with --quantized-update float)",
           "[quant][passes]") {
-  auto Run = [](std::vector<std::string> Rules) {
+  auto Run = [](std::vector<std::string> Rules, QuantizedUpdate Mode) {
     Expected<std::unique_ptr<Graph>> G = parseGraph(floatNetText());
     REQUIRE(G);
     PassContext Ctx;
     Ctx.Quantize.Int8 = true;
-    Ctx.Quantize.Training = true;
+    Ctx.Training = true;
+    Ctx.Train.Quantized = Mode;
     for (const std::string &R : Rules)
       Ctx.Train.Update.push_back(*parseUpdateRule(R));
     for (uint32_t S = 0; S < 4; ++S)
@@ -694,25 +695,42 @@ TEST_CASE("before training, quantize leaves every layer a gradient "
     REQUIRE(F);
     for (const auto &N : (*G)->nodes())
       ++Ops[N->op()];
+    // Quantized or not, the weights keep their names.
+    for (const char *W : {"fc.weight", "dw.weight"})
+      CHECK((*G)->lookup(W) != nullptr);
     return std::pair{std::move(Ops), std::string()};
   };
-  // The classifier trains: the three convs before it are integer ops.
-  auto [Fc, E1] = Run({"fc.*"});
-  CHECK(E1.empty());
-  CHECK(Fc[OpKind::QConv] == 3);
-  CHECK(Fc[OpKind::Gemm] == 1);
-  // The depthwise conv's weight trains: the pointwise conv and the
-  // classifier pass its gradient back and stay float; the first conv,
-  // before it, is int8.
-  auto [Dw, E2] = Run({"dw.weight"});
-  CHECK(E2.empty());
-  CHECK(Dw[OpKind::QConv] == 1);
-  CHECK(Dw[OpKind::Conv] == 2);
-  // A full update (no rules) leaves nothing to quantize.
-  auto [All, E3] = Run({});
-  CHECK(E3 == "--quantize int8 --train: every layer trains or passes a "
-              "gradient back, so none is left to quantize; train fewer "
-              "(--update selects them)");
+  for (QuantizedUpdate Mode : {QuantizedUpdate::Qas, QuantizedUpdate::Float}) {
+    // In QDQ form the classifier reads its input, weight and bias through
+    // DequantizeLinear; with --quantized-update float only its input and
+    // the first float island's (the pooling's) input are.
+    int Qdq = Mode == QuantizedUpdate::Float ? 0 : 3;
+    // The classifier trains: the three convs before it are integer ops.
+    auto [Fc, E1] = Run({"fc.*"}, Mode);
+    CHECK(E1.empty());
+    CHECK(Fc[OpKind::QConv] == 3);
+    CHECK(Fc[OpKind::Gemm] == 1);
+    CHECK(Fc[OpKind::DequantizeLinear] == 2 + Qdq);
+    // The depthwise conv's weight trains: the pointwise conv and the
+    // classifier pass its gradient back and stay float (or QDQ); the first
+    // conv, before it, is int8.
+    auto [Dw, E2] = Run({"dw.weight"}, Mode);
+    CHECK(E2.empty());
+    CHECK(Dw[OpKind::QConv] == 1);
+    CHECK(Dw[OpKind::Conv] == 2);
+    CHECK(Dw[OpKind::Gemm] == 1);
+    // A full update: every layer in QDQ form, or nothing left to quantize.
+    auto [All, E3] = Run({}, Mode);
+    if (Mode == QuantizedUpdate::Float) {
+      CHECK(E3 == "--quantize int8 --train --quantized-update float: every "
+                  "layer trains or passes a gradient back, so none is left "
+                  "to quantize; train fewer (--update selects them)");
+    } else {
+      CHECK(E3.empty());
+      CHECK(All[OpKind::QConv] == 0);
+      CHECK(All[OpKind::Conv] == 3);
+    }
+  }
 }
 
 TEST_CASE("quantize quantizes a parameter several layers share once",

@@ -364,3 +364,65 @@ TEST_CASE("dequantize_linear matches the interpreter bit for bit",
       TensorType(DType::I8, {2, 3, 1}, {1, {0.5f, 0.1f, 2}, {1, 0, -1}}),
       {-128, -1, 0, 1, 2, 127}));
 }
+
+TEST_CASE("SgdUpdate moves a quantized parameter by whole steps",
+          "[quant][ops][train]") {
+  // Real value 0.5 q; d = lr * g * K rounded half to even, saturated.
+  TensorType T(DType::I8, {4}, perTensor(0.5f, 0));
+  Tensor X = quantized(T, {10, -10, 127, -128});
+  Tensor G = f32({4}, {0.25f, -0.3f, -10, 10});
+  AttrMap A;
+  A.set("lr", 1.0f);
+  // QAS: K = 1 / 0.5, d = {0.5, -0.6, -20, 20}.
+  OpRun R = runOp(OpKind::SgdUpdate, {X, G}, A);
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Types[0] == T);
+  CHECK(R.Results[0].toInts() == Ints{10, -9, 127, -128});
+  // Without scaling, K = 0.5: the steps are a quarter as long.
+  A.set("scaling", std::string("none"));
+  A.set("lr", 4.0f);
+  R = runOp(OpKind::SgdUpdate, {X, G}, A);
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Results[0].toInts() == Ints{10, -9, 127, -128});
+  A.set("lr", 1.0f);
+  R = runOp(OpKind::SgdUpdate, {X, G}, A);
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Results[0].toInts() == Ints{10, -10, 127, -128});
+
+  // Per channel with a zero point, the first channel only, momentum state
+  // in steps (f32).
+  TensorType C(DType::I32, {2, 2}, QuantParams{0, {0.1f, 0.01f}, {5, 0}});
+  Tensor XC = quantized(C, {5, 15, 100, -100});
+  AttrMap M;
+  M.set("lr", 0.5f);
+  M.set("alpha", 0.5f);
+  M.set("beta", 1.0f);
+  M.set("norm_coefficient", 1.0f);
+  M.set("axis", int64_t(0));
+  M.set("channels", int64_t(1));
+  // Channel 0: r = {0, 1}; g' = g + r = {1, 3}; steps g' / 0.1 = {10, 30};
+  // V' = 0.5 {2, 4} + {10, 30} = {11, 32}; d = {5.5, 16} -> {6, 16}.
+  R = runOp(OpKind::MomentumUpdate,
+            {XC, f32({1, 2}, {1, 2}), f32({2, 2}, {2, 4, 8, 8})}, M, 2);
+  REQUIRE_FALSE(R.Error);
+  CHECK(R.Results[0].toInts() == Ints{-1, -1, 100, -100});
+  auto V = R.Results[1].data<float>();
+  CHECK(std::vector<float>(V.begin(), V.end()) == Floats{11, 32, 8, 8});
+
+  CHECK(errorOf(OpKind::SgdUpdate, {X, X}, A) ==
+        "gradient is i8[4]<0.5:0> but the parameter is i8[4]<0.5:0>");
+  AttrMap Lr;
+  Lr.set("lr", 1.0f);
+  AttrMap F = Lr;
+  F.set("scaling", std::string("qas"));
+  CHECK(errorOf(OpKind::SgdUpdate, {G, G}, F) ==
+        "scaling applies to quantized parameters only");
+  A.set("scaling", std::string("half"));
+  CHECK(errorOf(OpKind::SgdUpdate, {X, G}, A) ==
+        "scaling must be \"qas\" or \"none\", got \"half\"");
+  CHECK(errorOf(OpKind::AdamUpdate,
+                {X, G, f32({4}, {0, 0, 0, 0}), f32({4}, {0, 0, 0, 0}),
+                 Tensor::fromVector<int64_t>({1}, {})},
+                Lr, 3) == "Adam does not update the quantized parameter "
+                      "i8[4]<0.5:0>; use SGD or momentum");
+}

@@ -31,8 +31,8 @@ inline Tensor quantized(TensorType T, std::vector<double> V) {
 
 /// The message of the error \p Op gives on \p In with \p A.
 inline std::string errorOf(OpKind Op, std::vector<std::optional<Tensor>> In,
-                           AttrMap A) {
-  OpRun R = runOp(Op, std::move(In), std::move(A));
+                           AttrMap A, size_t NumResults = 1) {
+  OpRun R = runOp(Op, std::move(In), std::move(A), NumResults);
   REQUIRE(R.Error);
   return R.Error->Message;
 }

@@ -10,7 +10,13 @@
 //   DequantizeLinear(q: i8|u8|i32<...>) : f32
 //     x = float(q - zero_point) * scale, with the parameters of q's type.
 //
-// Neither has a derivative (the quantized side is integer).
+// Gradients are taken with respect to real values (compiler/GradContext.h:
+// the gradient of a quantized value is f32, for the real value it stands
+// for), so both pass the gradient through unchanged. For QuantizeLinear that
+// is the straight-through estimator: rounding counts as the identity, and
+// so does saturation (the rule reads nothing of the forward pass, so the
+// backward keeps no float copy of the quantized tensor; PyTorch's fake
+// quantization instead zeroes the gradient where the input saturated).
 //
 // Lowering: mote_rt::quantize_linear<T> / dequantize_linear<T>(QuantP, x,
 // y) (runtime-stub/mote_rt/quant.h), the tensor viewed as [Outer,
@@ -18,6 +24,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/GradContext.h"
 #include "compiler/Quant.h"
 #include "compiler/ops/OpUtils.h"
 
@@ -121,6 +128,13 @@ Status kernelDequantize(const Node &, std::span<const Tensor *const> In,
   return ok();
 }
 
+/// Both ops: the result's gradient is the operand's.
+Status gradPassThrough(GradContext &Ctx, const Node &) {
+  if (Value *G = Ctx.outputGrad(0); G && Ctx.needsGrad(0))
+    return Ctx.addInputGrad(0, G);
+  return ok();
+}
+
 /// QuantP for quantized type \p T.
 Expected<kparams::QuantP> quantParams(const TensorType &T) {
   if (T.numElements() > int64_t(INT32_MAX))
@@ -177,7 +191,7 @@ extern const OpDef OpDef_QuantizeLinear = {
     .Attrs = QuantizeAttrs,
     .Infer = inferQuantize,
     .Kernel = kernelQuantize,
-    .Flags = OpFlagNotDifferentiable,
+    .Grad = gradPassThrough,
     .Summary = "x / scale rounded half to even, plus the zero point, "
                "saturated to `to` (i8 or u8); per tensor or along `axis`",
     .Lower = lowerQuantize,
@@ -192,7 +206,8 @@ extern const OpDef OpDef_DequantizeLinear = {
     .Attrs = {},
     .Infer = inferDequantize,
     .Kernel = kernelDequantize,
-    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
+    .Grad = gradPassThrough,
+    .Flags = OpFlagQuantAware,
     .Summary = "float(q - zero point) * scale, with the parameters of the "
                "operand's quantized type",
     .Lower = lowerDequantize,

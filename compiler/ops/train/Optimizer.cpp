@@ -23,6 +23,23 @@
 // extent (then only its first k slices are read). Everything else of X and
 // of the state passes through unchanged.
 //
+// A quantized parameter (an int8 weight, an int32 bias: SgdUpdate and
+// MomentumUpdate only) has an f32 gradient with respect to its real value
+// (compiler/GradContext.h) and moves by whole integer steps:
+//
+//   r = real value of X;  g' = G + norm_coefficient * r;  gi = g' * K[c]
+//   SGD: d = lr * gi;  momentum: V' = alpha V + beta gi (V f32, in steps),
+//        d = lr V' (or lr (gi + alpha V'), nesterov)
+//   X' = saturate(X - round_half_even(d))
+//
+// with K[c] = 1 / scale[c] under `scaling = "qas"` (the default):
+// quantization-aware scaling, which makes the step that of the float
+// weight, requantized with its own scale (TTE, "On-Device Training Under
+// 256KB Memory": the gradient of the integer, g' * scale, times scale^-2),
+// or K[c] = scale[c] under "none" (SGD on the integers themselves, the
+// baseline QAS corrects). The arithmetic is float, operation for operation
+// as runtime-stub/mote_rt/optim.h has it.
+//
 // Lowering: mote_rt::sgd_update / momentum_update / adam_update<T>
 // (runtime-stub/mote_rt/optim.h). The generated code runs them in place
 // (new parameter and state written over the old buffers), which the kernels
@@ -30,10 +47,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/Quant.h"
 #include "compiler/ops/OpUtils.h"
 #include "compiler/ops/tensor/TensorLowering.h"
 #include "compiler/ops/train/Optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace mote {
@@ -42,12 +61,13 @@ namespace {
 constexpr AttrSpec SgdAttrs[] = {{"lr", AttrKind::Float, true},
                                  {"norm_coefficient", AttrKind::Float},
                                  {"axis", AttrKind::Int},
-                                 {"channels", AttrKind::Int}};
+                                 {"channels", AttrKind::Int},
+                                 {"scaling", AttrKind::String}};
 constexpr AttrSpec MomentumAttrs[] = {
     {"lr", AttrKind::Float, true}, {"alpha", AttrKind::Float},
     {"beta", AttrKind::Float},     {"mode", AttrKind::String},
     {"norm_coefficient", AttrKind::Float}, {"axis", AttrKind::Int},
-    {"channels", AttrKind::Int}};
+    {"channels", AttrKind::Int},   {"scaling", AttrKind::String}};
 constexpr AttrSpec AdamAttrs[] = {
     {"lr", AttrKind::Float, true},
     {"alpha", AttrKind::Float},
@@ -63,11 +83,26 @@ constexpr AttrSpec AdamAttrs[] = {
 Expected<std::vector<TensorType>> inferUpdate(const Node &N, size_t NumState,
                                               size_t NumResults) {
   const TensorType &X = N.inType(0);
-  if (!isFloat(X.Elem))
-    return opError(fmt::format("the parameter must be a float tensor, got {}",
+  bool Quantized = X.isQuantized();
+  if (!isFloat(X.Elem) && !Quantized)
+    return opError(fmt::format("the parameter must be a float or quantized "
+                               "tensor, got {}",
+                               X.str()));
+  // A quantized parameter's gradient and state are f32 (real units).
+  const TensorType Real = Quantized ? TensorType(DType::F32, X.Dims) : X;
+  std::string Scaling = N.attrs().getString("scaling", "qas");
+  if (N.attrs().has("scaling") && !Quantized)
+    return opError("scaling applies to quantized parameters only");
+  if (Scaling != "qas" && Scaling != "none")
+    return opError(fmt::format("scaling must be \"qas\" or \"none\", got "
+                               "\"{}\"",
+                               Scaling));
+  if (Quantized && N.op() == OpKind::AdamUpdate)
+    return opError(fmt::format("Adam does not update the quantized parameter "
+                               "{}; use SGD or momentum",
                                X.str()));
   for (size_t I = 2; I < 2 + NumState; ++I)
-    if (N.inType(I) != X)
+    if (N.inType(I) != Real)
       return opError(fmt::format("optimizer state (input {}) is {} but the "
                                  "parameter is {}",
                                  I, N.inType(I).str(), X.str()));
@@ -75,7 +110,7 @@ Expected<std::vector<TensorType>> inferUpdate(const Node &N, size_t NumState,
   int64_t Axis = N.attrs().getInt("axis", 0);
   int64_t Channels = N.attrs().getInt("channels", -1);
   const TensorType &G = N.inType(1);
-  if (G.Elem != X.Elem)
+  if (G.Elem != Real.Elem)
     return opError(fmt::format("gradient is {} but the parameter is {}",
                                G.str(), X.str()));
   if (Channels == -1) {
@@ -103,7 +138,9 @@ Expected<std::vector<TensorType>> inferUpdate(const Node &N, size_t NumState,
                                  "{}",
                                  T.str()));
   }
-  return std::vector<TensorType>(NumResults, X);
+  std::vector<TensorType> R(NumResults, Real);
+  R[0] = X;
+  return R;
 }
 
 Expected<std::vector<TensorType>> inferSgd(const Node &N) {
@@ -148,10 +185,97 @@ int64_t stepOf(std::span<const Tensor *const> In, size_t I) {
   return I < In.size() && In[I] ? In[I]->getAsInt(0) : 1;
 }
 
+/// The constants of the update of quantized parameter type \p X (QStepP).
+struct QStepConsts {
+  QuantLayout L;
+  std::vector<float> Scale, K;
+  std::vector<int32_t> ZeroPoint;
+  int64_t Lo, Hi;
+};
+
+QStepConsts qstepConsts(const TensorType &X, const AttrMap &A) {
+  QStepConsts C{quantLayout(X), X.Quant->Scale, {}, X.Quant->ZeroPoint,
+                quantMin(X.Elem), quantMax(X.Elem)};
+  bool Qas = A.getString("scaling", "qas") == "qas";
+  for (float S : C.Scale)
+    C.K.push_back(Qas ? 1.0f / S : S);
+  return C;
+}
+
+/// One element of a quantized update, as optim.h's QStep: the gradient in
+/// integer steps, and the value moved by -d.
+struct QElement {
+  const QStepConsts &C;
+  int64_t channel(int64_t I) const { return (I / C.L.Inner) % C.L.Channels; }
+  float steps(int64_t Q, float G, float Norm, int64_t Ch) const {
+    const float R = dequantizeValue(Q, C.Scale[size_t(Ch)],
+                                    C.ZeroPoint[size_t(Ch)]);
+    const float Decay = Norm * R;
+    const float GD = G + Decay;
+    return GD * C.K[size_t(Ch)];
+  }
+  int64_t apply(int64_t Q, float D) const {
+    D = std::isnan(D) ? 0.0f : std::clamp(D, -0x1p22f, 0x1p22f);
+    return std::clamp(Q - int64_t(std::nearbyint(D)), C.Lo, C.Hi);
+  }
+};
+
+Status applyQuantizedSgd(const AttrMap &A, std::span<const Tensor *const> In,
+                         std::span<Tensor> Out) {
+  const float Lr = A.getFloat("lr", 0), Norm = A.getFloat("norm_coefficient", 0);
+  QStepConsts C = qstepConsts(In[0]->type(), A);
+  QElement E{C};
+  auto G = In[1]->data<float>();
+  Out[0] = *In[0];
+  forEachUpdated(A, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
+    int64_t Q = In[0]->getAsInt(XI);
+    const float S = E.steps(Q, G[size_t(GI)], Norm, E.channel(XI));
+    const float D = Lr * S;
+    Out[0].setFromDouble(XI, double(E.apply(Q, D)));
+  });
+  return ok();
+}
+
+Status applyQuantizedMomentum(const AttrMap &A,
+                              std::span<const Tensor *const> In,
+                              std::span<Tensor> Out) {
+  const float Lr = A.getFloat("lr", 0), Norm = A.getFloat("norm_coefficient", 0);
+  const float Alpha = A.getFloat("alpha", 0.9f);
+  const float Beta = stepOf(In, 3) <= 0 ? 1.0f : A.getFloat("beta", 1.0f);
+  bool Nesterov = A.getString("mode", "standard") == "nesterov";
+  QStepConsts C = qstepConsts(In[0]->type(), A);
+  QElement E{C};
+  auto G = In[1]->data<float>();
+  auto V = In[2]->data<float>();
+  Out[0] = *In[0];
+  Out[1] = *In[2];
+  auto VOut = Out[1].data<float>();
+  forEachUpdated(A, *In[0], *In[1], [&](int64_t XI, int64_t GI) {
+    int64_t Q = In[0]->getAsInt(XI);
+    const float S = E.steps(Q, G[size_t(GI)], Norm, E.channel(XI));
+    const float Keep = Alpha * V[size_t(XI)];
+    const float Add = Beta * S;
+    const float VV = Keep + Add;
+    float D;
+    if (Nesterov) {
+      const float Ahead = Alpha * VV;
+      const float Sum = S + Ahead;
+      D = Lr * Sum;
+    } else {
+      D = Lr * VV;
+    }
+    VOut[size_t(XI)] = VV;
+    Out[0].setFromDouble(XI, double(E.apply(Q, D)));
+  });
+  return ok();
+}
+
 } // namespace
 
 Status applySgdUpdate(const AttrMap &A, std::span<const Tensor *const> In,
                       std::span<Tensor> Out) {
+  if (In[0]->type().isQuantized())
+    return applyQuantizedSgd(A, In, Out);
   double Lr = A.getFloat("lr", 0);
   double Norm = A.getFloat("norm_coefficient", 0);
   Out[0] = *In[0];
@@ -165,6 +289,8 @@ Status applySgdUpdate(const AttrMap &A, std::span<const Tensor *const> In,
 
 Status applyMomentumUpdate(const AttrMap &A, std::span<const Tensor *const> In,
                            std::span<Tensor> Out) {
+  if (In[0]->type().isQuantized())
+    return applyQuantizedMomentum(A, In, Out);
   double Lr = A.getFloat("lr", 0);
   double Alpha = A.getFloat("alpha", 0.9f);
   double Beta = A.getFloat("beta", 1.0f);
@@ -323,32 +449,58 @@ Expected<kparams::RegionP> lowerUpdateRegion(const Node &N, const char *Kernel,
   return kparams::RegionP{.Outer = Outer, .Run = Run, .XRow = XRow, .GRow = GRow};
 }
 
-/// sgd_update<T>(SgdP, x, g, x'): {region, lr, norm_coefficient}.
+/// The QStepP of quantized parameter type \p X.
+kparams::QStepP qstepParams(const TensorType &X, const AttrMap &A) {
+  QStepConsts Q = qstepConsts(X, A);
+  return {.Channels = int32_t(Q.L.Channels),
+          .Inner = int32_t(Q.L.Inner),
+          .Lo = int32_t(Q.Lo),
+          .Hi = int32_t(Q.Hi),
+          .Scale = Q.Scale,
+          .ZeroPoint = Q.ZeroPoint,
+          .K = Q.K};
+}
+
+/// sgd_update<T>(SgdP, x, g, x'): {region, lr, norm_coefficient};
+/// qsgd_update<T>(QSgdP, x, g, x') for a quantized x.
 Status lowerSgd(const Node &N, KernelCall &C) {
-  Expected<kparams::RegionP> R = lowerUpdateRegion(N, "sgd_update", C);
+  bool Quantized = N.inType(0).isQuantized();
+  Expected<kparams::RegionP> R =
+      lowerUpdateRegion(N, Quantized ? "qsgd_update" : "sgd_update", C);
   if (!R)
     return R.takeError();
-  C.setParams(kparams::SgdP{
-      .Region = *R,
-      .Lr = N.attrs().getFloat("lr", 0),
-      .Norm = N.attrs().getFloat("norm_coefficient", 0)});
+  kparams::SgdP P{.Region = *R,
+                  .Lr = N.attrs().getFloat("lr", 0),
+                  .Norm = N.attrs().getFloat("norm_coefficient", 0)};
+  if (Quantized)
+    C.setParams(kparams::QSgdP{.Sgd = P,
+                               .Q = qstepParams(N.inType(0), N.attrs())});
+  else
+    C.setParams(P);
   return ok();
 }
 
 /// momentum_update<T>(MomentumP, x, g, v, step or nullptr, x', v'):
 /// {region, lr, alpha, beta, norm_coefficient, nesterov}.
 Status lowerMomentum(const Node &N, KernelCall &C) {
-  Expected<kparams::RegionP> R = lowerUpdateRegion(N, "momentum_update", C);
+  bool Quantized = N.inType(0).isQuantized();
+  Expected<kparams::RegionP> R = lowerUpdateRegion(
+      N, Quantized ? "qmomentum_update" : "momentum_update", C);
   if (!R)
     return R.takeError();
   const AttrMap &A = N.attrs();
-  C.setParams(kparams::MomentumP{
+  kparams::MomentumP P{
       .Region = *R,
       .Lr = A.getFloat("lr", 0),
       .Alpha = A.getFloat("alpha", 0.9f),
       .Beta = A.getFloat("beta", 1.0f),
       .Norm = A.getFloat("norm_coefficient", 0),
-      .Nesterov = A.getString("mode", "standard") == "nesterov"});
+      .Nesterov = A.getString("mode", "standard") == "nesterov"};
+  if (Quantized)
+    C.setParams(kparams::QMomentumP{.Momentum = P,
+                                    .Q = qstepParams(N.inType(0), A)});
+  else
+    C.setParams(P);
   // The step count is optional: always pass its slot (nullptr if absent).
   C.Operands = {{false, 0}, {false, 1}, {false, 2},
                 {false, 3}, {true, 0},  {true, 1}};
@@ -384,7 +536,7 @@ extern const OpDef OpDef_SgdUpdate = {
     .Attrs = SgdAttrs,
     .Infer = inferSgd,
     .Kernel = kernelSgd,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "X - lr * (G + norm_coefficient * X), optionally on the first "
                "channels only",
     .Lower = lowerSgd,
@@ -399,7 +551,7 @@ extern const OpDef OpDef_MomentumUpdate = {
     .Attrs = MomentumAttrs,
     .Infer = inferMomentum,
     .Kernel = kernelMomentum,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "SGD with momentum (ONNX Momentum semantics)",
     .Lower = lowerMomentum,
 };
@@ -413,7 +565,7 @@ extern const OpDef OpDef_AdamUpdate = {
     .Attrs = AdamAttrs,
     .Infer = inferAdam,
     .Kernel = kernelAdam,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "Adam (ONNX Adam semantics)",
     .Lower = lowerAdam,
 };
