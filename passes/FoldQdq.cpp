@@ -36,7 +36,12 @@
 // Before a training step, a layer a gradient flows through (it reads a
 // trained parameter, or its input depends on one) keeps its QDQ form:
 // autodiff differentiates the float op on the dequantized operands, and
-// the trained int8 weights are updated in place.
+// the trained int8 weights are updated in place. The pass runs again once
+// the backward graph is final (after prune-backward): the backward reads
+// quantized tensors through DequantizeLinear nodes of its own (autodiff),
+// so a trained layer whose float results only the forward pattern reads
+// becomes an integer op too, the forward running in int8 throughout
+// (its scales do not change as its integers train).
 //
 //===----------------------------------------------------------------------===//
 
@@ -309,8 +314,9 @@ bool foldPair(Graph &G, PassContext &Ctx, Node *Q) {
 } // namespace
 
 Expected<bool> runFoldQdq(Graph &G, PassContext &Ctx) {
+  // Before autodiff, the layers a gradient will flow through stay.
   std::unordered_set<const Value *> Trained;
-  if (Ctx.Training)
+  if (Ctx.Training && Ctx.Gradients.empty())
     Trained = trainedDependents(G, Ctx.Train.Update);
   auto IsLayer = [&](const Node *N) {
     return (N->op() == OpKind::Conv || N->op() == OpKind::Gemm ||

@@ -47,6 +47,10 @@ const PipelineEntry Pipeline[] = {
     // elements are used, so partial-channel slicing and dead-node removal
     // happen once everything that reads a gradient exists.
     {"prune-backward", true},
+    // Again, now that the backward graph reads quantized tensors through
+    // its own DequantizeLinear nodes: trained layers run as integer ops in
+    // the forward pass too.
+    {"fold-qdq", true},
     // After the training passes (the gradients, their channel slices and
     // the updates are final) and before schedule, which orders and sizes
     // the fused nodes. Also for inference (conv/gemm + activation).

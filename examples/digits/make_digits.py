@@ -16,6 +16,10 @@ usage:
                                      and 10 kept images of each of 0-4)
                                    test_x.bin / test_y.bin    (all digits, held out)
                                    counts.bin (int32: the two image counts)
+                                   calibration.pb (TensorProto: 100 training
+                                     images of the digits 0-4, what the
+                                     deployed model has seen, for
+                                     motec --quantize int8 --calibration)
                                    x: float32 [N, 1, 8, 8], y: int32 [N];
                                    N is a multiple of the batch (10)
 
@@ -113,6 +117,10 @@ def write_data(d):
         x[idx].tofile(os.path.join(d, f"{name}_x.bin"))
         y[idx].tofile(os.path.join(d, f"{name}_y.bin"))
     np.array([len(adapt), len(held)], np.int32).tofile(os.path.join(d, "counts.bin"))
+    from onnx import numpy_helper
+    cal = np.concatenate(train[:5])[::5][:100]
+    with open(os.path.join(d, "calibration.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(x[cal], "input").SerializeToString())
     print(f"{len(adapt)} adaptation images (the digits 5-9 and {KEEP_OLD} kept "
           f"images of each of 0-4), {len(held)} held-out test images (all "
           f"digits) in {d}")

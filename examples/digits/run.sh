@@ -6,20 +6,29 @@
 # usage: examples/digits/run.sh MOTEC OUT_DIR
 #   MIN_NEW_ACCURACY=0.8 makes it fail (exit 1) if the accuracy on the new
 #   digits after adaptation is lower (the test suite sets it).
+#   INT8=qas (or plain) compiles the model quantized: --quantize int8 with
+#   100 images of the digits 0-4 as calibration, the trained int8 weights
+#   and int32 biases updated in place with quantization-aware scaling (or
+#   without it: --quantized-update plain).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 MOTEC=$(realpath "$1")
 OUT=$(realpath -m "$2")
 SPEC=(--update 'classifier.*' --update '*.bias' --update 'conv2.weight:0.5')
+QUANT=()
+if [ -n "${INT8:-}" ]; then
+  QUANT=(--quantize int8 --calibration "$OUT/data/calibration.pb"
+         --quantized-update "$INT8")
+fi
 mkdir -p "$OUT"
 
 echo "== data: scikit-learn's 8x8 digits (Debian python3-sklearn)"
 /usr/bin/python3 "$HERE/make_digits.py" data "$OUT/data"
 
 echo
-echo "== motec compile: training firmware source (update: ${SPEC[*]})"
+echo "== motec compile: training firmware source (update: ${SPEC[*]}${INT8:+; int8, $INT8})"
 "$MOTEC" compile "$HERE/digits.onnx" --train --lr 0.05 "${SPEC[@]}" \
-  --name digits -o "$OUT/digits-firmware"
+  "${QUANT[@]}" --name digits -o "$OUT/digits-firmware"
 
 echo
 echo "== build for Cortex-M4 (arm-none-eabi-g++ -O2, hard float, no libc)"
