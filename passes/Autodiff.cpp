@@ -14,9 +14,11 @@
 #include "compiler/GradContext.h"
 #include "compiler/Graph.h"
 #include "compiler/OpDef.h"
+#include "compiler/Quant.h"
 #include "passes/Pass.h"
 
 #include <cassert>
+#include <cmath>
 #include <fmt/format.h>
 #include <unordered_set>
 
@@ -97,12 +99,57 @@ Value *quantizedForm(const Graph &G, Value *V) {
   return nullptr;
 }
 
+/// For a ReluGrad or ClipGrad \p N reading the input \p V of a forward
+/// ReLU or Clip whose result the forward pass quantizes: that quantized
+/// result, N's bounds set to take its mask from it in codes. The mask of
+/// the clamp the integer op applies: [q > zero point] for ReLU (x > 0
+/// exactly), [code(min) < q < code(max)] for Clip, a bound whose code lies
+/// outside the type's range masking nothing (saturation passes the
+/// gradient straight through, as QuantizeLinear's rule has it). A
+/// dequantized code compares with the dequantized bound as the codes do
+/// (dequantization is strictly increasing).
+Value *activationMaskSource(const Graph &G, Node *N, Value *V) {
+  OpKind Fwd = N->op() == OpKind::ReluGrad   ? OpKind::Relu
+               : N->op() == OpKind::ClipGrad ? OpKind::Clip
+                                             : OpKind::Identity;
+  if (Fwd == OpKind::Identity || N->input(1) != V)
+    return nullptr;
+  for (Node *U : G.users(V)) {
+    if (U->op() != Fwd || U->phase() != NodePhase::Forward ||
+        U->attrs() != N->attrs())
+      continue;
+    Value *Q = quantizedForm(G, U->output(0));
+    if (!Q || Q->type().Quant->perAxis())
+      continue;
+    if (Fwd == OpKind::Clip) {
+      const TensorType &T = Q->type();
+      float S = T.Quant->Scale[0];
+      int32_t Z = T.Quant->ZeroPoint[0];
+      AttrMap &A = N->attrs();
+      for (const char *Bound : {"min", "max"}) {
+        if (!A.has(Bound))
+          continue;
+        // As QuantizeLinear computes a code (compiler/Quant.h), unsaturated.
+        float R = A.getFloat(Bound, 0) / S;
+        double Code = std::nearbyint(double(R)) + Z;
+        if (Code < double(quantMin(T.Elem)) || Code > double(quantMax(T.Elem)))
+          A.erase(Bound);
+        else
+          A.set(Bound, dequantizeValue(int64_t(Code), S, Z));
+      }
+    }
+    return Q;
+  }
+  return nullptr;
+}
+
 /// Backward nodes that read a forward value with a quantized form (an int8
 /// weight or activation as float, or a float activation the forward pass
 /// quantizes) read a DequantizeLinear of that form instead, made before the
 /// first of them: what the backward pass keeps from the forward one is the
 /// quantized tensor, not a float copy (as TTE's backward reads the int8
-/// activations; a ReLU's mask then comes from the quantized value).
+/// activations; the mask of a ReLU or ReLU6 then comes from the quantized
+/// value, activationMaskSource).
 void redequantizeForBackward(Graph &G) {
   std::unordered_map<const Value *, Value *> Fresh;
   std::vector<Node *> Backward;
@@ -113,12 +160,8 @@ void redequantizeForBackward(Graph &G) {
     for (size_t I = 0; I < N->numInputs(); ++I) {
       Value *V = N->input(I);
       Value *Q = V ? quantizedForm(G, V) : nullptr;
-      // ReluGrad's mask [x > 0] is that of ReLU's result, which the
-      // forward pass may quantize.
-      if (V && !Q && N->op() == OpKind::ReluGrad)
-        for (Node *U : G.users(V))
-          if (U->op() == OpKind::Relu && U->phase() == NodePhase::Forward)
-            Q = quantizedForm(G, U->output(0));
+      if (V && !Q)
+        Q = activationMaskSource(G, N, V);
       if (!Q)
         continue;
       Value *&F = Fresh[Q];
