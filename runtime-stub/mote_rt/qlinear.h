@@ -23,6 +23,10 @@
 
 #include "mote_rt/core.h"
 
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
 namespace mote_rt {
 
 namespace qlinear_detail {
@@ -40,38 +44,52 @@ MOTE_RT_INLINE int64_t requantize(int32_t Acc, int32_t M, int32_t S) {
   return (P + ((int64_t(1) << (S - 1)) - 1) + Odd) >> S;
 }
 
-/// One output channel's epilogue, its constants computed once per channel
-/// so that requantizing an output is a 32 x 32 -> 64 multiply, a 64-bit
-/// add and a 32-bit shift when the shift is 32 or more (multipliers below
-/// 1/2, the usual case), and requantize() otherwise.
+/// One output channel's epilogue, its constants computed once per channel.
+///
+/// The usual channel is Fast: its bias cannot saturate (so the sums start
+/// at it, modulo 2^32, and end exact), and requantizing is a 32 x 32 -> 64
+/// multiply, an add and a shift:
+///
+///   requantize(a, M, S) + zy == (hi + K) >> N,  hi = floor(a * M / 2^32),
+///   N = S - 32, K = 2^(N-1) + zy * 2^N
+///
+/// when S >= 33 and no a can give a tie. With P = a * M, the remainder r of
+/// P / 2^S is (hi mod 2^N) * 2^32 + (P mod 2^32), so r >= 2^(S-1) exactly
+/// when hi mod 2^N >= 2^(N-1); rounding half up is rounding half to even
+/// unless r can be 2^(S-1), i.e. P have exactly S - 1 trailing zero bits,
+/// which needs a multiple of 2^(S-1-t) for M with t trailing zeros: none in
+/// int32 but 0 when t < N. |hi| <= 2^30 and |K| <= 2^30 keep hi + K in
+/// int32. Other channels take the statement itself (requantize()).
 struct Channel {
-  int32_t Bias = 0;
+  uint32_t Start = 0; ///< where the sums start: the bias when Fast, else 0
+  int32_t Bias = 0;   ///< added by finish(), saturating, when not Fast
   int32_t M = 0, S = 0;
-  int32_t N = 0; ///< S - 32 when S >= 32
-  int64_t C = 0; ///< 2^(S-1) - 1 when S >= 32
-  bool Wide = false;
+  int32_t K = 0, N = 0; ///< the Fast form of requantize(a, M, S) + zy
+  bool Fast = false;
 };
 
+/// Channel C's epilogue for a sum of Taps products (each at most 255 * 255
+/// in magnitude).
 MOTE_RT_INLINE Channel channel(const RequantP &Q, int32_t C,
-                               const int32_t *Bias) {
+                               const int32_t *Bias, int32_t Taps) {
   Channel E;
-  E.Bias = Bias ? Bias[C] : 0;
+  const int32_t B = Bias ? Bias[C] : 0;
   E.M = Q.Multiplier[C];
   E.S = Q.Shift[C];
-  E.Wide = E.S >= 32;
-  if (E.Wide) {
+  const int64_t Worst = int64_t(Taps) * 65025 + (B < 0 ? -int64_t(B) : B);
+  bool Exact = !Q.Requant;
+  if (Q.Requant && E.S >= 33 && E.M > 0 &&
+      __builtin_ctz(uint32_t(E.M)) < E.S - 32) {
     E.N = E.S - 32;
-    E.C = (int64_t(1) << (E.S - 1)) - 1;
+    const int64_t K =
+        (int64_t(1) << (E.N - 1)) + int64_t(Q.YZeroPoint) * (int64_t(1) << E.N);
+    Exact = K >= -(int64_t(1) << 30) && K <= (int64_t(1) << 30);
+    E.K = int32_t(K);
   }
+  E.Fast = Exact && Worst <= INT32_MAX;
+  E.Start = E.Fast ? uint32_t(B) : 0;
+  E.Bias = E.Fast ? 0 : B;
   return E;
-}
-
-/// requantize(Acc, E.M, E.S), for E.S >= 32: |result| < 2^30.
-MOTE_RT_INLINE int32_t requantizeWide(const Channel &E, int32_t Acc) {
-  const int64_t P = int64_t(Acc) * E.M;
-  const int32_t Hi = int32_t(P >> 32);
-  const int64_t U = P + E.C + ((Hi >> E.N) & 1); // (P >> S) & 1 == that
-  return int32_t(U >> 32) >> E.N;
 }
 
 /// Saturating int32 addition.
@@ -82,15 +100,66 @@ MOTE_RT_INLINE int32_t addSat(int32_t A, int32_t B) {
   return R;
 }
 
-/// The output of accumulator Sum in channel E (see the file comment).
+template <class T> inline constexpr bool IsSignedInt = T(-1) < T(0);
+
+/// Y clamped to [YMin, YMax], as TY.
+template <class TY, class T> MOTE_RT_INLINE TY clampTo(const RequantP &Q, T Y) {
+  return TY(Y < Q.YMin ? Q.YMin : Y > Q.YMax ? Q.YMax : Y);
+}
+
+/// clampTo for an int32 Y; on Arm an 8-bit TY's range is one SSAT or USAT
+/// (GCC makes branches of the compares), then the clamp's narrower bounds.
+template <class TY> MOTE_RT_INLINE TY clamp32(const RequantP &Q, int32_t Y) {
+#if defined(__ARM_FEATURE_SAT)
+  if constexpr (sizeof(TY) == 1) {
+    constexpr int32_t Lo = IsSignedInt<TY> ? -128 : 0;
+    constexpr int32_t Hi = IsSignedInt<TY> ? 127 : 255;
+    if constexpr (IsSignedInt<TY>)
+      Y = __ssat(Y, 8);
+    else
+      Y = int32_t(__usat(Y, 8));
+    if (Q.YMin > Lo)
+      Y = Y < Q.YMin ? Q.YMin : Y;
+    if (Q.YMax < Hi)
+      Y = Y > Q.YMax ? Q.YMax : Y;
+    return TY(Y);
+  }
+#endif
+  return clampTo<TY>(Q, Y);
+}
+
+/// The output of a Fast channel E whose sum (started at E.Start) is Sum,
+/// modulo 2^32 (see the file comment).
 template <class TY>
-MOTE_RT_INLINE TY finish(const RequantP &Q, const Channel &E, int32_t Sum) {
-  const int32_t A = addSat(Sum, E.Bias);
+MOTE_RT_INLINE TY finishFast(const RequantP &Q, const Channel &E,
+                             uint32_t Sum) {
+  if (!Q.Requant)
+    return TY(int32_t(Sum));
+  const int32_t Hi = int32_t((int64_t(int32_t(Sum)) * E.M) >> 32);
+  return clamp32<TY>(Q, (Hi + E.K) >> E.N);
+}
+
+/// The output of channel E whose sum (started at E.Start) is Sum.
+template <class TY>
+MOTE_RT_INLINE TY finish(const RequantP &Q, const Channel &E, uint32_t Sum) {
+  if (E.Fast)
+    return finishFast<TY>(Q, E, Sum);
+  const int32_t A = addSat(int32_t(Sum), E.Bias);
   if (!Q.Requant)
     return TY(A);
-  int64_t Y = E.Wide ? int64_t(requantizeWide(E, A)) : requantize(A, E.M, E.S);
-  Y += Q.YZeroPoint;
-  return TY(Y < Q.YMin ? Q.YMin : Y > Q.YMax ? Q.YMax : Y);
+  return clampTo<TY>(Q, requantize(A, E.M, E.S) + Q.YZeroPoint);
+}
+
+/// F(Fin) with Fin(Q, E, Sum) finishing an output of a block of channels:
+/// finishFast when every one is Fast (one test per block), else finish.
+template <class TY, class Fn>
+MOTE_RT_INLINE void withFinish(bool AllFast, Fn F) {
+  if (AllFast)
+    F([](const RequantP &Q, const Channel &E, uint32_t Sum)
+          MOTE_RT_LAMBDA { return finishFast<TY>(Q, E, Sum); });
+  else
+    F([](const RequantP &Q, const Channel &E, uint32_t Sum)
+          MOTE_RT_LAMBDA { return finish<TY>(Q, E, Sum); });
 }
 
 /// The output positions [Lo, Hi) along one dim whose whole window (K taps
@@ -239,7 +308,7 @@ MOTE_RT_INLINE void qconvChannels(const QConvP &P, const TX *X, const TW *W,
     for (int32_t T = 0; T < Taps; ++T)
       WSum += uint32_t(int32_t(WM[Bk][T]));
     ZxWSum[Bk] = uint32_t(Zx) * WSum;
-    E[Bk] = channel(Q, M0 + Bk, B);
+    E[Bk] = channel(Q, M0 + Bk, B, Taps);
     YM[Bk] = Y + (N * G.M + M0 + Bk) * OutPlane;
   }
   int32_t Lo[3], Hi[3];
@@ -263,7 +332,7 @@ MOTE_RT_INLINE void qconvChannels(const QConvP &P, const TX *X, const TW *W,
               uint32_t A = Acc[Bk] - ZxWSum[Bk];
               if constexpr (WithZw)
                 A -= uint32_t(Zw[Bk]) * XOff;
-              YM[Bk][O] = finish<TY>(Q, E[Bk], int32_t(A));
+              YM[Bk][O] = finish<TY>(Q, E[Bk], A + E[Bk].Start);
             }
             continue;
           }
@@ -274,7 +343,7 @@ MOTE_RT_INLINE void qconvChannels(const QConvP &P, const TX *X, const TW *W,
             uint32_t A = Acc[Bk];
             if constexpr (WithZw)
               A -= uint32_t(Zw[Bk]) * XSum;
-            YM[Bk][O] = finish<TY>(Q, E[Bk], int32_t(A));
+            YM[Bk][O] = finish<TY>(Q, E[Bk], A + E[Bk].Start);
           }
         }
       });
@@ -300,7 +369,7 @@ MOTE_RT_INLINE void qconvDepthwise(const QConvP &P, const TX *X, const TW *W,
     WSum += uint32_t(int32_t(WM[T]));
   const uint32_t ZxWSum = uint32_t(Zx) * WSum;
   const uint32_t TapsZx = uint32_t(KPlane) * uint32_t(Zx);
-  const Channel E = channel(Q, M, B);
+  const Channel E = channel(Q, M, B, KPlane);
   const int32_t SD = G.Dilations[0] * G.In[1] * G.In[2],
                 SH = G.Dilations[1] * G.In[2], SW = G.Dilations[2],
                 S2 = G.Strides[2];
@@ -348,7 +417,7 @@ MOTE_RT_INLINE void qconvDepthwise(const QConvP &P, const TX *X, const TW *W,
               uint32_t A = Acc4[I] - ZxWSum;
               if constexpr (WithZw) // sum (x - Zx) = sum x - taps * Zx
                 A -= uint32_t(Zw) * (XSum4[I] - TapsZx);
-              YM[O + I] = finish<TY>(Q, E, int32_t(A));
+              YM[O + I] = finish<TY>(Q, E, A + E.Start);
             }
             O += 4;
             OW += 4;
@@ -362,7 +431,7 @@ MOTE_RT_INLINE void qconvDepthwise(const QConvP &P, const TX *X, const TW *W,
           uint32_t A = Acc[0];
           if constexpr (WithZw)
             A -= uint32_t(Zw) * XSum;
-          YM[O] = finish<TY>(Q, E, int32_t(A));
+          YM[O] = finish<TY>(Q, E, A + E.Start);
           ++O;
           ++OW;
         }
@@ -389,89 +458,541 @@ MOTE_RT_INLINE void qconvAll(const QConvP &P, const TX *X, const TW *W,
     }
 }
 
+/// Whether some weight zero point is not 0.
+MOTE_RT_INLINE bool anyWeightZeroPoint(const RequantP &Q, int32_t Channels) {
+  bool Zw = false;
+  for (int32_t C = 0; C < Channels; ++C)
+    Zw = Zw || Q.WZeroPoint[C] != 0;
+  return Zw;
+}
+
+/// The portable kernels (the loops above).
+template <class TX, class TW, class TY>
+MOTE_RT_INLINE void qconvPortable(const QConvP &P, const TX *X, const TW *W,
+                                  const int32_t *B, TY *Y) {
+  if (anyWeightZeroPoint(P.Q, P.Conv.M))
+    qconvAll<true>(P, X, W, B, Y);
+  else
+    qconvAll<false>(P, X, W, B, Y);
+}
+
+//===----------------------------------------------------------------------===//
+// Dual 16-bit multiply-accumulate (SMLAD)
+//
+// The kernels below take two products per instruction where the DSP
+// extension has SMLAD (Cortex-M4, M7, M55): a word of four int8 or uint8
+// values widens into two pairs of 16-bit lanes (SXTB16/UXTB16 take bytes 0
+// and 2, and with a rotation by 8 bytes 1 and 3), and SMLAD adds both lane
+// products of two pairs to a sum. Pairing bytes 0 and 2 of a weight row with
+// bytes 0 and 2 of an input row needs no shuffle. Pairs is the set of these
+// operations: DspPairs the instructions, PortablePairs the same arithmetic
+// in plain C++ (the unit tests run the kernels with it on the host, the
+// same blocks, orders and bounds as on the device).
+//===----------------------------------------------------------------------===//
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the pair kernels read the byte at P[I] as bits 8 * I");
+
+/// The 4 bytes at P, any alignment.
+template <class T> MOTE_RT_INLINE uint32_t load4(const T *P) {
+  uint32_t V;
+  __builtin_memcpy(&V, P, 4);
+  return V;
+}
+
+/// The 2 bytes at P, any alignment, zero-extended.
+template <class T> MOTE_RT_INLINE uint32_t load2(const T *P) {
+  uint16_t V;
+  __builtin_memcpy(&V, P, 2);
+  return V;
+}
+
+/// F(0), ..., F(N-1), unrolled: each index is a constant, so blocks of sums
+/// indexed by it stay in registers (GCC -O2 keeps such loops otherwise).
+template <int N, class Fn> MOTE_RT_INLINE void unrolled(Fn F) {
+  if constexpr (N > 0) {
+    unrolled<N - 1>(F);
+    F(N - 1);
+  }
+}
+
+/// Two 16-bit lanes held as two ints.
+struct PortablePairs {
+  struct Pair {
+    int32_t Lo, Hi;
+  };
+  /// Bytes 0 and 2 of W as T, widened.
+  template <class T> static MOTE_RT_INLINE Pair even(uint32_t W) {
+    return {int32_t(T(W)), int32_t(T(W >> 16))};
+  }
+  /// Bytes 1 and 3 of W as T, widened.
+  template <class T> static MOTE_RT_INLINE Pair odd(uint32_t W) {
+    return {int32_t(T(W >> 8)), int32_t(T(W >> 24))};
+  }
+  static MOTE_RT_INLINE Pair pair(int32_t Lo, int32_t Hi) { return {Lo, Hi}; }
+  /// A pair whose low lane is V (its high lane is never read).
+  static MOTE_RT_INLINE Pair low(int32_t V) { return {V, 0}; }
+  /// Acc + A.Lo * B.Lo + A.Hi * B.Hi, modulo 2^32 (SMLAD).
+  static MOTE_RT_INLINE uint32_t dot(uint32_t Acc, Pair A, Pair B) {
+    return Acc + uint32_t(A.Lo * B.Lo) + uint32_t(A.Hi * B.Hi);
+  }
+  /// Acc + A.Lo * B.Lo (SMLABB).
+  static MOTE_RT_INLINE uint32_t dotLo(uint32_t Acc, Pair A, Pair B) {
+    return Acc + uint32_t(A.Lo * B.Lo);
+  }
+  /// Acc + A.Hi * B.Lo (SMLATB).
+  static MOTE_RT_INLINE uint32_t dotHiLo(uint32_t Acc, Pair A, Pair B) {
+    return Acc + uint32_t(A.Hi * B.Lo);
+  }
+};
+
+#if defined(__ARM_FEATURE_DSP)
+/// Two 16-bit lanes in one register, ACLE's intrinsics (arm_acle.h, in
+/// arm-none-eabi-g++ and clang alike).
+struct DspPairs {
+  using Pair = int32_t;
+  template <class T> static MOTE_RT_INLINE Pair even(uint32_t W) {
+    if constexpr (IsSignedInt<T>)
+      return __sxtb16(int32_t(W));
+    else
+      return int32_t(__uxtb16(W));
+  }
+  template <class T> static MOTE_RT_INLINE Pair odd(uint32_t W) {
+#if defined(__clang__)
+    return even<T>(__ror(W, 8));
+#else
+    // GCC 12 keeps a rotation apart from the extension; the instruction
+    // takes it for free.
+    Pair R;
+    if constexpr (IsSignedInt<T>)
+      __asm__("sxtb16 %0, %1, ror #8" : "=r"(R) : "r"(W));
+    else
+      __asm__("uxtb16 %0, %1, ror #8" : "=r"(R) : "r"(W));
+    return R;
+#endif
+  }
+  static MOTE_RT_INLINE Pair pair(int32_t Lo, int32_t Hi) {
+    return int32_t((uint32_t(Lo) & 0xFFFF) | (uint32_t(Hi) << 16));
+  }
+  static MOTE_RT_INLINE Pair low(int32_t V) { return V; }
+  static MOTE_RT_INLINE uint32_t dot(uint32_t Acc, Pair A, Pair B) {
+    return uint32_t(__smlad(A, B, int32_t(Acc)));
+  }
+  static MOTE_RT_INLINE uint32_t dotLo(uint32_t Acc, Pair A, Pair B) {
+    return uint32_t(__smlabb(A, B, int32_t(Acc)));
+  }
+  static MOTE_RT_INLINE uint32_t dotHiLo(uint32_t Acc, Pair A, Pair B) {
+    return uint32_t(__smlatb(A, B, int32_t(Acc)));
+  }
+};
+#endif
+
+/// Acc[i][j] += sum_{k < K} A[i * LdA + k] * B[k * LdB + j] for i < R and
+/// j < C (1 or 2), modulo 2^32: a block of a matrix product whose A rows
+/// and B columns run along k. Four k at a time: one word of each A row
+/// gives the pairs (k, k+2) and (k+1, k+3); B's rows k and k+2 (k+1 and
+/// k+3) share a word, C bytes each, whose even and odd bytes are the pairs
+/// of B's columns j = 0 and 1.
+template <class Ops, int R, int C, class TA, class TB>
+MOTE_RT_INLINE void dotBlock(const TA *A, int32_t LdA, const TB *B, int32_t LdB,
+                             int32_t K, uint32_t (&Acc)[R][C]) {
+  static_assert(C == 1 || C == 2, "one or two columns");
+  using Pair = typename Ops::Pair;
+  auto Cols = [](const TB *P) MOTE_RT_LAMBDA -> uint32_t {
+    if constexpr (C == 2)
+      return load2(P);
+    else
+      return uint8_t(*P);
+  };
+  const int32_t K4 = K & ~3;
+  const TB *BK = B;
+  for (int32_t Kk = 0; Kk < K4; Kk += 4, BK += 4 * LdB) {
+    const uint32_t B02 = Cols(BK) | Cols(BK + 2 * LdB) << 16;
+    const uint32_t B13 = Cols(BK + LdB) | Cols(BK + 3 * LdB) << 16;
+    Pair P02[C], P13[C];
+    P02[0] = Ops::template even<TB>(B02);
+    P13[0] = Ops::template even<TB>(B13);
+    if constexpr (C == 2) {
+      P02[1] = Ops::template odd<TB>(B02);
+      P13[1] = Ops::template odd<TB>(B13);
+    }
+    unrolled<R>([&](int I) MOTE_RT_LAMBDA {
+      const uint32_t AW = load4(A + I * LdA + Kk);
+      const Pair AE = Ops::template even<TA>(AW);
+      const Pair AO = Ops::template odd<TA>(AW);
+      unrolled<C>([&](int J) MOTE_RT_LAMBDA {
+        Acc[I][J] = Ops::dot(Ops::dot(Acc[I][J], AE, P02[J]), AO, P13[J]);
+      });
+    });
+  }
+  for (int32_t Kk = K4; Kk < K; ++Kk, BK += LdB)
+    unrolled<R>([&](int I) MOTE_RT_LAMBDA {
+      unrolled<C>([&](int J) MOTE_RT_LAMBDA {
+        Acc[I][J] +=
+            uint32_t(int32_t(A[I * LdA + Kk])) * uint32_t(int32_t(BK[J]));
+      });
+    });
+}
+
+/// Output channels M .. M+R-1 of a pointwise convolution (1x1 kernel, unit
+/// strides, no padding) of image N: the matrix product of the weights W
+/// [M, CPG] and the input planes XG [CPG, Plane], two positions at a time.
+/// x is read as is: each sum starts at the bias minus Zx times the
+/// channel's weight sum (no weight zero points here).
+template <class Ops, int R, class TX, class TW, class TY>
+MOTE_RT_INLINE void pointwiseRows(const QConvP &P, const TX *XG, const TW *W,
+                                  const int32_t *B, TY *Y, int32_t N,
+                                  int32_t M) {
+  const ConvP &G = P.Conv;
+  const RequantP &Q = P.Q;
+  const int32_t Plane = G.Out[0] * G.Out[1] * G.Out[2], CPG = G.CPerGroup;
+  const TW *WM = W + M * CPG;
+  Channel E[R];
+  uint32_t Start[R];
+  TY *YM[R];
+  bool AllFast = true;
+  for (int I = 0; I < R; ++I) {
+    uint32_t WSum = 0;
+    for (int32_t C = 0; C < CPG; ++C)
+      WSum += uint32_t(int32_t(WM[I * CPG + C]));
+    E[I] = channel(Q, M + I, B, CPG);
+    AllFast = AllFast && E[I].Fast;
+    Start[I] = E[I].Start - uint32_t(Q.XZeroPoint) * WSum;
+    YM[I] = Y + (N * G.M + M + I) * Plane;
+  }
+  withFinish<TY>(AllFast, [&](auto Fin) MOTE_RT_LAMBDA {
+    auto Block = [&]<int C>(int32_t Pos) MOTE_RT_LAMBDA {
+      uint32_t Acc[R][C];
+      unrolled<R * C>([&](int K)
+                          MOTE_RT_LAMBDA { Acc[K / C][K % C] = Start[K / C]; });
+      dotBlock<Ops, R, C>(WM, CPG, XG + Pos, Plane, CPG, Acc);
+      unrolled<R * C>([&](int K) MOTE_RT_LAMBDA {
+        YM[K / C][Pos + K % C] = Fin(Q, E[K / C], Acc[K / C][K % C]);
+      });
+    };
+    int32_t Pos = 0;
+    for (; Pos + 2 <= Plane; Pos += 2)
+      Block.template operator()<2>(Pos);
+    if (Pos < Plane)
+      Block.template operator()<1>(Pos);
+  });
+}
+
+/// Sums for NB output channels at two neighbouring output positions of one
+/// row whose windows lie inside the input along W, for a kernel 3 taps
+/// wide (Stride 1 or 2 along W, no dilation along W): over the channels
+/// and the kernel rows of Wn inside the input, x read as is. XB is the
+/// first tap of the first position in channel 0, WB channel 0's weights
+/// (Taps apart for the next channels).
+///
+/// A row's word x0 x1 x2 x3 widens to (x0, x2) and (x1, x3); with the
+/// weights (w0, w2) and w1 the first position is (x0, x2).(w0, w2) + x1 w1.
+/// The second is (x1, x3).(w0, w2) + x2 w1 at stride 1, and at stride 2
+/// (x2, x4).(w0, w2) + x3 w1 from the word x1 .. x4. Every byte read lies
+/// in one of the two windows.
+template <class Ops, int NB, int Stride, class TX, class TW>
+MOTE_RT_INLINE void rowSums3(const ConvP &G, int32_t InPlane, int32_t KPlane,
+                             int32_t Taps, const TX *XB, const TW *WB,
+                             const Window &Wn, uint32_t (&Acc)[NB][2]) {
+  using Pair = typename Ops::Pair;
+  const int32_t SD = G.Dilations[0] * G.In[1] * G.In[2],
+                SH = G.Dilations[1] * G.In[2];
+  const int32_t KHW = G.Kernel[1] * 3;
+  for (int32_t C = 0; C < G.CPerGroup; ++C)
+    for (int32_t KD = Wn.K0[0]; KD < Wn.K1[0]; ++KD)
+      for (int32_t KH = Wn.K0[1]; KH < Wn.K1[1]; ++KH) {
+        const TX *XR = XB + C * InPlane + KD * SD + KH * SH;
+        const uint32_t XA = load4(XR);
+        const Pair E0 = Ops::template even<TX>(XA);
+        const Pair O0 = Ops::template odd<TX>(XA);
+        Pair E1 = O0, O1 = E0; // the second position's (x1, x3), x2 at 1
+        if constexpr (Stride == 2) {
+          const uint32_t XN = load4(XR + 1);
+          E1 = Ops::template odd<TX>(XN);  // (x2, x4)
+          O1 = Ops::template even<TX>(XN); // x3 in the high lane
+        }
+        const TW *WT = WB + C * KPlane + KD * KHW + KH * 3;
+        unrolled<NB>([&](int Bk) MOTE_RT_LAMBDA {
+          const TW *WK = WT + Bk * Taps;
+          const Pair W02 = Ops::pair(WK[0], WK[2]);
+          const Pair W1 = Ops::low(WK[1]);
+          Acc[Bk][0] = Ops::dotLo(Ops::dot(Acc[Bk][0], E0, W02), O0, W1);
+          Acc[Bk][1] = Ops::dotHiLo(Ops::dot(Acc[Bk][1], E1, W02), O1, W1);
+        });
+      }
+}
+
+/// Output channels M0 .. M0+NB-1 (one group) of image N for a kernel 3
+/// taps wide: pairs of positions whose windows lie inside the input along
+/// W go through rowSums3 (the kernel rows outside the input skipped: each
+/// sum starts at the bias minus Zx times the weights of the rows inside),
+/// the other positions through windowSums with x read as x - Zx. No
+/// weight zero points here.
+template <class Ops, int NB, int Stride, class TX, class TW, class TY>
+MOTE_RT_INLINE void qconvRows3(const QConvP &P, const TX *X, const TW *W,
+                               const int32_t *B, TY *Y, int32_t N, int32_t M0) {
+  const ConvP &G = P.Conv;
+  const RequantP &Q = P.Q;
+  const auto [InPlane, OutPlane, KPlane] = planes(G);
+  const uint32_t Zx = uint32_t(Q.XZeroPoint);
+  const int32_t Grp = M0 / G.MPerGroup;
+  const TX *XG = X + (N * G.C + Grp * G.CPerGroup) * InPlane;
+  const int32_t Taps = G.CPerGroup * KPlane, KHW = G.Kernel[1] * 3;
+  const TW *WB = W + M0 * Taps;
+  const TW *WM[NB];
+  Channel E[NB];
+  uint32_t ZxWSum[NB]; // Zx times the channel's weight sum
+  TY *YM[NB];
+  for (int Bk = 0; Bk < NB; ++Bk) {
+    WM[Bk] = WB + Bk * Taps;
+    uint32_t WSum = 0;
+    for (int32_t T = 0; T < Taps; ++T)
+      WSum += uint32_t(int32_t(WM[Bk][T]));
+    ZxWSum[Bk] = Zx * WSum;
+    E[Bk] = channel(Q, M0 + Bk, B, Taps);
+    YM[Bk] = Y + (N * G.M + M0 + Bk) * OutPlane;
+  }
+  int32_t Lo[3], Hi[3];
+  Window Wn;
+  int32_t O = 0;
+  forEachRow(
+      G, Lo, Hi, Wn, [&](int32_t D0, int32_t H0, bool Row) MOTE_RT_LAMBDA {
+        uint32_t Start[NB];
+        for (int Bk = 0; Bk < NB; ++Bk) {
+          uint32_t Inside = ZxWSum[Bk];
+          if (!Row) { // Zx times the weights of the kernel rows inside
+            uint32_t WSum = 0;
+            for (int32_t C = 0; C < G.CPerGroup; ++C)
+              for (int32_t KD = Wn.K0[0]; KD < Wn.K1[0]; ++KD)
+                for (int32_t KH = Wn.K0[1]; KH < Wn.K1[1]; ++KH) {
+                  const TW *WT = WM[Bk] + C * KPlane + KD * KHW + KH * 3;
+                  WSum += uint32_t(int32_t(WT[0]) + WT[1] + WT[2]);
+                }
+            Inside = Zx * WSum;
+          }
+          Start[Bk] = E[Bk].Start - Inside;
+        }
+        const int32_t RowBase = (D0 * G.In[1] + H0) * G.In[2] - G.PadBegin[2];
+        int32_t OW = 0;
+        while (OW < G.Out[2]) {
+          if (OW >= Lo[2] && OW + 2 <= Hi[2]) {
+            uint32_t Acc[NB][2];
+            unrolled<NB>([&](int Bk) MOTE_RT_LAMBDA {
+              Acc[Bk][0] = Acc[Bk][1] = Start[Bk];
+            });
+            rowSums3<Ops, NB, Stride>(G, InPlane, KPlane, Taps,
+                                      XG + RowBase + OW * Stride, WB, Wn, Acc);
+            unrolled<NB>([&](int Bk) MOTE_RT_LAMBDA {
+              YM[Bk][O] = finish<TY>(Q, E[Bk], Acc[Bk][0]);
+              YM[Bk][O + 1] = finish<TY>(Q, E[Bk], Acc[Bk][1]);
+            });
+            O += 2;
+            OW += 2;
+            continue;
+          }
+          const int32_t W0 = OW * Stride - G.PadBegin[2];
+          Wn.Base = RowBase + G.PadBegin[2] + W0;
+          taps(W0, G.In[2], 3, 1, Wn.K0[2], Wn.K1[2]);
+          uint32_t Acc[NB], XSum;
+          windowSums<NB, true, false>(G, InPlane, KPlane, XG, WM, Q.XZeroPoint,
+                                      Wn, Acc, XSum);
+          for (int Bk = 0; Bk < NB; ++Bk)
+            YM[Bk][O] = finish<TY>(Q, E[Bk], Acc[Bk] + E[Bk].Start);
+          ++O;
+          ++OW;
+        }
+      });
+}
+
+/// qconv with the pair kernels of Ops where they apply (no weight zero
+/// point; pointwise, or a kernel 3 taps wide with stride 1 or 2 and no
+/// dilation along W), the portable loops elsewhere.
+template <class Ops, class TX, class TW, class TY>
+MOTE_RT_INLINE void qconvPairs(const QConvP &P, const TX *X, const TW *W,
+                               const int32_t *B, TY *Y) {
+  const ConvP &G = P.Conv;
+  const auto [InPlane, OutPlane, KPlane] = planes(G);
+  const bool Pointwise = KPlane == 1 && InPlane == OutPlane &&
+                         G.Strides[0] == 1 && G.Strides[1] == 1 &&
+                         G.Strides[2] == 1;
+  const bool Rows3 = G.Kernel[2] == 3 && G.Dilations[2] == 1 &&
+                     (G.Strides[2] == 1 || G.Strides[2] == 2);
+  if ((!Pointwise && !Rows3) || anyWeightZeroPoint(P.Q, G.M)) {
+    qconvPortable(P, X, W, B, Y);
+    return;
+  }
+  for (int32_t N = 0; N < G.Batch; ++N)
+    for (int32_t Grp = 0; Grp < G.Group; ++Grp) {
+      const int32_t End = (Grp + 1) * G.MPerGroup;
+      int32_t M = Grp * G.MPerGroup;
+      if (Pointwise) {
+        const TX *XG = X + (N * G.C + Grp * G.CPerGroup) * InPlane;
+        for (; M + 2 <= End; M += 2)
+          pointwiseRows<Ops, 2>(P, XG, W, B, Y, N, M);
+        if (M < End)
+          pointwiseRows<Ops, 1>(P, XG, W, B, Y, N, M);
+        continue;
+      }
+      auto Channels = [&]<int S>() MOTE_RT_LAMBDA {
+        for (; M + 4 <= End; M += 4)
+          qconvRows3<Ops, 4, S>(P, X, W, B, Y, N, M);
+        for (int32_t K = 0; K < 3 && M < End; ++K, ++M)
+          qconvRows3<Ops, 1, S>(P, X, W, B, Y, N, M);
+      };
+      if (G.Strides[2] == 1)
+        Channels.template operator()<1>();
+      else
+        Channels.template operator()<2>();
+    }
+}
+
+/// qmatmul with the pair kernels of Ops (see qmatmul): columns C0, C0+1
+/// against four rows of A at a time; b's zero points must all be 0.
+template <class Ops, class TA, class TB, class TY>
+MOTE_RT_INLINE void qmatmulPairs(const QMatMulP &P, const TA *A, const TB *B,
+                                 const int32_t *Bias, TY *Y) {
+  const MatMulP &G = P.Mm;
+  const RequantP &Q = P.Q;
+  const int32_t MN = G.M * G.N;
+  forEachBroadcast(G.Rank, G.Dims, G.SA, G.SB,
+                   [&](int32_t I, int32_t OA, int32_t OB) MOTE_RT_LAMBDA {
+                     TY *YB = Y + I * MN;
+                     const TB *BM = B + OB;
+                     auto Columns = [&]<int C>(int32_t C0) MOTE_RT_LAMBDA {
+                       Channel E[C];
+                       uint32_t Start[C];
+                       for (int J = 0; J < C; ++J) {
+                         uint32_t BSum = 0;
+                         for (int32_t K = 0; K < G.K; ++K)
+                           BSum += uint32_t(int32_t(BM[K * G.N + C0 + J]));
+                         E[J] = channel(Q, C0 + J, Bias, G.K);
+                         Start[J] = E[J].Start - uint32_t(Q.XZeroPoint) * BSum;
+                       }
+                       auto Rows = [&]<int R>(int32_t R0) MOTE_RT_LAMBDA {
+                         uint32_t Acc[R][C];
+                         unrolled<R * C>([&](int K) MOTE_RT_LAMBDA {
+                           Acc[K / C][K % C] = Start[K % C];
+                         });
+                         dotBlock<Ops, R, C>(A + OA + R0 * G.K, G.K, BM + C0,
+                                             G.N, G.K, Acc);
+                         unrolled<R * C>([&](int K) MOTE_RT_LAMBDA {
+                           YB[(R0 + K / C) * G.N + C0 + K % C] =
+                               finish<TY>(Q, E[K % C], Acc[K / C][K % C]);
+                         });
+                       };
+                       int32_t R0 = 0;
+                       for (; R0 + 4 <= G.M; R0 += 4)
+                         Rows.template operator()<4>(R0);
+                       for (int32_t K = 0; K < 3 && R0 < G.M; ++K, ++R0)
+                         Rows.template operator()<1>(R0);
+                     };
+                     int32_t C0 = 0;
+                     for (; C0 + 2 <= G.N; C0 += 2)
+                       Columns.template operator()<2>(C0);
+                     if (C0 < G.N)
+                       Columns.template operator()<1>(C0);
+                   });
+}
+
+/// The portable qmatmul: four columns share each read of A.
+template <class TA, class TB, class TY>
+MOTE_RT_INLINE void qmatmulPortable(const QMatMulP &P, const TA *A, const TB *B,
+                                    const int32_t *Bias, TY *Y) {
+  const MatMulP &G = P.Mm;
+  const RequantP &Q = P.Q;
+  const int32_t MN = G.M * G.N;
+  const int32_t Za = Q.XZeroPoint;
+  forEachBroadcast(
+      G.Rank, G.Dims, G.SA, G.SB,
+      [&](int32_t I, int32_t OA, int32_t OB) MOTE_RT_LAMBDA {
+        TY *YB = Y + I * MN;
+        const TB *BM = B + OB;
+        for (int32_t C0 = 0; C0 < G.N; C0 += 4) {
+          const int32_t NC = G.N - C0 < 4 ? G.N - C0 : 4;
+          uint32_t ZaBSum[4] = {};
+          Channel E[4];
+          for (int32_t J = 0; J < NC; ++J) {
+            uint32_t BSum = 0;
+            for (int32_t K = 0; K < G.K; ++K)
+              BSum += uint32_t(int32_t(BM[K * G.N + C0 + J]));
+            ZaBSum[J] = uint32_t(Za) * BSum;
+            E[J] = channel(Q, C0 + J, Bias, G.K);
+          }
+          for (int32_t R = 0; R < G.M; ++R) {
+            const TA *AR = A + OA + R * G.K;
+            uint32_t ASum = 0; // sum (a - Za)
+            uint32_t A0 = 0, A1 = 0, A2 = 0, A3 = 0;
+            const TB *BK = BM + C0;
+            if (NC == 4) {
+              for (int32_t K = 0; K < G.K; ++K, BK += G.N) {
+                const uint32_t AV = uint32_t(int32_t(AR[K]));
+                ASum += AV;
+                A0 += AV * uint32_t(int32_t(BK[0]));
+                A1 += AV * uint32_t(int32_t(BK[1]));
+                A2 += AV * uint32_t(int32_t(BK[2]));
+                A3 += AV * uint32_t(int32_t(BK[3]));
+              }
+            } else {
+              for (int32_t K = 0; K < G.K; ++K, BK += G.N) {
+                const uint32_t AV = uint32_t(int32_t(AR[K]));
+                ASum += AV;
+                A0 += AV * uint32_t(int32_t(BK[0]));
+                if (NC > 1)
+                  A1 += AV * uint32_t(int32_t(BK[1]));
+                if (NC > 2)
+                  A2 += AV * uint32_t(int32_t(BK[2]));
+              }
+            }
+            ASum -= uint32_t(G.K) * uint32_t(Za);
+            const uint32_t Acc[4] = {A0, A1, A2, A3};
+            for (int32_t J = 0; J < NC; ++J) {
+              const uint32_t S =
+                  Acc[J] - ZaBSum[J] - uint32_t(Q.WZeroPoint[C0 + J]) * ASum;
+              YB[R * G.N + C0 + J] = finish<TY>(Q, E[J], S + E[J].Start);
+            }
+          }
+        }
+      });
+}
+
 } // namespace qlinear_detail
 
 /// Y [N, M, OD, OH, OW] = the integer convolution of X [N, C, D, H, W] with
 /// W [M, C/Group, KD, KH, KW] plus B [M] (nullptr: none), requantized per
-/// output channel. Each input is read once for four output channels; the
-/// taps inside the input are found once per position (no bound checks per
-/// tap); the zero points come out of the sums (qconvChannels).
+/// output channel. With the DSP extension (qconvPairs): pointwise layers as
+/// a matrix product, two products per instruction, four channels by two
+/// positions per block; kernels 3 taps wide (3x3, depthwise or not) two
+/// positions by four channels (one, depthwise) per block. Elsewhere, and
+/// with weight zero points, each input is read once for four output
+/// channels; the taps inside the input are found once per position (no
+/// bound checks per tap); the zero points come out of the sums
+/// (qconvChannels).
 template <class TX, class TW, class TY>
 MOTE_RT_KERNEL void qconv(const QConvP &P, const TX *X, const TW *W,
                           const int32_t *B, TY *Y) {
-  bool Zw = false;
-  for (int32_t M = 0; M < P.Conv.M; ++M)
-    Zw = Zw || P.Q.WZeroPoint[M] != 0;
-  if (Zw)
-    qlinear_detail::qconvAll<true>(P, X, W, B, Y);
-  else
-    qlinear_detail::qconvAll<false>(P, X, W, B, Y);
+#if defined(__ARM_FEATURE_DSP)
+  qlinear_detail::qconvPairs<qlinear_detail::DspPairs>(P, X, W, B, Y);
+#else
+  qlinear_detail::qconvPortable(P, X, W, B, Y);
+#endif
 }
 
 /// Y [batch, M, N] = the integer product of A [M, K] and B [K, N] per
 /// broadcast batch index (MatMulP), plus Bias [N] (nullptr: none),
 /// requantized per column: sum (a - Za)(b - Zb) = sum a b - Za sum_k b -
-/// Zb sum (a - Za), modulo 2^32 as in qconv; four columns share each read
-/// of A.
+/// Zb sum (a - Za), modulo 2^32 as in qconv. With the DSP extension and no
+/// zero point of b, blocks of four rows by two columns (qmatmulPairs);
+/// otherwise four columns share each read of A.
 template <class TA, class TB, class TY>
 MOTE_RT_KERNEL void qmatmul(const QMatMulP &P, const TA *A, const TB *B,
                             const int32_t *Bias, TY *Y) {
-  const MatMulP &G = P.Mm;
-  const RequantP &Q = P.Q;
-  const int32_t MN = G.M * G.N;
-  const int32_t Za = Q.XZeroPoint;
-  forEachBroadcast(G.Rank, G.Dims, G.SA, G.SB,
-                   [&](int32_t I, int32_t OA, int32_t OB) MOTE_RT_LAMBDA {
-                     TY *YB = Y + I * MN;
-                     const TB *BM = B + OB;
-                     for (int32_t C0 = 0; C0 < G.N; C0 += 4) {
-                       const int32_t NC = G.N - C0 < 4 ? G.N - C0 : 4;
-                       uint32_t ZaBSum[4] = {};
-                       qlinear_detail::Channel E[4];
-                       for (int32_t J = 0; J < NC; ++J) {
-                         uint32_t BSum = 0;
-                         for (int32_t K = 0; K < G.K; ++K)
-                           BSum += uint32_t(int32_t(BM[K * G.N + C0 + J]));
-                         ZaBSum[J] = uint32_t(Za) * BSum;
-                         E[J] = qlinear_detail::channel(Q, C0 + J, Bias);
-                       }
-                       for (int32_t R = 0; R < G.M; ++R) {
-                         const TA *AR = A + OA + R * G.K;
-                         uint32_t ASum = 0; // sum (a - Za)
-                         uint32_t A0 = 0, A1 = 0, A2 = 0, A3 = 0;
-                         const TB *BK = BM + C0;
-                         if (NC == 4) {
-                           for (int32_t K = 0; K < G.K; ++K, BK += G.N) {
-                             const uint32_t AV = uint32_t(int32_t(AR[K]));
-                             ASum += AV;
-                             A0 += AV * uint32_t(int32_t(BK[0]));
-                             A1 += AV * uint32_t(int32_t(BK[1]));
-                             A2 += AV * uint32_t(int32_t(BK[2]));
-                             A3 += AV * uint32_t(int32_t(BK[3]));
-                           }
-                         } else {
-                           for (int32_t K = 0; K < G.K; ++K, BK += G.N) {
-                             const uint32_t AV = uint32_t(int32_t(AR[K]));
-                             ASum += AV;
-                             A0 += AV * uint32_t(int32_t(BK[0]));
-                             if (NC > 1)
-                               A1 += AV * uint32_t(int32_t(BK[1]));
-                             if (NC > 2)
-                               A2 += AV * uint32_t(int32_t(BK[2]));
-                           }
-                         }
-                         ASum -= uint32_t(G.K) * uint32_t(Za);
-                         const uint32_t Acc[4] = {A0, A1, A2, A3};
-                         for (int32_t J = 0; J < NC; ++J) {
-                           const uint32_t S =
-                               Acc[J] - ZaBSum[J] -
-                               uint32_t(Q.WZeroPoint[C0 + J]) * ASum;
-                           YB[R * G.N + C0 + J] =
-                               qlinear_detail::finish<TY>(Q, E[J], int32_t(S));
-                         }
-                       }
-                     }
-                   });
+#if defined(__ARM_FEATURE_DSP)
+  if (!qlinear_detail::anyWeightZeroPoint(P.Q, P.Mm.N)) {
+    qlinear_detail::qmatmulPairs<qlinear_detail::DspPairs>(P, A, B, Bias, Y);
+    return;
+  }
+#endif
+  qlinear_detail::qmatmulPortable(P, A, B, Bias, Y);
 }
 
 } // namespace mote_rt

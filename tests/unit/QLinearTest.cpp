@@ -106,6 +106,25 @@ TEST_CASE("fixed-point multipliers keep 31 bits of the real multiplier",
   }
 }
 
+namespace {
+
+/// requantize(A, M, S) + Zy through the kernels' per-channel epilogue
+/// (mote_rt/qlinear.h: its fast form when the channel allows it).
+int64_t kernelRequantize(int32_t A, int32_t M, int32_t S, int32_t Zy) {
+  mote_rt::RequantP Q{};
+  Q.YZeroPoint = Zy;
+  Q.YMin = INT32_MIN;
+  Q.YMax = INT32_MAX;
+  Q.Requant = 1;
+  Q.Multiplier = &M;
+  Q.Shift = &S;
+  mote_rt::qlinear_detail::Channel E =
+      mote_rt::qlinear_detail::channel(Q, 0, nullptr, 1);
+  return mote_rt::qlinear_detail::finish<int32_t>(Q, E, uint32_t(A));
+}
+
+} // namespace
+
 TEST_CASE("requantize rounds half to even and is exact", "[quant][requant]") {
   FixedMultiplier Half = *fixedMultiplier(0.5);
   CHECK(requantize(1, Half) == 0);
@@ -132,16 +151,32 @@ TEST_CASE("requantize rounds half to even and is exact", "[quant][requant]") {
     REQUIRE(requantize(A, *F) == Want);
     REQUIRE(mote_rt::qlinear_detail::requantize(A, F->Multiplier, F->Shift) ==
             Want);
-    // The kernels' per-channel form (shifts of 32 or more).
-    if (F->Shift >= 32) {
-      mote_rt::RequantP Q{};
-      Q.Multiplier = &F->Multiplier;
-      Q.Shift = &F->Shift;
-      mote_rt::qlinear_detail::Channel E =
-          mote_rt::qlinear_detail::channel(Q, 0, nullptr);
-      REQUIRE(mote_rt::qlinear_detail::requantizeWide(E, A) == Want);
-    }
+    // The kernels' epilogue (its fast form for most shifts of 33 or more;
+    // from 32 on, every result fits in int32).
+    if (F->Shift >= 32)
+      REQUIRE(kernelRequantize(A, F->Multiplier, F->Shift, 0) == Want);
   }
+  // The fast form excludes the multipliers whose products can tie: sweep
+  // the trailing zeros of the multiplier around that bound, with
+  // accumulators that are powers of two (the ties) and their neighbours.
+  std::uniform_int_distribution<int32_t> Mant(1 << 30, INT32_MAX);
+  for (int32_t S = 33; S <= 62; ++S)
+    for (int32_t T = 0; T <= S - 32 && T <= 30; ++T) {
+      // M in [2^30, 2^31) with exactly T trailing zero bits.
+      const int32_t M = ((Mant(Gen) >> T) | 1) << T;
+      for (int32_t Zy : {0, 3, -128})
+        for (int32_t J = 0; J <= 31; ++J)
+          for (int64_t A : {int64_t(1) << J, 3 * (int64_t(1) << J) / 2,
+                            (int64_t(1) << J) + 1, (int64_t(1) << J) - 1}) {
+            for (int64_t V : {A, -A}) {
+              if (V < INT32_MIN || V > INT32_MAX)
+                continue;
+              INFO("acc " << V << " m " << M << " n " << S << " zy " << Zy);
+              REQUIRE(kernelRequantize(int32_t(V), M, S, Zy) ==
+                      exactRequantize(int32_t(V), M, S) + Zy);
+            }
+          }
+    }
 }
 
 TEST_CASE("QConv computes the integer convolution and requantizes",
@@ -268,6 +303,11 @@ void checkQConvKernel(const Tensor &X, const Tensor &W, std::optional<Tensor> B,
   mote_rt::qconv<TX, TW, TY>(P, L.in<TX>(0), L.in<TW>(1), L.in<int32_t>(2),
                              Y.data());
   checkSame(L.Run.Results[0], Y);
+  // The SMLAD kernels of Cortex-M4/M7/M55, their lanes in plain C++.
+  std::vector<TY> YP(L.outElems(0));
+  mote_rt::qlinear_detail::qconvPairs<mote_rt::qlinear_detail::PortablePairs>(
+      P, L.in<TX>(0), L.in<TW>(1), L.in<int32_t>(2), YP.data());
+  checkSame(L.Run.Results[0], YP);
 }
 
 template <class TA, class TB, class TY>
@@ -281,6 +321,14 @@ void checkQMatMulKernel(const Tensor &A, const Tensor &B,
   mote_rt::qmatmul<TA, TB, TY>(P, L.in<TA>(0), L.in<TB>(1), L.in<int32_t>(2),
                                Y.data());
   checkSame(L.Run.Results[0], Y);
+  // The SMLAD kernels (b without zero points), their lanes in plain C++.
+  if (!mote_rt::qlinear_detail::anyWeightZeroPoint(P.Q, P.Mm.N)) {
+    std::vector<TY> YP(L.outElems(0));
+    mote_rt::qlinear_detail::qmatmulPairs<
+        mote_rt::qlinear_detail::PortablePairs>(P, L.in<TA>(0), L.in<TB>(1),
+                                                L.in<int32_t>(2), YP.data());
+    checkSame(L.Run.Results[0], YP);
+  }
 }
 
 /// A bias with the int32 extremes among random values.
@@ -324,6 +372,11 @@ TEST_CASE("qconv matches the interpreter bit for bit", "[quant][kernel]") {
       {{1, 5, 4, 4}, {6, 5, 1, 1}, {1, 1, 2, 0}, {1, 1}, {1, 1}, 1}, // 1x1, pad
       {{1, 2, 6, 7}, {4, 2, 3, 3}, {2, 3, 2, 1}, {1, 2}, {2, 2}, 1}, // dilated
       {{1, 4, 5, 5}, {6, 2, 3, 3}, {1, 0, 1, 0}, {2, 1}, {1, 1}, 2},
+      {{1, 5, 3, 3}, {5, 5, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 1}, // odd
+      {{1, 3, 9, 9}, {5, 3, 3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 1},
+      {{1, 6, 7, 9}, {6, 1, 3, 3}, {1, 1, 1, 1}, {2, 2}, {1, 1}, 6}, // dw
+      {{1, 1, 9, 6}, {6, 1, 5, 3}, {2, 1, 2, 1}, {2, 1}, {1, 1}, 1},
+      {{1, 4, 7, 7}, {8, 2, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 2},
   };
   uint32_t Seed = 1;
   for (const Geometry &Ge : Geometries) {
@@ -380,7 +433,8 @@ TEST_CASE("qmatmul matches the interpreter bit for bit", "[quant][kernel]") {
   };
   const Case Cases[] = {{{2, 4}, {4, 3}},          {{5, 7}, {7, 1}},
                         {{2, 2, 4}, {2, 4, 3}},    {{3, 2, 5}, {5, 4}},
-                        {{2, 1, 3, 4}, {3, 4, 2}}, {{7}, {7, 3}}};
+                        {{2, 1, 3, 4}, {3, 4, 2}}, {{7}, {7, 3}},
+                        {{9, 13}, {13, 5}}};
   uint32_t Seed = 100;
   for (const Case &C : Cases) {
     INFO("a " << shapeStr(C.A) << " b " << shapeStr(C.B));
@@ -403,6 +457,14 @@ TEST_CASE("qmatmul matches the interpreter bit for bit", "[quant][kernel]") {
     checkQMatMulKernel<uint8_t, int8_t, int32_t>(Au, Bi, Bias, outAttrs("i32"));
     checkQMatMulKernel<int8_t, uint8_t, uint8_t>(Ai, Bu, Bias,
                                                  outAttrs("u8", 0.05f, 0));
+    // Symmetric b (every zero point 0) takes the SMLAD kernels.
+    QuantParams Sym = PerCol;
+    std::fill(Sym.ZeroPoint.begin(), Sym.ZeroPoint.end(), 0);
+    Tensor Bs = randomQuant(TensorType(DType::I8, C.B, Sym), Seed + 6);
+    checkQMatMulKernel<int8_t, int8_t, int8_t>(Ai, Bs, Bias,
+                                               outAttrs("i8", 0.7f, -3));
+    checkQMatMulKernel<uint8_t, int8_t, int32_t>(Au, Bs, std::nullopt,
+                                                 outAttrs("i32"));
   }
 }
 
