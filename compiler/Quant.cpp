@@ -112,4 +112,36 @@ QuantLayout quantLayout(const TensorType &T) {
   return L;
 }
 
+Tensor dequantizeTensor(const Tensor &Q) {
+  const TensorType &T = Q.type();
+  assert(T.isQuantized() && "dequantizeTensor of an unquantized tensor");
+  Tensor R(TensorType(DType::F32, T.Dims));
+  QuantLayout L = quantLayout(T);
+  auto P = R.data<float>();
+  for (int64_t I = 0; I < R.numElements(); ++I) {
+    size_t C = size_t((I / L.Inner) % L.Channels);
+    P[size_t(I)] =
+        dequantizeValue(Q.getAsInt(I), T.Quant->Scale[C], T.Quant->ZeroPoint[C]);
+  }
+  return R;
+}
+
+std::pair<int64_t, int64_t> codeInterval(const TensorType &T,
+                                         std::optional<double> Below,
+                                         std::optional<double> Above) {
+  assert(T.isQuantized() && !T.Quant->perAxis() && "one scale");
+  int64_t Min = quantMin(T.Elem), Max = quantMax(T.Elem);
+  float S = T.Quant->Scale[0];
+  int32_t Z = T.Quant->ZeroPoint[0];
+  auto Real = [&](int64_t Q) { return double(dequantizeValue(Q, S, Z)); };
+  int64_t Lo = Min - 1, Hi = Max + 1;
+  if (Below)
+    while (Lo < Max && Real(Lo + 1) <= *Below)
+      ++Lo;
+  if (Above)
+    while (Hi > Min && Real(Hi - 1) >= *Above)
+      --Hi;
+  return {Lo, Hi};
+}
+
 } // namespace mote

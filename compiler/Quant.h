@@ -40,6 +40,8 @@
 #include "compiler/Tensor.h"
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 
 namespace mote {
 
@@ -89,6 +91,20 @@ struct QuantLayout {
   int64_t Inner = 1;
 };
 QuantLayout quantLayout(const TensorType &T);
+
+/// The real values of quantized tensor \p Q as an f32 tensor of its shape
+/// (DequantizeLinear's result; reference kernels reading a quantized
+/// operand).
+Tensor dequantizeTensor(const Tensor &Q);
+
+/// The codes q of 8-bit per-tensor type \p T whose real values v satisfy
+/// Below < v < Above (an absent bound: no test), as the open interval
+/// (Lo, Hi) of codes: a mask on real values taken on the codes
+/// (dequantization is strictly increasing). Lo may be one below the type's
+/// lowest code and Hi one above its highest.
+std::pair<int64_t, int64_t> codeInterval(const TensorType &T,
+                                         std::optional<double> Below,
+                                         std::optional<double> Above);
 
 } // namespace mote
 

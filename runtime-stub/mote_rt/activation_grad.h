@@ -7,6 +7,8 @@
 //   relu_grad          dY * [x > 0]
 //   leaky_relu_grad    dY * (x >= 0 ? 1 : Alpha)
 //   clip_grad          dY * [Min < x < Max]  (absent bounds: -inf / +inf)
+//   mask_grad_q        dY * [Lo < q < Hi] on saved int8/uint8 codes q (a
+//                      ReLU or Clip mask whose result the forward quantized)
 //   sigmoid_grad       dY * y (1 - y)
 //   tanh_grad          dY * (1 - y^2)
 //   hard_sigmoid_grad  dY * Alpha * [0 < Alpha x + Beta < 1]
@@ -136,10 +138,10 @@ MOTE_RT_KERNEL void clip_grad(const ClipP &P, const T *DY, const T *X, T *DX) {
 namespace act_grad_detail {
 
 /// The body of activation_grad_sum, Pass(v) its test (PassVec(v) the same
-/// on a vector, giving a lane mask).
-template <class T, class PassFn, class PassVecFn>
+/// on a vector of float values, giving a lane mask).
+template <class T, class TV, class PassFn, class PassVecFn>
 MOTE_RT_INLINE void activationGradSum(const ActGradSumP &P, const T *DY,
-                                      const T *V, T *DX, T *DB, PassFn Pass,
+                                      const TV *V, T *DX, T *DB, PassFn Pass,
                                       PassVecFn PassVec) {
   (void)PassVec;
   // dX[I], added to the running part. dY * 1 is dY and dY * 0 keeps the
@@ -167,7 +169,7 @@ MOTE_RT_INLINE void activationGradSum(const ActGradSumP &P, const T *DY,
         // A host with float vectors: Block * VecLanes elements at a time,
         // lane l's part the Block elements l, l + VecLanes, ... of them
         // (parts of 8 terms still, strided instead of consecutive).
-        if constexpr (IsSameType<T, float>)
+        if constexpr (IsSameType<T, float> && IsSameType<TV, float>)
           for (; I0 + Block * detail::VecLanes <= End;
                I0 += Block * detail::VecLanes) {
             detail::VecF Part{};
@@ -271,6 +273,33 @@ MOTE_RT_KERNEL void activation_grad_sum(const ActGradSumP &P, const T *DY,
         // Lanes of -1 where the test passes (float vectors only).
         return P.Clip ? (X > Lo) & (X < Hi) : X > Lo;
       });
+}
+
+/// activation_grad_sum on saved codes: the test Min < q < Max on whole
+/// codes (compiler/ops/grad/ActivationGrad.cpp turns the mask's real
+/// bounds into them).
+template <class T, class TV>
+MOTE_RT_KERNEL void activation_grad_sum_q(const ActGradSumP &P, const T *DY,
+                                          const TV *V, T *DX, T *DB) {
+  const int32_t Lo = int32_t(P.Min), Hi = int32_t(P.Max);
+  act_grad_detail::activationGradSum(
+      P, DY, V, DX, DB,
+      [Lo, Hi](TV Q) MOTE_RT_LAMBDA {
+        return int32_t(Q) > Lo && int32_t(Q) < Hi;
+      },
+      [](auto X) MOTE_RT_LAMBDA { return X; }); // float vectors only: unused
+}
+
+/// relu_grad or clip_grad on saved codes: dY where Lo < q < Hi, else dY * 0
+/// (which keeps the sign of a zero and any inf or NaN of dY, as the float
+/// kernels' product with 0 does).
+template <class T, class TV>
+MOTE_RT_KERNEL void mask_grad_q(const MaskQP &P, const T *DY, const TV *V,
+                                T *DX) {
+  for (int32_t I = 0; I < P.N; ++I) {
+    const int32_t Q = int32_t(V[I]);
+    DX[I] = Q > P.Lo && Q < P.Hi ? DY[I] : DY[I] * T(0);
+  }
 }
 
 /// From the forward result y.

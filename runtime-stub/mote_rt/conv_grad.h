@@ -9,6 +9,11 @@
 //                   whole planes; a depthwise 3x3 or 5x3 layer gathered per
 //                   dX element (stride 1 and stride 2: each element written
 //                   once, the taps that reach it in registers).
+//   conv_grad_input_q dX of a pointwise layer from a quantized weight
+//                   (int8 or uint8, a scale and zero point per output
+//                   channel), each weight dequantized as it is read: the
+//                   backward pass of a quantized model keeps no float copy
+//                   of a frozen weight.
 //   conv_grad_weight dW for the first Channels output channels only (the
 //                   partial-channel update of sparse training); pointwise
 //                   geometries take each plane as one row.
@@ -588,6 +593,45 @@ MOTE_RT_KERNEL void conv_grad_input(const ConvP &P, const T *DY, const T *W,
           });
     }
   }
+}
+
+/// dX [N, C, S] from dY [N, M, S] and a quantized pointwise W [M, C/G]
+/// (1x1, stride 1, no padding): dX[n, c] = sum_m w(m, c) dY[n, m] over
+/// whole planes, w(m, c) = Scale[m] (W[m, c] - ZeroPoint[m]); each dX plane
+/// is summed in place over its group's output channels, four at a time.
+template <class T, class TW>
+MOTE_RT_KERNEL void conv_grad_input_q(const QConvGradInputP &Q, const T *DY,
+                                      const TW *W, T *DX) {
+  const ConvP &P = Q.Conv;
+  const detail::ConvSizes S(P);
+  auto Weight = [&](int32_t M, int32_t C) MOTE_RT_LAMBDA {
+    return T(Q.Scale[M]) * T(int32_t(W[M * P.CPerGroup + C]) - Q.ZeroPoint[M]);
+  };
+  for (int32_t N = 0; N < P.Batch; ++N)
+    for (int32_t G = 0; G < P.Group; ++G)
+      for (int32_t C = 0; C < P.CPerGroup; ++C) {
+        T *Row = DX + (N * P.C + G * P.CPerGroup + C) * S.In;
+        fill(Row, T(0), S.In);
+        const T *DYG = DY + (N * P.M + G * P.MPerGroup) * S.Out;
+        detail::forBlocks<4>(
+            0, P.MPerGroup, [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
+              constexpr int NM = decltype(NMTag)::value;
+              T Wt[NM];
+              const T *Y[NM];
+              MOTE_RT_UNROLL
+              for (int K = 0; K < NM; ++K) {
+                Wt[K] = Weight(G * P.MPerGroup + M0 + K, C);
+                Y[K] = DYG + (M0 + K) * S.Out;
+              }
+              for (int32_t I = 0; I < S.In; ++I) {
+                T Sum = Row[I];
+                MOTE_RT_UNROLL
+                for (int K = 0; K < NM; ++K)
+                  Sum += Wt[K] * Y[K][I];
+                Row[I] = Sum;
+              }
+            });
+      }
 }
 
 /// dW [Channels, C/G, Kernel] from X [N, C, In] and dY [N, M, Out]: output

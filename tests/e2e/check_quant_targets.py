@@ -3,12 +3,15 @@
 QLinearConv (per-channel and depthwise), QLinearMatMul (per column),
 ConvInteger and MatMulInteger must write exactly the interpreter's outputs
 on each target given, through the C++ emitter and the LLVM backend's object.
-Then a training step of a quantized model (--quantize int8, every parameter
-trained in place with QAS, momentum): after three steps the int8 weights
-and int32 biases of each target are those of the interpreter, to within
-one integer step on at most 1% of the values (the float gradients are
-summed in another order; a step rounded at exactly half may go either
-way), and the losses agree to 1e-4.
+Then training steps of quantized models (--quantize int8, QAS, momentum):
+conv + ReLU + Linear with every parameter trained (the bias gradients
+summed from masks on int8 codes), and conv + ReLU6 + pointwise conv + ReLU
++ Linear training the first conv's weight and the Linear (masks on codes
+without sums, the pointwise input gradient reading its int8 weight).
+After three steps the int8 weights and int32 biases of each target are
+those of the interpreter, to within one integer step on at most 1% of the
+values (the float gradients are summed in another order; a step rounded
+at exactly half may go either way), and the losses agree to 1e-4.
 
 usage: check_quant_targets.py MOTEC MAKE_MODEL TARGET...
 """
@@ -66,12 +69,16 @@ def main():
                         sys.exit(f"{target} ({emit}): {name} differs from "
                                  "the interpreter")
                 print(f"{target} ({emit}): {len(want)} outputs bit-exact")
-        check_training(motec, make_model, targets, tmp)
+        check_training(motec, make_model, targets, tmp, "head", [],
+                       ["conv.bias", "conv.weight", "fc.bias", "fc.weight"])
+        check_training(motec, make_model, targets, tmp, "block",
+                       ["--update", "conv.weight", "--update", "fc.*"],
+                       ["conv.weight", "fc.bias", "fc.weight"])
 
 
-def check_training(motec, make_model, targets, tmp):
-    model = os.path.join(tmp, "head.onnx")
-    run([sys.executable, make_model, "head", model])
+def check_training(motec, make_model, targets, tmp, kind, spec, trained):
+    model = os.path.join(tmp, kind + ".onnx")
+    run([sys.executable, make_model, kind, model])
     rng = np.random.default_rng(11)
     files = {"cal": rng.standard_normal((8, 3, 8, 8)).astype(np.float32),
              "x": rng.standard_normal((2, 3, 8, 8)).astype(np.float32),
@@ -79,22 +86,21 @@ def check_training(motec, make_model, targets, tmp):
     for name, value in files.items():
         open(os.path.join(tmp, name + ".pb"), "wb").write(
             numpy_helper.from_array(value, name).SerializeToString())
-    args = ["--train", "--optimizer", "momentum", "--lr", "0.1",
+    args = ["--train", "--optimizer", "momentum", "--lr", "0.1"] + spec + [
             "--quantize", "int8", "--calibration",
             os.path.join(tmp, "cal.pb"), "--steps", "3",
             "--input", "x=" + os.path.join(tmp, "x.pb"),
             "--input", "label=" + os.path.join(tmp, "label.pb")]
-    ref = os.path.join(tmp, "train-interp")
+    ref = os.path.join(tmp, kind + "-interp")
     run([motec, "run", model, "--engine", "interp", "--dump", ref] + args)
     want = {k: numpy_helper.to_array(onnx.load_tensor(os.path.join(ref, k)))
             for k in outputs(ref)}
     params = [k for k, v in want.items() if v.dtype in (np.int8, np.int32)]
-    if sorted(params) != ["conv.bias.pb", "conv.weight.pb", "fc.bias.pb",
-                          "fc.weight.pb"]:
-        sys.exit(f"unexpected quantized parameters {sorted(params)}")
+    if sorted(params) != [p + ".pb" for p in trained]:
+        sys.exit(f"{kind}: unexpected quantized parameters {sorted(params)}")
     for target in targets:
         for emit in ("cpp", "obj"):
-            out = os.path.join(tmp, f"train-{target}-{emit}")
+            out = os.path.join(tmp, f"{kind}-{target}-{emit}")
             run([motec, "run", model, "--engine", "generated", "--target",
                  target, "--emit", emit, "--dump", out] + args)
             off = 0
@@ -103,17 +109,17 @@ def check_training(motec, make_model, targets, tmp):
                     onnx.load_tensor(os.path.join(out, k)))
                 d = np.abs(got.astype(np.int64) - want[k].astype(np.int64))
                 if d.max() > 1 or np.count_nonzero(d) > 0.01 * d.size + 1:
-                    sys.exit(f"{target} ({emit}): {k} differs from the "
+                    sys.exit(f"{kind} on {target} ({emit}): {k} differs from the "
                              f"interpreter by up to {d.max()} steps in "
                              f"{np.count_nonzero(d)} of {d.size} values")
                 off += np.count_nonzero(d)
             loss = numpy_helper.to_array(
                 onnx.load_tensor(os.path.join(out, "loss.pb")))
             if not np.allclose(loss, want["loss.pb"], rtol=1e-4, atol=1e-6):
-                sys.exit(f"{target} ({emit}): loss {loss} but the "
+                sys.exit(f"{kind} on {target} ({emit}): loss {loss} but the "
                          f"interpreter's is {want['loss.pb']}")
-            print(f"{target} ({emit}): int8 training step matches the "
-                  f"interpreter ({off} values one step off)")
+            print(f"{kind} on {target} ({emit}): int8 training steps match "
+                  f"the interpreter ({off} values one step off)")
 
 
 if __name__ == "__main__":

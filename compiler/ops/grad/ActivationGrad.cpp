@@ -28,8 +28,16 @@
 // At the kinks (x = 0 for ReLU, the clip bounds) the derivative taken is
 // the one PyTorch takes, so training matches it bit for bit in direction.
 //
+// ReluGrad, ClipGrad and ActivationGradSum may read a quantized saved value
+// (i8 or u8, one scale and zero point): the test is then that of its real
+// values, which the kernels take on the codes (mask_grad_q,
+// activation_grad_sum_q: codeInterval, compiler/Quant.h). The backward of a
+// quantized model reads a ReLU's mask from the int8 result that way
+// (passes/Autodiff.cpp).
+//
 //===----------------------------------------------------------------------===//
 
+#include "compiler/Quant.h"
 #include "compiler/ops/OpUtils.h"
 #include "compiler/ops/math/MathLower.h"
 #include "compiler/ops/nn/NnUtils.h"
@@ -37,15 +45,33 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace mote {
 namespace {
+
+/// Whether \p N reads a quantized saved value (a mask op only).
+bool readsCodes(const Node &N) { return N.inType(1).isQuantized(); }
 
 Expected<std::vector<TensorType>> inferActGrad(const Node &N) {
   const TensorType &DY = N.inType(0);
   if (!isFloat(DY.Elem))
     return opError(fmt::format("the gradient must be a float tensor, got {}",
                                DY.str()));
+  if (const TensorType &V = N.inType(1); V.isQuantized()) {
+    if (N.op() != OpKind::ReluGrad && N.op() != OpKind::ClipGrad &&
+        N.op() != OpKind::ActivationGradSum)
+      return opError(fmt::format("the saved value {} is quantized; only the "
+                                 "masks of ReLU and Clip read codes",
+                                 V.str()));
+    if ((V.Elem != DType::I8 && V.Elem != DType::U8) || V.Quant->perAxis() ||
+        V.Dims != DY.Dims || DY.Elem != DType::F32)
+      return opError(fmt::format("the gradient is {} but the saved value is "
+                                 "{} (a quantized one must be i8 or u8 of "
+                                 "the f32 gradient's shape, one scale)",
+                                 DY.str(), V.str()));
+    return std::vector<TensorType>{DY};
+  }
   if (N.inType(1) != DY)
     return opError(fmt::format("the gradient is {} but the saved value is {}",
                                DY.str(), N.inType(1).str()));
@@ -56,11 +82,16 @@ Expected<std::vector<TensorType>> inferActGrad(const Node &N) {
 template <class Fn>
 Status gradKernel(const Node &N, std::span<const Tensor *const> In,
                   std::span<Tensor> Out, Fn D) {
+  // A quantized saved value is tested on its real values.
+  std::optional<Tensor> Real;
+  if (In[1]->type().isQuantized())
+    Real = dequantizeTensor(*In[1]);
+  const Tensor &Saved = Real ? *Real : *In[1];
   return dispatchDType(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
     if constexpr (std::is_floating_point_v<E>) {
       auto DY = In[0]->data<E>();
-      auto V = In[1]->data<E>();
+      auto V = Saved.data<E>();
       auto DX = Out[0].data<E>();
       for (size_t I = 0; I < DY.size(); ++I)
         DX[I] = E(DY[I] * E(D(V[I], N)));
@@ -198,10 +229,14 @@ Status kernelActivationGradSum(const Node &N,
   const Shape &Dims = In[0]->shape();
   int64_t C = Dims[1], Inner = productOf(Dims, 2, Dims.size());
   int64_t Batch = Dims[0];
+  std::optional<Tensor> Real;
+  if (In[1]->type().isQuantized())
+    Real = dequantizeTensor(*In[1]);
+  const Tensor &Saved = Real ? *Real : *In[1];
   return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
     auto DY = In[0]->data<E>();
-    auto V = In[1]->data<E>();
+    auto V = Saved.data<E>();
     auto DX = Out[0].data<E>();
     auto DB = Out[1].data<E>();
     std::vector<double> Sum(size_t(C), 0.0);
@@ -238,10 +273,32 @@ template <const char *Kernel> Status lowerPlain(const Node &N, KernelCall &C) {
   return Count ? ok() : Count.takeError();
 }
 
+/// The mask of a ReluGrad or ClipGrad reading codes:
+/// mask_grad_q<T, TV>(MaskQP{N, lo, hi}, dY, q, dX), q passing when lo < q
+/// < hi.
+Status lowerMaskGradCodes(const Node &N, KernelCall &C,
+                          std::optional<double> Below,
+                          std::optional<double> Above) {
+  Expected<int64_t> Count = lowerGradCall(N, C, "mask_grad_q");
+  if (!Count)
+    return Count.takeError();
+  auto [Lo, Hi] = codeInterval(N.inType(1), Below, Above);
+  C.TypeArgs = {N.inType(0).Elem, N.inType(1).Elem};
+  C.setParams(kparams::MaskQP{.N = *Count, .Lo = Lo, .Hi = Hi});
+  return ok();
+}
+
 constexpr char ReluGradName[] = "relu_grad", SigmoidGradName[] = "sigmoid_grad",
                TanhGradName[] = "tanh_grad",
                HardSwishGradName[] = "hard_swish_grad",
                ErfGradName[] = "erf_grad";
+
+/// ReluGrad: relu_grad<T>(UnaryP{N}, dY, x, dX), or the mask on codes.
+Status lowerReluGrad(const Node &N, KernelCall &C) {
+  if (readsCodes(N))
+    return lowerMaskGradCodes(N, C, 0.0, std::nullopt);
+  return lowerPlain<ReluGradName>(N, C);
+}
 
 // LeakyReluP{N, alpha}
 Status lowerLeakyReluGrad(const Node &N, KernelCall &C) {
@@ -254,8 +311,17 @@ Status lowerLeakyReluGrad(const Node &N, KernelCall &C) {
 }
 
 // ClipP{N, has min, has max, min, max}; an absent bound is -inf / +inf in
-// the kernel as here.
+// the kernel as here. Or the mask on codes.
 Status lowerClipGrad(const Node &N, KernelCall &C) {
+  if (readsCodes(N)) {
+    const AttrMap &A = N.attrs();
+    auto Bound = [&](const char *Name) -> std::optional<double> {
+      if (!A.has(Name))
+        return std::nullopt;
+      return double(A.getFloat(Name, 0));
+    };
+    return lowerMaskGradCodes(N, C, Bound("min"), Bound("max"));
+  }
   Expected<int64_t> Count = lowerGradCall(N, C, "clip_grad");
   if (!Count)
     return Count.takeError();
@@ -269,20 +335,35 @@ Status lowerActivationGradSum(const Node &N, KernelCall &C) {
   Expected<MaskTest> M = maskTest(N);
   if (!M)
     return M.takeError();
-  if (Expected<int64_t> Count = lowerGradCall(N, C, "activation_grad_sum");
+  bool Codes = readsCodes(N);
+  if (Expected<int64_t> Count = lowerGradCall(
+          N, C, Codes ? "activation_grad_sum_q" : "activation_grad_sum");
       !Count)
     return Count.takeError();
   const Shape &Dims = N.inType(0).Dims;
   const AttrMap &A = N.attrs();
-  C.setParams(kparams::ActGradSumP{
-      .Batch = Dims[0],
-      .C = Dims[1],
-      .Inner = productOf(Dims, 2, Dims.size()),
-      .Clip = M->Clip,
-      .HasMin = A.has("activation_min"),
-      .HasMax = A.has("activation_max"),
-      .Min = A.getFloat("activation_min", 0),
-      .Max = A.getFloat("activation_max", 0)});
+  kparams::ActGradSumP P{.Batch = Dims[0],
+                         .C = Dims[1],
+                         .Inner = productOf(Dims, 2, Dims.size()),
+                         .Clip = M->Clip,
+                         .HasMin = A.has("activation_min"),
+                         .HasMax = A.has("activation_max"),
+                         .Min = A.getFloat("activation_min", 0),
+                         .Max = A.getFloat("activation_max", 0)};
+  if (Codes) {
+    // The test on codes: Min < q < Max, both bounds present.
+    auto Bound = [](double V) {
+      return std::isfinite(V) ? std::optional<double>(V) : std::nullopt;
+    };
+    auto [Lo, Hi] =
+        codeInterval(N.inType(1), M->Clip ? Bound(M->Lo) : 0.0,
+                     M->Clip ? Bound(M->Hi) : std::nullopt);
+    C.TypeArgs = {N.inType(0).Elem, N.inType(1).Elem};
+    P.Clip = P.HasMin = P.HasMax = 1;
+    P.Min = float(Lo);
+    P.Max = float(Hi);
+  }
+  C.setParams(P);
   return ok();
 }
 
@@ -395,12 +476,13 @@ constexpr AttrSpec ActivationGradSumAttrs[] = {
       .Kernel = kernel##NAME,                                                  \
       .Macs = nullptr,                                                         \
       .Grad = nullptr,                                                         \
-      .Flags = OpFlagElementwise | OpFlagNotDifferentiable | OpFlagInPlace,    \
+      .Flags = OpFlagElementwise | OpFlagNotDifferentiable | OpFlagInPlace |   \
+               OpFlagQuantAware,                                               \
       .Summary = SUMMARY,                                                      \
       .Lower = LOWER,                                                          \
   };
 
-MOTE_ACT_GRAD(ReluGrad, NoAttrs, "dY * [x > 0]", lowerPlain<ReluGradName>)
+MOTE_ACT_GRAD(ReluGrad, NoAttrs, "dY * [x > 0]", lowerReluGrad)
 MOTE_ACT_GRAD(LeakyReluGrad, LeakyAttrs, "dY * (x >= 0 ? 1 : alpha)",
               lowerLeakyReluGrad)
 MOTE_ACT_GRAD(ClipGrad, ClipAttrs, "dY * [min < x < max]", lowerClipGrad)
@@ -430,7 +512,7 @@ extern const OpDef OpDef_ActivationGradSum = {
     .Kernel = kernelActivationGradSum,
     .Macs = nullptr,
     .Grad = nullptr,
-    .Flags = OpFlagNotDifferentiable | OpFlagInPlace,
+    .Flags = OpFlagNotDifferentiable | OpFlagInPlace | OpFlagQuantAware,
     .Summary = "ReluGrad or ClipGrad (attribute activation) and the sum of "
                "its result over every axis but 1 (a bias gradient) in one "
                "pass",

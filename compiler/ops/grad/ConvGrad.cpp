@@ -36,11 +36,18 @@
 //     of the first K channels steps with the weight, the rest passes
 //     through.
 //
+// ConvGradInput's W may be quantized (i8 or u8, per tensor or per output
+// channel) when the geometry is pointwise (1x1, stride 1, no padding): the
+// backward pass of a quantized model reads a frozen int8 weight as it is,
+// without a float copy of it (passes/Autodiff.cpp). The result is that of
+// the dequantized weight.
+//
 // Taps in the padding read nothing and receive nothing. The interpreter
 // kernels accumulate in double.
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/Quant.h"
 #include "compiler/ops/nn/NnLower.h"
 #include "compiler/ops/train/Optimizer.h"
 
@@ -73,8 +80,21 @@ Expected<Shape> shapeAttr(const Node &N, std::string_view Name) {
 //===----------------------------------------------------------------------===//
 
 Expected<ConvGeometry> convGradInputGeometry(const Node &N) {
-  if (Status S = requireFloatOperands(N, {0, 1}); !S)
+  const TensorType &W = N.inType(1);
+  if (Status S = requireFloatOperands(N, W.isQuantized()
+                                             ? std::initializer_list<size_t>{0}
+                                             : std::initializer_list<size_t>{
+                                                   0, 1});
+      !S)
     return S.takeError();
+  if (W.isQuantized() &&
+      (N.inType(0).Elem != DType::F32 ||
+       (W.Elem != DType::I8 && W.Elem != DType::U8) ||
+       (W.Quant->perAxis() && W.Quant->Axis != 0)))
+    return opError(fmt::format("a quantized weight must be i8 or u8, per "
+                               "tensor or per output channel (axis 0), with "
+                               "an f32 dY; got {} and dY {}",
+                               W.str(), N.inType(0).str()));
   Expected<Shape> X = shapeAttr(N, "input_shape");
   if (!X)
     return X.takeError();
@@ -84,6 +104,11 @@ Expected<ConvGeometry> convGradInputGeometry(const Node &N) {
     return G.takeError();
   if (Status S = checkOutputGrad(N, 0, *G); !S)
     return S.takeError();
+  if (W.isQuantized() && !isPointwise(*G))
+    return opError(fmt::format("a quantized weight {} is read only by a "
+                               "pointwise input gradient (1x1, stride 1, no "
+                               "padding)",
+                               W.str()));
   return G;
 }
 
@@ -114,6 +139,10 @@ Status kernelConvGradInput(const Node &N, std::span<const Tensor *const> In,
   Expected<ConvGeometry> G = convGradInputGeometry(N);
   if (!G)
     return G.takeError();
+  if (In[1]->type().isQuantized()) {
+    convGradInputImpl<float>(*G, *In[0], dequantizeTensor(*In[1]), Out[0]);
+    return ok();
+  }
   return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
     using E = decltype(Tag);
     convGradInputImpl<E>(*G, *In[0], *In[1], Out[0]);
@@ -296,9 +325,29 @@ Status lowerConvGradInput(const Node &N, KernelCall &C) {
   if (Status S = requireKernelSizes(N); !S)
     return S;
   C.Header = "mote_rt/conv_grad.h";
-  C.Kernel = "conv_grad_input";
-  C.TypeArgs = {N.inType(0).Elem};
-  return lowerConvParams(*G, G->M, C);
+  const TensorType &W = N.inType(1);
+  if (!W.isQuantized()) {
+    C.Kernel = "conv_grad_input";
+    C.TypeArgs = {N.inType(0).Elem};
+    return lowerConvParams(*G, G->M, C);
+  }
+  // conv_grad_input_q<T, TW>(QConvGradInputP{conv, scale[m], zero point[m]},
+  // dY, W, dX).
+  Expected<kparams::ConvP> P = convParams(*G, G->M);
+  if (!P)
+    return P.takeError();
+  std::vector<float> Scale;
+  std::vector<int32_t> Zero;
+  for (int64_t M = 0; M < G->M; ++M) {
+    size_t I = W.Quant->perAxis() ? size_t(M) : 0;
+    Scale.push_back(W.Quant->Scale[I]);
+    Zero.push_back(W.Quant->ZeroPoint[I]);
+  }
+  C.Kernel = "conv_grad_input_q";
+  C.TypeArgs = {N.inType(0).Elem, W.Elem};
+  C.setParams(kparams::QConvGradInputP{
+      .Conv = std::move(*P), .Scale = Scale, .ZeroPoint = Zero});
+  return ok();
 }
 
 Status lowerConvGradWeight(const Node &N, KernelCall &C) {
@@ -391,9 +440,10 @@ extern const OpDef OpDef_ConvGradInput = {
     .Kernel = kernelConvGradInput,
     .Macs = macsConvGradInput,
     .Grad = nullptr,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "gradient of Conv's input X from dY and W (a transposed "
-               "convolution), with Conv's attributes and input_shape",
+               "convolution), with Conv's attributes and input_shape; a "
+               "pointwise one may read a quantized W",
     .Lower = lowerConvGradInput,
 };
 

@@ -152,17 +152,6 @@ Status gradConv(GradContext &Ctx, const Node &N) {
 // no channel loop; everything else takes the general kernel.
 //===----------------------------------------------------------------------===//
 
-/// A 1x1 kernel with stride 1 and no padding: every output position reads
-/// the one input position under it.
-bool isPointwise(const ConvGeometry &G) {
-  const Window &W = G.Win;
-  auto AllEqual = [](const Shape &S, int64_t V) {
-    return std::all_of(S.begin(), S.end(), [V](int64_t E) { return E == V; });
-  };
-  return AllEqual(W.Kernel, 1) && AllEqual(W.Strides, 1) &&
-         AllEqual(W.PadBegin, 0) && AllEqual(W.PadEnd, 0);
-}
-
 Status lowerConv(const Node &N, KernelCall &C) {
   Expected<ConvGeometry> G = checkConv(N);
   if (!G)

@@ -379,4 +379,13 @@ Expected<MatMulGeometry> matMulGeometry(const Shape &A, const Shape &B) {
   return G;
 }
 
+bool isPointwise(const ConvGeometry &G) {
+  const Window &W = G.Win;
+  auto AllEqual = [](const Shape &S, int64_t V) {
+    return std::all_of(S.begin(), S.end(), [V](int64_t E) { return E == V; });
+  };
+  return AllEqual(W.Kernel, 1) && AllEqual(W.Strides, 1) &&
+         AllEqual(W.PadBegin, 0) && AllEqual(W.PadEnd, 0);
+}
+
 } // namespace mote

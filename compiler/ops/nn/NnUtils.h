@@ -91,6 +91,10 @@ struct ConvGeometry {
   int64_t mPerGroup() const { return M / Group; }
 };
 
+/// A 1x1 kernel with stride 1 and no padding: every output position reads
+/// the one input position under it.
+bool isPointwise(const ConvGeometry &G);
+
 /// How the messages of convGeometry name the input and weight shapes (an
 /// operand of Conv, or an attribute of a backward op).
 struct ConvShapeNames {

@@ -9,7 +9,8 @@ DequantizeLinear form quantization tools write: int8 activations, per-channel
 int8 weights, int32 bias), qlinear (integer ops: QLinearConv per-channel and
 depthwise, QLinearMatMul per column, ConvInteger and MatMulInteger, between a
 QuantizeLinear and DequantizeLinear at each end), head (conv + ReLU,
-global average pooling and a Linear classifier, batch 2)
+global average pooling and a Linear classifier, batch 2), block (conv +
+ReLU6, a pointwise conv + ReLU, pooling and a Linear classifier, batch 2)
 """
 import sys
 
@@ -144,6 +145,29 @@ def main():
                                   transB=1)]
         save(nodes, [xb], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
              [w, cb, fw, fb], out)
+    elif kind == "block":
+        xb = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])
+        inits = [w]
+        for name, shape, scale in (("conv.bias", (4,), 0.1),
+                                   ("pw.weight", (6, 4, 1, 1), 0.5),
+                                   ("pw.bias", (6,), 0.1),
+                                   ("fc.weight", (3, 6), 0.5),
+                                   ("fc.bias", (3,), 0.1)):
+            inits.append(numpy_helper.from_array(
+                (rng.standard_normal(shape) * scale).astype(np.float32), name))
+        nodes = [helper.make_node("Conv", ["x", "conv.weight", "conv.bias"], ["c"], name="conv",
+                                  pads=[1, 1, 1, 1]),
+                 helper.make_node("Clip", ["c", "lo", "hi"], ["r"], name="relu6"),
+                 helper.make_node("Conv", ["r", "pw.weight", "pw.bias"], ["p"], name="pw"),
+                 helper.make_node("Relu", ["p"], ["q"], name="relu"),
+                 helper.make_node("GlobalAveragePool", ["q"], ["g"], name="gap"),
+                 helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+                 helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["y"], name="fc",
+                                  transB=1)]
+        inits += [numpy_helper.from_array(np.array(0, np.float32), "lo"),
+                  numpy_helper.from_array(np.array(6, np.float32), "hi")]
+        save(nodes, [xb], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+             inits, out)
     elif kind == "opset7":
         save([helper.make_node("Relu", ["x"], ["y"], name="relu")], [x], [y], [], out, opset=7)
     else:
