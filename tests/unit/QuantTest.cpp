@@ -15,6 +15,8 @@
 #include "compiler/Parser.h"
 #include "compiler/Printer.h"
 #include "compiler/Quant.h"
+#include "mote_rt/activation_grad.h"
+#include "mote_rt/conv_grad.h"
 #include "mote_rt/quant.h"
 
 #include <bit>
@@ -425,4 +427,127 @@ TEST_CASE("SgdUpdate moves a quantized parameter by whole steps",
                  Tensor::fromVector<int64_t>({1}, {})},
                 Lr, 3) == "Adam does not update the quantized parameter "
                       "i8[4]<0.5:0>; use SGD or momentum");
+}
+
+TEST_CASE("mask gradients read saved codes as their real values",
+          "[quant][ops][train][kernel]") {
+  // u8 codes, scale 0.5, zero point 10: real value (q - 10) / 2.
+  TensorType T(DType::U8, {2, 3, 2, 2}, perTensor(0.5f, 10));
+  std::vector<double> Codes;
+  for (int K = 0; K < 24; ++K)
+    Codes.push_back(K % 2 ? 9 + K / 2 : 255 - 20 * (K / 2)); // both sides
+  Tensor Q = quantized(T, Codes);
+  Tensor DY = randomF32({2, 3, 2, 2}, 3);
+  Tensor Real = dequantizeTensor(Q);
+
+  // The interpreter takes the mask of the real values.
+  auto Same = [](const Tensor &A, const Tensor &B) {
+    auto X = A.data<float>(), Y = B.data<float>();
+    return std::vector<float>(X.begin(), X.end()) ==
+           std::vector<float>(Y.begin(), Y.end());
+  };
+  OpRun RQ = runOp(OpKind::ReluGrad, {DY, Q});
+  OpRun RF = runOp(OpKind::ReluGrad, {DY, Real});
+  REQUIRE_FALSE(RQ.Error);
+  CHECK(Same(RQ.Results[0], RF.Results[0]));
+  AttrMap C;
+  C.set("min", 0.5f);
+  C.set("max", 3.0f);
+  RQ = runOp(OpKind::ClipGrad, {DY, Q}, C);
+  RF = runOp(OpKind::ClipGrad, {DY, Real}, C);
+  REQUIRE_FALSE(RQ.Error);
+  CHECK(Same(RQ.Results[0], RF.Results[0]));
+  AttrMap S;
+  S.set("activation", std::string("Clip"));
+  S.set("activation_min", 0.5f);
+  S.set("activation_max", 3.0f);
+  RQ = runOp(OpKind::ActivationGradSum, {DY, Q}, S, 2);
+  RF = runOp(OpKind::ActivationGradSum, {DY, Real}, S, 2);
+  REQUIRE_FALSE(RQ.Error);
+  CHECK(Same(RQ.Results[0], RF.Results[0]));
+  CHECK(Same(RQ.Results[1], RF.Results[1]));
+
+  // The kernels test the codes: (0.5, 3) is (11, 16) here.
+  CHECK(codeInterval(T, 0.5, 3.0) == std::pair<int64_t, int64_t>{11, 16});
+  CHECK(codeInterval(T, 0.0, std::nullopt) ==
+        std::pair<int64_t, int64_t>{10, 256});
+  CHECK(codeInterval(T, -100.0, 1000.0) ==
+        std::pair<int64_t, int64_t>{-1, 256});
+  LoweredOp L = lowerOp(OpKind::ClipGrad, {DY, Q}, C);
+  REQUIRE_FALSE(L.LowerError);
+  CHECK(L.Call.Kernel == "mask_grad_q");
+  std::vector<float> DX(L.outElems(0));
+  mote_rt::mask_grad_q<float, uint8_t>(paramsAs<mote_rt::MaskQP>(L.Call),
+                                        L.in<float>(0), L.in<uint8_t>(1),
+                                        DX.data());
+  checkSame(L.Run.Results[0], DX, 0, 0);
+  L = lowerOp(OpKind::ActivationGradSum, {DY, Q}, S, 2);
+  REQUIRE_FALSE(L.LowerError);
+  CHECK(L.Call.Kernel == "activation_grad_sum_q");
+  std::vector<float> DB(L.outElems(1));
+  mote_rt::activation_grad_sum_q<float, uint8_t>(
+      paramsAs<mote_rt::ActGradSumP>(L.Call), L.in<float>(0),
+      L.in<uint8_t>(1), DX.data(), DB.data());
+  checkSame(L.Run.Results[0], DX, 0, 0);
+  checkSame(L.Run.Results[1], DB);
+
+  // Other activation gradients, and per-channel or i32 codes, refuse them.
+  CHECK(errorOf(OpKind::SigmoidGrad, {DY, Q}, {}) ==
+        "the saved value u8[2,3,2,2]<0.5:10> is quantized; only the masks of "
+        "ReLU and Clip read codes");
+  TensorType A(DType::I8, {2, 3, 2, 2}, QuantParams{1, {1, 2, 3}, {0, 0, 0}});
+  CHECK(errorOf(OpKind::ReluGrad, {DY, Tensor(A)}, {}).find(
+            "a quantized one must be i8 or u8 of the f32 gradient's shape, "
+            "one scale") != std::string::npos);
+}
+
+TEST_CASE("a pointwise ConvGradInput reads a quantized weight",
+          "[quant][ops][train][kernel]") {
+  // dY [2, 6, 3, 5], W [6, 4, 1, 1] per output channel with zero points.
+  Tensor DY = randomF32({2, 6, 3, 5}, 8);
+  std::vector<double> Codes;
+  for (int K = 0; K < 24; ++K)
+    Codes.push_back((K * 37) % 255 - 127);
+  TensorType T(DType::I8, {6, 4, 1, 1},
+               QuantParams{0, {0.1f, 0.2f, 0.05f, 0.3f, 0.01f, 1.5f},
+                           {0, 3, -2, 0, 127, -128}});
+  Tensor W = quantized(T, Codes);
+  AttrMap A;
+  A.set("input_shape", Shape{2, 4, 3, 5});
+  OpRun RQ = runOp(OpKind::ConvGradInput, {DY, W}, A);
+  OpRun RF = runOp(OpKind::ConvGradInput, {DY, dequantizeTensor(W)}, A);
+  REQUIRE_FALSE(RQ.Error);
+  auto X = RQ.Results[0].data<float>(), Y = RF.Results[0].data<float>();
+  CHECK(std::vector<float>(X.begin(), X.end()) ==
+        std::vector<float>(Y.begin(), Y.end()));
+  LoweredOp L = lowerOp(OpKind::ConvGradInput, {DY, W}, A);
+  REQUIRE_FALSE(L.LowerError);
+  CHECK(L.Call.Kernel == "conv_grad_input_q");
+  std::vector<float> DX(L.outElems(0));
+  mote_rt::conv_grad_input_q<float, int8_t>(
+      paramsAs<mote_rt::QConvGradInputP>(L.Call), L.in<float>(0),
+      L.in<int8_t>(1), DX.data());
+  checkSame(L.Run.Results[0], DX);
+
+  // Grouped too (two groups of 2 input and 3 output channels).
+  A.set("group", int64_t(2));
+  Tensor WG = quantized(TensorType(DType::U8, {6, 2, 1, 1}, perTensor(0.25f, 128)),
+                        std::vector<double>(Codes.begin(), Codes.begin() + 12));
+  for (size_t I = 0; I < 12; ++I)
+    WG.setFromDouble(int64_t(I), Codes[I] + 128);
+  L = lowerOp(OpKind::ConvGradInput, {DY, WG}, A);
+  REQUIRE_FALSE(L.LowerError);
+  mote_rt::conv_grad_input_q<float, uint8_t>(
+      paramsAs<mote_rt::QConvGradInputP>(L.Call), L.in<float>(0),
+      L.in<uint8_t>(1), DX.data());
+  checkSame(L.Run.Results[0], DX);
+
+  // A 3x3 kernel reads float weights only.
+  AttrMap K3;
+  K3.set("input_shape", Shape{2, 4, 3, 5});
+  K3.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  Tensor W3(TensorType(DType::I8, {6, 4, 3, 3}, perTensor(0.1f, 0)));
+  CHECK(errorOf(OpKind::ConvGradInput, {DY, W3}, K3) ==
+        "a quantized weight i8[6,4,3,3]<0.1:0> is read only by a pointwise "
+        "input gradient (1x1, stride 1, no padding)");
 }
