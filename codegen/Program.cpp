@@ -57,7 +57,9 @@ private:
   }
   void addConstants();
   Status addCalls();
-  /// Gives every table field of \p Fields (recursively) a read-only array.
+  /// Gives every table field of \p Fields (recursively) a read-only array;
+  /// tables with the same elements share one (the zero points of symmetric
+  /// weights, a weight's scales read by its forward, backward and update).
   void addTables(std::vector<ParamField> &Fields, const ProgramCall &C);
   void addInit();
   void addTrain();
@@ -72,6 +74,8 @@ private:
   std::unordered_map<const Value *, int32_t> ConstantOf;
   std::unordered_map<const Node *, int32_t> CallOf;
   int32_t Tables = 0;
+  /// Element type and bytes of each table made -> its constant.
+  std::unordered_map<std::string, int32_t> TableOf;
 };
 
 ProgramRef Lowering::ref(const Value *V) const {
@@ -129,6 +133,11 @@ void Lowering::addTables(std::vector<ParamField> &Fields,
       addTables(F.Fields, Call);
     if (F.K != ParamField::Kind::Table)
       continue;
+    std::string Key = std::string(dtypeName(F.Elem)) + ":" + F.Data;
+    if (auto It = TableOf.find(Key); It != TableOf.end()) {
+      F.Constant = It->second;
+      continue;
+    }
     ProgramConstant C;
     C.Symbol = fmt::format("t{}", Tables++);
     C.Comment = fmt::format("{}::{} of {} '{}'", Call.Params.Type, F.Name,
@@ -137,6 +146,7 @@ void Lowering::addTables(std::vector<ParamField> &Fields,
     C.Elements = int64_t(F.Data.size() / dtypeSize(F.Elem));
     C.Owned = F.Data;
     F.Constant = int32_t(P.Constants.size());
+    TableOf.emplace(std::move(Key), F.Constant);
     P.Constants.push_back(std::move(C));
   }
 }

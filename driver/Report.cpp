@@ -57,6 +57,36 @@ std::string briefType(const TensorType &T) {
                      T.storage().str(), Q.Axis, Q.size(), Sc, Zp);
 }
 
+namespace {
+
+/// Adds the tables of \p Fields (recursively) to \p Seen, keyed by element
+/// type and bytes as the lowered program shares them (codegen/Program.cpp).
+void collectTables(const std::vector<ParamField> &Fields,
+                   std::unordered_set<std::string> &Seen) {
+  for (const ParamField &F : Fields) {
+    if (F.K == ParamField::Kind::Struct)
+      collectTables(F.Fields, Seen);
+    if (F.K == ParamField::Kind::Table)
+      Seen.insert(std::string(dtypeName(F.Elem)) + ":" + F.Data);
+  }
+}
+
+} // namespace
+
+int64_t kernelTableBytes(const Graph &G) {
+  std::unordered_set<std::string> Seen;
+  for (const auto &N : G.nodes()) {
+    const OpDef &D = N->def();
+    KernelCall C;
+    if (D.Lower && D.Lower(*N, C))
+      collectTables(C.Params.Fields, Seen);
+  }
+  int64_t R = 0;
+  for (const std::string &K : Seen)
+    R += int64_t(K.size() - K.find(':') - 1);
+  return R;
+}
+
 std::string reportJson(const CompiledModel &M) {
   const Graph &G = *M.G;
   const MemoryLayout &L = *M.Layout;
@@ -67,6 +97,7 @@ std::string reportJson(const CompiledModel &M) {
   W.field("lower_bound_bytes", L.Plan.LowerBoundBytes);
   W.field("efficiency", L.Plan.efficiency());
   W.field("flash_bytes", L.FlashBytes);
+  W.field("flash_tables_bytes", kernelTableBytes(G));
   W.field("strategy", L.Plan.Strategy);
   W.key("tensors");
   W.beginArray();

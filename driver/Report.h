@@ -1,7 +1,8 @@
 //===- Report.h - What tools print and write about a compile ---*- C++ -*-===//
 //
 // The reports of a compiled model: report.json (the format the project's
-// contracts fix: arena, lower bound, efficiency, flash, every tensor's
+// contracts fix: arena, lower bound, efficiency, flash (weights; the
+// kernels' tables as flash_tables_bytes), every tensor's
 // region, offset and interval, the ops and their MACs, the update spec, the
 // passes, the fusion counts), the HTML drawing of the arena
 // (HtmlReport.h), the error of a plan over --ram-budget, and the node and
@@ -39,6 +40,11 @@ Diag ramBudgetError(const Graph &G, const MemoryLayout &L, int64_t Budget);
 /// every pair: "i8[96,16,1,1]<axis 0: 96 scales 0.0012..0.031, zero points
 /// 0>".
 std::string briefType(const TensorType &T);
+
+/// Bytes of the constant tables the kernels' parameters point to (flash,
+/// beside the weights flash_bytes counts): the per-channel scales, zero
+/// points, requantization multipliers and shifts of the quantized ops.
+int64_t kernelTableBytes(const Graph &G);
 
 /// Node counts by phase and bytes of forward values the backward reads.
 struct TrainingStats {

@@ -17,6 +17,12 @@ figures, not a test.
 Models: torchvision's mobilenet_v2 (width 0.35, BatchNorm folded, random
 weights) at --res, 10 classes; the keyword-spotting CNN and the digits CNN
 of examples/.
+
+Last, the training step of TTE's "99kb" sparse update of that mobilenet_v2
+(Lin et al., "On-Device Training Under 256KB Memory"; the rules are
+TTE_99KB below), f32 against --quantize int8 (int8 forward, float
+backward, QAS updates of the int8 weights): arena and flash bytes, and the
+instructions of one training step on the emulated Cortex-M7.
 """
 import argparse
 import os
@@ -33,6 +39,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
+
+
+# TTE's 99kb scheme on torchvision's mobilenet_v2: the biases of the last
+# 25 conv/linear layers (features.10.conv.1.0 to classifier.1), the weights
+# of the expand convs of blocks 10-17 (15 at 1/8 of its channels, 16 at
+# 1/2) and the classifier's.
+TTE_99KB = (["features.10.conv.1.0.bias", "features.10.conv.2.bias"] +
+            [f"features.{b}.conv.*.bias" for b in range(11, 18)] +
+            ["features.18.0.bias", "classifier.1.bias"] +
+            [f"features.{b}.conv.0.0.weight" for b in (10, 11, 12, 13, 14, 17)] +
+            ["features.15.conv.0.0.weight:0.125",
+             "features.16.conv.0.0.weight:0.5", "classifier.1.weight"])
 
 
 def run(cmd):
@@ -54,8 +72,8 @@ def input_of(model):
     return i.name, [d.dim_value for d in i.type.tensor_type.shape.dim]
 
 
-def plan(motec, model, quant):
-    out = run([motec, "plan", model, "--infer"] + quant)
+def plan(motec, model, quant, mode=("--infer",)):
+    out = run([motec, "plan", model, *mode] + quant)
     arena = int(re.search(r"arena: (\d+) bytes", out).group(1))
     flash = int(re.search(r"flash: (\d+) bytes", out).group(1))
     return arena, flash
@@ -71,6 +89,13 @@ def icount(motec, model, quant, feed):
                "--target", "cortex-m4", "--count-instructions",
                "--input", feed] + quant)
     return int(re.search(r"instructions per inference: (\d+)", out).group(1))
+
+
+def train_icount(motec, model, args, feeds):
+    out = run([motec, "run", model, *args, "--engine", "generated",
+               "--target", "cortex-m7", "--count-instructions"] +
+              [a for f in feeds for a in ("--input", f)])
+    return int(re.search(r"instructions per training step: (\d+)", out).group(1))
 
 
 def digits_accuracy(motec, model, quant, x, y, tmp):
@@ -147,6 +172,24 @@ def main():
                              ("int8", ["--quantize", "int8", "--calibration", cal])):
             acc = digits_accuracy(a.motec, digits, quant, x, y, tmp)
             print(f"  {label:>5} accuracy {acc * 100:.1f}%")
+
+        name, dims = input_of(mb)
+        cal = os.path.join(tmp, "mobilenet_v2_w035.cal.pb")
+        feed = os.path.join(tmp, "mobilenet_v2_w035.in.pb")
+        label = os.path.join(tmp, "label.pb")
+        save_pb(label, np.array([3], np.int32), "label")
+        train = ["--train"] + [a for r in TTE_99KB for a in ("--update", r)]
+        print()
+        print(f"training step, TTE's 99kb scheme, mobilenet_v2_w035 {a.res}x{a.res}:")
+        print(f"  {'':>5} {'arena B':>9} {'flash B':>9} {'M7 instr/step':>14}")
+        for label_, quant in (("f32", []),
+                              ("int8", ["--quantize", "int8", "--calibration", cal])):
+            arena, flash = plan(a.motec, mb, quant, train)
+            ins = "-"
+            if not a.no_icount:
+                feeds = [f"{name}={feed}", f"label={label}"]
+                ins = f"{train_icount(a.motec, mb, train + quant, feeds):,}"
+            print(f"  {label_:>5} {arena:>9,} {flash:>9,} {ins:>14}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
 #include "FileUtil.h"
 #include "codegen/Targets.h"
 #include "driver/Driver.h"
+#include "driver/Report.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -71,6 +72,10 @@ int runCompile(const ParsedArgs &Args) {
              "bytes\n",
              L.Plan.ArenaBytes, L.Plan.LowerBoundBytes, L.Plan.efficiency(),
              L.FlashBytes);
+  if (int64_t T = kernelTableBytes(*M->G))
+    fmt::print("kernel tables: {} bytes of flash besides the weights "
+               "(per-channel quantization parameters)\n",
+               T);
   const std::string &Name = O->Name;
   std::vector<std::string> Own;
   size_t Runtime = 0;

@@ -67,6 +67,10 @@ int runPlan(const ParsedArgs &Args) {
              "ms\n",
              P.ArenaBytes, P.LowerBoundBytes, P.efficiency(), P.Strategy,
              L.FlashBytes, P.Offsets.size(), L.NumSteps, M->LayoutMs);
+  if (int64_t T = kernelTableBytes(*M->G))
+    fmt::print("kernel tables: {} bytes of flash besides the weights "
+               "(per-channel quantization parameters)\n",
+               T);
   const PassContext::FusionStats &F = M->Passes.Fusion;
   if (F.Activations || F.WeightUpdates || F.BiasGradients ||
       F.ElementwiseChains) {
