@@ -128,6 +128,18 @@ template <class TY> MOTE_RT_INLINE TY clamp32(const RequantP &Q, int32_t Y) {
   return clampTo<TY>(Q, Y);
 }
 
+/// floor(A * M / 2^32) + K, for a sum that fits in int32: one SMMLA on the
+/// DSP extension (GCC 12 makes a multiply and an add of the C form).
+MOTE_RT_INLINE int32_t mulHiAdd(int32_t A, int32_t M, int32_t K) {
+#if defined(__ARM_FEATURE_DSP) && !defined(__clang__)
+  int32_t R;
+  __asm__("smmla %0, %1, %2, %3" : "=r"(R) : "r"(A), "r"(M), "r"(K));
+  return R;
+#else
+  return int32_t((int64_t(A) * M) >> 32) + K;
+#endif
+}
+
 /// The output of a Fast channel E whose sum (started at E.Start) is Sum,
 /// modulo 2^32 (see the file comment).
 template <class TY>
@@ -135,8 +147,7 @@ MOTE_RT_INLINE TY finishFast(const RequantP &Q, const Channel &E,
                              uint32_t Sum) {
   if (!Q.Requant)
     return TY(int32_t(Sum));
-  const int32_t Hi = int32_t((int64_t(int32_t(Sum)) * E.M) >> 32);
-  return clamp32<TY>(Q, (Hi + E.K) >> E.N);
+  return clamp32<TY>(Q, mulHiAdd(int32_t(Sum), E.M, E.K) >> E.N);
 }
 
 /// The output of channel E whose sum (started at E.Start) is Sum.
@@ -678,73 +689,121 @@ MOTE_RT_INLINE void pointwiseRows(const QConvP &P, const TX *XG, const TW *W,
   });
 }
 
+/// How to read the word of the four input bytes at positions S .. S+3 of a
+/// row In >= 4 long whose positions outside [0, In) read as Zx, for -4 < S
+/// < In: the row's word at Off shifted right by RSh, then left by LSh (one
+/// of them 0), ORed with Fill (Zx in the bytes shifted in).
+struct BorderWord {
+  int32_t Off;
+  uint32_t RSh, LSh, Fill;
+};
+
+/// BorderWord for position S, ZxBytes holding Zx in each byte.
+MOTE_RT_INLINE BorderWord borderWord(int32_t S, int32_t In, uint32_t ZxBytes) {
+  if (S < 0) {
+    const uint32_t L = uint32_t(-S) * 8;
+    return {0, 0, L, ZxBytes >> (32 - L)};
+  }
+  const int32_t Over = S + 4 > In ? S + 4 - In : 0;
+  const uint32_t R = uint32_t(Over) * 8;
+  return {S - Over, R, 0, Over ? ZxBytes << (32 - R) : 0};
+}
+
+/// The word of row XR that BW describes.
+template <class TX>
+MOTE_RT_INLINE uint32_t loadBorder(const TX *XR, const BorderWord &BW) {
+  return ((load4(XR + BW.Off) >> BW.RSh) << BW.LSh) | BW.Fill;
+}
+
+/// The two words of an input row that hold the windows of two neighbouring
+/// positions of a kernel 3 taps wide: from the first tap of the first
+/// position, and (stride 2 only) one byte on.
+struct RowWords {
+  uint32_t A, N;
+};
+
+/// A kernel row's weights as pairs: (w0, w2) and w1 (low lane).
+template <class Ops> struct WeightPairs {
+  typename Ops::Pair W02, W1;
+};
+template <class Ops, class TW>
+MOTE_RT_INLINE WeightPairs<Ops> weightPairs(const TW *WT) {
+  return {Ops::pair(WT[0], WT[2]), Ops::low(WT[1])};
+}
+
 /// Sums for NB output channels at two neighbouring output positions of one
-/// row whose windows lie inside the input along W, for a kernel 3 taps
-/// wide (Stride 1 or 2 along W, no dilation along W): over the channels
-/// and the kernel rows of Wn inside the input, x read as is. XB is the
-/// first tap of the first position in channel 0, WB channel 0's weights
-/// (Taps apart for the next channels).
+/// row, for a kernel 3 taps wide (Stride 1 or 2 along W, no dilation along
+/// W): over the channels and the kernel rows of Wn inside the input. XB is
+/// the output row's first input row (channel 0, column 0); Words(XR) gives
+/// the RowWords of input row XR, WP(Bk, R) the WeightPairs of channel Bk's
+/// kernel row R (rows in order of channel, D and H).
 ///
 /// A row's word x0 x1 x2 x3 widens to (x0, x2) and (x1, x3); with the
 /// weights (w0, w2) and w1 the first position is (x0, x2).(w0, w2) + x1 w1.
 /// The second is (x1, x3).(w0, w2) + x2 w1 at stride 1, and at stride 2
-/// (x2, x4).(w0, w2) + x3 w1 from the word x1 .. x4. Every byte read lies
-/// in one of the two windows.
-template <class Ops, int NB, int Stride, class TX, class TW>
-MOTE_RT_INLINE void rowSums3(const ConvP &G, int32_t InPlane, int32_t KPlane,
-                             int32_t Taps, const TX *XB, const TW *WB,
-                             const Window &Wn, uint32_t (&Acc)[NB][2]) {
+/// (x2, x4).(w0, w2) + x3 w1 from the word x1 .. x4.
+template <class Ops, int NB, int Stride, class TX, class WordsFn,
+          class PairsFn>
+MOTE_RT_INLINE void rowSums3(const ConvP &G, int32_t InPlane, const TX *XB,
+                             WordsFn Words, PairsFn WP, const Window &Wn,
+                             uint32_t (&Acc)[NB][2]) {
   using Pair = typename Ops::Pair;
   const int32_t SD = G.Dilations[0] * G.In[1] * G.In[2],
                 SH = G.Dilations[1] * G.In[2];
-  const int32_t KHW = G.Kernel[1] * 3;
+  const int32_t KD_ = G.Kernel[0], KH_ = G.Kernel[1];
   for (int32_t C = 0; C < G.CPerGroup; ++C)
     for (int32_t KD = Wn.K0[0]; KD < Wn.K1[0]; ++KD)
       for (int32_t KH = Wn.K0[1]; KH < Wn.K1[1]; ++KH) {
-        const TX *XR = XB + C * InPlane + KD * SD + KH * SH;
-        const uint32_t XA = load4(XR);
-        const Pair E0 = Ops::template even<TX>(XA);
-        const Pair O0 = Ops::template odd<TX>(XA);
+        const RowWords XW = Words(XB + C * InPlane + KD * SD + KH * SH);
+        const Pair E0 = Ops::template even<TX>(XW.A);
+        const Pair O0 = Ops::template odd<TX>(XW.A);
         Pair E1 = O0, O1 = E0; // the second position's (x1, x3), x2 at 1
         if constexpr (Stride == 2) {
-          const uint32_t XN = load4(XR + 1);
-          E1 = Ops::template odd<TX>(XN);  // (x2, x4)
-          O1 = Ops::template even<TX>(XN); // x3 in the high lane
+          E1 = Ops::template odd<TX>(XW.N);  // (x2, x4)
+          O1 = Ops::template even<TX>(XW.N); // x3 in the high lane
         }
-        const TW *WT = WB + C * KPlane + KD * KHW + KH * 3;
+        const int32_t R = (C * KD_ + KD) * KH_ + KH;
         unrolled<NB>([&](int Bk) MOTE_RT_LAMBDA {
-          const TW *WK = WT + Bk * Taps;
-          const Pair W02 = Ops::pair(WK[0], WK[2]);
-          const Pair W1 = Ops::low(WK[1]);
-          Acc[Bk][0] = Ops::dotLo(Ops::dot(Acc[Bk][0], E0, W02), O0, W1);
-          Acc[Bk][1] = Ops::dotHiLo(Ops::dot(Acc[Bk][1], E1, W02), O1, W1);
+          const WeightPairs<Ops> WK = WP(Bk, R);
+          Acc[Bk][0] = Ops::dotLo(Ops::dot(Acc[Bk][0], E0, WK.W02), O0, WK.W1);
+          Acc[Bk][1] =
+              Ops::dotHiLo(Ops::dot(Acc[Bk][1], E1, WK.W02), O1, WK.W1);
         });
       }
 }
 
+/// The weight pairs of at most this many kernel rows (of all the channels
+/// of a block) are built once per block, on the stack (8 bytes each).
+inline constexpr int32_t MaxPairRows = 96;
+
 /// Output channels M0 .. M0+NB-1 (one group) of image N for a kernel 3
-/// taps wide: pairs of positions whose windows lie inside the input along
-/// W go through rowSums3 (the kernel rows outside the input skipped: each
-/// sum starts at the bias minus Zx times the weights of the rows inside),
-/// the other positions through windowSums with x read as x - Zx. No
-/// weight zero points here.
+/// taps wide, two positions at a time through rowSums3: x read as is,
+/// the kernel rows outside the input skipped (each sum starts at the bias
+/// minus Zx times the weights of the rows inside) and, where a window
+/// crosses the border along W, the words of the row built with Zx in the
+/// bytes outside (BorderWord; a padded tap adds (Zx - Zx) w = 0). Rows
+/// shorter than 4 and windows wholly outside go through windowSums, x read
+/// as x - Zx. No weight zero points here.
 template <class Ops, int NB, int Stride, class TX, class TW, class TY>
 MOTE_RT_INLINE void qconvRows3(const QConvP &P, const TX *X, const TW *W,
                                const int32_t *B, TY *Y, int32_t N, int32_t M0) {
+  using Pair = typename Ops::Pair;
   const ConvP &G = P.Conv;
-  const RequantP &Q = P.Q;
+  const RequantP Q = P.Q; // a copy the stores to Y cannot alias
   const auto [InPlane, OutPlane, KPlane] = planes(G);
   const uint32_t Zx = uint32_t(Q.XZeroPoint);
+  const uint32_t ZxBytes = (Zx & 0xFF) * 0x01010101u;
   const int32_t Grp = M0 / G.MPerGroup;
   const TX *XG = X + (N * G.C + Grp * G.CPerGroup) * InPlane;
   const int32_t Taps = G.CPerGroup * KPlane, KHW = G.Kernel[1] * 3;
-  const TW *WB = W + M0 * Taps;
+  const int32_t Rows = G.CPerGroup * G.Kernel[0] * G.Kernel[1];
+  const int32_t In2 = G.In[2], Out2 = G.Out[2], Pad2 = G.PadBegin[2];
   const TW *WM[NB];
   Channel E[NB];
   uint32_t ZxWSum[NB]; // Zx times the channel's weight sum
   TY *YM[NB];
   for (int Bk = 0; Bk < NB; ++Bk) {
-    WM[Bk] = WB + Bk * Taps;
+    WM[Bk] = W + (M0 + Bk) * Taps;
     uint32_t WSum = 0;
     for (int32_t T = 0; T < Taps; ++T)
       WSum += uint32_t(int32_t(WM[Bk][T]));
@@ -752,56 +811,101 @@ MOTE_RT_INLINE void qconvRows3(const QConvP &P, const TX *X, const TW *W,
     E[Bk] = channel(Q, M0 + Bk, B, Taps);
     YM[Bk] = Y + (N * G.M + M0 + Bk) * OutPlane;
   }
-  int32_t Lo[3], Hi[3];
-  Window Wn;
-  int32_t O = 0;
-  forEachRow(
-      G, Lo, Hi, Wn, [&](int32_t D0, int32_t H0, bool Row) MOTE_RT_LAMBDA {
-        uint32_t Start[NB];
+  bool AllFast = true;
+  for (int Bk = 0; Bk < NB; ++Bk)
+    AllFast = AllFast && E[Bk].Fast;
+  auto Run = [&](auto WP, auto Fin) MOTE_RT_LAMBDA {
+    int32_t Lo[3], Hi[3];
+    Window Wn;
+    int32_t O = 0; // the output row's first position
+    forEachRow(G, Lo, Hi, Wn,
+               [&](int32_t D0, int32_t H0, bool Row) MOTE_RT_LAMBDA {
+      uint32_t Start[NB];
+      for (int Bk = 0; Bk < NB; ++Bk) {
+        uint32_t Inside = ZxWSum[Bk];
+        if (!Row) { // Zx times the weights of the kernel rows inside
+          uint32_t WSum = 0;
+          for (int32_t C = 0; C < G.CPerGroup; ++C)
+            for (int32_t KD = Wn.K0[0]; KD < Wn.K1[0]; ++KD)
+              for (int32_t KH = Wn.K0[1]; KH < Wn.K1[1]; ++KH) {
+                const TW *WT = WM[Bk] + C * KPlane + KD * KHW + KH * 3;
+                WSum += uint32_t(int32_t(WT[0]) + WT[1] + WT[2]);
+              }
+          Inside = Zx * WSum;
+        }
+        Start[Bk] = E[Bk].Start - Inside;
+      }
+      const int32_t RowBase = (D0 * G.In[1] + H0) * In2;
+      const TX *XB = XG + RowBase;
+      for (int32_t OW = 0; OW < Out2; OW += 2) {
+        const int32_t S = OW * Stride - Pad2;
+        uint32_t Acc[NB][2];
+        unrolled<NB>([&](int Bk) MOTE_RT_LAMBDA {
+          Acc[Bk][0] = Acc[Bk][1] = Start[Bk];
+        });
+        if (OW >= Lo[2] && OW + 2 <= Hi[2]) {
+          rowSums3<Ops, NB, Stride>(
+              G, InPlane, XB,
+              [&](const TX *XR) MOTE_RT_LAMBDA -> RowWords {
+                if constexpr (Stride == 2)
+                  return {load4(XR + S), load4(XR + S + 1)};
+                return {load4(XR + S), 0};
+              },
+              WP, Wn, Acc);
+        } else if (In2 >= 4 && S > -4 && S + Stride - 1 < In2) {
+          const BorderWord BA = borderWord(S, In2, ZxBytes);
+          const BorderWord BN =
+              Stride == 2 ? borderWord(S + 1, In2, ZxBytes) : BA;
+          rowSums3<Ops, NB, Stride>(
+              G, InPlane, XB,
+              [&](const TX *XR) MOTE_RT_LAMBDA -> RowWords {
+                if constexpr (Stride == 2)
+                  return {loadBorder(XR, BA), loadBorder(XR, BN)};
+                return {loadBorder(XR, BA), 0};
+              },
+              WP, Wn, Acc);
+        } else {
+          const TW *const *WMs = WM;
+          for (int32_t I = 0; I < 2 && OW + I < Out2; ++I) {
+            const int32_t W0 = (OW + I) * Stride - Pad2;
+            Wn.Base = RowBase + W0;
+            taps(W0, In2, 3, 1, Wn.K0[2], Wn.K1[2]);
+            uint32_t Sums[NB], XSum;
+            windowSums<NB, true, false>(G, InPlane, KPlane, XG, WMs,
+                                        Q.XZeroPoint, Wn, Sums, XSum);
+            for (int Bk = 0; Bk < NB; ++Bk)
+              Acc[Bk][I] = Sums[Bk] + E[Bk].Start;
+          }
+        }
         for (int Bk = 0; Bk < NB; ++Bk) {
-          uint32_t Inside = ZxWSum[Bk];
-          if (!Row) { // Zx times the weights of the kernel rows inside
-            uint32_t WSum = 0;
-            for (int32_t C = 0; C < G.CPerGroup; ++C)
-              for (int32_t KD = Wn.K0[0]; KD < Wn.K1[0]; ++KD)
-                for (int32_t KH = Wn.K0[1]; KH < Wn.K1[1]; ++KH) {
-                  const TW *WT = WM[Bk] + C * KPlane + KD * KHW + KH * 3;
-                  WSum += uint32_t(int32_t(WT[0]) + WT[1] + WT[2]);
-                }
-            Inside = Zx * WSum;
-          }
-          Start[Bk] = E[Bk].Start - Inside;
+          YM[Bk][O + OW] = Fin(Q, E[Bk], Acc[Bk][0]);
+          if (OW + 1 < Out2)
+            YM[Bk][O + OW + 1] = Fin(Q, E[Bk], Acc[Bk][1]);
         }
-        const int32_t RowBase = (D0 * G.In[1] + H0) * G.In[2] - G.PadBegin[2];
-        int32_t OW = 0;
-        while (OW < G.Out[2]) {
-          if (OW >= Lo[2] && OW + 2 <= Hi[2]) {
-            uint32_t Acc[NB][2];
-            unrolled<NB>([&](int Bk) MOTE_RT_LAMBDA {
-              Acc[Bk][0] = Acc[Bk][1] = Start[Bk];
-            });
-            rowSums3<Ops, NB, Stride>(G, InPlane, KPlane, Taps,
-                                      XG + RowBase + OW * Stride, WB, Wn, Acc);
-            unrolled<NB>([&](int Bk) MOTE_RT_LAMBDA {
-              YM[Bk][O] = finish<TY>(Q, E[Bk], Acc[Bk][0]);
-              YM[Bk][O + 1] = finish<TY>(Q, E[Bk], Acc[Bk][1]);
-            });
-            O += 2;
-            OW += 2;
-            continue;
-          }
-          const int32_t W0 = OW * Stride - G.PadBegin[2];
-          Wn.Base = RowBase + G.PadBegin[2] + W0;
-          taps(W0, G.In[2], 3, 1, Wn.K0[2], Wn.K1[2]);
-          uint32_t Acc[NB], XSum;
-          windowSums<NB, true, false>(G, InPlane, KPlane, XG, WM, Q.XZeroPoint,
-                                      Wn, Acc, XSum);
-          for (int Bk = 0; Bk < NB; ++Bk)
-            YM[Bk][O] = finish<TY>(Q, E[Bk], Acc[Bk] + E[Bk].Start);
-          ++O;
-          ++OW;
+      }
+      O += Out2;
+    });
+  };
+  withFinish<TY>(AllFast, [&](auto Fin) MOTE_RT_LAMBDA {
+    if (NB * Rows <= MaxPairRows) {
+      Pair Tab[MaxPairRows][2];
+      for (int Bk = 0; Bk < NB; ++Bk)
+        for (int32_t R = 0; R < Rows; ++R) {
+          const WeightPairs<Ops> WK = weightPairs<Ops>(WM[Bk] + R * 3);
+          Tab[Bk * Rows + R][0] = WK.W02;
+          Tab[Bk * Rows + R][1] = WK.W1;
         }
-      });
+      Run(
+          [&](int Bk, int32_t R) MOTE_RT_LAMBDA -> WeightPairs<Ops> {
+            return {Tab[Bk * Rows + R][0], Tab[Bk * Rows + R][1]};
+          },
+          Fin);
+    } else {
+      Run([&](int Bk, int32_t R)
+              MOTE_RT_LAMBDA { return weightPairs<Ops>(WM[Bk] + R * 3); },
+          Fin);
+    }
+  });
 }
 
 /// qconv with the pair kernels of Ops where they apply (no weight zero
