@@ -75,16 +75,34 @@ Expected<FixedMultiplier> fixedMultiplier(double M) {
   return FixedMultiplier{int32_t(Mult), int32_t(Shift)};
 }
 
-int64_t requantize(int32_t Acc, FixedMultiplier F) {
-  int64_t P = int64_t(Acc) * F.Multiplier;
-  if (F.Shift == 0)
+int64_t roundShift(int64_t P, int32_t Shift) {
+  if (Shift == 0)
     return P;
-  int64_t Q = P >> F.Shift; // floor
-  uint64_t Rem = uint64_t(P) & ((uint64_t(1) << F.Shift) - 1);
-  uint64_t Half = uint64_t(1) << (F.Shift - 1);
+  int64_t Q = P >> Shift; // floor
+  uint64_t Rem = uint64_t(P) & ((uint64_t(1) << Shift) - 1);
+  uint64_t Half = uint64_t(1) << (Shift - 1);
   if (Rem > Half || (Rem == Half && (Q & 1)))
     ++Q;
   return Q;
+}
+
+int64_t requantize(int32_t Acc, FixedMultiplier F) {
+  return roundShift(int64_t(Acc) * F.Multiplier, F.Shift);
+}
+
+Expected<SumMultipliers> sumMultipliers(double Ra, double Rb) {
+  for (double R : {Ra, Rb})
+    if (Expected<FixedMultiplier> F = fixedMultiplier(R); !F)
+      return F.takeError();
+  Expected<FixedMultiplier> F = fixedMultiplier(std::max(Ra, Rb));
+  if (F->Multiplier == 0)
+    return SumMultipliers{};
+  auto At = [&](double R) {
+    return R == std::max(Ra, Rb)
+               ? F->Multiplier
+               : int32_t(std::nearbyint(std::ldexp(R, F->Shift)));
+  };
+  return SumMultipliers{At(Ra), At(Rb), F->Shift};
 }
 
 double accumulatorScale(const TensorType &X, const TensorType &W, int64_t C) {

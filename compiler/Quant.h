@@ -18,15 +18,17 @@
 // with q - zero_point exact (in 64-bit for i32 tensors), its conversion to
 // float rounded to nearest, and one float32 multiplication.
 //
-// Requantize (the integer ops QConv and QMatMul, compiler/ops/quant): an
-// int32 accumulator a of real value s_in * a becomes an output of scale
-// s_out through the real multiplier M = s_in / s_out, which the compiler
-// represents once, in double, as M ~ m * 2^-n with m in [2^30, 2^31)
-// (fixedMultiplier: a relative error below 2^-31). Then
+// Requantize (the integer ops QConv, QMatMul and QAveragePool,
+// compiler/ops/quant): an int32 accumulator a of real value s_in * a
+// becomes an output of scale s_out through the real multiplier
+// M = s_in / s_out, which the compiler represents once, in double, as
+// M ~ m * 2^-n with m in [2^30, 2^31) (fixedMultiplier: a relative error
+// below 2^-31). Then
 //   requantize(a) = round_half_even(a * m / 2^n)
 // computed exactly in 64-bit integers (|a * m| < 2^62), and the output is
-// saturate(requantize(a) + zero_point). The same integers and the same
-// rounding run in the kernels (mote_rt/qlinear.h), so the interpreter and
+// saturate(requantize(a) + zero_point). QAdd sums two such products with
+// one shift (sumMultipliers). The same integers and the same rounding run
+// in the kernels (mote_rt/qlinear.h, qpool.h), so the interpreter and
 // the generated code agree bit for bit; against ONNX's reference (float
 // arithmetic rounded half to even) the result differs by at most one step,
 // only where a * M lies within 2^-31 relative of a tie.
@@ -69,8 +71,29 @@ struct FixedMultiplier {
 /// >= 2^31 (no int32 accumulator keeps a meaning in 8 bits then).
 Expected<FixedMultiplier> fixedMultiplier(double M);
 
+/// round_half_even(P / 2^Shift), exact; Shift in [0, 62].
+int64_t roundShift(int64_t P, int32_t Shift);
+
 /// round_half_even(Acc * F.Multiplier / 2^F.Shift), exact; Acc an int32.
 int64_t requantize(int32_t Acc, FixedMultiplier F);
+
+/// The two real multipliers of a sum of quantized tensors (QAdd,
+/// compiler/ops/quant/QPool.cpp), Ra = s_a / s_y and Rb = s_b / s_y, as
+/// A * 2^-Shift and B * 2^-Shift with one shift: the larger multiplier is
+/// fixedMultiplier's (in [2^30, 2^31)), the other rounded half to even at
+/// the same shift. Then
+///   y = saturate(roundShift((a - z_a) * A + (b - z_b) * B, Shift) + z_y)
+/// is exact in 64-bit integers (|terms| < 2^40). All 0 when both are below
+/// 2^-32 (every output is the zero point).
+struct SumMultipliers {
+  int32_t A = 0;
+  int32_t B = 0;
+  int32_t Shift = 0;
+};
+
+/// The shared-shift form of \p Ra and \p Rb; an error as fixedMultiplier's
+/// for either.
+Expected<SumMultipliers> sumMultipliers(double Ra, double Rb);
 
 /// The scale of output channel \p C's int32 accumulator in an integer op
 /// reading x of type \p X (per tensor) and w of type \p W: s_x * s_w[c],

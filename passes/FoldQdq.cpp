@@ -12,6 +12,19 @@
 //        transposed at compile time when transB is set)
 //   QuantizeLinear(MatMul(DQ(aq), DQ(bq)) [-> Relu | Clip])
 //     -> QMatMul(aq, bq)
+//   QuantizeLinear(AveragePool(DQ(xq)) [-> Relu | Clip])
+//     -> QAveragePool(xq) {AveragePool's attributes, ...}
+//   QuantizeLinear(GlobalAveragePool(DQ(xq)) [-> Relu | Clip])
+//     -> QAveragePool(xq) {kernel_shape = xq's spatial dims, ...}
+//   QuantizeLinear(Add(DQ(aq), DQ(bq)) [-> Relu | Clip])
+//     -> QAdd(aq, bq)
+//   QuantizeLinear(MaxPool(DQ(xq))), the Q's parameters xq's
+//     -> MaxPool(xq)   (on the codes: exact, quantizing is monotonic)
+//
+// First, a per-tensor QuantizeLinear after Reshape, Flatten, Squeeze or
+// Unsqueeze moves before it (quantizing commutes with moving data), so
+// QuantizeLinear(Flatten(GlobalAveragePool(DQ(xq)))) becomes
+// Flatten(QAveragePool(xq)).
 //
 // The activation folds into the requantization's clamp because quantizing
 // is monotonic: Q(clip(v, lo, hi)) = clamp(Q(v), Q(lo), Q(hi)), Q(0) being
@@ -194,6 +207,33 @@ std::optional<IntegerLayer> integerLayer(Graph &G, Node *L) {
   return R;
 }
 
+/// The integer form of float op \p L (AveragePool, GlobalAveragePool or
+/// Add) reading dequantized operands, the caller adding the result's
+/// attributes; empty if L has none.
+std::optional<IntegerLayer> integerPoolOrAdd(Node *L) {
+  std::vector<Value *> Ins;
+  for (size_t I = 0; I < L->numInputs(); ++I) {
+    Value *Q = dequantized(L->input(I));
+    if (!Q)
+      return std::nullopt;
+    Ins.push_back(Q);
+  }
+  switch (L->op()) {
+  case OpKind::AveragePool:
+    return IntegerLayer{OpKind::QAveragePool, Ins, L->attrs()};
+  case OpKind::GlobalAveragePool: {
+    const Shape &X = Ins[0]->type().Dims;
+    AttrMap A;
+    A.set("kernel_shape", Shape(X.begin() + 2, X.end())); // rank >= 3
+    return IntegerLayer{OpKind::QAveragePool, Ins, std::move(A)};
+  }
+  case OpKind::Add:
+    return IntegerLayer{OpKind::QAdd, Ins, {}};
+  default:
+    return std::nullopt;
+  }
+}
+
 /// Undoes what integerLayer made when the integer op is refused: the
 /// transposed weight gives its name back (the unused copy goes with
 /// dead-code removal).
@@ -224,6 +264,8 @@ bool foldLayer(Graph &G, PassContext &Ctx, Node *Q) {
     return false;
   std::optional<IntegerLayer> I = integerLayer(G, L);
   if (!I)
+    I = integerPoolOrAdd(L);
+  if (!I)
     return false;
   I->Attrs.set("to", std::string(dtypeName(YT.Elem)));
   I->Attrs.set("scale", std::vector<float>{YT.Quant->Scale[0]});
@@ -243,6 +285,32 @@ bool foldLayer(Graph &G, PassContext &Ctx, Node *Q) {
   G.eraseNode(Q);
   if (Act)
     G.eraseNode(Act);
+  G.eraseNode(L);
+  return true;
+}
+
+/// QuantizeLinear \p Q of a MaxPool on DequantizeLinear(xq) with xq's own
+/// parameters: MaxPool(xq), on the codes. Returns whether it folded.
+bool foldMaxPool(Graph &G, PassContext &Ctx, Node *Q) {
+  Value *In = Q->input(0);
+  Node *L = In->producer();
+  if (!L || L->op() != OpKind::MaxPool || L->numOutputs() != 1 ||
+      !onlyUser(G, In, Q))
+    return false;
+  Value *X = dequantized(L->input(0));
+  if (!X)
+    return false;
+  TensorType Want = X->type();
+  Want.Dims = Q->outType(0).Dims;
+  if (Want != Q->outType(0))
+    return false; // other parameters: a requantization, left in float
+  Expected<Node *> N =
+      G.createNode(Q, OpKind::MaxPool, G.uniqueName(L->name() + ".q"), {X},
+                   L->attrs(), {G.uniqueName(Q->output(0)->name() + ".q")});
+  if (!N)
+    return false;
+  replaceValue(G, Ctx, Q->output(0), (*N)->output(0), ".folded");
+  G.eraseNode(Q);
   G.eraseNode(L);
   return true;
 }
@@ -295,6 +363,32 @@ bool foldAccumulating(Graph &G, PassContext &Ctx, Node *L) {
   return true;
 }
 
+/// QuantizeLinear \p Q of the result of a shape-only op (Reshape, Flatten,
+/// Squeeze, Unsqueeze) that only Q reads: the op moves after a
+/// QuantizeLinear of its operand, which is returned (null if none moved).
+Node *hoistQuantize(Graph &G, PassContext &Ctx, Node *Q) {
+  Value *In = Q->input(0);
+  Node *M = In->producer();
+  if (!M || !(M->def().Flags & OpFlagDataMovement) || M->numInputs() != 1 ||
+      !(M->def().Flags & OpFlagQuantAware) || !onlyUser(G, In, Q) ||
+      Q->outType(0).Quant->perAxis())
+    return nullptr;
+  Value *X = M->input(0);
+  Expected<Node *> NQ = G.createNode(
+      Q, OpKind::QuantizeLinear, G.uniqueName(Q->name() + ".moved"), {X},
+      Q->attrs(), {G.uniqueName(X->name() + ".q")});
+  if (!NQ)
+    return nullptr;
+  Expected<Node *> NM = G.createNode(
+      Q, M->op(), G.uniqueName(M->name() + ".q"), {(*NQ)->output(0)},
+      M->attrs(), {G.uniqueName(Q->output(0)->name() + ".moved")});
+  assert(NM && "a shape-only op on a per-tensor quantized operand");
+  replaceValue(G, Ctx, Q->output(0), (*NM)->output(0), ".folded");
+  G.eraseNode(Q);
+  G.eraseNode(M);
+  return *NQ;
+}
+
 /// DequantizeLinear -> QuantizeLinear with the parameters the DQ's operand
 /// already has: the Q's users read the operand.
 bool foldPair(Graph &G, PassContext &Ctx, Node *Q) {
@@ -328,10 +422,16 @@ Expected<bool> runFoldQdq(Graph &G, PassContext &Ctx) {
   for (const auto &N : G.nodes())
     if (N->op() == OpKind::QuantizeLinear)
       Qs.push_back(N.get());
+  for (Node *&Q : Qs)
+    while (Node *Moved = hoistQuantize(G, Ctx, Q)) {
+      Q = Moved;
+      Changed = true;
+    }
   for (Node *Q : Qs) {
     // A gradient flows through Q's operand: the layer behind it stays.
     bool Fold = !Trained.count(Q->input(0));
-    Changed |= (Fold && foldLayer(G, Ctx, Q)) || foldPair(G, Ctx, Q);
+    Changed |= (Fold && (foldLayer(G, Ctx, Q) || foldMaxPool(G, Ctx, Q))) ||
+               foldPair(G, Ctx, Q);
   }
   // The layers left whose operands are all quantized keep their
   // accumulator.

@@ -21,8 +21,10 @@
 //     maps lo to -128. One QuantizeLinear/DequantizeLinear pair per
 //     activation, whoever reads it.
 //
-// Ops between layers (Add, pools, Reshape...) stay float, reading the
-// dequantized values. Graph inputs and outputs keep their float types.
+// Ops between layers (Add, pools, Reshape...) read the dequantized values;
+// fold-qdq makes those with an integer form integer (a pool or a residual
+// Add between quantized activations). Graph inputs and outputs keep their
+// float types.
 //
 // Before a training step (PassContext::Training) every layer is quantized the
 // same way: the trained int8 weights and int32 biases are updated in place

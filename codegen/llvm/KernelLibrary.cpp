@@ -30,6 +30,7 @@
 #include "mote_rt/optim.h"
 #include "mote_rt/pool.h"
 #include "mote_rt/qlinear.h"
+#include "mote_rt/qpool.h"
 #include "mote_rt/quant.h"
 #include "mote_rt/reduce.h"
 #include "mote_rt/softmax.h"

@@ -9,7 +9,10 @@
 //              maximum (the first NaN ends the search); Indices (optional)
 //              = plane * prod(In) + the position's index with the spatial
 //              dims flattened through IndexStrides (row- or column-major).
-//              An empty window gives -inf and index -1.
+//              An empty window gives -inf and index -1. On the codes
+//              of an i8/u8 tensor quantized per tensor (a quantized
+//              MaxPool, compiler/ops/nn/Pool.cpp) the same, with the
+//              type's lowest code for -inf.
 //   avg_pool:  Y = sum over w(o) / divisor, the divisor being |w(o)| or,
 //              with CountIncludePad, the window size clipped to the padded
 //              input; an empty window gives 0.
@@ -23,6 +26,7 @@
 #define MOTE_RT_POOL_H
 
 #include "mote_rt/block.h"
+#include "mote_rt/math.h"
 #include "mote_rt/window.h"
 
 namespace mote_rt {
@@ -88,6 +92,14 @@ MOTE_RT_INLINE void forEachTap(const PoolP &P, const PoolWindow &Wn, Fn F) {
   }
 }
 
+/// What max_pool takes for -inf: -inf, or an integer type's lowest value.
+template <class T> MOTE_RT_INLINE constexpr T lowestOf() {
+  if constexpr (IsFloatType<T>)
+    return -infinity<T>();
+  else
+    return IntLimits<T>::Lowest;
+}
+
 /// The maximum of window \p Wn of plane \p XP (see max_pool); \p Off
 /// receives its offset in the plane (-1 for an empty window) and \p Index
 /// its index through IndexStrides.
@@ -127,7 +139,7 @@ MOTE_RT_INLINE T windowMax(const PoolP &P, const T *XP, const PoolWindow &Wn,
             IW * P.IndexStrides[2];
     return Best;
   }
-  T Best = T(-__builtin_inf());
+  T Best = lowestOf<T>();
   Off = -1;
   Index = -1;
   forEachTap(P, Wn,

@@ -22,6 +22,7 @@
 #define MOTE_RT_QLINEAR_H
 
 #include "mote_rt/core.h"
+#include "mote_rt/quant.h"
 
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
@@ -34,14 +35,7 @@ namespace qlinear_detail {
 /// round_half_even(Acc * M / 2^S) for S in [0, 62], |Acc * M| < 2^62: the
 /// statement of compiler/Quant.h, written once for any shift.
 MOTE_RT_INLINE int64_t requantize(int32_t Acc, int32_t M, int32_t S) {
-  const int64_t P = int64_t(Acc) * M;
-  if (S == 0)
-    return P;
-  // floor((P + 2^(S-1) - 1 + q0 % 2) / 2^S) with q0 = floor(P / 2^S): a
-  // remainder above half carries, below half does not, exactly half
-  // carries when q0 is odd (ties to even). |P| < 2^62: no overflow.
-  const int64_t Odd = (P >> S) & 1;
-  return (P + ((int64_t(1) << (S - 1)) - 1) + Odd) >> S;
+  return quant_detail::roundShift(int64_t(Acc) * M, S);
 }
 
 /// One output channel's epilogue, its constants computed once per channel.

@@ -28,6 +28,19 @@ namespace mote_rt {
 
 namespace quant_detail {
 
+/// round_half_even(P / 2^S) for S in [0, 62], |P| < 2^62: the rounding of
+/// compiler/Quant.h's requantize, written once for the integer kernels
+/// (qlinear.h, qpool.h).
+MOTE_RT_INLINE int64_t roundShift(int64_t P, int32_t S) {
+  if (S == 0)
+    return P;
+  // floor((P + 2^(S-1) - 1 + q0 % 2) / 2^S) with q0 = floor(P / 2^S): a
+  // remainder above half carries, below half does not, exactly half
+  // carries when q0 is odd (ties to even). |P| < 2^62: no overflow.
+  const int64_t Odd = (P >> S) & 1;
+  return (P + ((int64_t(1) << (S - 1)) - 1) + Odd) >> S;
+}
+
 /// R rounded to the nearest integer, ties to even; |R| <= 2^22.
 MOTE_RT_INLINE float roundHalfEven(float R) {
   constexpr float Magic = 12582912.0f; // 1.5 * 2^23

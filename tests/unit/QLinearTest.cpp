@@ -535,8 +535,9 @@ std::string randomInts(int64_t N, int64_t Lo, int64_t Hi, uint32_t Seed) {
 TEST_CASE("fold-qdq computes the QDQ model to within one output step",
           "[quant][passes]") {
   // conv (per-channel weights, bias in s_x * s_w units) + ReLU, depthwise
-  // conv + ReLU6, a float Reshape between Q/DQ pairs, and a Linear (Gemm
-  // with transB) whose bias is quantized with its own scale.
+  // conv + ReLU6, a Reshape between Q/DQ pairs (on the codes once folded),
+  // and a Linear (Gemm with transB) whose bias is quantized with its own
+  // scale.
   std::string Text =
       fmt::format(R"(graph @qdq {{
   input %x : f32[1,4,9,9]

@@ -139,6 +139,14 @@ Status lowerConvParams(const ConvGeometry &G, int64_t Channels, KernelCall &C,
 }
 
 Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C) {
+  Expected<kparams::PoolP> P = poolParams(N, G);
+  if (!P)
+    return P.takeError();
+  C.setParams(std::move(*P));
+  return ok();
+}
+
+Expected<kparams::PoolP> poolParams(const Node &N, const PoolGeometry &G) {
   Expected<KernelWindow> K = kernelWindow(G.InSpatial, G.Win);
   if (!K)
     return K.takeError();
@@ -151,7 +159,7 @@ Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C) {
   for (size_t I = 0; I < R; ++I)
     IndexStrides[KernelSpatialRank - R + I] =
         ColMajor ? productOf(G.InSpatial, 0, I) : RowMajor[I];
-  C.setParams(kparams::PoolP{
+  return kparams::PoolP{
       .Planes = G.Planes,
       .CountIncludePad = N.attrs().getInt("count_include_pad", 0),
       .In = K->In,
@@ -163,8 +171,7 @@ Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C) {
       .PadEnd = K->PadEnd,
       .InteriorBegin = K->InteriorBegin,
       .InteriorEnd = K->InteriorEnd,
-      .IndexStrides = IndexStrides});
-  return ok();
+      .IndexStrides = IndexStrides};
 }
 
 void collapseDims(Shape &Dims, std::initializer_list<Shape *> Strides) {

@@ -50,7 +50,10 @@ kparams::MatMulP matMulParams(const MatMulGeometry &G);
 /// A fused activation as the Act field of ConvP and GemmP.
 kparams::ActivationP activationParams(const FusedActivation &A);
 
-/// Sets PoolP for \p G; \p N supplies count_include_pad and storage_order.
+/// PoolP for \p G; \p N supplies count_include_pad and storage_order.
+Expected<kparams::PoolP> poolParams(const Node &N, const PoolGeometry &G);
+
+/// Sets poolParams(N, G).
 Status lowerPoolParams(const Node &N, const PoolGeometry &G, KernelCall &C);
 
 /// Drops the dims of size 1 of \p Dims and merges neighbouring dims that

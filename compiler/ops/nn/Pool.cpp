@@ -20,19 +20,33 @@
 // window with no tap inside X (only possible with pads at least as large as
 // the kernel) gives -inf and index -1 for MaxPool and 0 for AveragePool.
 //
+// MaxPool also takes an i8 or u8 operand quantized per tensor: the maximum
+// of its codes, its result of the operand's type (dequantization is
+// increasing, so this is the maximum of the real values, and a
+// QuantizeLinear with the same parameters after a float MaxPool gives the
+// same codes; passes/FoldQdq.cpp). An empty window gives the lowest code.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/GradContext.h"
 #include "compiler/ops/nn/NnLower.h"
+#include "compiler/ops/quant/QuantOps.h"
 
 #include <limits>
 
 namespace mote {
 namespace {
 
+/// Whether \p N is a MaxPool on quantized codes.
+bool isQuantizedMaxPool(const Node &N) {
+  return N.op() == OpKind::MaxPool && N.inType(0).isQuantized();
+}
+
 /// Geometry of a pooling node, checked with its operand.
 Expected<PoolGeometry> checkPool(const Node &N) {
-  if (Status S = requireFloatOperands(N, {0}); !S)
+  Status S = isQuantizedMaxPool(N) ? requireQuantOperand(N, 0, "input X")
+                                   : requireFloatOperands(N, {0});
+  if (!S)
     return S.takeError();
   return poolGeometry(N, N.inType(0).Dims, N.op() == OpKind::MaxPool);
 }
@@ -44,9 +58,11 @@ Expected<std::vector<TensorType>> inferPool(const Node &N) {
   const Shape &X = N.inType(0).Dims;
   Shape Out = {X[0], X[1]};
   Out.insert(Out.end(), G->Win.Out.begin(), G->Win.Out.end());
-  std::vector<TensorType> Types = {TensorType(N.inType(0).Elem, Out)};
+  TensorType Y = N.inType(0); // a quantized MaxPool keeps the parameters
+  Y.Dims = std::move(Out);
+  std::vector<TensorType> Types = {Y};
   if (N.numOutputs() > 1)
-    Types.emplace_back(DType::I64, Out);
+    Types.emplace_back(DType::I64, Y.Dims);
   return Types;
 }
 
@@ -81,7 +97,9 @@ void maxPoolImpl(const PoolGeometry &G, bool ColMajor, const Tensor &X,
   forEachPoolWindow(
       G, ColMajor, [&](int64_t P, const std::vector<PoolTap> &Taps, int64_t) {
         for (int64_t Pl = 0; Pl < G.Planes; ++Pl) {
-          E Best = -std::numeric_limits<E>::infinity();
+          E Best = std::numeric_limits<E>::has_infinity
+                       ? -std::numeric_limits<E>::infinity()
+                       : std::numeric_limits<E>::lowest();
           int64_t BestIdx = -1;
           for (const PoolTap &T : Taps) {
             E V = PX[size_t(Pl * InSize + T.Offset)];
@@ -106,7 +124,7 @@ Status kernelPool(const Node &N, std::span<const Tensor *const> In,
   if (!G)
     return G.takeError();
   bool IsMax = N.op() == OpKind::MaxPool;
-  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
+  auto Run = [&](auto Tag) -> Status {
     using E = decltype(Tag);
     if (IsMax)
       maxPoolImpl<E>(*G, N.attrs().getInt("storage_order", 0) == 1, *In[0],
@@ -115,7 +133,10 @@ Status kernelPool(const Node &N, std::span<const Tensor *const> In,
       averagePoolImpl<E>(*G, N.attrs().getInt("count_include_pad", 0) == 1,
                          *In[0], Out[0]);
     return ok();
-  });
+  };
+  if (isQuantizedMaxPool(N)) // i8 or u8 (checkPool)
+    return In[0]->dtype() == DType::I8 ? Run(int8_t{}) : Run(uint8_t{});
+  return dispatchFloat(In[0]->dtype(), Run);
 }
 
 //===----------------------------------------------------------------------===//
@@ -282,9 +303,10 @@ extern const OpDef OpDef_MaxPool = {
     .Kernel = kernelPool,
     .Macs = nullptr,
     .Grad = gradMaxPool,
-    .Flags = OpFlagNone,
+    .Flags = OpFlagQuantAware,
     .Summary = "N-D maximum over sliding windows of the spatial dims, with "
-               "optional flattened argmax Indices",
+               "optional flattened argmax Indices; on float values or the "
+               "codes of a per-tensor quantized i8/u8 X",
     .Lower = lowerPool,
 };
 

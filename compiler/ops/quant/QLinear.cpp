@@ -32,6 +32,7 @@
 
 #include "compiler/Quant.h"
 #include "compiler/ops/nn/NnLower.h"
+#include "compiler/ops/quant/QuantOps.h"
 
 #include <cstdint>
 
@@ -50,35 +51,6 @@ struct Requant {
   int64_t YMin = 0, YMax = 0;
   std::vector<FixedMultiplier> Mult; ///< one per output channel
 };
-
-/// Checks operand \p I of \p N as an i8/u8 tensor quantized per tensor or,
-/// if \p Axis >= 0, along that axis.
-Status requireQuantOperand(const Node &N, size_t I, std::string_view Name,
-                           int64_t Axis) {
-  const TensorType &T = N.inType(I);
-  if (T.Elem != DType::I8 && T.Elem != DType::U8)
-    return opError(fmt::format("{} must be i8 or u8, got {}", Name, T.str()));
-  if (!T.isQuantized())
-    return opError(fmt::format("{} {} has no quantization parameters (its "
-                               "zero point and scale)",
-                               Name, T.str()));
-  if (T.Quant->perAxis() && T.Quant->Axis != Axis)
-    return opError(
-        Axis < 0
-            ? fmt::format("{} {} must be quantized per tensor", Name, T.str())
-            : fmt::format("{} {} is quantized along axis {}; per-channel "
-                          "parameters must be along axis {}",
-                          Name, T.str(), T.Quant->Axis, Axis));
-  return ok();
-}
-
-/// The largest |q - z| of a tensor of type \p T (all channels).
-int64_t largestTerm(const TensorType &T) {
-  int64_t R = 0;
-  for (int32_t Z : T.Quant->ZeroPoint)
-    R = std::max({R, Z - quantMin(T.Elem), quantMax(T.Elem) - Z});
-  return R;
-}
 
 /// The epilogue of \p N: x (operand 0) and w (operand 1, per-channel along
 /// \p WAxis) with \p Channels output channels summing \p Terms products
@@ -140,32 +112,14 @@ Expected<Requant> checkRequant(const Node &N, int64_t WAxis, int64_t Channels,
     R.YMax = INT32_MAX;
     return R;
   }
-  std::vector<float> Scale = A.getFloats("scale", {});
-  std::vector<int64_t> Zp = A.getInts("zero_point", {});
-  if (Scale.size() != 1 || Zp.size() != 1)
-    return opError(fmt::format("an {} result takes one scale and one zero "
-                               "point (got {} and {})",
-                               To, Scale.size(), Zp.size()));
-  if (Zp[0] < INT32_MIN || Zp[0] > INT32_MAX)
-    return opError(fmt::format("zero point {} is not a 32-bit integer", Zp[0]));
-  R.Out = TensorType(*T, OutDims, QuantParams{-1, Scale, {int32_t(Zp[0])}});
-  if (std::string Why = R.Out.invalidReason(); !Why.empty())
-    return opError(Why);
-  R.YMin = quantMin(*T);
-  R.YMax = quantMax(*T);
-  if (A.has("clamp")) {
-    std::vector<int64_t> Cl = A.getInts("clamp", {});
-    if (Cl.size() != 2 || Cl[0] > Cl[1])
-      return opError("clamp must be [lo, hi] with lo <= hi");
-    R.YMin = std::max(R.YMin, Cl[0]);
-    R.YMax = std::min(R.YMax, Cl[1]);
-    if (R.YMin > R.YMax)
-      return opError(fmt::format("clamp [{}, {}] leaves nothing of the range "
-                                 "of {}",
-                                 Cl[0], Cl[1], To));
-  }
+  Expected<QuantResult> Res = quantResult(N, *T, OutDims);
+  if (!Res)
+    return Res.takeError();
+  R.Out = std::move(Res->Out);
+  R.YMin = Res->YMin;
+  R.YMax = Res->YMax;
   for (int64_t C = 0; C < Channels; ++C) {
-    double M = accumulatorScale(X, W, C) / double(Scale[0]);
+    double M = accumulatorScale(X, W, C) / double(R.Out.Quant->Scale[0]);
     Expected<FixedMultiplier> F = fixedMultiplier(M);
     if (!F)
       return opError(

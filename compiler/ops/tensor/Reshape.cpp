@@ -2,7 +2,9 @@
 //
 // Reshape, Flatten, Squeeze and Unsqueeze keep the element order and change
 // only the shape, so their kernels copy the data unchanged (a byte copy works
-// for every element type) and their type rules carry all the logic.
+// for every element type) and their type rules carry all the logic. An
+// operand quantized per tensor keeps its parameters (the codes move with
+// their values); one quantized per axis is refused.
 //
 // All four lower to mote_rt::reshape<T> (runtime-stub/mote_rt/tensor.h),
 // a copy of the elements; the code generator may alias the buffers instead.
@@ -48,6 +50,19 @@ normalizeAxisList(const std::vector<int64_t> &Axes, int64_t Rank,
   return R;
 }
 
+/// The result of \p N: its operand's element type and per-tensor
+/// quantization, shape \p Dims.
+Expected<TypeList> reshaped(const Node &N, Shape Dims) {
+  const TensorType &In = N.inType(0);
+  if (In.Quant && In.Quant->perAxis())
+    return opError(fmt::format("input {} is quantized per axis; {} keeps "
+                               "only per-tensor parameters",
+                               In.str(), N.def().Name));
+  TensorType T(In.Elem, std::move(Dims));
+  T.Quant = In.Quant;
+  return TypeList{std::move(T)};
+}
+
 /// Copies the input data unchanged; the result has the same element count.
 Status copyKernel(const Node &, std::span<const Tensor *const> In,
                   std::span<Tensor> Out) {
@@ -73,7 +88,7 @@ Expected<TypeList> inferReshape(const Node &N) {
                                "elements)",
                                shapeStr(In.Dims), In.numElements(),
                                shapeStr(Dims), *Count));
-  return TypeList{TensorType(In.Elem, Dims)};
+  return reshaped(N, std::move(Dims));
 }
 
 // flatten(x, axis): 2-D [d0 * ... * d(axis-1), d(axis) * ... * d(r-1)];
@@ -95,7 +110,7 @@ Expected<TypeList> inferFlatten(const Node &N) {
     return opError(fmt::format("flattening {} at axis {} gives a dim that is "
                                "too large",
                                shapeStr(In.Dims), Axis));
-  return TypeList{TensorType(In.Elem, {*Outer, *Inner})};
+  return reshaped(N, {*Outer, *Inner});
 }
 
 // squeeze(x, axes): x without the listed dims (each must be 1), or without
@@ -124,7 +139,7 @@ Expected<TypeList> inferSqueeze(const Node &N) {
   for (size_t I = 0; I < In.rank(); ++I)
     if (!Drop[I])
       Dims.push_back(In.Dims[I]);
-  return TypeList{TensorType(In.Elem, Dims)};
+  return reshaped(N, std::move(Dims));
 }
 
 // unsqueeze(x, axes): inserts a 1-dim at each listed index of the result,
@@ -144,7 +159,7 @@ Expected<TypeList> inferUnsqueeze(const Node &N) {
   size_t Next = 0;
   for (size_t I = 0; I < size_t(OutRank); ++I)
     Dims.push_back(IsNew[I] ? 1 : In.Dims[Next++]);
-  return TypeList{TensorType(In.Elem, Dims)};
+  return reshaped(N, std::move(Dims));
 }
 
 constexpr AttrSpec ReshapeAttrs[] = {{"shape", AttrKind::Ints, true}};
@@ -177,7 +192,7 @@ extern const OpDef OpDef_Reshape = {
     .Kernel = copyKernel,
     .Macs = nullptr,
     .Grad = gradReshapeLike,
-    .Flags = OpFlagDataMovement | OpFlagInPlace,
+    .Flags = OpFlagDataMovement | OpFlagInPlace | OpFlagQuantAware,
     .Summary = "same data, result shape given by `shape` (fully resolved)",
     .Lower = lowerReshapeCopy,
 };
@@ -193,7 +208,7 @@ extern const OpDef OpDef_Flatten = {
     .Kernel = copyKernel,
     .Macs = nullptr,
     .Grad = gradReshapeLike,
-    .Flags = OpFlagDataMovement | OpFlagInPlace,
+    .Flags = OpFlagDataMovement | OpFlagInPlace | OpFlagQuantAware,
     .Summary = "same data as a matrix: dims before `axis` x dims from `axis`",
     .Lower = lowerReshapeCopy,
 };
@@ -209,7 +224,7 @@ extern const OpDef OpDef_Squeeze = {
     .Kernel = copyKernel,
     .Macs = nullptr,
     .Grad = gradReshapeLike,
-    .Flags = OpFlagDataMovement | OpFlagInPlace,
+    .Flags = OpFlagDataMovement | OpFlagInPlace | OpFlagQuantAware,
     .Summary = "removes the 1-dims listed in `axes` (all 1-dims if none)",
     .Lower = lowerReshapeCopy,
 };
@@ -225,7 +240,7 @@ extern const OpDef OpDef_Unsqueeze = {
     .Kernel = copyKernel,
     .Macs = nullptr,
     .Grad = gradReshapeLike,
-    .Flags = OpFlagDataMovement | OpFlagInPlace,
+    .Flags = OpFlagDataMovement | OpFlagInPlace | OpFlagQuantAware,
     .Summary = "inserts 1-dims at the result indices listed in `axes`",
     .Lower = lowerReshapeCopy,
 };
