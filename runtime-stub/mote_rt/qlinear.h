@@ -521,6 +521,15 @@ template <int N, class Fn> MOTE_RT_INLINE void unrolled(Fn F) {
   }
 }
 
+/// F.template operator()<0>(), ..., <N-1>(): unrolled with each index a
+/// template argument.
+template <int N, class Fn> MOTE_RT_INLINE void unrolledT(Fn F) {
+  if constexpr (N > 0) {
+    unrolledT<N - 1>(F);
+    F.template operator()<N - 1>();
+  }
+}
+
 /// Two 16-bit lanes held as two ints.
 struct PortablePairs {
   struct Pair {
@@ -537,6 +546,12 @@ struct PortablePairs {
   static MOTE_RT_INLINE Pair pair(int32_t Lo, int32_t Hi) { return {Lo, Hi}; }
   /// A pair whose low lane is V (its high lane is never read).
   static MOTE_RT_INLINE Pair low(int32_t V) { return {V, 0}; }
+  /// The pairs at Off and Off + 1 of P.
+  template <int Off>
+  static MOTE_RT_INLINE void pairsAt(const Pair *P, Pair &A, Pair &B) {
+    A = P[Off];
+    B = P[Off + 1];
+  }
   /// Acc + A.Lo * B.Lo + A.Hi * B.Hi, modulo 2^32 (SMLAD).
   static MOTE_RT_INLINE uint32_t dot(uint32_t Acc, Pair A, Pair B) {
     return Acc + uint32_t(A.Lo * B.Lo) + uint32_t(A.Hi * B.Hi);
@@ -580,6 +595,19 @@ struct DspPairs {
     return int32_t((uint32_t(Lo) & 0xFFFF) | (uint32_t(Hi) << 16));
   }
   static MOTE_RT_INLINE Pair low(int32_t V) { return V; }
+  /// One LDRD (GCC 12 loads two words with two LDRs).
+  template <int Off>
+  static MOTE_RT_INLINE void pairsAt(const Pair *P, Pair &A, Pair &B) {
+#if defined(__clang__)
+    A = P[Off];
+    B = P[Off + 1];
+#else
+    static_assert(Off >= 0 && Off * 4 <= 1020, "LDRD's offset");
+    __asm__("ldrd %0, %1, [%2, %3]"
+            : "=r"(A), "=r"(B)
+            : "r"(P), "I"(Off * 4), "m"(*(const Pair(*)[Off + 2])P));
+#endif
+  }
   static MOTE_RT_INLINE uint32_t dot(uint32_t Acc, Pair A, Pair B) {
     return uint32_t(__smlad(A, B, int32_t(Acc)));
   }
@@ -639,9 +667,130 @@ MOTE_RT_INLINE void dotBlock(const TA *A, int32_t LdA, const TB *B, int32_t LdB,
     });
 }
 
-/// Output channels M .. M+R-1 of a pointwise convolution (1x1 kernel, unit
-/// strides, no padding) of image N: the matrix product of the weights W
-/// [M, CPG] and the input planes XG [CPG, Plane], two positions at a time.
+/// The widest input a pointwise panel holds: PanelPositions positions of
+/// this many channels as 16-bit lanes (2 KB of stack); wider inputs take
+/// dotBlock.
+inline constexpr int32_t MaxPanelChannels = 256;
+
+/// The positions of a panel.
+inline constexpr int PanelPositions = 4;
+
+/// Output channels this many at a time share one panel (their epilogue
+/// constants on the stack).
+inline constexpr int32_t PanelRows = 16;
+
+/// The input channels of positions Pos .. Pos+C-1 (C <= PanelPositions) of the
+/// planes XG [CPG, Plane] as pairs, four channels k .. k+3 at a time: for
+/// the q-th four, Pan[q][j] holds (x_k, x_k+2) and (x_k+1, x_k+3) of
+/// position Pos + j, the pairs a weight word's even and odd bytes meet.
+/// CPG & ~3 channels.
+template <class Ops, int C, class TX>
+MOTE_RT_INLINE void buildPanel(const TX *XG, int32_t Plane, int32_t CPG,
+                               int32_t Pos,
+                               typename Ops::Pair (*Pan)[PanelPositions][2]) {
+  const int32_t Q4 = CPG >> 2;
+  for (int J = 0; J < C; ++J) {
+    const TX *XP = XG + Pos + J;
+    for (int32_t Q = 0; Q < Q4; ++Q, XP += 4 * Plane) {
+      Pan[Q][J][0] = Ops::pair(XP[0], XP[2 * Plane]);
+      Pan[Q][J][1] = Ops::pair(XP[Plane], XP[3 * Plane]);
+    }
+  }
+}
+
+/// Output channels M0 .. M1-1 (at most PanelRows) of a pointwise
+/// convolution (1x1 kernel, unit strides, no padding) of image N: the
+/// matrix product of the weights W [M, CPG] and the input planes XG [CPG,
+/// Plane]. Two positions at a time, their input channels widened once into
+/// a panel of pairs (buildPanel) that every output channel reads, two
+/// channels by two positions per block: per four channels, a word of each
+/// weight row (two extensions) and two pairs of each position feed eight
+/// SMLADs. x is read as is: each sum starts at the bias minus Zx times the
+/// channel's weight sum (no weight zero points here).
+template <class Ops, class TX, class TW, class TY>
+MOTE_RT_INLINE void pointwisePanel(const QConvP &P, const TX *XG, const TW *W,
+                                   const int32_t *B, TY *Y, int32_t N,
+                                   int32_t M0, int32_t M1) {
+  using Pair = typename Ops::Pair;
+  const ConvP &G = P.Conv;
+  const RequantP &Q = P.Q;
+  const int32_t Plane = G.Out[0] * G.Out[1] * G.Out[2], CPG = G.CPerGroup;
+  const int32_t K4 = CPG & ~3;
+  Channel E[PanelRows];
+  uint32_t Start[PanelRows];
+  bool AllFast = true;
+  for (int32_t M = M0; M < M1; ++M) {
+    const TW *WM = W + M * CPG;
+    uint32_t WSum = 0;
+    for (int32_t C = 0; C < CPG; ++C)
+      WSum += uint32_t(int32_t(WM[C]));
+    Channel &EM = E[M - M0];
+    EM = channel(Q, M, B, CPG);
+    AllFast = AllFast && EM.Fast;
+    Start[M - M0] = EM.Start - uint32_t(Q.XZeroPoint) * WSum;
+  }
+  Pair Pan[MaxPanelChannels / 4][PanelPositions][2];
+  withFinish<TY>(AllFast, [&](auto Fin) MOTE_RT_LAMBDA {
+    // R rows by C positions from Pos: the panel's pairs, eight channels per
+    // iteration, then the channels past the last four one by one.
+    auto Block = [&]<int R, int C>(int32_t M, int32_t Pos) MOTE_RT_LAMBDA {
+      uint32_t Acc[R][C];
+      unrolled<R * C>([&](int K) MOTE_RT_LAMBDA {
+        Acc[K / C][K % C] = Start[M - M0 + K / C];
+      });
+      const TW *WM = W + M * CPG;
+      // Channels K .. K+3: the pairs of Pan[Q] from PQ (its row Off).
+      auto Four = [&]<int Off>(const TW *WK, const Pair *PQ) MOTE_RT_LAMBDA {
+        Pair PE[C], PO[C];
+        unrolledT<C>([&]<int J>() MOTE_RT_LAMBDA {
+          Ops::template pairsAt<Off + 2 * J>(PQ, PE[J], PO[J]);
+        });
+        unrolled<R>([&](int I) MOTE_RT_LAMBDA {
+          const uint32_t AW = load4(WK + I * CPG);
+          const Pair AE = Ops::template even<TW>(AW);
+          const Pair AO = Ops::template odd<TW>(AW);
+          unrolled<C>([&](int J) MOTE_RT_LAMBDA {
+            Acc[I][J] = Ops::dot(Ops::dot(Acc[I][J], AE, PE[J]), AO, PO[J]);
+          });
+        });
+      };
+      const Pair *PQ = Pan[0][0];
+      const TW *WK = WM;
+      int32_t K = 0;
+      for (; K < K4; K += 4, WK += 4, PQ += 2 * PanelPositions)
+        Four.template operator()<0>(WK, PQ);
+      for (; K < CPG; ++K)
+        unrolled<R * C>([&](int T) MOTE_RT_LAMBDA {
+          Acc[T / C][T % C] +=
+              uint32_t(int32_t(WM[(T / C) * CPG + K])) *
+              uint32_t(int32_t(XG[K * Plane + Pos + T % C]));
+        });
+      unrolled<R * C>([&](int T) MOTE_RT_LAMBDA {
+        Y[(N * G.M + M + T / C) * Plane + Pos + T % C] =
+            Fin(Q, E[M - M0 + T / C], Acc[T / C][T % C]);
+      });
+    };
+    auto Positions = [&]<int C>(int32_t Pos) MOTE_RT_LAMBDA {
+      buildPanel<Ops, C>(XG, Plane, CPG, Pos, Pan);
+      for (int32_t M = M0; M < M1; ++M)
+        Block.template operator()<1, C>(M, Pos);
+    };
+    int32_t Pos = 0;
+    for (; Pos + 4 <= Plane; Pos += 4)
+      Positions.template operator()<4>(Pos);
+    if (Pos + 2 <= Plane) {
+      Positions.template operator()<2>(Pos);
+      Pos += 2;
+    }
+    if (Pos < Plane)
+      Positions.template operator()<1>(Pos);
+  });
+}
+
+/// Output channels M .. M+R-1 of a pointwise convolution as pointwisePanel
+/// but reading the input planes directly (inputs wider than a panel): the
+/// matrix product of the weights W [M, CPG] and the input planes XG [CPG,
+/// Plane], two positions at a time.
 /// x is read as is: each sum starts at the bias minus Zx times the
 /// channel's weight sum (no weight zero points here).
 template <class Ops, int R, class TX, class TW, class TY>
@@ -902,6 +1051,140 @@ MOTE_RT_INLINE void qconvRows3(const QConvP &P, const TX *X, const TW *W,
   });
 }
 
+/// The longest padded input row the depthwise 3x3 kernel buffers (three
+/// rows of it on the stack); longer rows take qconvRows3.
+inline constexpr int32_t MaxLine = 260;
+
+/// Whether depthwise3x3 computes P: one input and output channel per
+/// group, a 3x3 kernel over 2-D planes, strides 1 or 2, no dilation, rows
+/// that fit the line buffers.
+MOTE_RT_INLINE bool depthwise3x3Applies(const ConvP &G) {
+  if (G.CPerGroup != 1 || G.MPerGroup != 1 || G.In[0] != 1 ||
+      G.Out[0] != 1 || G.PadBegin[0] != 0 || G.Kernel[0] != 1 || G.Kernel[1] != 3 || G.Kernel[2] != 3 ||
+      G.Dilations[1] != 1 || G.Dilations[2] != 1 || G.Strides[1] > 2 ||
+      G.Strides[2] > 2)
+    return false;
+  const int32_t Pairs = (G.Out[2] + 1) / 2;
+  const int32_t Line = (Pairs - 1) * 2 * G.Strides[2] + 4 + G.Strides[2];
+  return G.PadBegin[2] <= 4 && Line <= MaxLine;
+}
+
+/// A depthwise 3x3 convolution (depthwise3x3Applies), channel by channel:
+/// the channel's nine weights as pairs in registers, each input row read
+/// once into a line buffer with the padding filled with Zx (a row above or
+/// below the input is a line of Zx), then two output positions per step,
+/// three kernel rows each a word (rowSums3's pairing). Every tap reads a
+/// real input or Zx, so each sum starts at the bias minus Zx times all nine
+/// weights and a padded tap adds (Zx - Zx) w = 0.
+///
+/// Input row h is held in lines h mod 3 and h mod 3 + 3, so the three rows
+/// of any window are three consecutive lines from one pointer.
+template <class Ops, int S2, class TX, class TW, class TY>
+MOTE_RT_INLINE void depthwise3x3(const QConvP &P, const TX *X, const TW *W,
+                                 const int32_t *B, TY *Y) {
+  using Pair = typename Ops::Pair;
+  constexpr int32_t Stride = MaxLine + 4; // bytes from a line to the next
+  const ConvP &G = P.Conv;
+  const RequantP &Q = P.Q;
+  const int32_t In1 = G.In[1], In2 = G.In[2], Out1 = G.Out[1],
+                Out2 = G.Out[2], S1 = G.Strides[1];
+  const int32_t PadT = G.PadBegin[1], PadL = G.PadBegin[2];
+  const int32_t InPlane = In1 * In2, OutPlane = Out1 * Out2;
+  const int32_t Pairs = (Out2 + 1) / 2;
+  // The bytes of a padded row the pairs read, rounded up to words.
+  const int32_t Line = ((Pairs - 1) * 2 * S2 + 4 + S2 + 3) & ~3;
+  const int32_t Copy =
+      In2 < Line - PadL ? In2 : Line - PadL; // input bytes a line holds
+  const uint8_t Zx = uint8_t(Q.XZeroPoint);
+  alignas(4) uint8_t Lines[6 * Stride];
+  for (int32_t I = 0; I < 6 * Stride; ++I)
+    Lines[I] = Zx;
+  for (int32_t N = 0; N < G.Batch; ++N)
+    for (int32_t M = 0; M < G.M; ++M) {
+      const TX *XM = X + (N * G.C + M) * InPlane;
+      const TW *WM = W + M * 9;
+      TY *YM = Y + (N * G.M + M) * OutPlane;
+      // Scalars, not arrays: GCC 12 keeps an array of them on the stack.
+      const Pair W020 = Ops::pair(WM[0], WM[2]), W10 = Ops::low(WM[1]);
+      const Pair W021 = Ops::pair(WM[3], WM[5]), W11 = Ops::low(WM[4]);
+      const Pair W022 = Ops::pair(WM[6], WM[8]), W12 = Ops::low(WM[7]);
+      uint32_t WSum = 0;
+      for (int32_t T = 0; T < 9; ++T)
+        WSum += uint32_t(int32_t(WM[T]));
+      const Channel E = channel(Q, M, B, 9);
+      const uint32_t Start = E.Start - uint32_t(Q.XZeroPoint) * WSum;
+      // Input row IH (or Zx outside the input) into its two lines.
+      auto Load = [&](int32_t IH) MOTE_RT_LAMBDA {
+        const int32_t Slot = (IH + 3 * 4) % 3; // IH >= -4
+        uint8_t *D0 = Lines + Slot * Stride + PadL,
+                *D1 = Lines + (Slot + 3) * Stride + PadL;
+        if (IH < 0 || IH >= In1) {
+          for (int32_t I = 0; I < Copy; ++I)
+            D0[I] = D1[I] = Zx;
+          return;
+        }
+        const TX *XR = XM + IH * In2;
+        int32_t I = 0;
+        for (; I + 4 <= Copy; I += 4) {
+          const uint32_t V = load4(XR + I);
+          __builtin_memcpy(D0 + I, &V, 4);
+          __builtin_memcpy(D1 + I, &V, 4);
+        }
+        for (; I < Copy; ++I)
+          D0[I] = D1[I] = uint8_t(XR[I]);
+      };
+      withFinish<TY>(E.Fast, [&](auto Fin) MOTE_RT_LAMBDA {
+        int32_t Next = -PadT; // the first input row not yet loaded
+        for (int32_t OH = 0; OH < Out1; ++OH) {
+          const int32_t IH0 = OH * S1 - PadT;
+          if (Next < IH0)
+            Next = IH0;
+          for (; Next <= IH0 + 2; ++Next)
+            Load(Next);
+          const uint8_t *Rows = Lines + (IH0 + 3 * 4) % 3 * Stride;
+          TY *YR = YM + OH * Out2;
+          // Outputs OW .. OW+NO-1 (NO = 2 or 4), two from a word of each
+          // row (and the word one byte on at stride 2).
+          auto Step = [&]<int NO>(int32_t OW) MOTE_RT_LAMBDA {
+            uint32_t Acc[NO];
+            unrolled<NO>([&](int I) MOTE_RT_LAMBDA { Acc[I] = Start; });
+            const uint8_t *XP = Rows + OW * S2;
+            auto Row = [&](const uint8_t *XR, Pair W02, Pair W1)
+                           MOTE_RT_LAMBDA {
+              unrolled<NO / 2>([&](int H) MOTE_RT_LAMBDA {
+                const uint32_t XW = load4(XR + 2 * H * S2);
+                const Pair E0 = Ops::template even<TX>(XW);
+                const Pair O0 = Ops::template odd<TX>(XW);
+                Pair E1 = O0, O1 = E0; // (x1, x3), x2 high
+                if constexpr (S2 == 2) {
+                  const uint32_t XN = load4(XR + 2 * H * S2 + 1);
+                  E1 = Ops::template odd<TX>(XN);  // (x2, x4)
+                  O1 = Ops::template even<TX>(XN); // x3 high
+                }
+                Acc[2 * H] =
+                    Ops::dotLo(Ops::dot(Acc[2 * H], E0, W02), O0, W1);
+                Acc[2 * H + 1] =
+                    Ops::dotHiLo(Ops::dot(Acc[2 * H + 1], E1, W02), O1, W1);
+              });
+            };
+            Row(XP, W020, W10);
+            Row(XP + Stride, W021, W11);
+            Row(XP + 2 * Stride, W022, W12);
+            unrolled<NO>([&](int I) MOTE_RT_LAMBDA {
+              if (OW + I < Out2)
+                YR[OW + I] = Fin(Q, E, Acc[I]);
+            });
+          };
+          int32_t OW = 0;
+          for (; OW + 4 <= Out2; OW += 4)
+            Step.template operator()<4>(OW);
+          for (; OW < Out2; OW += 2)
+            Step.template operator()<2>(OW);
+        }
+      });
+    }
+}
+
 /// qconv with the pair kernels of Ops where they apply (no weight zero
 /// point; pointwise, or a kernel 3 taps wide with stride 1 or 2 and no
 /// dilation along W), the portable loops elsewhere.
@@ -919,12 +1202,25 @@ MOTE_RT_INLINE void qconvPairs(const QConvP &P, const TX *X, const TW *W,
     qconvPortable(P, X, W, B, Y);
     return;
   }
+  if (depthwise3x3Applies(G)) {
+    if (G.Strides[2] == 1)
+      depthwise3x3<Ops, 1>(P, X, W, B, Y);
+    else
+      depthwise3x3<Ops, 2>(P, X, W, B, Y);
+    return;
+  }
   for (int32_t N = 0; N < G.Batch; ++N)
     for (int32_t Grp = 0; Grp < G.Group; ++Grp) {
       const int32_t End = (Grp + 1) * G.MPerGroup;
       int32_t M = Grp * G.MPerGroup;
       if (Pointwise) {
         const TX *XG = X + (N * G.C + Grp * G.CPerGroup) * InPlane;
+        if (G.CPerGroup <= MaxPanelChannels) {
+          for (; M < End; M += PanelRows)
+            pointwisePanel<Ops>(P, XG, W, B, Y, N, M,
+                                M + PanelRows < End ? M + PanelRows : End);
+          continue;
+        }
         for (; M + 2 <= End; M += 2)
           pointwiseRows<Ops, 2>(P, XG, W, B, Y, N, M);
         if (M < End)

@@ -381,6 +381,16 @@ TEST_CASE("qconv matches the interpreter bit for bit", "[quant][kernel]") {
       {{1, 2, 5, 3}, {4, 2, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1}, // rows < 4
       {{1, 3, 6, 9}, {5, 3, 3, 3}, {1, 4, 1, 4}, {1, 2}, {1, 1}, 1}, // pad 4
       {{1, 3, 5, 8}, {4, 3, 3, 3}, {0, 3, 2, 2}, {1, 1}, {1, 1}, 1}, // pad 3
+      // Depthwise with uneven padding (the line buffers' edges).
+      {{1, 10, 14, 8}, {10, 1, 3, 3}, {1, 3, 2, 0}, {1, 1}, {1, 1}, 10},
+      {{1, 4, 9, 11}, {4, 1, 3, 3}, {0, 2, 1, 1}, {2, 2}, {1, 1}, 4},
+      // A 3x3 depthwise over one depth slice padded to two.
+      {{1, 3, 1, 5, 6},
+       {3, 1, 1, 3, 3},
+       {0, 1, 1, 1, 1, 1},
+       {1, 1, 1},
+       {1, 1, 1},
+       3},
       // More kernel rows than MaxPairRows: weight pairs built per row.
       {{1, 12, 4, 6}, {5, 12, 3, 3}, {1, 1, 1, 1}, {1, 1}, {1, 1}, 1},
   };
