@@ -1351,6 +1351,21 @@ MOTE_RT_INLINE void qmatmulPortable(const QMatMulP &P, const TA *A, const TB *B,
 
 } // namespace qlinear_detail
 
+} // namespace mote_rt
+
+// Vector kernels, each defining MOTE_RT_QLINEAR_VECTOR and
+// qlinear_detail::qconvVector / qmatmulVector (true when they computed Y,
+// false to leave the call to the kernels above): Helium (MVE) on the
+// Cortex-M55, NEON on AArch64. They use this file's epilogue (channel,
+// finish) and are included here only.
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include "mote_rt/qlinear_mve.h"
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include "mote_rt/qlinear_neon.h"
+#endif
+
+namespace mote_rt {
+
 /// Y [N, M, OD, OH, OW] = the integer convolution of X [N, C, D, H, W] with
 /// W [M, C/Group, KD, KH, KW] plus B [M] (nullptr: none), requantized per
 /// output channel. With the DSP extension (qconvPairs): pointwise layers as
@@ -1364,6 +1379,10 @@ MOTE_RT_INLINE void qmatmulPortable(const QMatMulP &P, const TA *A, const TB *B,
 template <class TX, class TW, class TY>
 MOTE_RT_KERNEL void qconv(const QConvP &P, const TX *X, const TW *W,
                           const int32_t *B, TY *Y) {
+#if defined(MOTE_RT_QLINEAR_VECTOR)
+  if (qlinear_detail::qconvVector(P, X, W, B, Y))
+    return;
+#endif
 #if defined(__ARM_FEATURE_DSP)
   qlinear_detail::qconvPairs<qlinear_detail::DspPairs>(P, X, W, B, Y);
 #else
@@ -1380,6 +1399,10 @@ MOTE_RT_KERNEL void qconv(const QConvP &P, const TX *X, const TW *W,
 template <class TA, class TB, class TY>
 MOTE_RT_KERNEL void qmatmul(const QMatMulP &P, const TA *A, const TB *B,
                             const int32_t *Bias, TY *Y) {
+#if defined(MOTE_RT_QLINEAR_VECTOR)
+  if (qlinear_detail::qmatmulVector(P, A, B, Bias, Y))
+    return;
+#endif
 #if defined(__ARM_FEATURE_DSP)
   if (!qlinear_detail::anyWeightZeroPoint(P.Q, P.Mm.N)) {
     qlinear_detail::qmatmulPairs<qlinear_detail::DspPairs>(P, A, B, Bias, Y);
