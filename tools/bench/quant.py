@@ -2,14 +2,14 @@
 """Quantization benchmark: what --quantize int8 buys and costs, measured.
 
 usage: tools/bench/quant.py [--motec build/bin/motec] [--res 128]
-                            [--no-icount]
+                            [--no-icount] [--targets cortex-m4,...]
 
 For each model, inference compiled in f32 and with --quantize int8
 (calibration: the digits training split for the digits model, 16 normal
-samples for the others): arena and flash bytes, and on the emulated
-Cortex-M4 the instructions per inference and per MAC (qemu's instruction
-count, deterministic; the int8 kernels are the plain loops of
-runtime-stub/mote_rt/qlinear.h so far). Then the accuracy of the digits
+samples for the others): arena and flash bytes, and the instructions per
+MAC of one inference on each of --targets (qemu's instruction count,
+deterministic; the int8 kernels of runtime-stub/mote_rt/qlinear.h: SMLAD
+on the Cortex-M4, Helium on the M55, NEON on AArch64). Then the accuracy of the digits
 model (pre-trained on the digits 0-4, examples/digits) on its held-out
 images of those digits, f32 against int8, on the interpreter. A table of
 figures, not a test.
@@ -84,9 +84,9 @@ def macs(motec, model, quant):
     return int(re.search(r"total MACs: ([\d,]+)", out).group(1).replace(",", ""))
 
 
-def icount(motec, model, quant, feed):
+def icount(motec, model, quant, feed, target="cortex-m4"):
     out = run([motec, "run", model, "--infer", "--engine", "generated",
-               "--target", "cortex-m4", "--count-instructions",
+               "--target", target, "--count-instructions",
                "--input", feed] + quant)
     return int(re.search(r"instructions per inference: (\d+)", out).group(1))
 
@@ -117,7 +117,9 @@ def main():
     ap.add_argument("--motec", default=os.path.join(ROOT, "build", "bin", "motec"))
     ap.add_argument("--res", type=int, default=128)
     ap.add_argument("--no-icount", action="store_true",
-                    help="skip the Cortex-M4 instruction counts")
+                    help="skip the instruction counts")
+    ap.add_argument("--targets", default="cortex-m4,cortex-m55,aarch64",
+                    help="where inference instructions are counted")
     a = ap.parse_args()
     from memory import export_mobilenet
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,8 +139,9 @@ def main():
                   ("kws", os.path.join(ROOT, "examples", "kws", "kws.onnx")),
                   ("digits", os.path.join(ROOT, "examples", "digits", "digits.onnx"))]
         rng = np.random.default_rng(0)
-        print(f"{'model':<26} {'':>5} {'arena B':>9} {'flash B':>9} {'M4 instr':>11} "
-              f"{'MACs':>10} {'instr/MAC':>9}")
+        targets = a.targets.split(",")
+        print(f"{'model':<26} {'':>5} {'arena B':>9} {'flash B':>9} {'MACs':>10}" +
+              "".join(f" {t + ' instr/MAC':>20}" for t in targets))
         for title, model in models:
             name, dims = input_of(model)
             cal = os.path.join(tmp, title.split()[0] + ".cal.pb")
@@ -152,13 +155,15 @@ def main():
                                  ("int8", ["--quantize", "int8", "--calibration", cal])):
                 arena, flash = plan(a.motec, model, quant)
                 n = macs(a.motec, model, quant)
-                if a.no_icount:
-                    ins = per = "-"
-                else:
-                    i = icount(a.motec, model, quant, f"{name}={feed}")
-                    ins, per = f"{i:,}", f"{i / n:.2f}"
+                per = []
+                for t in targets:
+                    if a.no_icount:
+                        per.append("-")
+                        continue
+                    i = icount(a.motec, model, quant, f"{name}={feed}", t)
+                    per.append(f"{i / n:.2f}")
                 print(f"{title if label == 'f32' else '':<26} {label:>5} {arena:>9,} "
-                      f"{flash:>9,} {ins:>11} {n:>10,} {per:>9}")
+                      f"{flash:>9,} {n:>10,}" + "".join(f" {p:>20}" for p in per))
 
         digits = os.path.join(ROOT, "examples", "digits", "digits.onnx")
         cal = os.path.join(tmp, "digits.cal.pb")
