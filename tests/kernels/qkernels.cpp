@@ -338,14 +338,37 @@ int32_t pickTypes(Rng &R, Ty &X, Ty &W, Ty &Y, bool &WZeroPoints) {
   return I;
 }
 
-bool same(int32_t Bytes) {
+/// Runs triple T of Run (ConvRun or MatMulRun) through the target's
+/// kernels and the portable ones on the operands in XBuf and WBuf: whether
+/// their results (Bytes bytes, the rest untouched) are the same.
+template <template <class, class, class> class Run, class Params>
+bool sameBothWays(int32_t T, const Params &P, const int32_t *B,
+                  int32_t Bytes) {
+  for (int32_t I = 0; I < Bytes; ++I)
+    YFast[I] = YRef[I] = 0xA5;
+  dispatch<Run>(T, P, B, true);
+  dispatch<Run>(T, P, B, false);
   for (int32_t I = 0; I < Bytes; ++I)
     if (YFast[I] != YRef[I])
       return false;
   return true;
 }
 
-bool checkConv(Rng &R, int32_t Case) {
+/// The end of a mismatch's message: the operand types, weight zero points,
+/// bias.
+void printTypes(Ty X, Ty W, Ty Y, bool WZ, bool WithBias) {
+  using mote_board::print;
+  print(" x ");
+  print(tyName(X));
+  print(" w ");
+  print(tyName(W));
+  print(" y ");
+  print(tyName(Y));
+  print(WZ ? " weight zero points" : "");
+  print(WithBias ? " bias\n" : "\n");
+}
+
+[[maybe_unused]] bool checkConv(Rng &R, int32_t Case) {
   ConvShape S = randomConv(R);
   QConvP P{};
   int32_t XN, WN, YN;
@@ -359,31 +382,18 @@ bool checkConv(Rng &R, int32_t Case) {
                       WithBias);
   fillBytes(R, XBuf, XN);
   fillBytes(R, WBuf, WN);
-  const int32_t Bytes = YN * bytesOf(Y);
-  for (int32_t I = 0; I < Bytes; ++I)
-    YFast[I] = YRef[I] = 0xA5;
-  const int32_t *B = WithBias ? Bias : nullptr;
-  dispatch<ConvRun>(T, P, B, true);
-  dispatch<ConvRun>(T, P, B, false);
-  if (same(Bytes))
+  if (sameBothWays<ConvRun>(T, P, WithBias ? Bias : nullptr,
+                            YN * bytesOf(Y)))
     return true;
-  using mote_board::print;
-  print("qkernels: conv case ");
+  mote_board::print("qkernels: conv case ");
   mote_board::printInt(Case);
-  print(" differs: ");
+  mote_board::print(" differs: ");
   printShape(S);
-  print(" x ");
-  print(tyName(X));
-  print(" w ");
-  print(tyName(W));
-  print(" y ");
-  print(tyName(Y));
-  print(WZ ? " weight zero points" : "");
-  print(WithBias ? " bias\n" : "\n");
+  printTypes(X, W, Y, WZ, WithBias);
   return false;
 }
 
-bool checkMatMul(Rng &R, int32_t Case) {
+[[maybe_unused]] bool checkMatMul(Rng &R, int32_t Case) {
   QMatMulP P{};
   MatMulP &G = P.Mm;
   G.M = R.range(1, 24);
@@ -406,13 +416,8 @@ bool checkMatMul(Rng &R, int32_t Case) {
   P.Q = randomRequant(R, G.N, X, W, Y, WZ, G.K, WithBias);
   fillBytes(R, XBuf, AN);
   fillBytes(R, WBuf, BN);
-  const int32_t Bytes = YN * bytesOf(Y);
-  for (int32_t I = 0; I < Bytes; ++I)
-    YFast[I] = YRef[I] = 0xA5;
-  const int32_t *B = WithBias ? Bias : nullptr;
-  dispatch<MatMulRun>(T, P, B, true);
-  dispatch<MatMulRun>(T, P, B, false);
-  if (same(Bytes))
+  if (sameBothWays<MatMulRun>(T, P, WithBias ? Bias : nullptr,
+                              YN * bytesOf(Y)))
     return true;
   using mote_board::print;
   using mote_board::printInt;
@@ -427,14 +432,7 @@ bool checkMatMul(Rng &R, int32_t Case) {
   printInt(G.K);
   print(" N ");
   printInt(G.N);
-  print(" a ");
-  print(tyName(X));
-  print(" b ");
-  print(tyName(W));
-  print(" y ");
-  print(tyName(Y));
-  print(WZ ? " b zero points" : "");
-  print(WithBias ? " bias\n" : "\n");
+  printTypes(X, W, Y, WZ, WithBias);
   return false;
 }
 
