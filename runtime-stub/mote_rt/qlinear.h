@@ -1051,39 +1051,43 @@ MOTE_RT_INLINE void qconvRows3(const QConvP &P, const TX *X, const TW *W,
   });
 }
 
-/// The longest padded input row the depthwise 3x3 kernel buffers (three
-/// rows of it on the stack); longer rows take qconvRows3.
+/// The longest padded input row the one-channel kernels buffer (twice
+/// their kernel rows of it on the stack); longer rows take qconvRows3.
 inline constexpr int32_t MaxLine = 260;
 
-/// Whether depthwise3x3 computes P: one input and output channel per
-/// group, a 3x3 kernel over 2-D planes, strides 1 or 2, no dilation, rows
-/// that fit the line buffers.
-MOTE_RT_INLINE bool depthwise3x3Applies(const ConvP &G) {
-  if (G.CPerGroup != 1 || G.MPerGroup != 1 || G.In[0] != 1 ||
-      G.Out[0] != 1 || G.PadBegin[0] != 0 || G.Kernel[0] != 1 || G.Kernel[1] != 3 || G.Kernel[2] != 3 ||
-      G.Dilations[1] != 1 || G.Dilations[2] != 1 || G.Strides[1] > 2 ||
-      G.Strides[2] > 2)
-    return false;
+/// The kernel rows KH (3 or 5) of a convolution oneChannelRows computes,
+/// or 0: one input channel per group (depthwise layers, and first layers
+/// of one input channel), a KH x 3 kernel over 2-D planes, strides 1 or 2
+/// along W, no dilation, rows that fit the line buffers.
+MOTE_RT_INLINE int32_t oneChannelRowsKH(const ConvP &G) {
+  if (G.CPerGroup != 1 || G.In[0] != 1 || G.Out[0] != 1 ||
+      G.PadBegin[0] != 0 || G.Kernel[0] != 1 ||
+      (G.Kernel[1] != 3 && G.Kernel[1] != 5) || G.Kernel[2] != 3 ||
+      G.Dilations[1] != 1 || G.Dilations[2] != 1 || G.Strides[2] > 2)
+    return 0;
   const int32_t Pairs = (G.Out[2] + 1) / 2;
   const int32_t Line = (Pairs - 1) * 2 * G.Strides[2] + 4 + G.Strides[2];
-  return G.PadBegin[2] <= 4 && Line <= MaxLine;
+  return G.PadBegin[2] <= 4 && Line <= MaxLine ? G.Kernel[1] : 0;
 }
 
-/// A depthwise 3x3 convolution (depthwise3x3Applies), channel by channel:
-/// the channel's nine weights as pairs in registers, each input row read
-/// once into a line buffer with the padding filled with Zx (a row above or
-/// below the input is a line of Zx), then two output positions per step,
-/// three kernel rows each a word (rowSums3's pairing). Every tap reads a
-/// real input or Zx, so each sum starts at the bias minus Zx times all nine
-/// weights and a padded tap adds (Zx - Zx) w = 0.
+/// A convolution of one input channel per group and a KH x 3 kernel
+/// (oneChannelRowsKH), output channel by output channel: the channel's
+/// weights as pairs (in registers where the compiler keeps them), each
+/// input row read once per output channel into a line buffer with the
+/// padding filled with Zx (a row above or below the input is a line of
+/// Zx), then four (two) output positions per step, each kernel row a word
+/// per two positions (rowSums3's pairing). Every tap reads a real input or
+/// Zx, so each sum starts at the bias minus Zx times all the weights and a
+/// padded tap adds (Zx - Zx) w = 0.
 ///
-/// Input row h is held in lines h mod 3 and h mod 3 + 3, so the three rows
-/// of any window are three consecutive lines from one pointer.
-template <class Ops, int S2, class TX, class TW, class TY>
-MOTE_RT_INLINE void depthwise3x3(const QConvP &P, const TX *X, const TW *W,
-                                 const int32_t *B, TY *Y) {
+/// Input row h is held in lines h mod KH and h mod KH + KH, so the KH rows
+/// of any window are KH consecutive lines from one pointer.
+template <class Ops, int KH, int S2, class TX, class TW, class TY>
+MOTE_RT_INLINE void oneChannelRows(const QConvP &P, const TX *X, const TW *W,
+                                   const int32_t *B, TY *Y) {
   using Pair = typename Ops::Pair;
   constexpr int32_t Stride = MaxLine + 4; // bytes from a line to the next
+  constexpr int32_t Taps = KH * 3;
   const ConvP &G = P.Conv;
   const RequantP &Q = P.Q;
   const int32_t In1 = G.In[1], In2 = G.In[2], Out1 = G.Out[1],
@@ -1096,28 +1100,32 @@ MOTE_RT_INLINE void depthwise3x3(const QConvP &P, const TX *X, const TW *W,
   const int32_t Copy =
       In2 < Line - PadL ? In2 : Line - PadL; // input bytes a line holds
   const uint8_t Zx = uint8_t(Q.XZeroPoint);
-  alignas(4) uint8_t Lines[6 * Stride];
-  for (int32_t I = 0; I < 6 * Stride; ++I)
+  alignas(4) uint8_t Lines[2 * KH * Stride];
+  for (int32_t I = 0; I < 2 * KH * Stride; ++I)
     Lines[I] = Zx;
+  auto SlotOf = [](int32_t IH) MOTE_RT_LAMBDA {
+    return (IH % KH + KH) % KH;
+  };
   for (int32_t N = 0; N < G.Batch; ++N)
     for (int32_t M = 0; M < G.M; ++M) {
-      const TX *XM = X + (N * G.C + M) * InPlane;
-      const TW *WM = W + M * 9;
+      const TX *XM = X + (N * G.C + M / G.MPerGroup) * InPlane;
+      const TW *WM = W + M * Taps;
       TY *YM = Y + (N * G.M + M) * OutPlane;
-      // Scalars, not arrays: GCC 12 keeps an array of them on the stack.
-      const Pair W020 = Ops::pair(WM[0], WM[2]), W10 = Ops::low(WM[1]);
-      const Pair W021 = Ops::pair(WM[3], WM[5]), W11 = Ops::low(WM[4]);
-      const Pair W022 = Ops::pair(WM[6], WM[8]), W12 = Ops::low(WM[7]);
+      Pair W02[KH], W1[KH];
+      unrolledT<KH>([&]<int R>() MOTE_RT_LAMBDA {
+        W02[R] = Ops::pair(WM[3 * R], WM[3 * R + 2]);
+        W1[R] = Ops::low(WM[3 * R + 1]);
+      });
       uint32_t WSum = 0;
-      for (int32_t T = 0; T < 9; ++T)
+      for (int32_t T = 0; T < Taps; ++T)
         WSum += uint32_t(int32_t(WM[T]));
-      const Channel E = channel(Q, M, B, 9);
+      const Channel E = channel(Q, M, B, Taps);
       const uint32_t Start = E.Start - uint32_t(Q.XZeroPoint) * WSum;
       // Input row IH (or Zx outside the input) into its two lines.
       auto Load = [&](int32_t IH) MOTE_RT_LAMBDA {
-        const int32_t Slot = (IH + 3 * 4) % 3; // IH >= -4
+        const int32_t Slot = SlotOf(IH);
         uint8_t *D0 = Lines + Slot * Stride + PadL,
-                *D1 = Lines + (Slot + 3) * Stride + PadL;
+                *D1 = Lines + (Slot + KH) * Stride + PadL;
         if (IH < 0 || IH >= In1) {
           for (int32_t I = 0; I < Copy; ++I)
             D0[I] = D1[I] = Zx;
@@ -1139,9 +1147,9 @@ MOTE_RT_INLINE void depthwise3x3(const QConvP &P, const TX *X, const TW *W,
           const int32_t IH0 = OH * S1 - PadT;
           if (Next < IH0)
             Next = IH0;
-          for (; Next <= IH0 + 2; ++Next)
+          for (; Next < IH0 + KH; ++Next)
             Load(Next);
-          const uint8_t *Rows = Lines + (IH0 + 3 * 4) % 3 * Stride;
+          const uint8_t *Rows = Lines + SlotOf(IH0) * Stride;
           TY *YR = YM + OH * Out2;
           // Outputs OW .. OW+NO-1 (NO = 2 or 4), two from a word of each
           // row (and the word one byte on at stride 2).
@@ -1149,8 +1157,8 @@ MOTE_RT_INLINE void depthwise3x3(const QConvP &P, const TX *X, const TW *W,
             uint32_t Acc[NO];
             unrolled<NO>([&](int I) MOTE_RT_LAMBDA { Acc[I] = Start; });
             const uint8_t *XP = Rows + OW * S2;
-            auto Row = [&](const uint8_t *XR, Pair W02, Pair W1)
-                           MOTE_RT_LAMBDA {
+            unrolledT<KH>([&]<int R>() MOTE_RT_LAMBDA {
+              const uint8_t *XR = XP + R * Stride;
               unrolled<NO / 2>([&](int H) MOTE_RT_LAMBDA {
                 const uint32_t XW = load4(XR + 2 * H * S2);
                 const Pair E0 = Ops::template even<TX>(XW);
@@ -1162,14 +1170,11 @@ MOTE_RT_INLINE void depthwise3x3(const QConvP &P, const TX *X, const TW *W,
                   O1 = Ops::template even<TX>(XN); // x3 high
                 }
                 Acc[2 * H] =
-                    Ops::dotLo(Ops::dot(Acc[2 * H], E0, W02), O0, W1);
-                Acc[2 * H + 1] =
-                    Ops::dotHiLo(Ops::dot(Acc[2 * H + 1], E1, W02), O1, W1);
+                    Ops::dotLo(Ops::dot(Acc[2 * H], E0, W02[R]), O0, W1[R]);
+                Acc[2 * H + 1] = Ops::dotHiLo(
+                    Ops::dot(Acc[2 * H + 1], E1, W02[R]), O1, W1[R]);
               });
-            };
-            Row(XP, W020, W10);
-            Row(XP + Stride, W021, W11);
-            Row(XP + 2 * Stride, W022, W12);
+            });
             unrolled<NO>([&](int I) MOTE_RT_LAMBDA {
               if (OW + I < Out2)
                 YR[OW + I] = Fin(Q, E, Acc[I]);
@@ -1202,11 +1207,15 @@ MOTE_RT_INLINE void qconvPairs(const QConvP &P, const TX *X, const TW *W,
     qconvPortable(P, X, W, B, Y);
     return;
   }
-  if (depthwise3x3Applies(G)) {
-    if (G.Strides[2] == 1)
-      depthwise3x3<Ops, 1>(P, X, W, B, Y);
+  if (const int32_t KH = oneChannelRowsKH(G)) {
+    if (KH == 3 && G.Strides[2] == 1)
+      oneChannelRows<Ops, 3, 1>(P, X, W, B, Y);
+    else if (KH == 3)
+      oneChannelRows<Ops, 3, 2>(P, X, W, B, Y);
+    else if (G.Strides[2] == 1)
+      oneChannelRows<Ops, 5, 1>(P, X, W, B, Y);
     else
-      depthwise3x3<Ops, 2>(P, X, W, B, Y);
+      oneChannelRows<Ops, 5, 2>(P, X, W, B, Y);
     return;
   }
   for (int32_t N = 0; N < G.Batch; ++N)

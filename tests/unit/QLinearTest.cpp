@@ -384,6 +384,10 @@ TEST_CASE("qconv matches the interpreter bit for bit", "[quant][kernel]") {
       // Depthwise with uneven padding (the line buffers' edges).
       {{1, 10, 14, 8}, {10, 1, 3, 3}, {1, 3, 2, 0}, {1, 1}, {1, 1}, 10},
       {{1, 4, 9, 11}, {4, 1, 3, 3}, {0, 2, 1, 1}, {2, 2}, {1, 1}, 4},
+      // One input channel per group: a 5x3 first layer (the kws stem's
+      // shape), two output channels per group at stride 2 along W.
+      {{1, 1, 11, 7}, {4, 1, 5, 3}, {2, 1, 2, 1}, {2, 1}, {1, 1}, 1},
+      {{2, 3, 6, 9}, {6, 1, 3, 3}, {1, 1, 0, 1}, {1, 2}, {1, 1}, 3},
       // A 3x3 depthwise over one depth slice padded to two.
       {{1, 3, 1, 5, 6},
        {3, 1, 1, 3, 3},
