@@ -195,7 +195,7 @@ struct ConvShape {
 };
 
 /// ConvP for S; false if it has no output or is too large for the buffers.
-bool convParams(const ConvShape &S, ConvP &G, int32_t &XN, int32_t &WN,
+constexpr bool convParams(const ConvShape &S, ConvP &G, int32_t &XN, int32_t &WN,
                 int32_t &YN) {
   G = ConvP{};
   G.Batch = S.Batch;
@@ -521,26 +521,8 @@ constexpr QConvP benchConv() {
   QConvP P{};
   if (!Layer.Conv)
     return P;
-  ConvP &G = P.Conv;
-  const ConvShape &S = Layer.S;
-  G.Batch = S.Batch;
-  G.C = S.C;
-  G.M = S.M;
-  G.Group = S.Group;
-  G.CPerGroup = S.C / S.Group;
-  G.MPerGroup = S.M / S.Group;
-  G.Channels = S.C;
-  for (int D = 0; D < 3; ++D) {
-    G.In[D] = S.In[D];
-    G.Kernel[D] = S.Kernel[D];
-    G.Strides[D] = S.Strides[D];
-    G.Dilations[D] = S.Dilations[D];
-    G.PadBegin[D] = S.Pad[D];
-    G.Out[D] = (S.In[D] + S.Pad[D] + S.PadEnd[D] -
-                S.Dilations[D] * (S.Kernel[D] - 1) - 1) /
-                   S.Strides[D] +
-               1;
-  }
+  int32_t XN = 0, WN = 0, YN = 0; // the bench layers fit the buffers
+  convParams(Layer.S, P.Conv, XN, WN, YN);
   P.Q = benchRequant();
   return P;
 }
