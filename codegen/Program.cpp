@@ -7,6 +7,7 @@
 #include "memory/Layout.h"
 
 #include <algorithm>
+#include <cassert>
 #include <fmt/format.h>
 #include <set>
 #include <unordered_map>
@@ -88,6 +89,13 @@ ProgramRef Lowering::ref(const Value *V) const {
   if (It != Buf.end() && It->second->InArena) {
     R.K = ProgramRef::Kind::Arena;
     R.Offset = It->second->Offset;
+    return R;
+  }
+  if (It != Buf.end() && It->second->FromCaller) {
+    auto In = std::find(G.inputs().begin(), G.inputs().end(), V);
+    assert(In != G.inputs().end() && "a caller's buffer that is no input");
+    R.K = ProgramRef::Kind::Input;
+    R.Input = int32_t(In - G.inputs().begin());
     return R;
   }
   auto C = ConstantOf.find(V);
@@ -322,6 +330,7 @@ Expected<LoweredProgram> Lowering::run() {
   P.Source = O.Source;
   P.ArenaBytes = L.Plan.ArenaBytes;
   P.FlashBytes = L.FlashBytes;
+  P.GraphInputs = int32_t(G.inputs().size());
   for (const BufferInfo &B : L.Buffers)
     Buf[B.V] = &B;
   P.Training = !G.stateUpdates().empty() ||

@@ -8,8 +8,8 @@
 //   - one kernel call per node, in schedule order: the op's lowering
 //     (header, kernel, element types, parameter block) with every operand
 //     resolved to an arena offset, a read-only array or null;
-//   - the API: what NAME_init copies or zeroes, the training step (inputs
-//     copied in, every call, the loss), the inference entry (the calls the
+//   - the API: what NAME_init copies or zeroes, the training step (every
+//     call, the loss; the inputs are read where the caller keeps them), the inference entry (the calls the
 //     prediction needs, outputs copied out as soon as they exist), the
 //     checkpoint layout.
 // The C++ emitter (codegen/cpp) and the LLVM backend (codegen/llvm) turn it
@@ -55,9 +55,10 @@ struct ProgramConstant {
   std::string Owned;
 };
 
-/// An operand: arena bytes, a read-only array, or nothing.
+/// An operand: arena bytes, a read-only array, a graph input in the
+/// caller's buffer, or nothing.
 struct ProgramRef {
-  enum class Kind : uint8_t { Null, Arena, Constant };
+  enum class Kind : uint8_t { Null, Arena, Constant, Input };
   Kind K = Kind::Null;
   int64_t Offset = 0;    ///< Arena: byte offset
   int32_t Constant = -1; ///< Constant: index into LoweredProgram::Constants
@@ -65,9 +66,13 @@ struct ProgramRef {
   int64_t Bytes = 0;
   /// A call operand the kernel writes (a result).
   bool Written = false;
+  /// Input: the graph input's index; the entry point's pointer to it is
+  /// read where the caller keeps it, never copied.
+  int32_t Input = -1;
   int64_t elements() const { return Bytes / int64_t(dtypeSize(Elem)); }
   bool isNull() const { return K == Kind::Null; }
   bool inArena() const { return K == Kind::Arena; }
+  bool isInput() const { return K == Kind::Input; }
 };
 
 /// One node's kernel call. Table fields of Params name their array in
@@ -80,6 +85,14 @@ struct ProgramCall {
   std::vector<DType> TypeArgs;
   ParamBlock Params;
   std::vector<ProgramRef> Operands;
+  /// Whether an operand is a graph input (the node then needs the inputs'
+  /// pointers).
+  bool readsInputs() const {
+    for (const ProgramRef &R : Operands)
+      if (R.isInput())
+        return true;
+    return false;
+  }
 };
 
 /// A value the caller passes in or gets back.
@@ -104,7 +117,8 @@ struct EntryStep {
 };
 
 struct ProgramEntry {
-  /// Copied in, in order, before the first step.
+  /// The entry's input pointers, in order: each a graph input (Ref.Input)
+  /// that the calls read in place.
   std::vector<ProgramIo> Inputs;
   /// Training: the loss. Inference: the outputs, in the caller's order.
   std::vector<ProgramIo> Outputs;
@@ -133,6 +147,9 @@ struct LoweredProgram {
   int64_t FlashBytes = 0;
   int64_t CheckpointBytes = 0;
   bool Training = false;
+  /// Number of graph inputs: node functions that read one take the array
+  /// of their pointers in graph order (ProgramRef::Input indexes it).
+  int32_t GraphInputs = 0;
   std::vector<ProgramConstant> Constants;
   /// One per node, in schedule order; entries refer to them by index.
   std::vector<ProgramCall> Calls;

@@ -25,7 +25,8 @@ Diag inModel(Diag D, const CompileOptions &O) {
 
 Expected<std::vector<const PassInfo *>> pipelineOf(const CompileOptions &O) {
   if (!O.Passes)
-    return defaultPipeline(O.Training, O.Reorder, O.Fuse, O.QuantizeInt8);
+    return defaultPipeline(O.Training, O.Reorder, O.Fuse, O.QuantizeInt8,
+                           O.PackMasks, O.Stream);
   std::vector<const PassInfo *> R;
   for (const std::string &Name : *O.Passes) {
     const PassInfo *P = lookupPass(Name);
@@ -45,6 +46,7 @@ Expected<CompiledModel> finish(std::unique_ptr<Graph> G,
   M.Passes.Train = O.Train;
   M.Passes.VerifyEach = O.VerifyEach;
   M.Passes.Training = O.Training;
+  M.Passes.RamBudget = O.RamBudget;
   if (O.QuantizeInt8) {
     Expected<std::vector<std::map<std::string, Tensor>>> C =
         loadCalibration(*M.G, O.Calibration);

@@ -90,7 +90,7 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
                      H - Bottom + 32, W - 10, H - Bottom + 32, Steps - 1);
 
   std::string Legend;
-  for (BufferKind K : {BufferKind::Input, BufferKind::Activation,
+  for (BufferKind K : {BufferKind::Activation,
                        BufferKind::Gradient, BufferKind::Param,
                        BufferKind::OptimizerState})
     Legend += fmt::format("<span><i style=\"background:{}\"></i>{}</span>",
@@ -116,7 +116,7 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
       "padding:2px 8px;text-align:left}}\n</style></head><body>\n"
       "<h1>mote memory report: {0}</h1>\n<p>graph '{11}': arena <b>{1}</b> bytes, liveness "
       "lower bound {2} bytes, efficiency {3:.3f} (strategy {4}); flash {5} "
-      "bytes of weights and {12} of kernel tables; {6} schedule steps. x: schedule step, y: arena address; hover "
+      "bytes of weights and {12} of kernel tables; the graph inputs ({13} bytes) are read from the caller's buffers; {6} schedule steps. x: schedule step, y: arena address; hover "
       "a rectangle for its tensor.</p>\n<p class=\"legend\">{7}</p>\n{8}"
       "<h2>largest buffers live at the peak (step {9})</h2>\n<table><tr>"
       "<th>tensor</th><th>kind</th><th>type</th><th>bytes</th><th>steps</th>"
@@ -124,7 +124,7 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
       "</table>\n</body></html>\n",
       escape(Title), L.Plan.ArenaBytes, L.Plan.LowerBoundBytes, Eff,
       escape(L.Plan.Strategy), L.FlashBytes, L.NumSteps, Legend, Svg, Peak,
-      Rows, escape(G.name()), kernelTableBytes(G));
+      Rows, escape(G.name()), kernelTableBytes(G), L.CallerBytes);
 }
 
 } // namespace mote

@@ -56,6 +56,12 @@ std::vector<OptionSpec> makeModelSpecs() {
   R.push_back({"no-fuse", "", false,
                "one kernel per op and every weight gradient stored, to "
                "measure what fusion buys"});
+  R.push_back({"no-pack-masks", "", false,
+               "save the values ReLU/Clip gradients read whole instead of "
+               "1-bit masks, to measure what the masks buy"});
+  R.push_back({"no-stream", "", false,
+               "compute every forward chain of convolutions whole instead of "
+               "in bands of rows, to measure what streaming buys"});
   R.push_back(UpdateFileSpec);
   R.push_back({"quantize", "int8", false,
                "post-training static quantization: int8 weights per output "
@@ -212,6 +218,8 @@ Expected<CompileOptions> parseCompileOptions(const ParsedArgs &Args) {
   O.Training = Args.has("train");
   O.Reorder = !Args.has("no-reorder");
   O.Fuse = !Args.has("no-fuse");
+  O.PackMasks = !Args.has("no-pack-masks");
+  O.Stream = !Args.has("no-stream");
   for (const OptionSpec &S : trainOptionSpecs())
     if (Args.has(S.Name) && !O.Training)
       return usageError(fmt::format("--{} needs --train", S.Name));

@@ -53,6 +53,12 @@ struct CompileOptions {
   bool Reorder = true;
   /// The fuse pass (off: one kernel per op, every gradient stored).
   bool Fuse = true;
+  /// The pack-masks pass (off: ReLU/Clip gradients read the saved values
+  /// whole, to measure what the masks buy).
+  bool PackMasks = true;
+  /// The stream pass (off: every forward chain computed whole, to measure
+  /// what the bands buy).
+  bool Stream = true;
   /// Run exactly these passes (Passes.def names) instead of the default
   /// pipeline.
   std::optional<std::vector<std::string>> Passes;

@@ -102,6 +102,8 @@ std::string reportJson(const CompiledModel &M) {
   W.key("tensors");
   W.beginArray();
   for (const BufferInfo &B : L.Buffers) {
+    if (B.FromCaller)
+      continue;
     W.beginObject();
     W.field("name", B.V->name());
     W.field("kind", bufferKindName(B.Kind));
@@ -121,6 +123,23 @@ std::string reportJson(const CompiledModel &M) {
       W.value(B.InplaceWith->name());
     else
       W.null();
+    W.endObject();
+  }
+  W.endArray();
+  // The graph inputs, read from the caller's buffers: neither arena nor
+  // flash, so not among the tensors.
+  W.field("caller_input_bytes", L.CallerBytes);
+  W.key("caller_inputs");
+  W.beginArray();
+  for (const BufferInfo &B : L.Buffers) {
+    if (!B.FromCaller)
+      continue;
+    W.beginObject();
+    W.field("name", B.V->name());
+    W.field("type", B.V->type().str());
+    W.field("bytes", B.Bytes);
+    W.field("first", int64_t(B.First));
+    W.field("last", int64_t(B.Last));
     W.endObject();
   }
   W.endArray();
@@ -166,6 +185,19 @@ std::string reportJson(const CompiledModel &M) {
   W.field("elementwise_chains", Ctx.Fusion.ElementwiseChains);
   W.field("elementwise_ops", Ctx.Fusion.ElementwiseOps);
   W.field("intermediate_bytes", Ctx.Fusion.IntermediateBytes);
+  W.endObject();
+  W.key("masks");
+  W.beginObject();
+  W.field("values", Ctx.Masks.Values);
+  W.field("value_bytes", Ctx.Masks.ValueBytes);
+  W.field("mask_bytes", Ctx.Masks.MaskBytes);
+  W.endObject();
+  W.key("streaming");
+  W.beginObject();
+  W.field("chains", Ctx.Stream.Chains);
+  W.field("bands", Ctx.Stream.Bands);
+  W.field("extra_macs", Ctx.Stream.ExtraMacs);
+  W.field("intermediate_bytes", Ctx.Stream.IntermediateBytes);
   W.endObject();
   W.endObject();
   return W.str();

@@ -98,8 +98,13 @@ Expected<ScheduleBuffers> scheduleBuffers(const Graph &G, bool InPlace) {
     B.Last = std::max(First, Last);
     L.Buffers.push_back(B);
   };
-  for (const Value *V : G.inputs())
-    Add(V, BufferKind::Input, true, 0, LastUse.count(V) ? LastUse[V] : 0);
+  // Graph inputs stay in the caller's buffers: every kernel reads them
+  // there, none writes them (no in-place result overwrites a value without
+  // a producer), so copying them into the arena would only add their bytes.
+  for (const Value *V : G.inputs()) {
+    Add(V, BufferKind::Input, false, 0, LastUse.count(V) ? LastUse[V] : 0);
+    L.Buffers.back().FromCaller = true;
+  }
   for (const Value *P : G.params()) {
     if (P->isOptimizerState())
       Add(P, BufferKind::OptimizerState, true, 0, End);
@@ -175,7 +180,9 @@ Expected<ScheduleBuffers> scheduleBuffers(const Graph &G, bool InPlace) {
     }
 
   for (const BufferInfo &B : L.Buffers)
-    if (!B.InArena)
+    if (B.FromCaller)
+      L.CallerBytes += B.Bytes;
+    else if (!B.InArena)
       L.FlashBytes += B.Bytes;
   return L;
 }

@@ -39,6 +39,9 @@ struct BufferInfo {
   const Value *V = nullptr;
   BufferKind Kind = BufferKind::Activation;
   bool InArena = true;
+  /// A graph input: read where the caller's buffer is (the pointer the
+  /// entry point receives), neither in the arena nor in flash.
+  bool FromCaller = false;
   int64_t Bytes = 0;
   int32_t First = 0, Last = 0; ///< schedule steps, inclusive (arena only)
   int64_t Offset = -1;         ///< arena offset, -1 for flash
@@ -52,6 +55,8 @@ struct ScheduleBuffers {
   /// Inputs, parameters (graph order), then node results (schedule order).
   std::vector<BufferInfo> Buffers;
   int64_t FlashBytes = 0;
+  /// Bytes of the graph inputs read from the caller's buffers.
+  int64_t CallerBytes = 0;
   int32_t NumSteps = 0;
 };
 

@@ -99,6 +99,17 @@ struct PassContext {
     /// and the bytes of the intermediate results that no longer exist.
     int64_t ElementwiseChains = 0, ElementwiseOps = 0, IntermediateBytes = 0;
   } Fusion;
+  /// Set by pack-masks: the saved values it replaced by 1-bit masks, their
+  /// bytes and the masks' bytes.
+  struct MaskStats {
+    int64_t Values = 0, ValueBytes = 0, MaskBytes = 0;
+  } Masks;
+  /// Set by stream: the chains it runs in bands of rows, the bands, the
+  /// MACs recomputed at band edges, and the bytes of the intermediate
+  /// tensors that are no longer whole.
+  struct StreamStats {
+    int64_t Chains = 0, Bands = 0, ExtraMacs = 0, IntermediateBytes = 0;
+  } Stream;
   /// --quantize int8: the quantize pass makes the model int8 with the
   /// ranges the calibration samples (graph input name -> tensor, one map
   /// per sample) give.
@@ -111,6 +122,9 @@ struct PassContext {
   bool Training = false;
   /// Verify the graph after every pass (tests, debug builds).
   bool VerifyEach = true;
+  /// --ram-budget: the stream pass stops once the step fits, and may
+  /// recompute as much as it takes until then.
+  std::optional<int64_t> RamBudget;
 };
 
 using PassFn = Expected<bool> (*)(Graph &, PassContext &);
@@ -139,7 +153,9 @@ Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx);
 std::vector<const PassInfo *> defaultPipeline(bool Training,
                                               bool Reorder = true,
                                               bool Fuse = true,
-                                              bool Quantize = false);
+                                              bool Quantize = false,
+                                              bool PackMasks = true,
+                                              bool Stream = true);
 
 /// Runs \p Pipeline in order.
 Status runPipeline(const std::vector<const PassInfo *> &Pipeline, Graph &G,

@@ -55,9 +55,16 @@ const PipelineEntry Pipeline[] = {
     // the updates are final) and before schedule, which orders and sizes
     // the fused nodes. Also for inference (conv/gemm + activation).
     {"fuse", false},
+    // After fuse, which points the mask gradients at the activated values
+    // and makes the ActivationGradSum nodes this pass rewrites; before
+    // schedule, which places the ActivationMask nodes.
+    {"pack-masks", true},
     // Last: the order decides liveness, so it is chosen once the set of
     // nodes is final. Updates run as soon as their gradient exists.
     {"schedule", false},
+    // After schedule: it reads the scheduled step's peak, and each chain's
+    // bands take the place of its last node, keeping the rest of the order.
+    {"stream", false},
 };
 
 } // namespace
@@ -89,11 +96,14 @@ Expected<bool> runPass(const PassInfo &P, Graph &G, PassContext &Ctx) {
 }
 
 std::vector<const PassInfo *> defaultPipeline(bool Training, bool Reorder,
-                                              bool Fuse, bool Quantize) {
+                                              bool Fuse, bool Quantize,
+                                              bool PackMasks, bool Stream) {
   std::vector<const PassInfo *> R;
   for (const PipelineEntry &E : Pipeline)
     if ((Training || !E.TrainingOnly) && (Reorder || E.Pass != "schedule") &&
-        (Fuse || E.Pass != "fuse") && (Quantize || E.Pass != "quantize"))
+        (Fuse || E.Pass != "fuse") && (Quantize || E.Pass != "quantize") &&
+        (PackMasks || E.Pass != "pack-masks") &&
+        (Stream || E.Pass != "stream"))
       R.push_back(lookupPass(E.Pass));
   return R;
 }

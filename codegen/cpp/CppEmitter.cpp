@@ -66,7 +66,8 @@ private:
   void emitData();
   void emitCall(size_t I);
   std::string callNode(int32_t I) const {
-    return fmt::format("  node{}(A);\n", I);
+    return fmt::format("  node{}(A{});\n", I,
+                       P.Calls[size_t(I)].readsInputs() ? ", In" : "");
   }
   void emitInit();
   void emitTrainStep();
@@ -88,6 +89,9 @@ std::string Emitter::ptr(const ProgramRef &R, bool Const) const {
                        Const ? "const " : "", cType(R.Elem), R.Offset);
   case ProgramRef::Kind::Constant:
     return symbol(R.Constant);
+  case ProgramRef::Kind::Input:
+    return fmt::format("static_cast<const {} *>(In[{}])", cType(R.Elem),
+                       R.Input);
   }
   return "nullptr";
 }
@@ -241,8 +245,10 @@ void Emitter::emitCall(size_t I) {
   // a function that may throw makes arm-none-eabi-g++ reference the
   // unwinder's personality routine.
   NodeFns += fmt::format("// {} '{}'\nMOTE_RT_NODE void node{}(unsigned "
-                         "char *A) noexcept {{\n{}}}\n\n",
-                         C.OpName, commentSafe(C.NodeName), I, Body);
+                         "char *A{}) noexcept {{\n{}}}\n\n",
+                         C.OpName, commentSafe(C.NodeName), I,
+                         C.readsInputs() ? ", const void *const *In" : "",
+                         Body);
 }
 
 void Emitter::emitInit() {
@@ -265,18 +271,33 @@ void Emitter::emitInit() {
   Code += "}\n\n";
 }
 
-/// Copies of the caller's inputs into the arena.
-std::string copyIns(const std::vector<ProgramIo> &Inputs,
-                    const std::function<std::string(const ProgramRef &)> &Ptr) {
+/// In, the caller's input pointers in graph-input order (what the node
+/// functions that read inputs take): the entry's own array when its inputs
+/// are the graph's, in order, else an array of them with null for the
+/// graph inputs this entry does not take. An input the program places in
+/// the arena (a ProgramRef::Kind::Arena input) is copied there instead.
+std::string inputPointers(const std::vector<ProgramIo> &Inputs,
+                          int32_t GraphInputs,
+                          const std::function<std::string(const ProgramRef &)> &Ptr) {
   std::string S;
+  bool Same = int32_t(Inputs.size()) == GraphInputs;
+  std::vector<std::string> Slots(size_t(std::max(GraphInputs, 1)), "nullptr");
   for (size_t I = 0; I < Inputs.size(); ++I) {
     const ProgramRef &R = Inputs[I].Ref;
+    Same = Same && R.Input == int32_t(I);
+    if (R.isInput()) {
+      Slots[size_t(R.Input)] = fmt::format("inputs[{}]", I);
+      continue;
+    }
     std::string_view T = cType(R.Elem);
     S += fmt::format("  mote_rt::copy<{}>(static_cast<const {} *>(inputs[{}]), "
                      "{}, {});\n",
                      T, T, I, Ptr(R), R.elements());
   }
-  return S;
+  if (Same)
+    return S + "  const void *const *In = inputs;\n  (void)In;\n";
+  return S + fmt::format("  const void *const In[{}] = {{{}}};\n  (void)In;\n",
+                         Slots.size(), fmt::join(Slots, ", "));
 }
 
 void Emitter::emitTrainStep() {
@@ -285,7 +306,8 @@ void Emitter::emitTrainStep() {
                       "void *const *inputs) {{\n",
                       P.Name);
   Code += "  unsigned char *A = static_cast<unsigned char *>(arena);\n";
-  Code += copyIns(E.Inputs, [&](const ProgramRef &R) { return ptr(R, false); });
+  Code += inputPointers(E.Inputs, P.GraphInputs,
+                        [&](const ProgramRef &R) { return ptr(R, false); });
   for (const EntryStep &S : E.Steps)
     Code += callNode(S.Index);
   Code +=
@@ -306,7 +328,8 @@ void Emitter::emitInfer() {
                       "*const *inputs, void *const *outputs) {{\n",
                       P.Name);
   Code += "  unsigned char *A = static_cast<unsigned char *>(arena);\n";
-  Code += copyIns(E.Inputs, [&](const ProgramRef &R) { return ptr(R, false); });
+  Code += inputPointers(E.Inputs, P.GraphInputs,
+                        [&](const ProgramRef &R) { return ptr(R, false); });
   for (const EntryStep &S : E.Steps) {
     if (S.K == EntryStep::Kind::Call) {
       Code += callNode(S.Index);

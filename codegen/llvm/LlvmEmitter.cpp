@@ -134,9 +134,11 @@ private:
   /// the model's size (dominator-tree updates: mobilenet_v2's training step
   /// took 49 s to compile, 10 s outlined).
   Status emitNodeCall(llvm::IRBuilder<> &B, int32_t I);
-  /// Copies the \p I-th pointer of the array \p Ptrs to/from \p R.
-  void copyIn(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
-              const ProgramRef &R);
+  /// The array of the caller's input pointers in graph-input order, from
+  /// the entry's array \p Ptrs of its \p Inputs.
+  llvm::Value *inputPointers(llvm::IRBuilder<> &B, llvm::Value *Ptrs,
+                             const std::vector<ProgramIo> &Inputs);
+  /// Copies \p R to the \p I-th pointer of the array \p Ptrs.
   void copyOut(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
                const ProgramRef &R);
   void emitInit();
@@ -159,8 +161,10 @@ private:
   /// The global of each read-only array of the program.
   std::vector<llvm::GlobalVariable *> Flash;
   std::set<std::string> Public;
-  /// Per function being emitted: the arena argument.
+  /// Per function being emitted: the arena argument, and the array of the
+  /// caller's input pointers in graph-input order (ProgramRef::Input).
   llvm::Value *Arena = nullptr;
+  llvm::Value *Ins = nullptr;
   int ParamIndex = 0;
   /// Each call's function; the inference entry calls the training step's.
   std::vector<llvm::Function *> NodeFns;
@@ -190,6 +194,11 @@ llvm::Value *ObjEmitter::ptr(llvm::IRBuilder<> &B, const ProgramRef &R) {
   switch (R.K) {
   case ProgramRef::Kind::Arena: return arena(B, R.Offset);
   case ProgramRef::Kind::Constant: return Flash[size_t(R.Constant)];
+  case ProgramRef::Kind::Input: {
+    llvm::Value *Slot =
+        B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Ins, uint64_t(R.Input));
+    return B.CreateLoad(B.getPtrTy(), Slot);
+  }
   case ProgramRef::Kind::Null: break;
   }
   return llvm::ConstantPointerNull::get(B.getPtrTy());
@@ -228,9 +237,13 @@ llvm::Function *ObjEmitter::define(std::string_view Suffix, llvm::Type *Ret,
 
 Status ObjEmitter::emitNodeCall(llvm::IRBuilder<> &B, int32_t I) {
   llvm::Function *&F = NodeFns[size_t(I)];
+  const bool ReadsInputs = P.Calls[size_t(I)].readsInputs();
   if (!F) {
     llvm::Type *PtrTy = llvm::PointerType::get(Ctx, 0);
-    auto *FT = llvm::FunctionType::get(llvm::Type::getVoidTy(Ctx), {PtrTy}, false);
+    std::vector<llvm::Type *> Args = {PtrTy};
+    if (ReadsInputs)
+      Args.push_back(PtrTy);
+    auto *FT = llvm::FunctionType::get(llvm::Type::getVoidTy(Ctx), Args, false);
     F = llvm::Function::Create(FT, llvm::GlobalValue::InternalLinkage,
                                fmt::format("{}_node{}", Name, NumNodeFns++),
                                *M);
@@ -238,25 +251,58 @@ Status ObjEmitter::emitNodeCall(llvm::IRBuilder<> &B, int32_t I) {
     F->addFnAttr(llvm::Attribute::NoUnwind);
     F->addFnAttr(llvm::Attribute::NoInline);
     llvm::IRBuilder<> FB(llvm::BasicBlock::Create(Ctx, "entry", F));
-    llvm::Value *Outer = Arena;
+    llvm::Value *Outer = Arena, *OuterIns = Ins;
     Arena = F->getArg(0);
+    Ins = ReadsInputs ? F->getArg(1) : nullptr;
     Status S = emitNode(FB, P.Calls[size_t(I)]);
     Arena = Outer;
+    Ins = OuterIns;
     if (!S)
       return S;
     FB.CreateRetVoid();
   }
-  B.CreateCall(F, {Arena});
+  if (ReadsInputs)
+    B.CreateCall(F, {Arena, Ins});
+  else
+    B.CreateCall(F, {Arena});
   return ok();
 }
 
-void ObjEmitter::copyIn(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
-                        const ProgramRef &R) {
-  llvm::Value *Slot = B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Ptrs, I);
-  llvm::Value *Src = B.CreateLoad(B.getPtrTy(), Slot);
-  uint64_t Align = dtypeSize(R.Elem);
-  B.CreateMemCpy(ptr(B, R), memAlign(Align), Src, memAlign(Align),
-                 uint64_t(R.Bytes));
+llvm::Value *ObjEmitter::inputPointers(llvm::IRBuilder<> &B,
+                                       llvm::Value *Ptrs,
+                                       const std::vector<ProgramIo> &Inputs) {
+  // The entry's own array when its inputs are the graph's in order (as the
+  // C++ emitter decides), else a copy of the pointers in graph order. An
+  // input the program places in the arena is copied there.
+  bool Same = int32_t(Inputs.size()) == P.GraphInputs;
+  for (size_t I = 0; I < Inputs.size(); ++I) {
+    const ProgramRef &R = Inputs[I].Ref;
+    Same = Same && R.Input == int32_t(I);
+    if (R.isInput())
+      continue;
+    llvm::Value *Src = B.CreateLoad(
+        B.getPtrTy(), B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Ptrs, I));
+    uint64_t Align = dtypeSize(R.Elem);
+    B.CreateMemCpy(ptr(B, R), memAlign(Align), Src, memAlign(Align),
+                   uint64_t(R.Bytes));
+  }
+  if (Same)
+    return Ptrs;
+  uint64_t N = uint64_t(std::max(P.GraphInputs, 1));
+  auto *ArrTy = llvm::ArrayType::get(B.getPtrTy(), N);
+  llvm::AllocaInst *Arr = B.CreateAlloca(ArrTy);
+  for (uint64_t G = 0; G < N; ++G)
+    B.CreateStore(llvm::ConstantPointerNull::get(B.getPtrTy()),
+                  B.CreateConstInBoundsGEP2_64(ArrTy, Arr, 0, G));
+  for (size_t I = 0; I < Inputs.size(); ++I) {
+    if (!Inputs[I].Ref.isInput())
+      continue;
+    llvm::Value *Src = B.CreateLoad(
+        B.getPtrTy(), B.CreateConstInBoundsGEP1_64(B.getPtrTy(), Ptrs, I));
+    B.CreateStore(Src, B.CreateConstInBoundsGEP2_64(
+                           ArrTy, Arr, 0, uint64_t(Inputs[I].Ref.Input)));
+  }
+  return Arr;
 }
 
 void ObjEmitter::copyOut(llvm::IRBuilder<> &B, llvm::Value *Ptrs, size_t I,
@@ -386,8 +432,7 @@ Status ObjEmitter::emitTrainStep() {
                              {PtrTy, PtrTy});
   llvm::IRBuilder<> B(&F->getEntryBlock());
   Arena = F->getArg(0);
-  for (size_t I = 0; I < E.Inputs.size(); ++I)
-    copyIn(B, F->getArg(1), I, E.Inputs[I].Ref);
+  Ins = inputPointers(B, F->getArg(1), E.Inputs);
   for (const EntryStep &S : E.Steps)
     if (Status St = emitNodeCall(B, S.Index); !St)
       return St;
@@ -422,8 +467,7 @@ Status ObjEmitter::emitInfer() {
                              {PtrTy, PtrTy, PtrTy});
   llvm::IRBuilder<> B(&F->getEntryBlock());
   Arena = F->getArg(0);
-  for (size_t I = 0; I < E.Inputs.size(); ++I)
-    copyIn(B, F->getArg(1), I, E.Inputs[I].Ref);
+  Ins = inputPointers(B, F->getArg(1), E.Inputs);
   for (const EntryStep &S : E.Steps) {
     if (S.K == EntryStep::Kind::CopyOut) {
       copyOut(B, F->getArg(2), size_t(S.Index), E.Outputs[size_t(S.Index)].Ref);

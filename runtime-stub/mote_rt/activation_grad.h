@@ -9,6 +9,10 @@
 //   clip_grad          dY * [Min < x < Max]  (absent bounds: -inf / +inf)
 //   mask_grad_q        dY * [Lo < q < Hi] on saved int8/uint8 codes q (a
 //                      ReLU or Clip mask whose result the forward quantized)
+//   mask_pack(_q)      the test of relu_grad / clip_grad (mask_grad_q on
+//                      codes) packed one bit per element, in the forward
+//   mask_grad(_sum)    dY * bit i of that mask (and the bias gradient as
+//                      activation_grad_sum sums it)
 //   sigmoid_grad       dY * y (1 - y)
 //   tanh_grad          dY * (1 - y^2)
 //   hard_sigmoid_grad  dY * Alpha * [0 < Alpha x + Beta < 1]
@@ -137,11 +141,21 @@ MOTE_RT_KERNEL void clip_grad(const ClipP &P, const T *DY, const T *X, T *DX) {
 
 namespace act_grad_detail {
 
-/// The body of activation_grad_sum, Pass(v) its test (PassVec(v) the same
-/// on a vector of float values, giving a lane mask).
-template <class T, class TV, class PassFn, class PassVecFn>
+/// A packed mask read as an array of tests: element I is bit I % 8 of byte
+/// I / 8 (mask_pack's layout).
+struct MaskBits {
+  const uint8_t *Bytes;
+  MOTE_RT_INLINE bool operator[](int32_t I) const {
+    return (Bytes[I >> 3] >> (I & 7)) & 1u;
+  }
+};
+
+/// The body of activation_grad_sum, Pass(V[i]) its test (PassVec(v) the
+/// same on a vector of float values, giving a lane mask). V is a pointer to
+/// the saved values or a MaskBits.
+template <class T, class VA, class PassFn, class PassVecFn>
 MOTE_RT_INLINE void activationGradSum(const ActGradSumP &P, const T *DY,
-                                      const TV *V, T *DX, T *DB, PassFn Pass,
+                                      VA V, T *DX, T *DB, PassFn Pass,
                                       PassVecFn PassVec) {
   (void)PassVec;
   // dX[I], added to the running part. dY * 1 is dY and dY * 0 keeps the
@@ -169,7 +183,7 @@ MOTE_RT_INLINE void activationGradSum(const ActGradSumP &P, const T *DY,
         // A host with float vectors: Block * VecLanes elements at a time,
         // lane l's part the Block elements l, l + VecLanes, ... of them
         // (parts of 8 terms still, strided instead of consecutive).
-        if constexpr (IsSameType<T, float> && IsSameType<TV, float>)
+        if constexpr (IsSameType<T, float> && IsSameType<VA, const float *>)
           for (; I0 + Block * detail::VecLanes <= End;
                I0 += Block * detail::VecLanes) {
             detail::VecF Part{};
@@ -299,6 +313,132 @@ MOTE_RT_KERNEL void mask_grad_q(const MaskQP &P, const T *DY, const TV *V,
   for (int32_t I = 0; I < P.N; ++I) {
     const int32_t Q = int32_t(V[I]);
     DX[I] = Q > P.Lo && Q < P.Hi ? DY[I] : DY[I] * T(0);
+  }
+}
+
+namespace act_grad_detail {
+
+/// Packs Pass(X[I]) for I < N into bits, eight to a byte, low bit first.
+template <class T, class PassFn>
+MOTE_RT_INLINE void packBits(int32_t N, const T *X, uint8_t *M, PassFn Pass) {
+  int32_t I = 0;
+  for (; I + 8 <= N; I += 8) {
+    uint32_t Byte = 0;
+    MOTE_RT_UNROLL
+    for (int32_t J = 0; J < 8; ++J)
+      Byte |= uint32_t(Pass(X[I + J])) << J;
+    M[I >> 3] = uint8_t(Byte);
+  }
+  if (I < N) {
+    uint32_t Byte = 0;
+    for (int32_t J = 0; I + J < N; ++J)
+      Byte |= uint32_t(Pass(X[I + J])) << J;
+    M[I >> 3] = uint8_t(Byte);
+  }
+}
+
+/// Calls Step(I, bit I of M) for I in [Begin, End), walking the mask's
+/// bytes once.
+template <class StepFn>
+MOTE_RT_INLINE void forBits(const uint8_t *M, int32_t Begin, int32_t End,
+                            StepFn Step) {
+  int32_t I = Begin;
+  // Up to the first whole byte, then eight at a time.
+  for (; I < End && (I & 7); ++I)
+    Step(I, (M[I >> 3] >> (I & 7)) & 1u);
+  for (; I + 8 <= End; I += 8) {
+    const uint32_t Byte = M[I >> 3];
+    MOTE_RT_UNROLL
+    for (int32_t J = 0; J < 8; ++J)
+      Step(I + J, (Byte >> J) & 1u);
+  }
+  for (; I < End; ++I)
+    Step(I, (M[I >> 3] >> (I & 7)) & 1u);
+}
+
+} // namespace act_grad_detail
+
+/// mask_pack: bit I % 8 of M[I / 8] is the test of X[I] (relu_grad's
+/// X > 0 for HasMin = 1, Min = 0, HasMax = 0; clip_grad's Min < X < Max,
+/// an absent bound not tested), the unused high bits of the last byte 0.
+/// One bit per element instead of the element: the backward of a ReLU or
+/// Clip needs nothing else of it. For f32 with a lower bound >= 0 (ReLU,
+/// ReLU6) the test is one unsigned compare of the bits, as in
+/// activation_grad_sum.
+template <class T>
+MOTE_RT_KERNEL void mask_pack(const ClipP &P, const T *X, uint8_t *M) {
+  const T Lo = T(P.Min), Hi = T(P.Max);
+  const bool TestLo = P.HasMin != 0, TestHi = P.HasMax != 0;
+  if constexpr (sizeof(T) == 4) {
+    if (TestLo && Lo >= T(0) && (!TestHi || Hi == Hi)) {
+      const uint32_t LoB = Lo == T(0) ? 0u : math_detail::bitsOf(Lo);
+      const uint32_t HiB = !TestHi ? 0x7f800001u
+                           : Hi > T(0) ? math_detail::bitsOf(Hi)
+                                       : 0u;
+      const uint32_t First = LoB + 1;
+      const uint32_t Span = HiB > First ? HiB - First : 0u;
+      act_grad_detail::packBits(P.N, X, M, [First, Span](T V) MOTE_RT_LAMBDA {
+        return math_detail::bitsOf(V) - First < Span;
+      });
+      return;
+    }
+  }
+  act_grad_detail::packBits(P.N, X, M, [=](T V) MOTE_RT_LAMBDA {
+    return (!TestLo || V > Lo) && (!TestHi || V < Hi);
+  });
+}
+
+/// mask_pack on codes: the test Lo < q < Hi on whole codes (the lowering
+/// turns the real bounds into them, as for mask_grad_q).
+template <class TV>
+MOTE_RT_KERNEL void mask_pack_q(const MaskQP &P, const TV *X, uint8_t *M) {
+  const int32_t Lo = P.Lo, Hi = P.Hi;
+  act_grad_detail::packBits(P.N, X, M, [Lo, Hi](TV Q) MOTE_RT_LAMBDA {
+    return int32_t(Q) > Lo && int32_t(Q) < Hi;
+  });
+}
+
+/// mask_grad: dY where the mask's bit is set, else dY * 0 (as mask_grad_q).
+template <class T>
+MOTE_RT_KERNEL void mask_grad(const UnaryP &P, const T *DY, const uint8_t *M,
+                              T *DX) {
+  act_grad_detail::forBits(M, 0, P.N, [&](int32_t I, uint32_t Bit)
+                                          MOTE_RT_LAMBDA {
+                                            DX[I] = Bit ? DY[I] : DY[I] * T(0);
+                                          });
+}
+
+/// mask_grad_sum: mask_grad and the bias gradient: per channel, images
+/// then positions, parts of up to 8 consecutive terms added up by
+/// reduce_sum's compensated accumulator (as activation_grad_sum's plain
+/// path does: the same error bound).
+template <class T>
+MOTE_RT_KERNEL void mask_grad_sum(const ActGradSumP &P, const T *DY,
+                                  const uint8_t *M, T *DX, T *DB) {
+  for (int32_t C = 0; C < P.C; ++C) {
+    reduce_detail::SumAcc<T> Acc;
+    T Part = T(0);
+    int32_t InPart = 0;
+    for (int32_t N = 0; N < P.Batch; ++N) {
+      const int32_t Base = (N * P.C + C) * P.Inner;
+      act_grad_detail::forBits(
+          M, Base, Base + P.Inner,
+          [&](int32_t I, uint32_t Bit) MOTE_RT_LAMBDA {
+            T D = DY[I];
+            if (!Bit)
+              D = D * T(0);
+            DX[I] = D;
+            Part += D;
+            if (++InPart == 8) {
+              Acc.add(Part);
+              Part = T(0);
+              InPart = 0;
+            }
+          });
+    }
+    if (InPart)
+      Acc.add(Part);
+    DB[C] = Acc.result();
   }
 }
 

@@ -8,6 +8,7 @@
 //   strided_copy  Expand, Transpose, Slice: the result read from the input
 //                 through per-dim strides (0 to broadcast, negative to walk
 //                 backwards) from a base offset
+//   insert_rows   InsertRows: a band of rows written into a tensor
 //   concat        Concat: the inputs one after another along an axis
 //   pad           Pad: constant, edge or reflect padding (and cropping)
 //   gather        Gather: slices along an axis picked by an index tensor
@@ -79,6 +80,24 @@ MOTE_RT_KERNEL void strided_copy(const StridedP &P, const T *X, T *Y) {
       Idx[K] = 0;
     }
   }
+}
+
+//===----------------------------------------------------------------------===//
+// insert_rows
+//===----------------------------------------------------------------------===//
+
+/// InsertRows: Y as [Outer, Rows, Inner] is Dst with rows Start ..
+/// Start + BandRows - 1 of each outer slice taken from Band ([Outer,
+/// BandRows, Inner]). Dst is copied first unless it is Y (in place) or
+/// null (the rows outside the band are then left as they are).
+template <class T>
+MOTE_RT_KERNEL void insert_rows(const InsertRowsP &P, const T *Band,
+                                const T *Dst, T *Y) {
+  const int32_t Plane = P.Rows * P.Inner, Run = P.BandRows * P.Inner;
+  if (Dst && Dst != Y)
+    copy(Dst, Y, P.Outer * Plane);
+  for (int32_t O = 0; O < P.Outer; ++O)
+    copy(Band + O * Run, Y + O * Plane + P.Start * P.Inner, Run);
 }
 
 //===----------------------------------------------------------------------===//

@@ -144,12 +144,15 @@ TEST_CASE("compileGraph stops at the stage asked for", "[driver]") {
   // The inference pipeline ran: the Relu folded into the Gemm.
   CHECK(G->G->nodes().size() == 1);
   CHECK(G->Passes.PassesRun ==
-        std::vector<std::string>{"canonicalize", "fold-qdq", "fuse", "schedule"});
+        std::vector<std::string>{"canonicalize", "fold-qdq", "fuse", "schedule",
+                                 "stream"});
 
   Expected<CompiledModel> L = compileGraph(mlp(), O, Stage::Layout);
   REQUIRE(L);
   REQUIRE(L->Layout);
-  CHECK(L->Layout->Plan.ArenaBytes == 32);
+  // The result alone: the input is read from the caller's buffer.
+  CHECK(L->Layout->Plan.ArenaBytes == 16);
+  CHECK(L->Layout->CallerBytes == 16);
   CHECK_FALSE(L->Program);
 }
 
@@ -192,11 +195,11 @@ TEST_CASE("compile errors name the model; the budget is checked at layout",
           "[driver]") {
   CompileOptions O;
   O.ModelPath = "mlp.mote";
-  O.RamBudget = 16;
+  O.RamBudget = 8;
   Expected<CompiledModel> M = compileGraph(mlp(), O);
   REQUIRE_FALSE(M);
   CHECK(M.error().File == "mlp.mote");
-  CHECK(M.error().Message.find("over the --ram-budget of 16") !=
+  CHECK(M.error().Message.find("over the --ram-budget of 8") !=
         std::string::npos);
 
   CompileOptions P;
@@ -220,9 +223,10 @@ TEST_CASE("the reports of a compiled model", "[driver]") {
   REQUIRE(M);
   std::string J = reportJson(*M);
   for (const char *Key :
-       {"\"arena_bytes\": 32", "\"lower_bound_bytes\"", "\"efficiency\"",
-        "\"flash_bytes\": 40", "\"tensors\"", "\"ops\"", "\"update\"",
-        "\"passes\"", "\"fusion\""})
+       {"\"arena_bytes\": 16", "\"lower_bound_bytes\"", "\"efficiency\"",
+        "\"flash_bytes\": 40", "\"tensors\"", "\"caller_input_bytes\": 16",
+        "\"caller_inputs\"", "\"ops\"", "\"update\"", "\"passes\"",
+        "\"fusion\"", "\"masks\""})
     CHECK(J.find(Key) != std::string::npos);
   CHECK(reportHtml(*M).starts_with("<!DOCTYPE html>"));
 }

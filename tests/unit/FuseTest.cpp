@@ -141,7 +141,7 @@ std::unique_ptr<Graph> build(const Setup &S, bool Fuse,
     REQUIRE(R);
     Ctx.Train.Update.push_back(*R);
   }
-  auto St = runPipeline(defaultPipeline(true, true, Fuse), **G, Ctx);
+  auto St = runPipeline(defaultPipeline(true, true, Fuse, /*Quantize=*/false, /*PackMasks=*/false), **G, Ctx);
   if (!St)
     FAIL(St.error().str());
   return std::move(*G);

@@ -634,6 +634,25 @@ TEMPLATE_TEST_CASE("kernel activation gradients with attributes", "[kernel]",
         mote_rt::hard_sigmoid_grad<T>, true);
 }
 
+namespace {
+
+/// The activations whose gradient is a mask, as ActivationGradSum and
+/// ActivationMask name them: ReLU, ReLU6, and Clip with one, the other or
+/// no bound.
+std::vector<AttrMap> maskActivations() {
+  return {attrs({{"activation", std::string("Relu")}}),
+          attrs({{"activation", std::string("Clip")},
+                 {"activation_min", 0.0f},
+                 {"activation_max", 6.0f}}),
+          attrs({{"activation", std::string("Clip")},
+                 {"activation_min", -1.5f}}),
+          attrs({{"activation", std::string("Clip")},
+                 {"activation_max", 2.0f}}),
+          attrs({{"activation", std::string("Clip")}})};
+}
+
+} // namespace
+
 TEMPLATE_TEST_CASE("kernel activation_grad_sum: the gradient of relu_grad / "
                    "clip_grad and its channel sums",
                    "[kernel]", float, double) {
@@ -645,16 +664,7 @@ TEMPLATE_TEST_CASE("kernel activation_grad_sum: the gradient of relu_grad / "
     Tensor V = randomOf<T>(S, ++Seed, -8, 8);
     // Some values exactly at the bounds: no gradient passes there.
     V.template data<T>()[0] = T(0);
-    for (const AttrMap &A :
-         {attrs({{"activation", std::string("Relu")}}),
-          attrs({{"activation", std::string("Clip")},
-                 {"activation_min", 0.0f},
-                 {"activation_max", 6.0f}}),
-          attrs({{"activation", std::string("Clip")},
-                 {"activation_min", -1.5f}}),
-          attrs({{"activation", std::string("Clip")},
-                 {"activation_max", 2.0f}}),
-          attrs({{"activation", std::string("Clip")}})}) {
+    for (const AttrMap &A : maskActivations()) {
       for (int64_t Keep : {0, 1}) {
         AttrMap AK = A;
         AK.set("keepdims", Keep);
@@ -807,6 +817,83 @@ TEMPLATE_TEST_CASE("kernel activation_grad_sum: the gradient of relu_grad / "
             9 * double(std::numeric_limits<T>::epsilon()) * Abs);
     }
   }
+}
+
+TEMPLATE_TEST_CASE("kernel mask_pack, mask_grad, mask_grad_sum: one bit per "
+                   "element gives ReluGrad's, ClipGrad's and "
+                   "ActivationGradSum's results",
+                   "[kernel]", float, double) {
+  using T = TestType;
+  uint32_t Seed = 170;
+  // Element counts that are and are not multiples of 8.
+  for (const Shape &S : {Shape{2, 5, 3, 7}, Shape{3, 4}, Shape{1, 8, 2, 2},
+                         Shape{2, 1, 1, 1}, Shape{1, 3, 1, 3}}) {
+    Tensor DY = randomOf<T>(S, ++Seed, -2, 2);
+    Tensor V = randomOf<T>(S, ++Seed, -8, 8);
+    V.template data<T>()[0] = T(0); // a bound: no gradient passes there
+    for (const AttrMap &A : maskActivations()) {
+      INFO("shape " << shapeStr(S) << " "
+                    << A.getString("activation", "") << " min "
+                    << A.getFloat("activation_min", -1) << " max "
+                    << A.getFloat("activation_max", -1));
+      LoweredOp M = lowerOp(OpKind::ActivationMask, {V}, A);
+      REQUIRE_FALSE(M.LowerError);
+      CHECK(M.Call.Kernel == "mask_pack");
+      const int64_t Bytes = (V.numElements() + 7) / 8;
+      REQUIRE(M.Run.Results[0].shape() == Shape{Bytes});
+      std::vector<uint8_t> Mask(size_t(Bytes), 0xAB);
+      mote_rt::mask_pack<T>(paramsAs<mote_rt::ClipP>(M.Call), M.in<T>(0),
+                            Mask.data());
+      checkExact(M.Run.Results[0], Mask.data());
+
+      // MaskGrad on the mask is exactly the activation's gradient on the
+      // values: dX bit for bit, dB as the interpreter sums it.
+      AttrMap K;
+      K.set("keepdims", int64_t(1));
+      LoweredOp G = lowerOp(OpKind::MaskGrad, {DY, M.Run.Results[0]}, K);
+      REQUIRE_FALSE(G.LowerError);
+      CHECK(G.Call.Kernel == "mask_grad");
+      std::vector<T> DX(G.outElems(0));
+      mote_rt::mask_grad<T>(paramsAs<mote_rt::UnaryP>(G.Call), G.in<T>(0),
+                            G.in<uint8_t>(1), DX.data());
+      AttrMap AK = A;
+      AK.set("keepdims", int64_t(1));
+      OpRun Want = runOp(OpKind::ActivationGradSum, {DY, V}, AK, 2);
+      REQUIRE_FALSE(Want.Error);
+      checkExact(Want.Results[0], DX.data());
+      checkExact(G.Run.Results[0], DX.data());
+
+      LoweredOp GS = lowerOp(OpKind::MaskGrad, {DY, M.Run.Results[0]}, K, 2);
+      REQUIRE_FALSE(GS.LowerError);
+      CHECK(GS.Call.Kernel == "mask_grad_sum");
+      std::vector<T> DX2(GS.outElems(0)), DB(GS.outElems(1));
+      mote_rt::mask_grad_sum<T>(paramsAs<mote_rt::ActGradSumP>(GS.Call),
+                                GS.in<T>(0), GS.in<uint8_t>(1), DX2.data(),
+                                DB.data());
+      checkExact(Want.Results[0], DX2.data());
+      checkExact(GS.Run.Results[1], Want.Results[1].template data<T>().data());
+      checkSame(Want.Results[1], DB, 1e-6, 1e-6);
+    }
+  }
+  // A mask of the wrong size, a gradient without a channel axis for the
+  // sum, and an activation whose gradient is no mask are refused.
+  Tensor DY = randomOf<T>({2, 9}, 190, -1, 1);
+  OpRun R = runOp(OpKind::MaskGrad,
+                  {DY, Tensor::fromVector<uint8_t>({0, 0}, {2})});
+  REQUIRE(R.Error);
+  CHECK(R.Error->Message ==
+        "the mask must be u8[3] (one bit per element of the gradient " +
+            DY.type().str() + "), got u8[2]");
+  Tensor D1 = randomOf<T>({9}, 191, -1, 1);
+  R = runOp(OpKind::MaskGrad, {D1, Tensor::fromVector<uint8_t>({0, 0}, {2})},
+            {}, 2);
+  REQUIRE(R.Error);
+  CHECK(R.Error->Message.find("needs a channel axis") != std::string::npos);
+  R = runOp(OpKind::ActivationMask, {DY},
+            attrs({{"activation", std::string("Sigmoid")}}));
+  REQUIRE(R.Error);
+  CHECK(R.Error->Message ==
+        "activation must be \"Relu\" or \"Clip\", got \"Sigmoid\"");
 }
 
 TEST_CASE("kernel hard_sigmoid_grad agrees at the float edges of its interval",

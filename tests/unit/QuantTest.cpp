@@ -491,6 +491,21 @@ TEST_CASE("mask gradients read saved codes as their real values",
   checkSame(L.Run.Results[0], DX, 0, 0);
   checkSame(L.Run.Results[1], DB);
 
+  // The 1-bit mask of the codes (pack-masks): the same tests, on the codes
+  // in the kernel, and MaskGrad on it gives the same dX.
+  LoweredOp M = lowerOp(OpKind::ActivationMask, {Q}, S);
+  REQUIRE_FALSE(M.LowerError);
+  CHECK(M.Call.Kernel == "mask_pack_q");
+  std::vector<uint8_t> Mask(M.outElems(0));
+  CHECK(Mask.size() == 3);
+  mote_rt::mask_pack_q<uint8_t>(paramsAs<mote_rt::MaskQP>(M.Call),
+                                M.in<uint8_t>(0), Mask.data());
+  CHECK(std::vector<uint8_t>(M.Run.Results[0].data<uint8_t>().begin(),
+                             M.Run.Results[0].data<uint8_t>().end()) == Mask);
+  OpRun RM = runOp(OpKind::MaskGrad, {DY, M.Run.Results[0]});
+  REQUIRE_FALSE(RM.Error);
+  CHECK(Same(RM.Results[0], RF.Results[0]));
+
   // Other activation gradients, and per-channel or i32 codes, refuse them.
   CHECK(errorOf(OpKind::SigmoidGrad, {DY, Q}, {}) ==
         "the saved value u8[2,3,2,2]<0.5:10> is quantized; only the masks of "

@@ -86,6 +86,15 @@ int runPlan(const ParsedArgs &Args) {
                  F.ElementwiseOps, F.ElementwiseChains, F.IntermediateBytes);
     fmt::print("\n");
   }
+  if (const PassContext::MaskStats &K = M->Passes.Masks; K.Values)
+    fmt::print("masks: {} saved values the backward tests only ({} bytes) "
+               "kept as 1-bit masks ({} bytes)\n",
+               K.Values, K.ValueBytes, K.MaskBytes);
+  if (const PassContext::StreamStats &T = M->Passes.Stream; T.Chains)
+    fmt::print("streamed: {} chains of convolutions in {} bands of rows "
+               "({} bytes of intermediate tensors never whole; {} MACs "
+               "recomputed at band edges)\n",
+               T.Chains, T.Bands, T.IntermediateBytes, T.ExtraMacs);
   return writeReports(Args, *M, {});
 }
 

@@ -25,6 +25,16 @@
 //   The fuse pass makes it from an activation gradient and the bias
 //   gradient reduction of its result: one pass over dX instead of two.
 //
+// ActivationMask(V){activation, activation_min, activation_max} -> M
+//   the test of ReluGrad or ClipGrad (as ActivationGradSum's attributes
+//   name it) on every element of V, packed: bit i % 8 of M[i / 8], M of u8
+//   and ceil(|V| / 8) elements, the unused high bits 0.
+// MaskGrad(dY, M){keepdims} -> dX [, dB]
+//   dY * bit i of M; with a second result, also ActivationGradSum's dB.
+//   The pack-masks pass (passes/PackMasks.cpp) saves M in the forward pass
+//   in place of a value only a mask test reads in the backward: one bit
+//   per element instead of 32 (f32) or 8 (int8 codes).
+//
 // At the kinks (x = 0 for ReLU, the clip bounds) the derivative taken is
 // the one PyTorch takes, so training matches it bit for bit in direction.
 //
@@ -254,6 +264,109 @@ Status kernelActivationGradSum(const Node &N,
 }
 
 //===----------------------------------------------------------------------===//
+// ActivationMask(V) -> M, MaskGrad(dY, M) -> dX [, dB]
+//===----------------------------------------------------------------------===//
+
+/// Bytes of the packed mask of \p Elements values.
+int64_t maskBytes(int64_t Elements) { return (Elements + 7) / 8; }
+
+Expected<std::vector<TensorType>> inferActivationMask(const Node &N) {
+  if (Expected<MaskTest> M = maskTest(N); !M)
+    return M.takeError();
+  const TensorType &V = N.inType(0);
+  if (V.isQuantized()) {
+    if ((V.Elem != DType::I8 && V.Elem != DType::U8) || V.Quant->perAxis())
+      return opError(fmt::format("a quantized value must be i8 or u8 with "
+                                 "one scale, got {}",
+                                 V.str()));
+  } else if (!isFloat(V.Elem)) {
+    return opError(fmt::format("the value must be a float or quantized "
+                               "tensor, got {}",
+                               V.str()));
+  }
+  return std::vector<TensorType>{
+      TensorType(DType::U8, Shape{maskBytes(V.numElements())})};
+}
+
+Status kernelActivationMask(const Node &N, std::span<const Tensor *const> In,
+                            std::span<Tensor> Out) {
+  Expected<MaskTest> M = maskTest(N);
+  if (!M)
+    return M.takeError();
+  std::optional<Tensor> Real;
+  if (In[0]->type().isQuantized())
+    Real = dequantizeTensor(*In[0]);
+  const Tensor &Saved = Real ? *Real : *In[0];
+  auto Bytes = Out[0].data<uint8_t>();
+  std::fill(Bytes.begin(), Bytes.end(), uint8_t(0));
+  return dispatchFloat(Saved.dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    auto V = Saved.data<E>();
+    for (size_t I = 0; I < V.size(); ++I)
+      if (M->pass(double(V[I])))
+        Bytes[I / 8] = uint8_t(Bytes[I / 8] | (1u << (I % 8)));
+    return ok();
+  });
+}
+
+Expected<std::vector<TensorType>> inferMaskGrad(const Node &N) {
+  const TensorType &DY = N.inType(0), &M = N.inType(1);
+  if (!isFloat(DY.Elem) || DY.isQuantized())
+    return opError(fmt::format("the gradient must be a float tensor, got {}",
+                               DY.str()));
+  if (M.Elem != DType::U8 || M.isQuantized() || M.Dims.size() != 1 ||
+      M.Dims[0] != maskBytes(DY.numElements()))
+    return opError(fmt::format("the mask must be u8[{}] (one bit per element "
+                               "of the gradient {}), got {}",
+                               maskBytes(DY.numElements()), DY.str(),
+                               M.str()));
+  std::vector<TensorType> R{DY};
+  if (N.numOutputs() == 2) {
+    const Shape &Dims = DY.Dims;
+    if (Dims.size() < 2)
+      return opError(fmt::format("the gradient {} needs a channel axis (rank "
+                                 ">= 2) for the bias gradient",
+                                 DY.str()));
+    int64_t KeepDims = N.attrs().getInt("keepdims", 1);
+    if (KeepDims != 0 && KeepDims != 1)
+      return opError(fmt::format("keepdims must be 0 or 1, got {}", KeepDims));
+    Shape Sum = {Dims[1]};
+    if (KeepDims) {
+      Sum.assign(Dims.size(), 1);
+      Sum[1] = Dims[1];
+    }
+    R.push_back(TensorType(DY.Elem, Sum));
+  }
+  return R;
+}
+
+Status kernelMaskGrad(const Node &, std::span<const Tensor *const> In,
+                      std::span<Tensor> Out) {
+  auto Bytes = In[1]->data<uint8_t>();
+  auto Bit = [&](int64_t I) { return (Bytes[size_t(I / 8)] >> (I % 8)) & 1; };
+  return dispatchFloat(In[0]->dtype(), [&](auto Tag) -> Status {
+    using E = decltype(Tag);
+    auto DY = In[0]->data<E>();
+    auto DX = Out[0].data<E>();
+    for (size_t I = 0; I < DY.size(); ++I)
+      DX[I] = E(DY[I] * (Bit(int64_t(I)) ? E(1) : E(0)));
+    if (Out.size() < 2)
+      return ok();
+    const Shape &Dims = In[0]->shape();
+    int64_t C = Dims[1], Inner = productOf(Dims, 2, Dims.size());
+    auto DB = Out[1].data<E>();
+    std::vector<double> Sum(size_t(C), 0.0);
+    for (int64_t B = 0; B < Dims[0]; ++B)
+      for (int64_t Ch = 0; Ch < C; ++Ch)
+        for (int64_t I = 0; I < Inner; ++I)
+          Sum[size_t(Ch)] += double(DX[size_t((B * C + Ch) * Inner + I)]);
+    for (int64_t Ch = 0; Ch < C; ++Ch)
+      DB[size_t(Ch)] = E(Sum[size_t(Ch)]);
+    return ok();
+  });
+}
+
+//===----------------------------------------------------------------------===//
 // Lowering: mote_rt::<op>_grad<T>(params, dY, v, dX) (activation_grad.h).
 //===----------------------------------------------------------------------===//
 
@@ -367,6 +480,69 @@ Status lowerActivationGradSum(const Node &N, KernelCall &C) {
   return ok();
 }
 
+/// ActivationMask: mask_pack<T>(ClipP{N, ...}, v, m) with ReLU as the
+/// lower bound 0 alone, or mask_pack_q<TV>(MaskQP{N, lo, hi}, q, m) on
+/// codes. N counts the values, not the mask's bytes.
+Status lowerActivationMask(const Node &N, KernelCall &C) {
+  Expected<MaskTest> M = maskTest(N);
+  if (!M)
+    return M.takeError();
+  const TensorType &V = N.inType(0);
+  int64_t Count = V.numElements();
+  if (Count > int64_t(INT32_MAX))
+    return opError(fmt::format("{} has more than 2^31 - 1 elements, the "
+                               "kernels' 32-bit index limit",
+                               V.str()));
+  C.Header = GradHeader;
+  if (V.isQuantized()) {
+    auto Bound = [](double B) {
+      return std::isfinite(B) ? std::optional<double>(B) : std::nullopt;
+    };
+    auto [Lo, Hi] = codeInterval(V, M->Clip ? Bound(M->Lo) : 0.0,
+                                 M->Clip ? Bound(M->Hi) : std::nullopt);
+    C.Kernel = "mask_pack_q";
+    C.TypeArgs = {V.Elem};
+    C.setParams(kparams::MaskQP{.N = Count, .Lo = Lo, .Hi = Hi});
+    return ok();
+  }
+  if (Status S = requireKernelDType(V.Elem, FloatKernelDTypes, "mask_pack");
+      !S)
+    return S;
+  C.Kernel = "mask_pack";
+  C.TypeArgs = {V.Elem};
+  bool Lo = !M->Clip || std::isfinite(M->Lo);
+  bool Hi = M->Clip && std::isfinite(M->Hi);
+  C.setParams(kparams::ClipP{.N = Count,
+                             .HasMin = Lo,
+                             .HasMax = Hi,
+                             .Min = Lo ? float(M->Clip ? M->Lo : 0.0) : 0.0f,
+                             .Max = Hi ? float(M->Hi) : 0.0f});
+  return ok();
+}
+
+/// MaskGrad: mask_grad<T>(UnaryP{N}, dY, m, dX), or with the bias gradient
+/// mask_grad_sum<T>(ActGradSumP{batch, channels, inner, ...}, dY, m, dX,
+/// dB).
+Status lowerMaskGrad(const Node &N, KernelCall &C) {
+  bool Sum = N.numOutputs() == 2;
+  Expected<int64_t> Count =
+      lowerGradCall(N, C, Sum ? "mask_grad_sum" : "mask_grad");
+  if (!Count)
+    return Count.takeError();
+  if (Sum) {
+    const Shape &Dims = N.inType(0).Dims;
+    C.setParams(kparams::ActGradSumP{.Batch = Dims[0],
+                                     .C = Dims[1],
+                                     .Inner = productOf(Dims, 2, Dims.size()),
+                                     .Clip = 0,
+                                     .HasMin = 0,
+                                     .HasMax = 0,
+                                     .Min = 0.0f,
+                                     .Max = 0.0f});
+  }
+  return ok();
+}
+
 /// The floats in the order of their values as integers (-0 and +0 both 0),
 /// and back.
 int64_t floatKey(float V) {
@@ -461,6 +637,12 @@ constexpr AttrSpec ActivationGradSumAttrs[] = {
     {"activation_min", AttrKind::Float},
     {"keepdims", AttrKind::Int},
 };
+constexpr AttrSpec ActivationMaskAttrs[] = {
+    {"activation", AttrKind::String, /*Required=*/true},
+    {"activation_max", AttrKind::Float},
+    {"activation_min", AttrKind::Float},
+};
+constexpr AttrSpec MaskGradAttrs[] = {{"keepdims", AttrKind::Int}};
 
 } // namespace
 
@@ -517,6 +699,40 @@ extern const OpDef OpDef_ActivationGradSum = {
                "its result over every axis but 1 (a bias gradient) in one "
                "pass",
     .Lower = lowerActivationGradSum,
+};
+
+extern const OpDef OpDef_ActivationMask = {
+    .Name = "ActivationMask",
+    .MinInputs = 1,
+    .MaxInputs = 1,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = ActivationMaskAttrs,
+    .Infer = inferActivationMask,
+    .Kernel = kernelActivationMask,
+    .Macs = nullptr,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
+    .Summary = "the test of ReluGrad or ClipGrad (attribute activation) on "
+               "each element, packed one bit per element into u8",
+    .Lower = lowerActivationMask,
+};
+
+extern const OpDef OpDef_MaskGrad = {
+    .Name = "MaskGrad",
+    .MinInputs = 2,
+    .MaxInputs = 2,
+    .MinOutputs = 1,
+    .MaxOutputs = 2,
+    .Attrs = MaskGradAttrs,
+    .Infer = inferMaskGrad,
+    .Kernel = kernelMaskGrad,
+    .Macs = nullptr,
+    .Grad = nullptr,
+    .Flags = OpFlagNotDifferentiable | OpFlagInPlace,
+    .Summary = "dY * bit i of a packed mask (ActivationMask); with a second "
+               "result also its sum over every axis but 1 (a bias gradient)",
+    .Lower = lowerMaskGrad,
 };
 
 } // namespace mote

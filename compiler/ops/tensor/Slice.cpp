@@ -125,6 +125,18 @@ Expected<TypeList> inferSlice(const Node &N) {
   Shape Dims;
   for (const AxisSlice &S : *Plan)
     Dims.push_back(S.Count);
+  // A quantized value keeps its quantization: the codes are copied as
+  // they are (per-axis scales only if that axis is taken whole).
+  if (In.isQuantized()) {
+    if (In.Quant->perAxis() && Dims[size_t(In.Quant->Axis)] !=
+                                   In.Dims[size_t(In.Quant->Axis)])
+      return opError(fmt::format("{} is quantized per slice of axis {}, "
+                                 "which the slice cuts",
+                                 In.str(), In.Quant->Axis));
+    TensorType T = In;
+    T.Dims = Dims;
+    return TypeList{T};
+  }
   return TypeList{TensorType(In.Elem, Dims)};
 }
 
@@ -218,7 +230,7 @@ extern const OpDef OpDef_Slice = {
     .Kernel = kernelSlice,
     .Macs = nullptr,
     .Grad = gradSlice,
-    .Flags = OpFlagDataMovement,
+    .Flags = OpFlagDataMovement | OpFlagQuantAware,
     .Summary = "x[starts:ends:steps] along `axes`, clamped as in ONNX",
     .Lower = lowerSlice,
 };
