@@ -21,6 +21,14 @@ every bias, no depthwise weight, and the weights of the 1x1 convolutions of
 the last blocks with a channel ratio growing towards the classifier. The
 rules are printed with the table; the last matching rule decides a
 parameter's ratio, so '*.bias' comes last to train every bias whole.
+
+Last, TTE's three update schemes for that mobilenet_v2 (Lin et al., the
+"49kb", "99kb" and "138kb" schemes; TTE_SCHEMES below), f32 and int8
+(--quantize int8, int8 forward and float backward): the arena with every
+memory technique (1-bit masks, streamed forward chains, the inputs read
+from the caller's buffer) and with the masks and streaming turned off, the
+bytes of the graph input, the MACs the streamed chains recompute, and the
+flash.
 """
 import argparse
 import contextlib
@@ -47,6 +55,29 @@ MOBILENET_SPARSE = [
 # then stops at block 12 instead of running through the whole network (TTE
 # also updates biases of the later blocks only).
 MOBILENET_SPARSE_LATE = MOBILENET_SPARSE[:-1] + ["features.1[2-8].*.bias"]
+
+# TTE's schemes on torchvision's names (the biases of the last N conv or
+# linear layers, the listed weights, ":ratio" for a channel fraction).
+TTE_SCHEMES = [
+    ("49kb", ["features.13.conv.1.0.bias", "features.13.conv.2.bias"] +
+     [f"features.{b}.conv.*.bias" for b in range(14, 18)] +
+     ["features.18.0.bias", "classifier.1.bias",
+      "features.13.conv.0.0.weight", "features.14.conv.0.0.weight",
+      "features.14.conv.2.weight:0.25", "features.15.conv.0.0.weight:0.125",
+      "features.16.conv.0.0.weight:0.125", "features.17.conv.0.0.weight:0.125",
+      "features.17.conv.1.0.weight:0.125", "classifier.1.weight"]),
+    ("99kb", ["features.10.conv.1.0.bias", "features.10.conv.2.bias"] +
+     [f"features.{b}.conv.*.bias" for b in range(11, 18)] +
+     ["features.18.0.bias", "classifier.1.bias"] +
+     [f"features.{b}.conv.0.0.weight" for b in (10, 11, 12, 13, 14, 17)] +
+     ["features.15.conv.0.0.weight:0.125", "features.16.conv.0.0.weight:0.5",
+      "classifier.1.weight"]),
+    ("138kb", ["features.7.conv.1.0.bias", "features.7.conv.2.bias"] +
+     [f"features.{b}.conv.*.bias" for b in range(8, 18)] +
+     ["features.18.0.bias", "classifier.1.bias"] +
+     [f"features.{b}.conv.0.0.weight" for b in range(10, 18)] +
+     ["classifier.1.weight"]),
+]
 
 # (row label, update rules or None for the model's sparse spec, reorder,
 # fuse)
@@ -134,6 +165,46 @@ def main():
                 print(f"  {label:<30} {arena / 1024:>10.1f} {bound / 1024:>10.1f} "
                       f"{bound / arena:>6.3f} {flash / 1024:>10.1f} "
                       f"{arena / base:>7.2f}x {ms:>8.1f}")
+        tte_schemes(a.motec, mb, a.res, tmp)
+
+
+def scheme_plan(motec, model, rules, extra):
+    """arena, caller input bytes, flash, extra MACs of one TTE scheme."""
+    import json
+    with tempfile.NamedTemporaryFile(suffix=".json") as rep:
+        cmd = ([motec, "plan", model, "--train", "--report", rep.name] +
+               [x for r in rules for x in ("--update", r)] + extra)
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        r = json.load(open(rep.name))
+    return (r["arena_bytes"], r["caller_input_bytes"],
+            r["flash_bytes"] + r["flash_tables_bytes"],
+            r["streaming"]["extra_macs"])
+
+
+def tte_schemes(motec, model, res, tmp):
+    import numpy as np
+    from onnx import numpy_helper
+    cal = os.path.join(tmp, "calibration.pb")
+    rng = np.random.default_rng(0)
+    with open(cal, "wb") as f:
+        f.write(numpy_helper.from_array(
+            rng.standard_normal([16, 3, res, res]).astype(np.float32),
+            "input").SerializeToString())
+    print()
+    print(f"TTE's update schemes, mobilenet_v2_w035 {res}x{res} (KB = 1024 bytes;"
+          " input: the graph input, read from the caller's buffer):")
+    print(f"  {'scheme':<7} {'':>5} {'arena KB':>9} {'no masks/stream':>16} "
+          f"{'input KB':>9} {'extra MACs':>11} {'flash KB':>9}")
+    for name, rules in TTE_SCHEMES:
+        for label, quant in (("f32", []),
+                             ("int8", ["--quantize", "int8", "--calibration", cal])):
+            arena, inp, flash, extra = scheme_plan(motec, model, rules, quant)
+            off, _, _, _ = scheme_plan(motec, model, rules,
+                                       quant + ["--no-pack-masks", "--no-stream"])
+            print(f"  {name:<7} {label:>5} {arena / 1024:>9.1f} {off / 1024:>16.1f} "
+                  f"{inp / 1024:>9.1f} {extra:>11,} {flash / 1024:>9.1f}")
+    print("  " + "; ".join(f"{n}: " + " ".join(f"'{r}'" for r in rs)
+                           for n, rs in TTE_SCHEMES))
 
 
 if __name__ == "__main__":
