@@ -40,7 +40,8 @@ const char *colorOf(BufferKind K) {
 } // namespace
 
 std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
-                             const std::string &Title) {
+                             const std::string &Title,
+                             const std::string &Notes) {
   const int W = 1100, H = 560, Left = 90, Top = 20, Bottom = 40;
   int32_t Steps = std::max<int32_t>(L.NumSteps, 1);
   int64_t Arena = std::max<int64_t>(L.Plan.ArenaBytes, 1);
@@ -117,14 +118,15 @@ std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
       "<h1>mote memory report: {0}</h1>\n<p>graph '{11}': arena <b>{1}</b> bytes, liveness "
       "lower bound {2} bytes, efficiency {3:.3f} (strategy {4}); flash {5} "
       "bytes of weights and {12} of kernel tables; the graph inputs ({13} bytes) are read from the caller's buffers; {6} schedule steps. x: schedule step, y: arena address; hover "
-      "a rectangle for its tensor.</p>\n<p class=\"legend\">{7}</p>\n{8}"
+      "a rectangle for its tensor.</p>\n{14}<p class=\"legend\">{7}</p>\n{8}"
       "<h2>largest buffers live at the peak (step {9})</h2>\n<table><tr>"
       "<th>tensor</th><th>kind</th><th>type</th><th>bytes</th><th>steps</th>"
       "</tr>\n{10}"
       "</table>\n</body></html>\n",
       escape(Title), L.Plan.ArenaBytes, L.Plan.LowerBoundBytes, Eff,
       escape(L.Plan.Strategy), L.FlashBytes, L.NumSteps, Legend, Svg, Peak,
-      Rows, escape(G.name()), kernelTableBytes(G), L.CallerBytes);
+      Rows, escape(G.name()), kernelTableBytes(G), L.CallerBytes,
+      Notes.empty() ? std::string() : "<p>" + escape(Notes) + "</p>\n");
 }
 
 } // namespace mote

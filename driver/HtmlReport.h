@@ -16,8 +16,12 @@ namespace mote {
 class Graph;
 struct MemoryLayout;
 
+/// \p Notes: sentences on what the passes did to the memory (the 1-bit
+/// masks, the streamed chains and the MACs they recompute), printed under
+/// the header; may be empty.
 std::string memoryReportHtml(const Graph &G, const MemoryLayout &L,
-                             const std::string &Title);
+                             const std::string &Title,
+                             const std::string &Notes = {});
 } // namespace mote
 
 #endif // MOTE_DRIVER_HTMLREPORT_H

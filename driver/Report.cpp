@@ -204,7 +204,23 @@ std::string reportJson(const CompiledModel &M) {
 }
 
 std::string reportHtml(const CompiledModel &M) {
-  return memoryReportHtml(*M.G, *M.Layout, M.Options.ModelPath);
+  const PassContext &Ctx = M.Passes;
+  std::vector<std::string> Notes;
+  if (Ctx.Masks.Values)
+    Notes.push_back(fmt::format("{} saved values the backward tests only "
+                                "({} bytes) are kept as 1-bit masks ({} "
+                                "bytes).",
+                                Ctx.Masks.Values, Ctx.Masks.ValueBytes,
+                                Ctx.Masks.MaskBytes));
+  if (Ctx.Stream.Chains)
+    Notes.push_back(fmt::format(
+        "{} chains of convolutions run in {} bands of rows ({} bytes of "
+        "intermediate tensors never whole; {} MACs recomputed at band "
+        "edges).",
+        Ctx.Stream.Chains, Ctx.Stream.Bands, Ctx.Stream.IntermediateBytes,
+        Ctx.Stream.ExtraMacs));
+  return memoryReportHtml(*M.G, *M.Layout, M.Options.ModelPath,
+                          fmt::format("{}", fmt::join(Notes, " ")));
 }
 
 TrainingStats trainingStats(const Graph &G) {
