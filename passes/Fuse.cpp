@@ -329,16 +329,7 @@ Expected<bool> fuseActivationGradBias(Graph &G, PassContext &Ctx, Node *R) {
     }
   if (!S)
     return false;
-  AttrMap A;
-  if (R->op() == OpKind::ReluGrad) {
-    A.set("activation", std::string("Relu"));
-  } else {
-    A.set("activation", std::string("Clip"));
-    if (R->attrs().has("min"))
-      A.set("activation_min", R->attrs().getFloat("min", 0));
-    if (R->attrs().has("max"))
-      A.set("activation_max", R->attrs().getFloat("max", 0));
-  }
+  AttrMap A = maskTestAttrs(*R);
   A.set("keepdims", S->attrs().getInt("keepdims", 1));
   Value *Sum = S->output(0);
   Expected<Node *> F = G.createNode(

@@ -52,15 +52,8 @@ std::optional<AttrMap> maskAttrs(const Node &N) {
   AttrMap A;
   switch (N.op()) {
   case OpKind::ReluGrad:
-    A.set("activation", std::string("Relu"));
-    return A;
   case OpKind::ClipGrad:
-    A.set("activation", std::string("Clip"));
-    if (N.attrs().has("min"))
-      A.set("activation_min", N.attrs().getFloat("min", 0));
-    if (N.attrs().has("max"))
-      A.set("activation_max", N.attrs().getFloat("max", 0));
-    return A;
+    return maskTestAttrs(N);
   case OpKind::ActivationGradSum:
     for (const char *K : {"activation", "activation_min", "activation_max"})
       if (N.attrs().has(K))

@@ -70,7 +70,7 @@ struct RowConv {
   Node *N = nullptr;
   int64_t InRows = 0, OutRows = 0;
   int64_t Kernel = 1, Stride = 1, Dilation = 1;
-  int64_t PadTop = 0, PadBottom = 0;
+  int64_t PadTop = 0;
   int64_t InRowBytes = 0, OutRowBytes = 0; ///< bytes of one row, all channels
 };
 
@@ -96,7 +96,6 @@ std::optional<RowConv> rowConv(const Node &N) {
   if (Pads.size() != 4)
     return std::nullopt;
   R.PadTop = Pads[0];
-  R.PadBottom = Pads[2];
   if (R.InRows <= 0 || R.OutRows <= 0)
     return std::nullopt;
   R.InRowBytes = X.bytes() / R.InRows;
@@ -120,7 +119,12 @@ InputRows inputRows(const RowConv &C, int64_t A, int64_t B) {
 struct Chain {
   std::vector<RowConv> Convs;
   /// Bytes of the intermediate tensors (every result but the last).
-  int64_t MiddleBytes = 0;
+  int64_t middleBytes() const {
+    int64_t Bytes = 0;
+    for (size_t I = 0; I + 1 < Convs.size(); ++I)
+      Bytes += Convs[I].N->output(0)->type().bytes();
+    return Bytes;
+  }
 };
 
 bool isStateOrSpecial(const Graph &G, const PassContext &Ctx, const Value *V) {
@@ -160,11 +164,8 @@ std::vector<Chain> findChains(const Graph &G, const PassContext &Ctx,
     if (!Next.count(N) || HasPrev.count(N))
       continue;
     Chain C;
-    for (const Node *M = N; M; M = Next.count(M) ? Next[M] : nullptr) {
+    for (const Node *M = N; M; M = Next.count(M) ? Next[M] : nullptr)
       C.Convs.push_back(*rowConv(*M));
-      if (Next.count(M))
-        C.MiddleBytes += M->output(0)->type().bytes();
-    }
     Chains.push_back(std::move(C));
   }
   return Chains;
@@ -260,13 +261,13 @@ Status streamChain(Graph &G, PassContext &Ctx, const Chain &C, int64_t Rows,
     Done.insert(*Ins);
     Result = (*Ins)->output(0);
   }
-  replaceValue(G, Ctx, Last.N->output(0), Result, ".unstreamed");
-  for (size_t I = C.Convs.size(); I-- > 0;)
-    G.eraseNode(C.Convs[I].N);
   ++Ctx.Stream.Chains;
   Ctx.Stream.Bands += Band;
   Ctx.Stream.ExtraMacs += MacsAfter - MacsBefore;
-  Ctx.Stream.IntermediateBytes += C.MiddleBytes;
+  Ctx.Stream.IntermediateBytes += C.middleBytes(); // before the nodes go
+  replaceValue(G, Ctx, Last.N->output(0), Result, ".unstreamed");
+  for (size_t I = C.Convs.size(); I-- > 0;)
+    G.eraseNode(C.Convs[I].N);
   return ok();
 }
 
@@ -378,8 +379,6 @@ Expected<bool> runStream(Graph &G, PassContext &Ctx) {
         StreamPlan P;
         P.Part.Convs.assign(Best->Convs.begin() + I0,
                             Best->Convs.begin() + I1 + 1);
-        for (size_t I = 0; I + 1 < P.Part.Convs.size(); ++I)
-          P.Part.MiddleBytes += P.Part.Convs[I].N->output(0)->type().bytes();
         const Value *Y = P.Part.Convs.back().N->output(0);
         const int64_t YBytes = Y->type().bytes();
         std::vector<int64_t> M = MiddleOf(P.Part);

@@ -25,6 +25,20 @@ void replaceValue(Graph &G, PassContext &Ctx, Value *Old, Value *New,
   G.renameValue(New, Name);
 }
 
+AttrMap maskTestAttrs(const Node &N) {
+  AttrMap A;
+  if (N.op() == OpKind::ReluGrad) {
+    A.set("activation", std::string("Relu"));
+    return A;
+  }
+  A.set("activation", std::string("Clip"));
+  if (N.attrs().has("min"))
+    A.set("activation_min", N.attrs().getFloat("min", 0));
+  if (N.attrs().has("max"))
+    A.set("activation_max", N.attrs().getFloat("max", 0));
+  return A;
+}
+
 int64_t channelAxis(const Graph &G, const Value *P) {
   int64_t Rank = int64_t(P->type().rank());
   if (Rank == 0)

@@ -3,6 +3,8 @@
 #ifndef MOTE_PASSES_TRAINUTIL_H
 #define MOTE_PASSES_TRAINUTIL_H
 
+#include "compiler/Attribute.h"
+
 #include <cstdint>
 #include <string_view>
 #include <unordered_set>
@@ -25,6 +27,12 @@ bool onlyUser(const Graph &G, const Value *V, const Node *User);
 /// is renamed with \p Suffix.
 void replaceValue(Graph &G, PassContext &Ctx, Value *Old, Value *New,
                   std::string_view Suffix);
+
+/// The attributes that name the test of mask gradient \p N (a ReluGrad or a
+/// ClipGrad) as ActivationGradSum, ActivationMask and the fused
+/// activations name it: activation "Relu" or "Clip", and the Clip's
+/// activation_min / activation_max.
+AttrMap maskTestAttrs(const Node &N);
 
 /// The axis of parameter \p P that holds its output channels: dim 0 of a
 /// Conv weight or of a bias, the output dim of a Gemm or MatMul weight.

@@ -207,17 +207,26 @@ Expected<MaskTest> maskTest(const Node &N) {
   return M;
 }
 
-Expected<std::vector<TensorType>> inferActivationGradSum(const Node &N) {
-  if (Expected<MaskTest> M = maskTest(N); !M)
-    return M.takeError();
-  Expected<std::vector<TensorType>> DX = inferActGrad(N);
-  if (!DX)
-    return DX.takeError();
-  const Shape &Dims = N.inType(0).Dims;
+/// The test of \p M on the codes of quantized \p T: Lo < q < Hi
+/// (codeInterval; an infinite bound is none).
+std::pair<int64_t, int64_t> codesOf(const MaskTest &M, const TensorType &T) {
+  auto Bound = [](double V) {
+    return std::isfinite(V) ? std::optional<double>(V) : std::nullopt;
+  };
+  return codeInterval(T, M.Clip ? Bound(M.Lo) : 0.0,
+                      M.Clip ? Bound(M.Hi) : std::nullopt);
+}
+
+/// The type of the bias gradient of gradient \p DY: its sum over every
+/// axis but 1, with the node's `keepdims` (ActivationGradSum, MaskGrad).
+/// \p For ends the message of a gradient without a channel axis.
+Expected<TensorType> channelSumType(const Node &N, const TensorType &DY,
+                                    std::string_view For) {
+  const Shape &Dims = DY.Dims;
   if (Dims.size() < 2)
     return opError(fmt::format("the gradient {} needs a channel axis (rank "
-                               ">= 2)",
-                               N.inType(0).str()));
+                               ">= 2){}",
+                               DY.str(), For));
   int64_t KeepDims = N.attrs().getInt("keepdims", 1);
   if (KeepDims != 0 && KeepDims != 1)
     return opError(fmt::format("keepdims must be 0 or 1, got {}", KeepDims));
@@ -226,7 +235,33 @@ Expected<std::vector<TensorType>> inferActivationGradSum(const Node &N) {
     Sum.assign(Dims.size(), 1);
     Sum[1] = Dims[1];
   }
-  DX->push_back(TensorType(N.inType(0).Elem, Sum));
+  return TensorType(DY.Elem, Sum);
+}
+
+/// DB[c] = the sum of DX over every axis but 1 (DX of dims \p Dims), in
+/// double, images then positions.
+template <class E>
+void channelSums(std::span<const E> DX, const Shape &Dims, std::span<E> DB) {
+  int64_t C = Dims[1], Inner = productOf(Dims, 2, Dims.size());
+  std::vector<double> Sum(size_t(C), 0.0);
+  for (int64_t B = 0; B < Dims[0]; ++B)
+    for (int64_t Ch = 0; Ch < C; ++Ch)
+      for (int64_t I = 0; I < Inner; ++I)
+        Sum[size_t(Ch)] += double(DX[size_t((B * C + Ch) * Inner + I)]);
+  for (int64_t Ch = 0; Ch < C; ++Ch)
+    DB[size_t(Ch)] = E(Sum[size_t(Ch)]);
+}
+
+Expected<std::vector<TensorType>> inferActivationGradSum(const Node &N) {
+  if (Expected<MaskTest> M = maskTest(N); !M)
+    return M.takeError();
+  Expected<std::vector<TensorType>> DX = inferActGrad(N);
+  if (!DX)
+    return DX.takeError();
+  Expected<TensorType> Sum = channelSumType(N, N.inType(0), "");
+  if (!Sum)
+    return Sum.takeError();
+  DX->push_back(*Sum);
   return DX;
 }
 
@@ -236,9 +271,6 @@ Status kernelActivationGradSum(const Node &N,
   Expected<MaskTest> M = maskTest(N);
   if (!M)
     return M.takeError();
-  const Shape &Dims = In[0]->shape();
-  int64_t C = Dims[1], Inner = productOf(Dims, 2, Dims.size());
-  int64_t Batch = Dims[0];
   std::optional<Tensor> Real;
   if (In[1]->type().isQuantized())
     Real = dequantizeTensor(*In[1]);
@@ -248,17 +280,9 @@ Status kernelActivationGradSum(const Node &N,
     auto DY = In[0]->data<E>();
     auto V = Saved.data<E>();
     auto DX = Out[0].data<E>();
-    auto DB = Out[1].data<E>();
-    std::vector<double> Sum(size_t(C), 0.0);
-    for (int64_t B = 0; B < Batch; ++B)
-      for (int64_t Ch = 0; Ch < C; ++Ch)
-        for (int64_t I = 0; I < Inner; ++I) {
-          size_t K = size_t((B * C + Ch) * Inner + I);
-          DX[K] = E(DY[K] * (M->pass(double(V[K])) ? E(1) : E(0)));
-          Sum[size_t(Ch)] += double(DX[K]);
-        }
-    for (int64_t Ch = 0; Ch < C; ++Ch)
-      DB[size_t(Ch)] = E(Sum[size_t(Ch)]);
+    for (size_t K = 0; K < DY.size(); ++K)
+      DX[K] = E(DY[K] * (M->pass(double(V[K])) ? E(1) : E(0)));
+    channelSums<E>(DX, In[0]->shape(), Out[1].data<E>());
     return ok();
   });
 }
@@ -322,20 +346,10 @@ Expected<std::vector<TensorType>> inferMaskGrad(const Node &N) {
                                M.str()));
   std::vector<TensorType> R{DY};
   if (N.numOutputs() == 2) {
-    const Shape &Dims = DY.Dims;
-    if (Dims.size() < 2)
-      return opError(fmt::format("the gradient {} needs a channel axis (rank "
-                                 ">= 2) for the bias gradient",
-                                 DY.str()));
-    int64_t KeepDims = N.attrs().getInt("keepdims", 1);
-    if (KeepDims != 0 && KeepDims != 1)
-      return opError(fmt::format("keepdims must be 0 or 1, got {}", KeepDims));
-    Shape Sum = {Dims[1]};
-    if (KeepDims) {
-      Sum.assign(Dims.size(), 1);
-      Sum[1] = Dims[1];
-    }
-    R.push_back(TensorType(DY.Elem, Sum));
+    Expected<TensorType> Sum = channelSumType(N, DY, " for the bias gradient");
+    if (!Sum)
+      return Sum.takeError();
+    R.push_back(*Sum);
   }
   return R;
 }
@@ -350,18 +364,8 @@ Status kernelMaskGrad(const Node &, std::span<const Tensor *const> In,
     auto DX = Out[0].data<E>();
     for (size_t I = 0; I < DY.size(); ++I)
       DX[I] = E(DY[I] * (Bit(int64_t(I)) ? E(1) : E(0)));
-    if (Out.size() < 2)
-      return ok();
-    const Shape &Dims = In[0]->shape();
-    int64_t C = Dims[1], Inner = productOf(Dims, 2, Dims.size());
-    auto DB = Out[1].data<E>();
-    std::vector<double> Sum(size_t(C), 0.0);
-    for (int64_t B = 0; B < Dims[0]; ++B)
-      for (int64_t Ch = 0; Ch < C; ++Ch)
-        for (int64_t I = 0; I < Inner; ++I)
-          Sum[size_t(Ch)] += double(DX[size_t((B * C + Ch) * Inner + I)]);
-    for (int64_t Ch = 0; Ch < C; ++Ch)
-      DB[size_t(Ch)] = E(Sum[size_t(Ch)]);
+    if (Out.size() == 2)
+      channelSums<E>(DX, In[0]->shape(), Out[1].data<E>());
     return ok();
   });
 }
@@ -465,12 +469,7 @@ Status lowerActivationGradSum(const Node &N, KernelCall &C) {
                          .Max = A.getFloat("activation_max", 0)};
   if (Codes) {
     // The test on codes: Min < q < Max, both bounds present.
-    auto Bound = [](double V) {
-      return std::isfinite(V) ? std::optional<double>(V) : std::nullopt;
-    };
-    auto [Lo, Hi] =
-        codeInterval(N.inType(1), M->Clip ? Bound(M->Lo) : 0.0,
-                     M->Clip ? Bound(M->Hi) : std::nullopt);
+    auto [Lo, Hi] = codesOf(*M, N.inType(1));
     C.TypeArgs = {N.inType(0).Elem, N.inType(1).Elem};
     P.Clip = P.HasMin = P.HasMax = 1;
     P.Min = float(Lo);
@@ -495,11 +494,7 @@ Status lowerActivationMask(const Node &N, KernelCall &C) {
                                V.str()));
   C.Header = GradHeader;
   if (V.isQuantized()) {
-    auto Bound = [](double B) {
-      return std::isfinite(B) ? std::optional<double>(B) : std::nullopt;
-    };
-    auto [Lo, Hi] = codeInterval(V, M->Clip ? Bound(M->Lo) : 0.0,
-                                 M->Clip ? Bound(M->Hi) : std::nullopt);
+    auto [Lo, Hi] = codesOf(*M, V);
     C.Kernel = "mask_pack_q";
     C.TypeArgs = {V.Elem};
     C.setParams(kparams::MaskQP{.N = Count, .Lo = Lo, .Hi = Hi});
