@@ -149,8 +149,8 @@ Value *activationMaskSource(const Graph &G, Node *N, Value *V) {
 /// first of them: what the backward pass keeps from the forward one is the
 /// quantized tensor, not a float copy (as TTE's backward reads the int8
 /// activations; the mask of a ReLU or ReLU6 then comes from the quantized
-/// value, activationMaskSource). A pointwise ConvGradInput reads a
-/// quantized weight directly, and a ReluGrad or ClipGrad the codes.
+/// value, activationMaskSource). A ConvGradInput reads a quantized weight
+/// directly, and a ReluGrad or ClipGrad the codes.
 void redequantizeForBackward(Graph &G) {
   std::unordered_map<const Value *, Value *> Fresh;
   std::vector<Node *> Backward;
@@ -165,9 +165,9 @@ void redequantizeForBackward(Graph &G) {
         Q = activationMaskSource(G, N, V);
       if (!Q)
         continue;
-      // A pointwise input gradient reads a quantized weight as it is (no
-      // float copy of it), a ReLU or Clip mask the codes; their type rules
-      // say where they can.
+      // A convolution's input gradient reads a quantized weight as it is
+      // (no float copy of it), a ReLU or Clip mask the codes; their type
+      // rules say where they can.
       if ((N->op() == OpKind::ConvGradInput && I == 1 && Q->isParam()) ||
           ((N->op() == OpKind::ReluGrad || N->op() == OpKind::ClipGrad) &&
            I == 1)) {

@@ -24,7 +24,9 @@
 //                     ConvGradWeightSgd, ConvGradWeightMomentum or
 //                     ConvGradWeightAdam, which writes the updated weight
 //                     (and optimizer state) in place: the weight gradient (a
-//                     whole weight-sized buffer) never exists.
+//                     whole weight-sized buffer) never exists. An int8
+//                     weight's SGD or momentum step (QAS) fuses too: its
+//                     f32 gradient is four times the weight.
 //   gemm-weight-sgd   A Gemm computing a weight gradient followed by its
 //                     full SgdUpdate becomes one Gemm with the weight as C,
 //                     alpha' = -lr alpha and beta = 1 - lr norm_coefficient:
@@ -124,11 +126,15 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
 }
 
 /// The update reading \p Grad as its gradient, if it is Grad's only use
-/// (and the parameter is float: the fused kernels update float weights).
-Node *soleUpdateUser(const Graph &G, const Value *Grad) {
+/// (and the parameter is float, unless \p Quantized: the fused Gemm
+/// kernels update float weights only; the conv ones SGD and momentum steps
+/// on int8 weights too).
+Node *soleUpdateUser(const Graph &G, const Value *Grad,
+                     bool Quantized = false) {
   std::vector<Node *> Us = G.users(Grad);
   if (Us.size() != 1 || !isParameterUpdate(*Us[0]) ||
-      Us[0]->inType(0).isQuantized() ||
+      (Us[0]->inType(0).isQuantized() &&
+       (!Quantized || Us[0]->op() == OpKind::AdamUpdate)) ||
       Us[0]->input(1) != Grad || Us[0]->input(0) == Grad || G.isOutput(Grad))
     return nullptr;
   for (size_t I = 2; I < Us[0]->numInputs(); ++I)
@@ -195,7 +201,7 @@ struct FusedOps {
 /// the update's.
 Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
                                  Node *Upd, FusedOps Ops, AttrMap A) {
-  copyAttrs(*Upd, A, {"lr", "norm_coefficient"});
+  copyAttrs(*Upd, A, {"lr", "norm_coefficient", "scaling"});
   OpKind Op = Ops.Sgd;
   const char *Suffix = ".sgd";
   if (Upd->op() == OpKind::MomentumUpdate) {
@@ -220,10 +226,16 @@ Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
 Expected<bool> fuseConvWeightUpdate(Graph &G, PassContext &Ctx, Node *GW) {
   if (GW->op() != OpKind::ConvGradWeight)
     return false;
-  Node *Upd = soleUpdateUser(G, GW->output(0));
+  Node *Upd = soleUpdateUser(G, GW->output(0), /*Quantized=*/true);
   if (!Upd || Upd->attrs().getInt("axis", 0) != 0)
     return false;
   Value *W = Upd->input(0);
+  // An int8 or uint8 weight, per tensor or per output channel, as the
+  // quantized kernels take it.
+  if (const TensorType &T = W->type();
+      T.isQuantized() && ((T.Elem != DType::I8 && T.Elem != DType::U8) ||
+                          (T.Quant->perAxis() && T.Quant->Axis != 0)))
+    return false;
   // The update's channel count must be the one the gradient was made for.
   int64_t GradChannels = GW->output(0)->type().Dims[0];
   int64_t Channels = Upd->attrs().getInt("channels", W->type().Dims[0]);

@@ -9,11 +9,11 @@
 //                   whole planes; a depthwise 3x3 or 5x3 layer gathered per
 //                   dX element (stride 1 and stride 2: each element written
 //                   once, the taps that reach it in registers).
-//   conv_grad_input_q dX of a pointwise layer from a quantized weight
-//                   (int8 or uint8, a scale and zero point per output
-//                   channel), each weight dequantized as it is read: the
-//                   backward pass of a quantized model keeps no float copy
-//                   of a frozen weight.
+//   conv_grad_input_q dX from a quantized weight (int8 or uint8, a scale
+//                   and zero point per output channel) by the same walks,
+//                   each weight dequantized as it is read: the backward
+//                   pass of a quantized model keeps no float copy of a
+//                   frozen weight.
 //   conv_grad_weight dW for the first Channels output channels only (the
 //                   partial-channel update of sparse training); pointwise
 //                   geometries take each plane as one row.
@@ -23,6 +23,10 @@
 //                   each weight's gradient is summed in a register and
 //                   applied at once, so dW is never stored (TTE's in-place
 //                   SGD). The step is ConvP::Update.
+//   conv_grad_weight_qsgd, conv_grad_weight_qmomentum
+//                   the same on a quantized weight (int8 or uint8), the
+//                   step in whole integer steps as optim.h's qsgd_update
+//                   and qmomentum_update take it.
 // Register blocks: input gradient four input by four output channels,
 // weight gradient four output by four input channels.
 //
@@ -297,10 +301,10 @@ MOTE_RT_INLINE void convGradInputStrided(const ConvP &P, const T *DYM,
 /// layer, or channels left over from the blocks), stride 1 along the row:
 /// dX[x] += sum_k w_k dY[x - Start_k], up to four taps of a kernel row at
 /// once where all of them reach x, each tap's edges alone.
-template <class T>
+template <class T, class WeightFn>
 MOTE_RT_INLINE void convGradInputTapBlock(const ConvP &P, const ConvSizes &S,
-                                          const T *DYN, int32_t M0, const T *W,
-                                          int32_t C0, T *DXG) {
+                                          const T *DYN, int32_t M0,
+                                          WeightFn Weight, int32_t C0, T *DXG) {
   T *DXC = DXG + C0 * S.In;
   const T *DYM = DYN + M0 * S.Out;
   forEachTapBlock<4>(
@@ -310,7 +314,7 @@ MOTE_RT_INLINE void convGradInputTapBlock(const ConvP &P, const ConvSizes &S,
         T Wt[1][KB];
         MOTE_RT_UNROLL
         for (int K = 0; K < KB; ++K)
-          Wt[0][K] = W[(M0 * P.CPerGroup + C0) * S.Kernel + Tap0 + K];
+          Wt[0][K] = Weight((M0 * P.CPerGroup + C0) * S.Kernel + Tap0 + K);
         Rows([&](int32_t XRow, int32_t YRow) MOTE_RT_LAMBDA {
           T *const Out[1] = {DXC + XRow};
           const T *In[KB];
@@ -332,17 +336,17 @@ MOTE_RT_INLINE void convGradInputTapBlock(const ConvP &P, const ConvSizes &S,
       });
 }
 
-template <int NC, int NM, class T>
+template <int NC, int NM, class T, class WeightFn>
 MOTE_RT_INLINE void convGradInputBlock(const ConvP &P, const ConvSizes &S,
-                                       const T *DYN, int32_t M0, const T *W,
-                                       int32_t C0, T *DXG) {
+                                       const T *DYN, int32_t M0,
+                                       WeightFn Weight, int32_t C0, T *DXG) {
   forEachTap(P, [&](int32_t Tap, auto Rows) MOTE_RT_LAMBDA {
     T Wt[NC][NM];
     MOTE_RT_UNROLL
     for (int C = 0; C < NC; ++C) {
       MOTE_RT_UNROLL
       for (int M = 0; M < NM; ++M)
-        Wt[C][M] = W[((M0 + M) * P.CPerGroup + C0 + C) * S.Kernel + Tap];
+        Wt[C][M] = Weight(((M0 + M) * P.CPerGroup + C0 + C) * S.Kernel + Tap);
     }
     Rows([&](int32_t XRow, int32_t YRow, int32_t Lo, int32_t Hi, int32_t SW)
              MOTE_RT_LAMBDA {
@@ -529,45 +533,51 @@ MOTE_RT_INLINE void convGradWeight(const ConvP &P, const T *X, const T *DY,
 
 } // namespace detail
 
-/// dX [N, C, In] from dY [N, M, Out] and W [M, C/G, Kernel]: each dY[n, m, o]
-/// times W[m, c, t] is added to the input position tap t of o reads.
-template <class T>
-MOTE_RT_KERNEL void conv_grad_input(const ConvP &P, const T *DY, const T *W,
-                                    T *DX) {
-  const detail::ConvSizes S(P);
+namespace detail {
+/// dX [N, C, In] from dY [N, M, Out] and the weights Weight(i) (W [M, C/G,
+/// Kernel] flat): each dY[n, m, o] times W[m, c, t] is added to the input
+/// position tap t of o reads. A pointwise geometry is Pointwise(image,
+/// group, dX of that group) on the zeroed dX.
+template <class T, class WeightFn, class PointwiseFn>
+MOTE_RT_INLINE void convGradInput(const ConvP &P, const T *DY, WeightFn Weight,
+                                  PointwiseFn Pointwise, T *DX) {
+  const ConvSizes S(P);
+  // A depthwise channel's kernel, read once into registers.
+  auto Kernel = [&](int32_t C, auto &WC) MOTE_RT_LAMBDA {
+    constexpr int NK = int(sizeof(WC) / sizeof(WC[0]));
+    MOTE_RT_UNROLL
+    for (int K = 0; K < NK; ++K)
+      WC[K] = Weight(C * S.Kernel + K);
+  };
   if (P.CPerGroup == 1 && P.MPerGroup == 1 && P.Strides[1] == 1 &&
       P.Strides[2] == 1 &&
-      detail::withWindow(P, [&](auto KH, auto KW) MOTE_RT_LAMBDA {
-        for (int32_t N = 0; N < P.Batch; ++N)
-          for (int32_t C = 0; C < P.C; ++C)
-            detail::convGradInputWindow<KH.value, KW.value>(
-                P, DY + (N * P.M + C) * S.Out, W + C * S.Kernel,
-                DX + (N * P.C + C) * S.In);
+      withWindow(P, [&](auto KH, auto KW) MOTE_RT_LAMBDA {
+        for (int32_t C = 0; C < P.C; ++C) {
+          T WC[KH.value * KW.value];
+          Kernel(C, WC);
+          for (int32_t N = 0; N < P.Batch; ++N)
+            convGradInputWindow<KH.value, KW.value>(
+                P, DY + (N * P.M + C) * S.Out, WC, DX + (N * P.C + C) * S.In);
+        }
       }))
     return;
   if (P.CPerGroup == 1 && P.MPerGroup == 1 && P.Strides[1] == 2 &&
       P.Strides[2] == 2 && P.Dilations[1] == 1 && P.Dilations[2] == 1 &&
-      detail::withWindow(P, [&](auto KH, auto KW) MOTE_RT_LAMBDA {
-        for (int32_t N = 0; N < P.Batch; ++N)
-          for (int32_t C = 0; C < P.C; ++C)
-            detail::convGradInputStrided<KH.value, KW.value, 2>(
-                P, DY + (N * P.M + C) * S.Out, W + C * S.Kernel,
-                DX + (N * P.C + C) * S.In);
+      withWindow(P, [&](auto KH, auto KW) MOTE_RT_LAMBDA {
+        for (int32_t C = 0; C < P.C; ++C) {
+          T WC[KH.value * KW.value];
+          Kernel(C, WC);
+          for (int32_t N = 0; N < P.Batch; ++N)
+            convGradInputStrided<KH.value, KW.value, 2>(
+                P, DY + (N * P.M + C) * S.Out, WC, DX + (N * P.C + C) * S.In);
+        }
       }))
     return;
   fill(DX, T(0), P.Batch * P.C * S.In);
-  if (detail::isPointwise(P, S)) {
-    // Pointwise (1x1, stride 1, no padding): per image and group dX_g
-    // [C/G, S] = W_g^T dY_g over the whole plane as one row (the terms in
-    // the same order as the tap loops below; a plane of 2 x 2 is one row of
-    // 4, not two rows of 2).
+  if (isPointwise(P, S)) {
     for (int32_t N = 0; N < P.Batch; ++N)
       for (int32_t G = 0; G < P.Group; ++G)
-        detail::gemmAccumulate(
-            P.CPerGroup, S.In, P.MPerGroup, T(1),
-            W + G * P.MPerGroup * P.CPerGroup, 1, P.CPerGroup,
-            DY + (N * P.M + G * P.MPerGroup) * S.Out, S.Out,
-            DX + (N * P.C + G * P.CPerGroup) * S.In, S.In);
+        Pointwise(N, G, DX + (N * P.C + G * P.CPerGroup) * S.In);
     return;
   }
   for (int32_t N = 0; N < P.Batch; ++N) {
@@ -575,63 +585,91 @@ MOTE_RT_KERNEL void conv_grad_input(const ConvP &P, const T *DY, const T *W,
     for (int32_t G = 0; G < P.Group; ++G) {
       T *DXG = DX + (N * P.C + G * P.CPerGroup) * S.In;
       // Four input channels by four output channels of the group at a time.
-      detail::forBlocks<4>(
+      forBlocks<4>(
           0, P.CPerGroup, [&](auto NCTag, int32_t C0) MOTE_RT_LAMBDA {
-            detail::forBlocks<4>(
+            forBlocks<4>(
                 G * P.MPerGroup, (G + 1) * P.MPerGroup,
                 [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
                   constexpr int NC = decltype(NCTag)::value,
                                 NM = decltype(NMTag)::value;
                   if constexpr (NC == 1 && NM == 1) {
                     if (P.Strides[2] == 1) {
-                      detail::convGradInputTapBlock(P, S, DYN, M0, W, C0, DXG);
+                      convGradInputTapBlock(P, S, DYN, M0, Weight, C0, DXG);
                       return;
                     }
                   }
-                  detail::convGradInputBlock<NC, NM>(P, S, DYN, M0, W, C0, DXG);
+                  convGradInputBlock<NC, NM>(P, S, DYN, M0, Weight, C0, DXG);
                 });
           });
     }
   }
 }
+} // namespace detail
 
-/// dX [N, C, S] from dY [N, M, S] and a quantized pointwise W [M, C/G]
-/// (1x1, stride 1, no padding): dX[n, c] = sum_m w(m, c) dY[n, m] over
-/// whole planes, w(m, c) = Scale[m] (W[m, c] - ZeroPoint[m]); each dX plane
-/// is summed in place over its group's output channels, four at a time.
+/// dX [N, C, In] from dY [N, M, Out] and W [M, C/G, Kernel]: each dY[n, m, o]
+/// times W[m, c, t] is added to the input position tap t of o reads.
+template <class T>
+MOTE_RT_KERNEL void conv_grad_input(const ConvP &P, const T *DY, const T *W,
+                                    T *DX) {
+  const detail::ConvSizes S(P);
+  detail::convGradInput(
+      P, DY, [&](int32_t I) MOTE_RT_LAMBDA { return W[I]; },
+      // Pointwise (1x1, stride 1, no padding): per image and group dX_g
+      // [C/G, S] = W_g^T dY_g over the whole plane as one row (the terms in
+      // the same order as the tap loops; a plane of 2 x 2 is one row of 4,
+      // not two rows of 2).
+      [&](int32_t N, int32_t G, T *DXG) MOTE_RT_LAMBDA {
+        detail::gemmAccumulate(P.CPerGroup, S.In, P.MPerGroup, T(1),
+                               W + G * P.MPerGroup * P.CPerGroup, 1,
+                               P.CPerGroup,
+                               DY + (N * P.M + G * P.MPerGroup) * S.Out,
+                               S.Out, DXG, S.In);
+      },
+      DX);
+}
+
+/// dX [N, C, In] from dY [N, M, Out] and a quantized W [M, C/G, Kernel],
+/// w(m, c, t) = Scale[m] (W[m, c, t] - ZeroPoint[m]), each weight
+/// dequantized as the float kernel would read it (a tap's register block,
+/// a depthwise channel's kernel). A pointwise dX plane is summed in place
+/// over its group's output channels, four at a time.
 template <class T, class TW>
 MOTE_RT_KERNEL void conv_grad_input_q(const QConvGradInputP &Q, const T *DY,
                                       const TW *W, T *DX) {
   const ConvP &P = Q.Conv;
   const detail::ConvSizes S(P);
-  auto Weight = [&](int32_t M, int32_t C) MOTE_RT_LAMBDA {
-    return T(Q.Scale[M]) * T(int32_t(W[M * P.CPerGroup + C]) - Q.ZeroPoint[M]);
+  const int32_t PerM = P.CPerGroup * S.Kernel;
+  auto Weight = [&](int32_t I) MOTE_RT_LAMBDA {
+    const int32_t M = I / PerM;
+    return T(Q.Scale[M]) * T(int32_t(W[I]) - Q.ZeroPoint[M]);
   };
-  for (int32_t N = 0; N < P.Batch; ++N)
-    for (int32_t G = 0; G < P.Group; ++G)
-      for (int32_t C = 0; C < P.CPerGroup; ++C) {
-        T *Row = DX + (N * P.C + G * P.CPerGroup + C) * S.In;
-        fill(Row, T(0), S.In);
+  detail::convGradInput(
+      P, DY, Weight,
+      [&](int32_t N, int32_t G, T *DXG) MOTE_RT_LAMBDA {
         const T *DYG = DY + (N * P.M + G * P.MPerGroup) * S.Out;
-        detail::forBlocks<4>(
-            0, P.MPerGroup, [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
-              constexpr int NM = decltype(NMTag)::value;
-              T Wt[NM];
-              const T *Y[NM];
-              MOTE_RT_UNROLL
-              for (int K = 0; K < NM; ++K) {
-                Wt[K] = Weight(G * P.MPerGroup + M0 + K, C);
-                Y[K] = DYG + (M0 + K) * S.Out;
-              }
-              for (int32_t I = 0; I < S.In; ++I) {
-                T Sum = Row[I];
+        for (int32_t C = 0; C < P.CPerGroup; ++C) {
+          T *Row = DXG + C * S.In;
+          detail::forBlocks<4>(
+              0, P.MPerGroup, [&](auto NMTag, int32_t M0) MOTE_RT_LAMBDA {
+                constexpr int NM = decltype(NMTag)::value;
+                T Wt[NM];
+                const T *Y[NM];
                 MOTE_RT_UNROLL
-                for (int K = 0; K < NM; ++K)
-                  Sum += Wt[K] * Y[K][I];
-                Row[I] = Sum;
-              }
-            });
-      }
+                for (int K = 0; K < NM; ++K) {
+                  Wt[K] = Weight((G * P.MPerGroup + M0 + K) * PerM + C);
+                  Y[K] = DYG + (M0 + K) * S.Out;
+                }
+                for (int32_t I = 0; I < S.In; ++I) {
+                  T Sum = Row[I];
+                  MOTE_RT_UNROLL
+                  for (int K = 0; K < NM; ++K)
+                    Sum += Wt[K] * Y[K][I];
+                  Row[I] = Sum;
+                }
+              });
+        }
+      },
+      DX);
 }
 
 /// dW [Channels, C/G, Kernel] from X [N, C, In] and dY [N, M, Out]: output
@@ -644,18 +682,24 @@ MOTE_RT_KERNEL void conv_grad_weight(const ConvP &P, const T *X, const T *DY,
 }
 
 namespace detail {
-/// Copies the untrained tail [Trained, Total) of each of the \p N (source,
-/// destination) pairs whose buffers differ (nothing to do in place).
-template <class T, int N>
-MOTE_RT_INLINE void copyUntrained(const ConvP &P, const T *const (&Src)[N],
-                                  T *const (&Dst)[N]) {
+/// Copies the untrained tail [Trained, Total) of \p Src to \p Dst unless
+/// they are the same buffer (nothing to do in place).
+template <class T>
+MOTE_RT_INLINE void copyUntrainedOne(const ConvP &P, const T *Src, T *Dst) {
   const int32_t KSize = P.Kernel[0] * P.Kernel[1] * P.Kernel[2];
   const int32_t Trained = P.Channels * P.CPerGroup * KSize;
   const int32_t Total = P.M * P.CPerGroup * KSize;
+  if (Dst != Src)
+    copy(Src + Trained, Dst + Trained, Total - Trained);
+}
+
+/// copyUntrainedOne for each of the \p N (source, destination) pairs.
+template <class T, int N>
+MOTE_RT_INLINE void copyUntrained(const ConvP &P, const T *const (&Src)[N],
+                                  T *const (&Dst)[N]) {
   MOTE_RT_UNROLL
   for (int I = 0; I < N; ++I)
-    if (Dst[I] != Src[I])
-      copy(Src[I] + Trained, Dst[I] + Trained, Total - Trained);
+    copyUntrainedOne(P, Src[I], Dst[I]);
 }
 } // namespace detail
 
@@ -703,6 +747,41 @@ MOTE_RT_KERNEL void conv_grad_weight_adam(const ConvP &P, const T *X,
                       Step);
   detail::convGradWeight(P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA {
     S(W, Grad, V, H, WOut, VOut, HOut, I);
+  });
+}
+
+/// SGD on a quantized weight W (TW: int8 or uint8): each weight's f32
+/// gradient summed in a register and applied at once in integer steps, as
+/// qsgd_update does (optim.h), so neither dW nor a float copy of W is
+/// stored. The step's constants are ConvP::Update (Lr, Decay).
+template <class T, class TW>
+MOTE_RT_KERNEL void conv_grad_weight_qsgd(const QConvGradWeightP &Q,
+                                          const T *X, const T *DY,
+                                          const TW *W, TW *WOut) {
+  const ConvP &P = Q.Conv;
+  detail::copyUntrainedOne(P, W, WOut);
+  const optim_detail::QSgdStep<TW> S{{Q.Q}, P.Update.Lr, P.Update.Decay};
+  detail::convGradWeight(P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA {
+    S(W, float(Grad), WOut, I);
+  });
+}
+
+/// Momentum on a quantized weight with f32 state V (as qmomentum_update);
+/// \p Step is the step count (nullptr: 1).
+template <class T, class TW>
+MOTE_RT_KERNEL void conv_grad_weight_qmomentum(const QConvGradWeightP &Q,
+                                               const T *X, const T *DY,
+                                               const TW *W, const float *V,
+                                               const int64_t *Step, TW *WOut,
+                                               float *VOut) {
+  const ConvP &P = Q.Conv;
+  detail::copyUntrainedOne(P, W, WOut);
+  detail::copyUntrainedOne(P, V, VOut);
+  const UpdateStepP &U = P.Update;
+  const optim_detail::QMomentumStep<TW> S(Q.Q, U.Lr, U.Alpha, U.Beta,
+                                          U.Decay, U.Nesterov, Step);
+  detail::convGradWeight(P, X, DY, [&](int32_t I, T Grad) MOTE_RT_LAMBDA {
+    S(W, float(Grad), V, WOut, VOut, I);
   });
 }
 

@@ -213,7 +213,20 @@ template <class T> struct QStep {
   }
   /// gi = (G + norm r) K[c] for element value \p Q of channel \p C.
   MOTE_RT_INLINE float steps(T Q, float G, float Norm, int32_t C) const {
-    const float R = float(int64_t(Q) - P.ZeroPoint[C]) * P.Scale[C];
+    // The code minus its zero point, converted from 32 bits where it fits
+    // (always for an 8-bit code): the same rounding as from 64 bits, without
+    // the 64-bit conversion's run-time call on 32-bit cores (with it, the
+    // fused conv updates of LLVM's Cortex-M objects moved some codes by
+    // other steps than the interpreter and the C++ build).
+    float Diff;
+    if constexpr (sizeof(T) < sizeof(int32_t)) {
+      Diff = float(int32_t(Q) - P.ZeroPoint[C]);
+    } else {
+      const int64_t D = int64_t(Q) - P.ZeroPoint[C];
+      Diff = D >= -2147483647 - 1 && D <= 2147483647 ? float(int32_t(D))
+                                                      : float(D);
+    }
+    const float R = Diff * P.Scale[C];
     const float Decay = Norm * R;
     const float GD = G + Decay;
     return GD * P.K[C];
@@ -231,18 +244,59 @@ template <class T> struct QStep {
 };
 } // namespace optim_detail
 
+namespace optim_detail {
+/// SGD on element I of a quantized parameter with gradient G.
+template <class T> struct QSgdStep {
+  QStep<T> Q;
+  float Lr, Norm;
+  MOTE_RT_INLINE void operator()(const T *X, float G, T *XOut,
+                                 int32_t I) const {
+    const float GI8 = Q.steps(X[I], G, Norm, Q.channel(I));
+    const float D = Lr * GI8;
+    XOut[I] = Q.apply(X[I], D);
+  }
+};
+
+/// Momentum (f32 state V, in integer steps) on element I of a quantized
+/// parameter with gradient G.
+template <class T> struct QMomentumStep {
+  QStep<T> Q;
+  float Lr, Alpha, Beta, Norm;
+  bool Nesterov;
+  QMomentumStep(const QStepP &P, float Rate, float Keep, float Scale,
+                float Decay, int32_t Nest, const int64_t *Step)
+      : Q{P}, Lr(Rate), Alpha(Keep),
+        Beta((Step && *Step <= 0) ? 1.0f : Scale), Norm(Decay),
+        Nesterov(Nest != 0) {}
+  MOTE_RT_INLINE void operator()(const T *X, float G, const float *V, T *XOut,
+                                 float *VOut, int32_t I) const {
+    const float S = Q.steps(X[I], G, Norm, Q.channel(I));
+    const float Keep = Alpha * V[I];
+    const float Add = Beta * S;
+    const float VV = Keep + Add;
+    float D;
+    if (Nesterov) {
+      const float Ahead = Alpha * VV;
+      const float Sum = S + Ahead;
+      D = Lr * Sum;
+    } else {
+      D = Lr * VV;
+    }
+    VOut[I] = VV;
+    XOut[I] = Q.apply(X[I], D);
+  }
+};
+} // namespace optim_detail
+
 /// SGD on a quantized parameter. Operands: X, G (f32), X' (X' may be X).
 template <class T>
 MOTE_RT_KERNEL void qsgd_update(const QSgdP &P, const T *X, const float *G,
                                 T *XOut) {
-  const optim_detail::QStep<T> Q{P.Q};
+  const optim_detail::QSgdStep<T> S{{P.Q}, P.Sgd.Lr, P.Sgd.Norm};
   optim_detail::forEachUpdate(
       P.Sgd.Region,
-      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
-        const float GI8 = Q.steps(X[XI], G[GI], P.Sgd.Norm, Q.channel(XI));
-        const float D = P.Sgd.Lr * GI8;
-        XOut[XI] = Q.apply(X[XI], D);
-      },
+      [&](int32_t XI, int32_t GI)
+          MOTE_RT_LAMBDA { S(X, G[GI], XOut, XI); },
       [&](int32_t Off, int32_t N)
           MOTE_RT_LAMBDA { optim_detail::passThrough(X, XOut, Off, N); });
 }
@@ -255,26 +309,12 @@ MOTE_RT_KERNEL void qmomentum_update(const QMomentumP &P, const T *X,
                                      const int64_t *Step, T *XOut,
                                      float *VOut) {
   const MomentumP &M = P.Momentum;
-  const optim_detail::QStep<T> Q{P.Q};
-  const float Beta = (Step && *Step <= 0) ? 1.0f : M.Beta;
+  const optim_detail::QMomentumStep<T> S(P.Q, M.Lr, M.Alpha, M.Beta, M.Norm,
+                                         M.Nesterov, Step);
   optim_detail::forEachUpdate(
       M.Region,
-      [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA {
-        const float S = Q.steps(X[XI], G[GI], M.Norm, Q.channel(XI));
-        const float Keep = M.Alpha * V[XI];
-        const float Add = Beta * S;
-        const float VV = Keep + Add;
-        float D;
-        if (M.Nesterov) {
-          const float Ahead = M.Alpha * VV;
-          const float Sum = S + Ahead;
-          D = M.Lr * Sum;
-        } else {
-          D = M.Lr * VV;
-        }
-        VOut[XI] = VV;
-        XOut[XI] = Q.apply(X[XI], D);
-      },
+      [&](int32_t XI, int32_t GI)
+          MOTE_RT_LAMBDA { S(X, G[GI], V, XOut, VOut, XI); },
       [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
         optim_detail::passThrough(X, XOut, Off, N);
         optim_detail::passThrough(V, VOut, Off, N);

@@ -516,7 +516,7 @@ TEST_CASE("mask gradients read saved codes as their real values",
             "one scale") != std::string::npos);
 }
 
-TEST_CASE("a pointwise ConvGradInput reads a quantized weight",
+TEST_CASE("ConvGradInput reads a quantized weight in every geometry",
           "[quant][ops][train][kernel]") {
   // dY [2, 6, 3, 5], W [6, 4, 1, 1] per output channel with zero points.
   Tensor DY = randomF32({2, 6, 3, 5}, 8);
@@ -557,12 +557,63 @@ TEST_CASE("a pointwise ConvGradInput reads a quantized weight",
       L.in<uint8_t>(1), DX.data());
   checkSame(L.Run.Results[0], DX);
 
-  // A 3x3 kernel reads float weights only.
-  AttrMap K3;
-  K3.set("input_shape", Shape{2, 4, 3, 5});
-  K3.set("pads", std::vector<int64_t>{1, 1, 1, 1});
-  Tensor W3(TensorType(DType::I8, {6, 4, 3, 3}, perTensor(0.1f, 0)));
-  CHECK(errorOf(OpKind::ConvGradInput, {DY, W3}, K3) ==
-        "a quantized weight i8[6,4,3,3]<0.1:0> is read only by a pointwise "
-        "input gradient (1x1, stride 1, no padding)");
+  // Any other geometry too: the kernel's walks read each weight
+  // dequantized (3x3 padded, the register blocks; depthwise at stride 1
+  // and 2, the window loops; strided and dilated, the tap loops).
+  struct Case {
+    const char *What;
+    Shape W, X;
+    int64_t Group, Stride, Dilation, Pad;
+  };
+  const Case Cases[] = {
+      {"3x3 padded", {6, 4, 3, 3}, {2, 4, 3, 5}, 1, 1, 1, 1},
+      {"depthwise", {6, 1, 3, 3}, {2, 6, 3, 5}, 6, 1, 1, 1},
+      {"depthwise stride 2", {6, 1, 3, 3}, {2, 6, 5, 9}, 6, 2, 1, 1},
+      {"grouped 3x1 stride 2 dilated", {6, 2, 3, 1}, {2, 6, 9, 5}, 3, 2, 2, 0},
+  };
+  for (const Case &K : Cases) {
+    INFO(K.What);
+    AttrMap A3;
+    A3.set("input_shape", K.X);
+    A3.set("group", K.Group);
+    A3.set("strides", std::vector<int64_t>{K.Stride, K.Stride});
+    A3.set("dilations", std::vector<int64_t>{K.Dilation, K.Dilation});
+    A3.set("pads", std::vector<int64_t>(4, K.Pad));
+    int64_t OH = (K.X[2] + 2 * K.Pad - K.Dilation * (K.W[2] - 1) - 1) /
+                     K.Stride + 1,
+            OW = (K.X[3] + 2 * K.Pad - K.Dilation * (K.W[3] - 1) - 1) /
+                     K.Stride + 1;
+    Tensor DY3 = randomF32({2, 6, OH, OW}, 9);
+    TensorType T3(DType::I8, K.W, *T.Quant);
+    std::vector<double> C3;
+    for (int64_t I = 0; I < T3.numElements(); ++I)
+      C3.push_back(double((I * 53) % 255 - 127));
+    Tensor W3 = quantized(T3, C3);
+    OpRun R3 = runOp(OpKind::ConvGradInput, {DY3, W3}, A3);
+    OpRun F3 = runOp(OpKind::ConvGradInput, {DY3, dequantizeTensor(W3)}, A3);
+    REQUIRE_FALSE(R3.Error);
+    REQUIRE_FALSE(F3.Error);
+    auto RX = R3.Results[0].data<float>(), FX = F3.Results[0].data<float>();
+    CHECK(std::vector<float>(RX.begin(), RX.end()) ==
+          std::vector<float>(FX.begin(), FX.end()));
+    LoweredOp L3 = lowerOp(OpKind::ConvGradInput, {DY3, W3}, A3);
+    REQUIRE_FALSE(L3.LowerError);
+    CHECK(L3.Call.Kernel == "conv_grad_input_q");
+    std::vector<float> DX3(L3.outElems(0));
+    mote_rt::conv_grad_input_q<float, int8_t>(
+        paramsAs<mote_rt::QConvGradInputP>(L3.Call), L3.in<float>(0),
+        L3.in<int8_t>(1), DX3.data());
+    // Float sums of weights up to 1.5 * 255 against the interpreter's
+    // double ones.
+    checkSame(L3.Run.Results[0], DX3, 1e-5, 2e-3);
+    // And the float kernel on the dequantized weight gives the same sums.
+    LoweredOp LF = lowerOp(OpKind::ConvGradInput, {DY3, dequantizeTensor(W3)},
+                           A3);
+    REQUIRE_FALSE(LF.LowerError);
+    std::vector<float> DXF(LF.outElems(0));
+    mote_rt::conv_grad_input<float>(paramsAs<mote_rt::ConvP>(LF.Call),
+                                    LF.in<float>(0), LF.in<float>(1),
+                                    DXF.data());
+    CHECK(DXF == DX3);
+  }
 }

@@ -37,10 +37,9 @@
 //     through.
 //
 // ConvGradInput's W may be quantized (i8 or u8, per tensor or per output
-// channel) when the geometry is pointwise (1x1, stride 1, no padding): the
-// backward pass of a quantized model reads a frozen int8 weight as it is,
-// without a float copy of it (passes/Autodiff.cpp). The result is that of
-// the dequantized weight.
+// channel): the backward pass of a quantized model reads a frozen int8
+// weight as it is, without a float copy of it (passes/Autodiff.cpp). The
+// result is that of the dequantized weight.
 //
 // Taps in the padding read nothing and receive nothing. The interpreter
 // kernels accumulate in double.
@@ -104,11 +103,6 @@ Expected<ConvGeometry> convGradInputGeometry(const Node &N) {
     return G.takeError();
   if (Status S = checkOutputGrad(N, 0, *G); !S)
     return S.takeError();
-  if (W.isQuantized() && !isPointwise(*G))
-    return opError(fmt::format("a quantized weight {} is read only by a "
-                               "pointwise input gradient (1x1, stride 1, no "
-                               "padding)",
-                               W.str()));
   return G;
 }
 
@@ -253,11 +247,22 @@ Expected<WeightGradGeometry> convGradWeightUpdateGeometry(const Node &N) {
   if (!G)
     return G.takeError();
   const TensorType &W = N.inType(2);
-  if (W.Dims != N.attrs().getInts("weight_shape") || W.Elem != N.inType(0).Elem)
+  Shape Want = N.attrs().getInts("weight_shape");
+  if (W.isQuantized()) {
+    if (W.Dims != Want || (W.Elem != DType::I8 && W.Elem != DType::U8) ||
+        (W.Quant->perAxis() && W.Quant->Axis != 0) ||
+        N.inType(0).Elem != DType::F32 || updateKind(N) == UpdateKind::Adam)
+      return opError(fmt::format("a quantized weight W {} must be i8 or u8 "
+                                 "of weight_shape {}, per tensor or per "
+                                 "output channel, with f32 X and dY and an "
+                                 "SGD or momentum update",
+                                 W.str(), shapeStr(Want)));
+  } else if (W.Dims != Want || W.Elem != N.inType(0).Elem) {
     return opError(fmt::format("the weight W {} must be a {} tensor of "
                                "weight_shape {}",
                                W.str(), dtypeName(N.inType(0).Elem),
-                               shapeStr(N.attrs().getInts("weight_shape"))));
+                               shapeStr(Want)));
+  }
   if (Status S = checkUpdateOperands(N, updateKind(N), 2); !S)
     return S.takeError();
   return G;
@@ -266,8 +271,11 @@ Expected<WeightGradGeometry> convGradWeightUpdateGeometry(const Node &N) {
 Expected<std::vector<TensorType>> inferConvGradWeightUpdate(const Node &N) {
   if (Expected<WeightGradGeometry> G = convGradWeightUpdateGeometry(N); !G)
     return G.takeError();
-  return std::vector<TensorType>(1 + numUpdateStates(updateKind(N)),
-                                 N.inType(2));
+  // W', then the state as it came in (f32 for a quantized weight).
+  std::vector<TensorType> R = {N.inType(2)};
+  for (size_t I = 0; I < numUpdateStates(updateKind(N)); ++I)
+    R.push_back(N.inType(3 + I));
+  return R;
 }
 
 // dW as ConvGradWeight computes it, then the update op's own arithmetic
@@ -363,7 +371,9 @@ Status lowerConvGradWeight(const Node &N, KernelCall &C) {
 }
 
 /// conv_grad_weight_sgd / _momentum / _adam<T>(ConvP, X, dY, W, state...,
-/// step, W', state'...), the update's attributes in ConvP's epilogue.
+/// step, W', state'...), the update's attributes in ConvP's epilogue; a
+/// quantized W: conv_grad_weight_qsgd / _qmomentum<T, TW>(QConvGradWeightP
+/// {ConvP, the update's QStepP}, ...).
 Status lowerConvGradWeightUpdate(const Node &N, KernelCall &C) {
   Expected<WeightGradGeometry> G = convGradWeightUpdateGeometry(N);
   if (!G)
@@ -373,12 +383,25 @@ Status lowerConvGradWeightUpdate(const Node &N, KernelCall &C) {
   static constexpr const char *Kernels[] = {"conv_grad_weight_sgd",
                                              "conv_grad_weight_momentum",
                                              "conv_grad_weight_adam"};
+  static constexpr const char *QKernels[] = {"conv_grad_weight_qsgd",
+                                              "conv_grad_weight_qmomentum"};
   UpdateKind K = updateKind(N);
   C.Header = "mote_rt/conv_grad.h";
-  C.Kernel = Kernels[size_t(K)];
-  C.TypeArgs = {N.inType(0).Elem};
   ConvEpilogue E{.Update = &N.attrs(), .Kind = K};
-  return lowerConvParams(G->Conv, G->Channels, C, E);
+  const TensorType &W = N.inType(2);
+  if (!W.isQuantized()) {
+    C.Kernel = Kernels[size_t(K)];
+    C.TypeArgs = {N.inType(0).Elem};
+    return lowerConvParams(G->Conv, G->Channels, C, E);
+  }
+  Expected<kparams::ConvP> P = convParams(G->Conv, G->Channels, E);
+  if (!P)
+    return P.takeError();
+  C.Kernel = QKernels[size_t(K)];
+  C.TypeArgs = {N.inType(0).Elem, W.Elem};
+  C.setParams(kparams::QConvGradWeightP{
+      .Conv = std::move(*P), .Q = qstepParams(W, N.attrs())});
+  return ok();
 }
 
 constexpr AttrSpec ConvGradInputAttrs[] = {
@@ -409,7 +432,7 @@ constexpr AttrSpec ConvGradWeightAttrs[] = {
       {"strides", AttrKind::Ints},                                            \
       {"weight_shape", AttrKind::Ints, /*Required=*/true},                    \
       {"lr", AttrKind::Float, /*Required=*/true},                             \
-      {"norm_coefficient", AttrKind::Float}
+      {"norm_coefficient", AttrKind::Float}, {"scaling", AttrKind::String}
 
 constexpr AttrSpec ConvGradWeightSgdAttrs[] = {MOTE_CONV_ATTRS};
 constexpr AttrSpec ConvGradWeightMomentumAttrs[] = {
@@ -442,8 +465,8 @@ extern const OpDef OpDef_ConvGradInput = {
     .Grad = nullptr,
     .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "gradient of Conv's input X from dY and W (a transposed "
-               "convolution), with Conv's attributes and input_shape; a "
-               "pointwise one may read a quantized W",
+               "convolution), with Conv's attributes and input_shape; W may "
+               "be quantized",
     .Lower = lowerConvGradInput,
 };
 
@@ -475,10 +498,10 @@ extern const OpDef OpDef_ConvGradWeightSgd = {
     .Kernel = kernelConvGradWeightUpdate,
     .Macs = macsConvGradWeight,
     .Grad = nullptr,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "Conv's weight W after one SGD step on its gradient from X and "
                "dY (ConvGradWeight + SgdUpdate fused; the first out_channels "
-               "channels train)",
+               "channels train; W may be int8, stepped as SgdUpdate does)",
     .Lower = lowerConvGradWeightUpdate,
 };
 
@@ -493,10 +516,11 @@ extern const OpDef OpDef_ConvGradWeightMomentum = {
     .Kernel = kernelConvGradWeightUpdate,
     .Macs = macsConvGradWeight,
     .Grad = nullptr,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "Conv's weight W and momentum V after one momentum step on "
                "the weight's gradient from X and dY (ConvGradWeight + "
-               "MomentumUpdate fused; the first out_channels channels train)",
+               "MomentumUpdate fused; the first out_channels channels train; "
+               "W may be int8, stepped as MomentumUpdate does)",
     .Lower = lowerConvGradWeightUpdate,
 };
 

@@ -344,9 +344,11 @@ size_t numUpdateStates(UpdateKind K) {
 
 Status checkUpdateOperands(const Node &N, UpdateKind K, size_t WIndex) {
   const TensorType &W = N.inType(WIndex);
+  const TensorType Real =
+      W.isQuantized() ? TensorType(DType::F32, W.Dims) : W;
   size_t States = numUpdateStates(K);
   for (size_t I = WIndex + 1; I <= WIndex + States; ++I)
-    if (N.inType(I) != W)
+    if (N.inType(I) != Real)
       return opError(fmt::format("optimizer state (input {}) is {} but the "
                                  "weight is {}",
                                  I, N.inType(I).str(), W.str()));
@@ -401,6 +403,17 @@ kparams::UpdateStepP updateStepParams(UpdateKind K, const AttrMap &A) {
           .Nesterov = Nesterov};
 }
 
+kparams::QStepP qstepParams(const TensorType &X, const AttrMap &A) {
+  QStepConsts Q = qstepConsts(X, A);
+  return {.Channels = int32_t(Q.L.Channels),
+          .Inner = int32_t(Q.L.Inner),
+          .Lo = int32_t(Q.Lo),
+          .Hi = int32_t(Q.Hi),
+          .Scale = Q.Scale,
+          .ZeroPoint = Q.ZeroPoint,
+          .K = Q.K};
+}
+
 namespace {
 
 Status kernelSgd(const Node &N, std::span<const Tensor *const> In,
@@ -447,18 +460,6 @@ Expected<kparams::RegionP> lowerUpdateRegion(const Node &N, const char *Kernel,
   C.Kernel = Kernel;
   C.TypeArgs = {N.inType(0).Elem};
   return kparams::RegionP{.Outer = Outer, .Run = Run, .XRow = XRow, .GRow = GRow};
-}
-
-/// The QStepP of quantized parameter type \p X.
-kparams::QStepP qstepParams(const TensorType &X, const AttrMap &A) {
-  QStepConsts Q = qstepConsts(X, A);
-  return {.Channels = int32_t(Q.L.Channels),
-          .Inner = int32_t(Q.L.Inner),
-          .Lo = int32_t(Q.Lo),
-          .Hi = int32_t(Q.Hi),
-          .Scale = Q.Scale,
-          .ZeroPoint = Q.ZeroPoint,
-          .K = Q.K};
 }
 
 /// sgd_update<T>(SgdP, x, g, x'): {region, lr, norm_coefficient};

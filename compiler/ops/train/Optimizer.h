@@ -37,7 +37,8 @@ enum class UpdateKind { Sgd, Momentum, Adam };
 size_t numUpdateStates(UpdateKind K);
 
 /// Checks the update operands of fused node \p N whose weight W is input
-/// \p WIndex: the state inputs after it have W's type, an input after them
+/// \p WIndex: the state inputs after it have W's type (f32 of W's shape for
+/// a quantized W), an input after them
 /// is an i64 scalar step count, and momentum's mode is known.
 Status checkUpdateOperands(const Node &N, UpdateKind K, size_t WIndex);
 
@@ -49,6 +50,11 @@ Status applyUpdate(UpdateKind K, const AttrMap &A,
 /// The constants of update \p K from attributes \p A (defaults as the
 /// update ops have them): the Update field of ConvP and GemmUpdateP.
 kparams::UpdateStepP updateStepParams(UpdateKind K, const AttrMap &A);
+
+/// The constants of the update of quantized parameter type \p X (its
+/// attributes in \p A: scaling): QSgdP::Q, QMomentumP::Q and
+/// QConvGradWeightP::Q.
+kparams::QStepP qstepParams(const TensorType &X, const AttrMap &A);
 
 } // namespace mote
 
