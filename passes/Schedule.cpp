@@ -13,9 +13,15 @@
 // Updates free their gradient and allocate nothing, so each runs as soon as
 // its gradient and the parameter's last reader are done and the gradient
 // dies at once: TTE's in-place update reordering falls out of the rule.
-// The greedy choice is local, so the pass keeps, of the two greedy orders
-// and the one the graph came in, the one with the lowest peak of live bytes. --no-reorder leaves the pass
-// out (naive order: all gradients, then all updates).
+// Each greedy order then sinks the nodes that only allocate (they read
+// nothing of the arena, or make a float copy of a kept quantized tensor)
+// to just before the first node that needs them: the greedy choice, local
+// as it is, may run one early for want of anything better ready, and the
+// stream pass, after this one, may take away the forward peak that hid
+// the cost. The greedy choice is local, so the pass keeps, of the two
+// greedy orders and the one the graph came in, the one with the lowest
+// peak of live bytes. --no-reorder leaves the pass out (naive order: all
+// gradients, then all updates).
 //
 //===----------------------------------------------------------------------===//
 
@@ -143,10 +149,58 @@ Expected<bool> runSchedule(Graph &G, PassContext &) {
     }
     return Order;
   };
-  std::vector<Node *> Order = Greedy(false);
+  // Moves each node that allocates without freeing anything of the
+  // arena (it reads only parameters and constants, or it is a backward
+  // DequantizeLinear: a float copy of a quantized tensor the forward pass
+  // kept) to just before the first node that must follow it. Its result
+  // is live for fewer steps and nothing else is live longer (a quantized
+  // operand it was the last reader of is smaller than the copy), so no
+  // step's live bytes grow: what the greedy choice, local as it is, may
+  // have run early for want of anything better stays cheap.
+  auto Sink = [&](const std::vector<Node *> &In) {
+    auto Sinks = [&](const Node &Nd) {
+      if (Nd.phase() == NodePhase::Update || Nd.numOutputs() == 0)
+        return false;
+      if (Nd.phase() == NodePhase::Backward &&
+          Nd.op() == OpKind::DequantizeLinear)
+        return true;
+      for (const Value *V : Nd.inputs())
+        if (V && !persistent(V))
+          return false;
+      return true;
+    };
+    std::vector<Node *> Out;
+    Out.reserve(In.size());
+    std::vector<bool> Pending(N, false);
+    std::vector<size_t> PendingList;
+    // Pred[I]: the nodes that must run before node I.
+    std::vector<std::vector<size_t>> Pred(N);
+    for (size_t I = 0; I < N; ++I)
+      for (size_t S : Succ[I])
+        Pred[S].push_back(I);
+    for (Node *Nd : In) {
+      size_t I = Pos[Nd];
+      if (Sinks(*Nd)) {
+        Pending[I] = true;
+        PendingList.push_back(I);
+        continue;
+      }
+      for (size_t P : Pred[I])
+        if (Pending[P]) {
+          Out.push_back(Nodes[P].get());
+          Pending[P] = false;
+        }
+      Out.push_back(Nd);
+    }
+    for (size_t I : PendingList) // read by nothing: a graph output
+      if (Pending[I])
+        Out.push_back(Nodes[I].get());
+    return Out;
+  };
+  std::vector<Node *> Order = Sink(Greedy(false));
   if (Order.size() != N)
     return Diag("the graph has a cycle; cannot schedule it");
-  std::vector<Node *> Deferred = Greedy(true);
+  std::vector<Node *> Deferred = Sink(Greedy(true));
   // The greedy choice is local; keep whichever order (the two greedy ones
   // or the one the graph came in) has the lowest peak of live bytes. (Nodes
   // follows the graph's order: the greedy runs, which index it, are done.)
