@@ -91,28 +91,69 @@ Expected<CompiledModel> finish(std::unique_ptr<Graph> G,
   return M;
 }
 
+/// Imports the model from \p Import and compiles it; with --update auto,
+/// after choosing the update (each candidate imported afresh).
+Expected<CompiledModel> importAndFinish(const CompileOptions &O, Stage Until,
+                                        const GraphSource &Import) {
+  std::optional<AutoUpdate> Auto;
+  const CompileOptions *Use = &O;
+  CompileOptions Chosen;
+  if (O.Training && O.Train.UpdateAuto) {
+    Expected<AutoUpdate> A = chooseUpdate(
+        O, Import,
+        [](std::unique_ptr<Graph> G,
+           const CompileOptions &C) -> Expected<int64_t> {
+          Expected<CompiledModel> M = finish(std::move(G), C, Stage::Layout);
+          if (!M)
+            return M.takeError();
+          return M->Layout->Plan.ArenaBytes;
+        });
+    if (!A)
+      return inModel(A.takeError(), O);
+    Chosen = O;
+    Chosen.Train.UpdateAuto = false;
+    Chosen.Train.Update = A->Rules;
+    Use = &Chosen;
+    Auto = std::move(*A);
+  }
+  Expected<std::unique_ptr<Graph>> G = Import();
+  if (!G)
+    return G.takeError();
+  Expected<CompiledModel> M = finish(std::move(*G), *Use, Until);
+  if (M)
+    M->Auto = std::move(Auto);
+  return M;
+}
+
 } // namespace
 
 Expected<CompiledModel> compile(const CompileOptions &O, Stage Until) {
-  Expected<std::unique_ptr<Graph>> G = importOnnxFile(O.ModelPath, O.Import);
-  if (!G)
-    return inModel(G.takeError(), O);
-  return finish(std::move(*G), O, Until);
+  return importAndFinish(O, Until, [&]() -> Expected<std::unique_ptr<Graph>> {
+    Expected<std::unique_ptr<Graph>> G = importOnnxFile(O.ModelPath, O.Import);
+    if (!G)
+      return inModel(G.takeError(), O);
+    return G;
+  });
 }
 
 Expected<CompiledModel> compileOnnxBytes(std::string_view Bytes,
                                          const std::string &SourceName,
                                          const std::string &BaseDir,
                                          const CompileOptions &O, Stage Until) {
-  Expected<std::unique_ptr<Graph>> G =
-      importOnnxBytes(Bytes, SourceName, BaseDir, O.Import);
-  if (!G)
-    return inModel(G.takeError(), O);
-  return finish(std::move(*G), O, Until);
+  return importAndFinish(O, Until, [&]() -> Expected<std::unique_ptr<Graph>> {
+    Expected<std::unique_ptr<Graph>> G =
+        importOnnxBytes(Bytes, SourceName, BaseDir, O.Import);
+    if (!G)
+      return inModel(G.takeError(), O);
+    return G;
+  });
 }
 
 Expected<CompiledModel> compileGraph(std::unique_ptr<Graph> G,
                                      const CompileOptions &O, Stage Until) {
+  if (O.Training && O.Train.UpdateAuto)
+    return usageError("--update auto compiles the model once per candidate "
+                      "update; it needs an ONNX model, not a built graph");
   if (O.VerifyEach)
     if (Status S = verifyGraph(*G); !S)
       return inModel(S.takeError(), O);

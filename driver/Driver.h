@@ -30,6 +30,7 @@
 #include "codegen/Program.h"
 #include "compiler/Graph.h"
 #include "driver/Options.h"
+#include "driver/UpdateAuto.h"
 #include "memory/Layout.h"
 #include "passes/Pass.h"
 
@@ -59,6 +60,8 @@ struct CompiledModel {
   std::optional<LoweredProgram> Program;
   /// The files of Options.Emit, NAME.h first.
   std::vector<EmittedFile> Files;
+  /// What --update auto chose (Options.Train.Update holds its rules).
+  std::optional<AutoUpdate> Auto;
 };
 
 /// Compiles the ONNX model at O.ModelPath.

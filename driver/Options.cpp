@@ -26,9 +26,11 @@ constexpr OptionSpec TrainSpecs[] = {
     {"nesterov", "", false, "Nesterov momentum (with --optimizer momentum)"},
     {"weight-decay", "F", false,
      "L2 coefficient added to gradients (default 0)"},
-    {"update", "PATTERN[:RATIO]", true,
+    {"update", "PATTERN[:RATIO]|auto", true,
      "train parameters matching the glob; RATIO trains the first "
-     "ceil(RATIO*C) output channels (default: every parameter)"},
+     "ceil(RATIO*C) output channels (default: every parameter); auto, with "
+     "--ram-budget: the largest update that fits (biases from the last "
+     "layer back, then weights at channel ratios 1 to 1/8)"},
     {"quantized-update", "qas|plain|float", false,
      "how quantized parameters train: int8 weights and int32 biases moved "
      "in place by whole steps with quantization-aware scaling (qas, the "
@@ -180,6 +182,18 @@ Status parseTrainOptions(const ParsedArgs &Args, TrainOptions &T) {
     return usageError("give the update spec with --update or --update-file, "
                       "not both");
   for (const std::string &U : Args.getAll("update")) {
+    if (U == "auto") {
+      if (Args.getAll("update").size() != 1 || Args.has("update-file"))
+        return usageError("--update auto chooses the whole update spec; give "
+                          "no other --update or --update-file with it");
+      if (!Args.has("ram-budget"))
+        return usageError("--update auto needs --ram-budget (motec plan and "
+                          "compile: the update chosen is the largest that "
+                          "fits it; save it with --save-update for the other "
+                          "commands)");
+      T.UpdateAuto = true;
+      continue;
+    }
     Expected<UpdateRule> R = parseUpdateRule(U);
     if (!R)
       return R.takeError(); // a spec error is a user error (exit 1)

@@ -199,6 +199,27 @@ std::string reportJson(const CompiledModel &M) {
   W.field("extra_macs", Ctx.Stream.ExtraMacs);
   W.field("intermediate_bytes", Ctx.Stream.IntermediateBytes);
   W.endObject();
+  W.key("update_auto");
+  if (const std::optional<AutoUpdate> &A = M.Auto) {
+    W.beginObject();
+    W.field("budget", A->Budget);
+    W.field("layers", A->Layers);
+    W.field("biases", A->Biases);
+    W.field("weights", A->Weights);
+    W.field("compiles", A->Compiles);
+    W.key("rules");
+    W.beginArray();
+    for (const UpdateRule &R : A->Rules) {
+      W.beginObject();
+      W.field("params", R.Pattern);
+      W.field("channels", R.Ratio);
+      W.endObject();
+    }
+    W.endArray();
+    W.endObject();
+  } else {
+    W.null();
+  }
   W.endObject();
   return W.str();
 }

@@ -76,6 +76,9 @@ struct TrainOptions {
   float WeightDecay = 0.0f;
   /// Empty: every float or quantized parameter trains (full update).
   std::vector<UpdateRule> Update;
+  /// --update auto: the driver chooses Update (driver/UpdateAuto.h) and
+  /// clears this before the passes run.
+  bool UpdateAuto = false;
   QuantizedUpdate Quantized = QuantizedUpdate::Qas;
 };
 

@@ -98,6 +98,26 @@ inline void checkF32(const Tensor &T, const Shape &Dims,
   }
 }
 
+/// A small CNN in the IR's text form (two Conv layers with ReLU / Clip, a
+/// Gemm, batch 2): the fixture of the fuse tests and of --update auto's.
+inline constexpr const char *SmallCnnText = R"(graph @cnn {
+  input %x : f32[2,1,8,8]
+  param %conv1.weight : f32[4,1,3,3]
+  param %conv1.bias : f32[4]
+  param %conv2.weight : f32[6,4,3,3]
+  param %conv2.bias : f32[6]
+  param %fc.weight : f32[3,96]
+  param %fc.bias : f32[3]
+  %c1 = Conv "conv1"(%x, %conv1.weight, %conv1.bias) {kernel_shape = [3, 3]} : f32[2,4,6,6]
+  %r1 = Relu "relu1"(%c1) : f32[2,4,6,6]
+  %c2 = Conv "conv2"(%r1, %conv2.weight, %conv2.bias) {kernel_shape = [3, 3]} : f32[2,6,4,4]
+  %r2 = Clip "relu6"(%c2) {max = 0.5, min = 0.0} : f32[2,6,4,4]
+  %f = Reshape "flat"(%r2) {shape = [2, 96]} : f32[2,96]
+  %h = Gemm "fc"(%f, %fc.weight, %fc.bias) {transB = 1} : f32[2,3]
+  %y = Relu "relu_out"(%h) : f32[2,3]
+  output %y
+})";
+
 } // namespace mote::test
 
 #endif // MOTE_TESTS_UNIT_TESTUTIL_H

@@ -15,6 +15,7 @@
 #include "driver/CommandLine.h"
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -60,11 +61,15 @@ int reportDiag(std::string_view Command, const Diag &D);
 std::vector<OptionSpec> withModelOptions(std::span<const OptionSpec> Own);
 
 /// The report options of plan and compile: --report, --report-html,
-/// --ram-budget.
-extern const OptionSpec ReportOptions[3];
+/// --ram-budget, --save-update.
+extern const OptionSpec ReportOptions[4];
+/// A usage error in the report options of \p Args (--save-update without
+/// --train), checked before compiling.
+std::optional<Diag> reportOptionsError(const ParsedArgs &Args);
 /// Writes the reports --report FILE.json and --report-html FILE.html ask
 /// for (to DefaultDir/report.{json,html} when not given and DefaultDir is
-/// not empty). Returns an exit code.
+/// not empty) and the --save-update file; prints what --update auto chose.
+/// Returns an exit code.
 int writeReports(const ParsedArgs &Args, const CompiledModel &M,
                  const std::filesystem::path &DefaultDir);
 

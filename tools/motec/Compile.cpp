@@ -55,6 +55,8 @@ int runCompile(const ParsedArgs &Args) {
   Expected<CompileOptions> O = parseCompileOptions(Args);
   if (!O)
     return reportDiag("compile", O.error());
+  if (std::optional<Diag> E = reportOptionsError(Args))
+    return reportDiag("compile", *E);
   auto Out = Args.get("o");
   if (!Out)
     return reportUsage("compile", Diag("-o DIR is required"));

@@ -15,7 +15,7 @@
 
 namespace mote::cli {
 
-const OptionSpec ReportOptions[3] = {
+const OptionSpec ReportOptions[4] = {
     {"report", "FILE.json", false,
      "write the memory report (report.json format)"},
     {"report-html", "FILE.html", false,
@@ -23,10 +23,44 @@ const OptionSpec ReportOptions[3] = {
     {"ram-budget", "SIZE", false,
      "fail (exit 1) if the arena is larger, naming what is live at the peak "
      "(bytes, or with a K or M suffix: 256K)"},
+    {"save-update", "FILE.json", false,
+     "write the update spec the step trains as an --update-file (with "
+     "--update auto: the one it chose)"},
 };
+
+std::optional<Diag> reportOptionsError(const ParsedArgs &Args) {
+  if (Args.has("save-update") && !Args.has("train"))
+    return usageError("--save-update needs --train (an inference step trains "
+                      "nothing)");
+  return std::nullopt;
+}
 
 int writeReports(const ParsedArgs &Args, const CompiledModel &M,
                  const std::filesystem::path &DefaultDir) {
+  if (const std::optional<AutoUpdate> &A = M.Auto) {
+    std::string Weights =
+        A->Weights ? fmt::format("weights of the last {}", A->Weights)
+                   : std::string("no weights");
+    fmt::print("update auto: biases of the last {} of {} layers, {}; arena {} "
+               "bytes within the --ram-budget of {} ({} compiles):\n ",
+               A->Biases, A->Layers, Weights, A->ArenaBytes, A->Budget,
+               A->Compiles);
+    for (const UpdateRule &R : A->Rules)
+      fmt::print(" --update '{}'", R.Ratio < 1
+                                       ? fmt::format("{}:{}", R.Pattern, R.Ratio)
+                                       : R.Pattern);
+    fmt::print("\n");
+  }
+  if (auto F = Args.get("save-update")) {
+    // The rules the step was compiled with; none given: every parameter.
+    std::vector<UpdateRule> Rules = M.Options.Train.Update;
+    if (Rules.empty())
+      Rules.push_back({"*", 1.0, "full update"});
+    if (Status St = writeFileAtomically(std::string(*F),
+                                        updateFileJson(Rules) + "\n");
+        !St)
+      return reportError(St.error());
+  }
   auto PathOf = [&](std::string_view Opt,
                     std::string_view Default) -> std::optional<std::string> {
     if (auto R = Args.get(Opt))
@@ -57,6 +91,8 @@ int runPlan(const ParsedArgs &Args) {
   Expected<CompileOptions> O = parseCompileOptions(Args);
   if (!O)
     return reportDiag("plan", O.error());
+  if (std::optional<Diag> E = reportOptionsError(Args))
+    return reportDiag("plan", *E);
   Expected<CompiledModel> M = compile(*O, Stage::Layout);
   if (!M)
     return reportDiag("plan", M.error());
