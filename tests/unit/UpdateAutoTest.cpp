@@ -3,7 +3,8 @@
 // chooseUpdate (driver/UpdateAuto.h) on a three-layer CNN, with a compile
 // whose arena is a known sum of what each rule trains, so the search's
 // choices can be stated exactly; the rules' glob escaping and their update
-// file round trip.
+// file round trip. (Test names may not begin with "-": ctest passes them
+// to the test binary as arguments.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,7 +68,7 @@ std::vector<std::string> specOf(const std::vector<UpdateRule> &Rules) {
 
 } // namespace
 
-TEST_CASE("--update auto takes biases from the last layer back, then "
+TEST_CASE("update auto takes biases from the last layer back, then "
           "weights at the first ratio that fits",
           "[driver][update-auto]") {
   FakeCompile C;
@@ -121,7 +122,7 @@ TEST_CASE("--update auto takes biases from the last layer back, then "
   CHECK(N.error().Message.find("--update auto needs --ram-budget") == 0);
 }
 
-TEST_CASE("--update auto's rules name one parameter each and read back as "
+TEST_CASE("update auto's rules name one parameter each and read back as "
           "an update file",
           "[driver][update-auto]") {
   std::string Name = "block[1]*odd?\\name";
