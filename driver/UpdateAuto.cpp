@@ -54,12 +54,15 @@ UpdateRule rule(const std::string &Param, double Ratio) {
   UpdateRule R;
   R.Pattern = escapeGlob(Param);
   R.Ratio = Ratio;
-  R.Origin = Ratio < 1 ? fmt::format("--update auto: '{}:{}'", R.Pattern, Ratio)
-                       : fmt::format("--update auto: '{}'", R.Pattern);
+  R.Origin = fmt::format("--update auto: '{}'", ruleSpec(R));
   return R;
 }
 
 } // namespace
+
+std::string ruleSpec(const UpdateRule &R) {
+  return R.Ratio < 1 ? fmt::format("{}:{}", R.Pattern, R.Ratio) : R.Pattern;
+}
 
 std::string escapeGlob(const std::string &Name) {
   std::string R;

@@ -59,6 +59,9 @@ Expected<AutoUpdate> chooseUpdate(
 /// RATIO}, ...]} (readUpdateFile reads it back).
 std::string updateFileJson(const std::vector<UpdateRule> &Rules);
 
+/// \p R as --update takes it: PATTERN, or PATTERN:RATIO below 1.
+std::string ruleSpec(const UpdateRule &R);
+
 /// \p Name as a glob that matches it alone (*, ?, [ and \ escaped).
 std::string escapeGlob(const std::string &Name);
 

@@ -242,9 +242,7 @@ template <class T> struct QStep {
     return T(R < P.Lo ? P.Lo : R > P.Hi ? P.Hi : R);
   }
 };
-} // namespace optim_detail
 
-namespace optim_detail {
 /// SGD on element I of a quantized parameter with gradient G.
 template <class T> struct QSgdStep {
   QStep<T> Q;

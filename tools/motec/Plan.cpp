@@ -46,9 +46,7 @@ int writeReports(const ParsedArgs &Args, const CompiledModel &M,
                A->Biases, A->Layers, Weights, A->ArenaBytes, A->Budget,
                A->Compiles);
     for (const UpdateRule &R : A->Rules)
-      fmt::print(" --update '{}'", R.Ratio < 1
-                                       ? fmt::format("{}:{}", R.Pattern, R.Ratio)
-                                       : R.Pattern);
+      fmt::print(" --update '{}'", ruleSpec(R));
     fmt::print("\n");
   }
   if (auto F = Args.get("save-update")) {
