@@ -44,6 +44,13 @@ std::string emitApiHeader(const LoweredProgram &P) {
   if (P.Train) {
     H += "/* One training step (forward, backward, parameter updates); returns "
          "the loss.\n";
+    if (P.AccumulateSteps > 1)
+      H += fmt::format(
+          " * Micro-batches: once every {0} calls the parameters update with "
+          "the mean\n * gradient of the {0}; the other calls only add theirs "
+          "to the accumulators\n * (state in the arena and the checkpoint)."
+          "\n",
+          P.AccumulateSteps);
     Describe("inputs", P.Train->Inputs);
     H += " */\n";
     H += fmt::format("float {}_train_step_v(void *arena, const void *const "

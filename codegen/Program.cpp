@@ -202,9 +202,12 @@ Status Lowering::addCalls() {
     }
     for (const KernelOperand &KO : Ops) {
       const Value *V = nullptr;
-      if (KO.IsResult)
-        V = N.output(size_t(KO.Index));
-      else if (size_t(KO.Index) < N.numInputs())
+      // An operand list may name absent optional inputs and results:
+      // both are passed as null.
+      if (KO.IsResult) {
+        if (size_t(KO.Index) < N.numOutputs())
+          V = N.output(size_t(KO.Index));
+      } else if (size_t(KO.Index) < N.numInputs())
         V = N.input(size_t(KO.Index));
       C.Operands.push_back(ref(V));
       C.Operands.back().Written = KO.IsResult && V;
@@ -336,6 +339,9 @@ Expected<LoweredProgram> Lowering::run() {
   P.Training = !G.stateUpdates().empty() ||
                std::any_of(G.params().begin(), G.params().end(),
                            [](const Value *V) { return V->isTrainable(); });
+  for (const auto &N : G.nodes())
+    if (N->op() == OpKind::AccumulateCount)
+      P.AccumulateSteps = N->attrs().getInt("every", 1);
   addConstants();
   if (Status S = addCalls(); !S)
     return S.takeError();

@@ -147,6 +147,9 @@ struct LoweredProgram {
   int64_t FlashBytes = 0;
   int64_t CheckpointBytes = 0;
   bool Training = false;
+  /// --accumulate N: the training step updates the parameters at every
+  /// N-th call, with the mean gradient of the N (1: every call).
+  int64_t AccumulateSteps = 1;
   /// Number of graph inputs: node functions that read one take the array
   /// of their pointers in graph order (ProgramRef::Input indexes it).
   int32_t GraphInputs = 0;

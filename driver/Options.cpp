@@ -31,6 +31,10 @@ constexpr OptionSpec TrainSpecs[] = {
      "ceil(RATIO*C) output channels (default: every parameter); auto, with "
      "--ram-budget: the largest update that fits (biases from the last "
      "layer back, then weights at channel ratios 1 to 1/8)"},
+    {"accumulate", "N", false,
+     "micro-batches: the update applies every N training steps, to the "
+     "mean of their gradients, summed in f32 accumulators (state in the "
+     "arena) (default 1: every step)"},
     {"quantized-update", "qas|plain|float", false,
      "how quantized parameters train: int8 weights and int32 biases moved "
      "in place by whole steps with quantization-aware scaling (qas, the "
@@ -178,6 +182,17 @@ Status parseTrainOptions(const ParsedArgs &Args, TrainOptions &T) {
     }
   if (T.LearningRate <= 0)
     return usageError("--lr must be positive");
+  if (auto V = Args.get("accumulate")) {
+    int64_t N = 0;
+    auto [P, EC] = std::from_chars(V->data(), V->data() + V->size(), N);
+    if (EC != std::errc() || P != V->data() + V->size() || N < 1 ||
+        N > std::numeric_limits<int32_t>::max())
+      return usageError(fmt::format(
+          "--accumulate '{}' must be a positive integer (the training steps "
+          "whose gradients one update applies)",
+          *V));
+    T.Accumulate = N;
+  }
   if (Args.has("update") && Args.has("update-file"))
     return usageError("give the update spec with --update or --update-file, "
                       "not both");

@@ -199,6 +199,16 @@ std::string reportJson(const CompiledModel &M) {
   W.field("extra_macs", Ctx.Stream.ExtraMacs);
   W.field("intermediate_bytes", Ctx.Stream.IntermediateBytes);
   W.endObject();
+  W.key("accumulate");
+  if (Ctx.Accumulate.Accumulators) {
+    W.beginObject();
+    W.field("steps", M.Options.Train.Accumulate);
+    W.field("accumulators", Ctx.Accumulate.Accumulators);
+    W.field("accumulator_bytes", Ctx.Accumulate.Bytes);
+    W.endObject();
+  } else {
+    W.null();
+  }
   W.key("update_auto");
   if (const std::optional<AutoUpdate> &A = M.Auto) {
     W.beginObject();
@@ -240,6 +250,12 @@ std::string reportHtml(const CompiledModel &M) {
         "edges).",
         Ctx.Stream.Chains, Ctx.Stream.Bands, Ctx.Stream.IntermediateBytes,
         Ctx.Stream.ExtraMacs));
+  if (Ctx.Accumulate.Accumulators)
+    Notes.push_back(fmt::format(
+        "The update applies every {} steps to the mean of their gradients, "
+        "summed in {} accumulators ({} bytes).",
+        M.Options.Train.Accumulate, Ctx.Accumulate.Accumulators,
+        Ctx.Accumulate.Bytes));
   return memoryReportHtml(*M.G, *M.Layout, M.Options.ModelPath,
                           fmt::format("{}", fmt::join(Notes, " ")));
 }

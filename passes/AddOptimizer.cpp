@@ -44,6 +44,16 @@ Expected<std::vector<Value *>> addUpdate(Graph &G, OpKind Op,
   return std::vector<Value *>((*N)->outputs().begin(), (*N)->outputs().end());
 }
 
+/// \p Ins, then the accumulation count when there is one.
+std::vector<Value *> withCount(std::vector<Value *> Ins, Value *Count) {
+  if (Count)
+    Ins.push_back(Count);
+  else
+    while (!Ins.empty() && !Ins.back())
+      Ins.pop_back();
+  return Ins;
+}
+
 Value *stateLike(Graph &G, const Value *W, const std::string &Suffix) {
   Value *S = G.addParam(G.uniqueName(W->name() + "." + Suffix),
                         Tensor(gradType(W->type())));
@@ -57,15 +67,51 @@ Expected<bool> runAddOptimizer(Graph &G, PassContext &Ctx) {
   const TrainOptions &O = Ctx.Train;
   if (Ctx.Gradients.empty())
     return Diag("add-optimizer needs gradients; run autodiff first");
+  if (O.Accumulate < 1)
+    return Diag(fmt::format("--accumulate must be at least 1, got {}",
+                            O.Accumulate));
   Value *Step = nullptr;
   if (O.Optimizer == OptimizerKind::Adam) {
     Step = G.addParam(G.uniqueName("optimizer.step"),
                       Tensor::fromVector<int64_t>({1}, {}));
     Step->setOptimizerState(true);
   }
+  const bool Accumulate = O.Accumulate > 1;
+  Value *Count = nullptr;
+  if (Accumulate) {
+    Count = G.addParam(G.uniqueName("optimizer.accumulated"),
+                       Tensor::fromVector<int64_t>({0}, {}));
+    Count->setOptimizerState(true);
+  }
   for (auto [W, Grad] : Ctx.Gradients) {
+    if (Accumulate) {
+      // A partial-channel update's accumulator holds its trained slices.
+      TensorType AccType = Grad->type();
+      AttrMap S;
+      S.set("scale", float(1.0 / double(O.Accumulate)));
+      if (W->train().Channels >= 0) {
+        int64_t Axis = channelAxis(G, W);
+        AccType.Dims[size_t(Axis)] = W->train().Channels;
+        S.set("axis", Axis);
+        S.set("channels", W->train().Channels);
+      }
+      Value *Acc = G.addParam(G.uniqueName(W->name() + ".accumulated"),
+                              Tensor(AccType));
+      Acc->setOptimizerState(true);
+      ++Ctx.Accumulate.Accumulators;
+      Ctx.Accumulate.Bytes += AccType.bytes();
+      Expected<std::vector<Value *>> R =
+          addUpdate(G, OpKind::GradAccumulate, {Acc, Grad, Count}, S,
+                    {Acc->name() + ".new"});
+      if (!R)
+        return R.takeError();
+      G.addStateUpdate(Acc, (*R)[0]);
+      Grad = (*R)[0];
+    }
     AttrMap A;
     A.set("lr", O.LearningRate);
+    if (Accumulate)
+      A.set("every", O.Accumulate);
     if (O.WeightDecay != 0)
       A.set("norm_coefficient", O.WeightDecay);
     if (W->type().isQuantized()) {
@@ -87,7 +133,8 @@ Expected<bool> runAddOptimizer(Graph &G, PassContext &Ctx) {
     Expected<std::vector<Value *>> R = std::vector<Value *>{};
     switch (O.Optimizer) {
     case OptimizerKind::Sgd:
-      R = addUpdate(G, OpKind::SgdUpdate, {W, Grad}, A, {Name + ".new"});
+      R = addUpdate(G, OpKind::SgdUpdate, withCount({W, Grad}, Count), A,
+                    {Name + ".new"});
       if (!R)
         return R.takeError();
       G.addStateUpdate(W, (*R)[0]);
@@ -98,7 +145,9 @@ Expected<bool> runAddOptimizer(Graph &G, PassContext &Ctx) {
       A.set("beta", 1.0f);
       if (O.Nesterov)
         A.set("mode", std::string("nesterov"));
-      R = addUpdate(G, OpKind::MomentumUpdate, {W, Grad, V}, A,
+      // No step count (input 3): beta applies from the first step.
+      R = addUpdate(G, OpKind::MomentumUpdate,
+                    withCount({W, Grad, V, nullptr}, Count), A,
                     {Name + ".new", V->name() + ".new"});
       if (!R)
         return R.takeError();
@@ -112,7 +161,8 @@ Expected<bool> runAddOptimizer(Graph &G, PassContext &Ctx) {
       A.set("alpha", O.Beta1);
       A.set("beta", O.Beta2);
       A.set("epsilon", O.Epsilon);
-      R = addUpdate(G, OpKind::AdamUpdate, {W, Grad, M, V, Step}, A,
+      R = addUpdate(G, OpKind::AdamUpdate,
+                    withCount({W, Grad, M, V, Step}, Count), A,
                     {Name + ".new", M->name() + ".new", V->name() + ".new"});
       if (!R)
         return R.takeError();
@@ -123,7 +173,24 @@ Expected<bool> runAddOptimizer(Graph &G, PassContext &Ctx) {
     }
     }
   }
-  if (Step) {
+  if (Count) {
+    // The count, and Adam's step when the update applies.
+    std::vector<Value *> Ins = {Count};
+    std::vector<std::string> Names = {Count->name() + ".new"};
+    if (Step) {
+      Ins.push_back(Step);
+      Names.push_back(Step->name() + ".new");
+    }
+    AttrMap A;
+    A.set("every", O.Accumulate);
+    Expected<std::vector<Value *>> R =
+        addUpdate(G, OpKind::AccumulateCount, Ins, A, Names);
+    if (!R)
+      return R.takeError();
+    G.addStateUpdate(Count, (*R)[0]);
+    if (Step)
+      G.addStateUpdate(Step, (*R)[1]);
+  } else if (Step) {
     Value *One = G.addConst(G.uniqueName("optimizer.one"),
                             Tensor::fromVector<int64_t>({1}, {}));
     Node *Inc = G.addNode(OpKind::Add, G.uniqueName("optimizer.step.inc"),

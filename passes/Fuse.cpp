@@ -132,7 +132,9 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
 Node *soleUpdateUser(const Graph &G, const Value *Grad,
                      bool Quantized = false) {
   std::vector<Node *> Us = G.users(Grad);
+  // An accumulated update reads the accumulator, not a gradient.
   if (Us.size() != 1 || !isParameterUpdate(*Us[0]) ||
+      Us[0]->attrs().getInt("every", 1) > 1 ||
       (Us[0]->inType(0).isQuantized() &&
        (!Quantized || Us[0]->op() == OpKind::AdamUpdate)) ||
       Us[0]->input(1) != Grad || Us[0]->input(0) == Grad || G.isOutput(Grad))

@@ -80,6 +80,9 @@ struct TrainOptions {
   /// clears this before the passes run.
   bool UpdateAuto = false;
   QuantizedUpdate Quantized = QuantizedUpdate::Qas;
+  /// --accumulate N: the update applies every N training steps, to the
+  /// mean of their gradients (1: every step).
+  int64_t Accumulate = 1;
 };
 
 struct PassContext {
@@ -113,6 +116,11 @@ struct PassContext {
   struct StreamStats {
     int64_t Chains = 0, Bands = 0, ExtraMacs = 0, IntermediateBytes = 0;
   } Stream;
+  /// Set by add-optimizer with --accumulate N > 1: the f32 accumulators it
+  /// added (one per trained parameter) and their bytes.
+  struct AccumulateStats {
+    int64_t Accumulators = 0, Bytes = 0;
+  } Accumulate;
   /// --quantize int8: the quantize pass makes the model int8 with the
   /// ranges the calibration samples (graph input name -> tensor, one map
   /// per sample) give.

@@ -80,6 +80,11 @@ Expected<bool> runPruneBackward(Graph &G, PassContext &) {
       Updates.push_back(N.get());
   for (Node *U : Updates) {
     Value *Grad = U->input(1);
+    // Accumulated: the update reads the accumulator, already sliced; the
+    // gradient summed into it is what to slice.
+    if (Grad->producer() &&
+        Grad->producer()->op() == OpKind::GradAccumulate)
+      Grad = Grad->producer()->input(1);
     Node *P = Grad->producer();
     int64_t Axis = U->attrs().getInt("axis", 0);
     int64_t K = U->attrs().getInt("channels", -1);

@@ -38,6 +38,14 @@
 //              d = lr V'  or  lr (gi + alpha V')       (nesterov)
 //   q' = clamp(q - round_half_even(clamp(d, -2^22, 2^22)), Lo, Hi)
 //
+// Accumulated gradients (--accumulate N): with RegionP::Every = N > 1 the
+// update applies only when the count operand (the micro-batches summed so
+// far, an int64 scalar) is N - 1, the last of the N; at every other count
+// X and the state pass through unchanged (nothing is written in place).
+// grad_accumulate keeps the sum: A' = (count == 0 ? 0 : A) + scale G, with
+// scale = 1/N, so the update reads the mean of the N gradients, and
+// accumulate_count advances the count modulo N.
+//
 // The float kernels compute in T (the interpreter in double), except Adam's
 // step-dependent factor r, computed once per call in double (soft-float
 // helper calls on an FPU without double, not per element); sqrt comes from
@@ -54,11 +62,22 @@
 namespace mote_rt {
 
 namespace optim_detail {
+/// Whether the update of region \p Par applies at accumulation count
+/// \p Count (nullptr: not accumulated, always).
+MOTE_RT_INLINE bool due(const RegionP &Par, const int64_t *Count) {
+  return Par.Every <= 1 || !Count || *Count == int64_t(Par.Every) - 1;
+}
+
 /// Calls F(x index, g index) for every updated element of region \p Par,
 /// and Pass(offset, count) for the part of each row that passes through
-/// unchanged.
+/// unchanged: all of it when the update is not due at \p Count.
 template <class Fn, class PassFn>
-MOTE_RT_INLINE void forEachUpdate(const RegionP &Par, Fn F, PassFn Pass) {
+MOTE_RT_INLINE void forEachUpdate(const RegionP &Par, const int64_t *Count,
+                                  Fn F, PassFn Pass) {
+  if (!due(Par, Count)) {
+    Pass(0, Par.Outer * Par.XRow);
+    return;
+  }
   for (int32_t O = 0; O < Par.Outer; ++O) {
     const int32_t XBase = O * Par.XRow, GBase = O * Par.GRow;
     for (int32_t I = 0; I < Par.Run; ++I)
@@ -157,25 +176,27 @@ template <class T> struct AdamStep {
   }
 };
 
-/// Operands: X, G, X' (X' may be X).
+/// Operands: X, G, accumulation count (or nullptr), X' (X' may be X).
 template <class T>
-MOTE_RT_KERNEL void sgd_update(const SgdP &P, const T *X, const T *G, T *XOut) {
+MOTE_RT_KERNEL void sgd_update(const SgdP &P, const T *X, const T *G,
+                               const int64_t *Count, T *XOut) {
   const SgdStep<T> S(P.Lr, P.Norm);
   optim_detail::forEachUpdate(
-      P.Region, [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA { S(X, G[GI], XOut, XI); },
+      P.Region, Count, [&](int32_t XI, int32_t GI) MOTE_RT_LAMBDA { S(X, G[GI], XOut, XI); },
       [&](int32_t Off, int32_t N)
           MOTE_RT_LAMBDA { optim_detail::passThrough(X, XOut, Off, N); });
 }
 
 /// Operands: X, G, V, step count T (int64 scalar, or nullptr: treated as
-/// 1), X', V' (X' may be X and V' may be V).
+/// 1), accumulation count (or nullptr), X', V' (X' may be X and V' may be
+/// V).
 template <class T>
 MOTE_RT_KERNEL void momentum_update(const MomentumP &P, const T *X, const T *G,
-                                    const T *V, const int64_t *Step, T *XOut,
-                                    T *VOut) {
+                                    const T *V, const int64_t *Step,
+                                    const int64_t *Count, T *XOut, T *VOut) {
   const MomentumStep<T> S(P.Lr, P.Alpha, P.Beta, P.Norm, P.Nesterov, Step);
   optim_detail::forEachUpdate(
-      P.Region,
+      P.Region, Count,
       [&](int32_t XI, int32_t GI)
           MOTE_RT_LAMBDA { S(X, G[GI], V, XOut, VOut, XI); },
       [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
@@ -184,16 +205,17 @@ MOTE_RT_KERNEL void momentum_update(const MomentumP &P, const T *X, const T *G,
       });
 }
 
-/// Operands: X, G, V, H, step count T (int64 scalar), X', V', H' (each
-/// output may be its input's buffer).
+/// Operands: X, G, V, H, step count T (int64 scalar), accumulation count
+/// (or nullptr), X', V', H' (each output may be its input's buffer).
 template <class T>
 MOTE_RT_KERNEL void adam_update(const AdamP &P, const T *X, const T *G,
                                 const T *V, const T *H, const int64_t *Step,
-                                T *XOut, T *VOut, T *HOut) {
+                                const int64_t *Count, T *XOut, T *VOut,
+                                T *HOut) {
   const AdamStep<T> S(P.Lr, P.Alpha, P.Beta, P.Epsilon, P.Norm, P.NormPost,
                       Step);
   optim_detail::forEachUpdate(
-      P.Region,
+      P.Region, Count,
       [&](int32_t XI, int32_t GI)
           MOTE_RT_LAMBDA { S(X, G[GI], V, H, XOut, VOut, HOut, XI); },
       [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
@@ -286,13 +308,14 @@ template <class T> struct QMomentumStep {
 };
 } // namespace optim_detail
 
-/// SGD on a quantized parameter. Operands: X, G (f32), X' (X' may be X).
+/// SGD on a quantized parameter. Operands: X, G (f32), accumulation count
+/// (or nullptr), X' (X' may be X).
 template <class T>
 MOTE_RT_KERNEL void qsgd_update(const QSgdP &P, const T *X, const float *G,
-                                T *XOut) {
+                                const int64_t *Count, T *XOut) {
   const optim_detail::QSgdStep<T> S{{P.Q}, P.Sgd.Lr, P.Sgd.Norm};
   optim_detail::forEachUpdate(
-      P.Sgd.Region,
+      P.Sgd.Region, Count,
       [&](int32_t XI, int32_t GI)
           MOTE_RT_LAMBDA { S(X, G[GI], XOut, XI); },
       [&](int32_t Off, int32_t N)
@@ -300,23 +323,59 @@ MOTE_RT_KERNEL void qsgd_update(const QSgdP &P, const T *X, const float *G,
 }
 
 /// Momentum on a quantized parameter with f32 state V. Operands: X, G, V,
-/// step count (or nullptr), X', V' (each output may be its input).
+/// step count (or nullptr), accumulation count (or nullptr), X', V' (each
+/// output may be its input).
 template <class T>
 MOTE_RT_KERNEL void qmomentum_update(const QMomentumP &P, const T *X,
                                      const float *G, const float *V,
-                                     const int64_t *Step, T *XOut,
-                                     float *VOut) {
+                                     const int64_t *Step, const int64_t *Count,
+                                     T *XOut, float *VOut) {
   const MomentumP &M = P.Momentum;
   const optim_detail::QMomentumStep<T> S(P.Q, M.Lr, M.Alpha, M.Beta, M.Norm,
                                          M.Nesterov, Step);
   optim_detail::forEachUpdate(
-      M.Region,
+      M.Region, Count,
       [&](int32_t XI, int32_t GI)
           MOTE_RT_LAMBDA { S(X, G[GI], V, XOut, VOut, XI); },
       [&](int32_t Off, int32_t N) MOTE_RT_LAMBDA {
         optim_detail::passThrough(X, XOut, Off, N);
         optim_detail::passThrough(V, VOut, Off, N);
       });
+}
+
+/// Advances the accumulation count C modulo Every, and the step count T
+/// (if given) by one when C reaches Every. Operands: C, T or nullptr, C',
+/// T' or nullptr (each may be its input). I is int64_t.
+template <class I>
+MOTE_RT_KERNEL void accumulate_count(const AccumulateCountP &P, const I *C,
+                                     const I *T, I *COut, I *TOut) {
+  const I Next = *C + 1;
+  const bool Due = Next >= I(P.Every);
+  if (T)
+    *TOut = *T + (Due ? 1 : 0);
+  *COut = Due ? 0 : Next;
+}
+
+/// Sums gradient G into accumulator A: A' = (count == 0 ? 0 : A) + scale G,
+/// A as [Outer, Run], G as [Outer, GRow] (the first Run elements of each
+/// row). Operands: A, G, count (int64 scalar), A' (A' may be A).
+template <class T>
+MOTE_RT_KERNEL void grad_accumulate(const GradAccumulateP &P, const T *A,
+                                    const T *G, const int64_t *Count,
+                                    T *AOut) {
+  const T Scale = T(P.Scale);
+  const bool Fresh = *Count == 0;
+  for (int32_t O = 0; O < P.Outer; ++O) {
+    const T *GRow = G + O * P.GRow;
+    const T *ARow = A + O * P.Run;
+    T *Row = AOut + O * P.Run;
+    if (Fresh)
+      for (int32_t I = 0; I < P.Run; ++I)
+        Row[I] = Scale * GRow[I];
+    else
+      for (int32_t I = 0; I < P.Run; ++I)
+        Row[I] = ARow[I] + Scale * GRow[I];
+  }
 }
 
 } // namespace mote_rt

@@ -8,6 +8,7 @@ conv + ReLU + Linear with every parameter trained (the bias gradients
 summed from masks on int8 codes), and conv + ReLU6 + pointwise conv + ReLU
 + Linear training the first conv's weight and the Linear (masks on codes
 without sums, the pointwise input gradient reading its int8 weight).
+The second model again with micro-batches (--accumulate 2).
 After three steps the int8 weights and int32 biases of each target are
 those of the interpreter, to within one integer step on at most 1% of the
 values (the float gradients are summed in another order; a step rounded
@@ -74,9 +75,19 @@ def main():
         check_training(motec, make_model, targets, tmp, "block",
                        ["--update", "conv.weight", "--update", "fc.*"],
                        ["conv.weight", "fc.bias", "fc.weight"])
+        # Micro-batches: the steps accumulate, the update applies at the
+        # second (int8 weights moved once, from the mean gradient) and the
+        # third starts a new sum.
+        check_training(motec, make_model, targets, tmp, "block",
+                       ["--update", "conv.weight", "--update", "fc.*",
+                        "--accumulate", "2"],
+                       ["conv.weight", "fc.bias", "fc.weight"],
+                       label="block-accumulate")
 
 
-def check_training(motec, make_model, targets, tmp, kind, spec, trained):
+def check_training(motec, make_model, targets, tmp, kind, spec, trained,
+                   label=None):
+    label = label or kind
     model = os.path.join(tmp, kind + ".onnx")
     run([sys.executable, make_model, kind, model])
     rng = np.random.default_rng(11)
@@ -91,16 +102,16 @@ def check_training(motec, make_model, targets, tmp, kind, spec, trained):
             os.path.join(tmp, "cal.pb"), "--steps", "3",
             "--input", "x=" + os.path.join(tmp, "x.pb"),
             "--input", "label=" + os.path.join(tmp, "label.pb")]
-    ref = os.path.join(tmp, kind + "-interp")
+    ref = os.path.join(tmp, label + "-interp")
     run([motec, "run", model, "--engine", "interp", "--dump", ref] + args)
     want = {k: numpy_helper.to_array(onnx.load_tensor(os.path.join(ref, k)))
             for k in outputs(ref)}
     params = [k for k, v in want.items() if v.dtype in (np.int8, np.int32)]
     if sorted(params) != [p + ".pb" for p in trained]:
-        sys.exit(f"{kind}: unexpected quantized parameters {sorted(params)}")
+        sys.exit(f"{label}: unexpected quantized parameters {sorted(params)}")
     for target in targets:
         for emit in ("cpp", "obj"):
-            out = os.path.join(tmp, f"{kind}-{target}-{emit}")
+            out = os.path.join(tmp, f"{label}-{target}-{emit}")
             run([motec, "run", model, "--engine", "generated", "--target",
                  target, "--emit", emit, "--dump", out] + args)
             off = 0
@@ -109,16 +120,16 @@ def check_training(motec, make_model, targets, tmp, kind, spec, trained):
                     onnx.load_tensor(os.path.join(out, k)))
                 d = np.abs(got.astype(np.int64) - want[k].astype(np.int64))
                 if d.max() > 1 or np.count_nonzero(d) > 0.01 * d.size + 1:
-                    sys.exit(f"{kind} on {target} ({emit}): {k} differs from the "
+                    sys.exit(f"{label} on {target} ({emit}): {k} differs from the "
                              f"interpreter by up to {d.max()} steps in "
                              f"{np.count_nonzero(d)} of {d.size} values")
                 off += np.count_nonzero(d)
             loss = numpy_helper.to_array(
                 onnx.load_tensor(os.path.join(out, "loss.pb")))
             if not np.allclose(loss, want["loss.pb"], rtol=1e-4, atol=1e-6):
-                sys.exit(f"{kind} on {target} ({emit}): loss {loss} but the "
+                sys.exit(f"{label} on {target} ({emit}): loss {loss} but the "
                          f"interpreter's is {want['loss.pb']}")
-            print(f"{kind} on {target} ({emit}): int8 training steps match "
+            print(f"{label} on {target} ({emit}): int8 training steps match "
                   f"the interpreter ({off} values one step off)")
 
 

@@ -62,6 +62,8 @@ def main():
                "--input", "label=" + os.path.join(mdir, "label.pb"),
                "--steps", str(spec["steps"]), "--lr", str(spec["lr"]),
                "--optimizer", spec["optimizer"], "--dump", dump]
+        if spec.get("accumulate", 1) > 1:
+            cmd += ["--accumulate", str(spec["accumulate"])]
         if target:
             cmd += ["--target", target]
         if engine == a.engine and extra:

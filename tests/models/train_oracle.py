@@ -14,7 +14,8 @@ must reproduce:
                                     trainable parameter after the last step
 
 Partial-channel specs train the first ceil(r * C) output channels: the
-PyTorch side masks the other rows of the gradient.
+PyTorch side masks the other rows of the gradient. Micro-batch specs
+(--accumulate N) sum gradient / N over N steps and update at every N-th.
 
 usage: train_oracle.py OUTDIR [MODEL ...]
 """
@@ -130,6 +131,14 @@ OPTIMIZER_SPECS = {
              "momentum"),
             ("adam", [], "adam")],
 }
+# Micro-batches (--accumulate N): (spec name, update rules, optimizer, N)
+# per model, run for 2 N steps (two updates, each of the mean of N
+# gradients; the count restarts between them).
+ACCUMULATE_SPECS = {
+    "mlp": [("accumulate", [], "sgd", 2), ("accumulate_adam", [], "adam", 2)],
+    "cnn": [("accumulate_momentum_channels",
+             ["conv2.*:0.5", "fc1.*:0.25", "fc2.*"], "momentum", 3)],
+}
 LR = 0.05
 
 
@@ -192,7 +201,7 @@ def match(rules, name):
     return chosen
 
 
-def train(model, x, label, rules, optimizer):
+def train(model, x, label, rules, optimizer, accumulate=1, steps=STEPS):
     params = dict(model.named_parameters())
     trainable = {}
     for name, p in params.items():
@@ -203,16 +212,25 @@ def train(model, x, label, rules, optimizer):
         k = max(1, math.ceil(ratio * c - 1e-9))
         trainable[name] = k
     state = {n: {} for n in trainable}
+    summed = {n: torch.zeros_like(params[n]) for n in trainable}
     losses = []
-    for step in range(1, STEPS + 1):
+    update = 0
+    for step in range(1, steps + 1):
         model.zero_grad()
         loss = F.cross_entropy(model(x), label)
         losses.append(loss.item())
         loss.backward()
         with torch.no_grad():
+            for name in trainable:
+                summed[name] += params[name].grad / accumulate
+        if step % accumulate:
+            continue
+        update += 1
+        with torch.no_grad():
             for name, k in trainable.items():
                 p = params[name]
-                g = p.grad.clone()
+                g = summed[name].clone()
+                summed[name].zero_()
                 g[k:] = 0
                 mask = torch.zeros_like(p)
                 mask[:k] = 1
@@ -232,7 +250,7 @@ def train(model, x, label, rules, optimizer):
                     m = torch.where(mask.bool(), 0.9 * m + 0.1 * g, m)
                     h = torch.where(mask.bool(), 0.999 * h + 0.001 * g * g, h)
                     state[name]["m"], state[name]["h"] = m, h
-                    r = LR * math.sqrt(1 - 0.999 ** step) / (1 - 0.9 ** step)
+                    r = LR * math.sqrt(1 - 0.999 ** update) / (1 - 0.9 ** update)
                     p -= r * m / (torch.sqrt(h) + 1e-8) * mask
     return losses, {n: params[n].detach().clone() for n in trainable}
 
@@ -259,11 +277,14 @@ def export(name, out):
     save_pb(x, "input", os.path.join(d, "input.pb"))
     save_pb(label, "label", os.path.join(d, "label.pb"))
     initial = {k: v.clone() for k, v in model.state_dict().items()}
-    runs = [(s, rules, "sgd") for s, rules in specs]
-    runs += OPTIMIZER_SPECS.get(name, [])
-    for spec, rules, opt in runs:
+    runs = [(s, rules, "sgd", 1) for s, rules in specs]
+    runs += [r + (1,) for r in OPTIMIZER_SPECS.get(name, [])]
+    runs += ACCUMULATE_SPECS.get(name, [])
+    for spec, rules, opt, accumulate in runs:
         model.load_state_dict(initial)
-        losses, trained = train(model, x, label, rules, opt)
+        steps = STEPS if accumulate == 1 else 2 * accumulate
+        losses, trained = train(model, x, label, rules, opt, accumulate,
+                                steps)
         sd = os.path.join(d, spec)
         ed = os.path.join(sd, "expected")
         os.makedirs(ed, exist_ok=True)
@@ -271,7 +292,8 @@ def export(name, out):
         for pname, t in trained.items():
             save_pb(t, pname, os.path.join(ed, pname + ".pb"))
         with open(os.path.join(sd, "spec.json"), "w") as f:
-            json.dump({"update": rules, "optimizer": opt, "lr": LR, "steps": STEPS,
+            json.dump({"update": rules, "optimizer": opt, "lr": LR, "steps": steps,
+                       "accumulate": accumulate,
                        "trainable": sorted(trained)}, f, indent=1)
         print(f"{name}/{spec}: {len(trained)} trainable, losses {['%.5f' % l for l in losses]}")
 

@@ -100,7 +100,7 @@ TEST_CASE("a writer struct becomes named fields, nested structs and tables",
           "[kernel][params]") {
   KernelCall C;
   C.setParams(kparams::SgdP{
-      .Region = {.Outer = 2, .Run = 3, .XRow = 4, .GRow = 5},
+      .Region = {.Outer = 2, .Run = 3, .XRow = 4, .GRow = 5, .Every = 6},
       .Lr = 0.5,
       .Norm = 0.25});
   REQUIRE(C.Params.Type == "SgdP");
@@ -109,9 +109,10 @@ TEST_CASE("a writer struct becomes named fields, nested structs and tables",
   CHECK(R.Name == "Region");
   CHECK(R.K == ParamField::Kind::Struct);
   CHECK(R.Type == "RegionP");
-  REQUIRE(R.Fields.size() == 4);
+  REQUIRE(R.Fields.size() == 5);
   CHECK(R.Fields[3].Name == "GRow");
   CHECK(R.Fields[3].I == 5);
+  CHECK(R.Fields[4].I == 6);
   CHECK(C.Params.Fields[1].K == ParamField::Kind::F32);
   CHECK(C.Params.Fields[1].F == 0.5);
 

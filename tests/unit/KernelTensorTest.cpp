@@ -554,11 +554,27 @@ TEST_CASE("kernel softmax_cross_entropy lowering rejects a 64-bit "
 
 namespace {
 
-/// The parameter, its gradient and state tensors of one optimizer test.
+/// The parameter, its gradient and state tensors of one optimizer test;
+/// with Count, an accumulated update (Attrs has `every`) at that count.
 struct UpdateCase {
   Tensor X, G;
   AttrMap Attrs;
+  std::optional<int64_t> Count = std::nullopt;
 };
+
+/// The accumulation count's input, or nothing.
+std::optional<Tensor> countInput(const UpdateCase &K) {
+  if (!K.Count)
+    return std::nullopt;
+  return i64({}, {*K.Count});
+}
+
+/// \p K accumulated every \p Every steps, at count \p Count.
+UpdateCase accumulated(UpdateCase K, int64_t Every, int64_t Count) {
+  K.Attrs.set("every", Every);
+  K.Count = Count;
+  return K;
+}
 
 /// X [3, 4, 2] updated on the first 2 of 4 channels of axis 1, the gradient
 /// either sliced to those channels or of full extent.
@@ -572,40 +588,49 @@ UpdateCase partialCase(bool SlicedGrad, AttrMap A) {
 /// Runs SgdUpdate twice through the kernel: into fresh buffers, and in
 /// place (output == parameter buffer).
 void checkSgd(const UpdateCase &K) {
-  LoweredOp L = lowerOp(OpKind::SgdUpdate, {K.X, K.G}, K.Attrs);
+  std::vector<std::optional<Tensor>> In = {K.X, K.G};
+  if (K.Count)
+    In.push_back(countInput(K));
+  LoweredOp L = lowerOp(OpKind::SgdUpdate, In, K.Attrs);
   REQUIRE_FALSE(L.LowerError);
   CHECK(L.Call.Header == "mote_rt/optim.h");
   CHECK(L.Call.Kernel == "sgd_update");
   auto P = paramsAs<mote_rt::SgdP>(L.Call);
+  const int64_t *C = K.Count ? L.in<int64_t>(2) : nullptr;
   std::vector<float> Y(L.outElems(0));
-  mote_rt::sgd_update<float>(P, L.in<float>(0), L.in<float>(1), Y.data());
+  mote_rt::sgd_update<float>(P, L.in<float>(0), L.in<float>(1), C, Y.data());
   checkSame(L.Run.Results[0], Y);
   auto X = K.X.data<float>();
   std::vector<float> InPlace(X.begin(), X.end());
-  mote_rt::sgd_update<float>(P, InPlace.data(), L.in<float>(1), InPlace.data());
+  mote_rt::sgd_update<float>(P, InPlace.data(), L.in<float>(1), C,
+                             InPlace.data());
   checkSame(L.Run.Results[0], InPlace);
 }
 
 void checkMomentum(const UpdateCase &K, std::optional<int64_t> Step) {
   Tensor V = randomF32(K.X.shape(), 102);
   std::vector<std::optional<Tensor>> In = {K.X, K.G, V};
-  if (Step)
-    In.push_back(i64({}, {*Step}));
+  if (Step || K.Count)
+    In.push_back(Step ? std::optional<Tensor>(i64({}, {*Step}))
+                      : std::nullopt);
+  if (K.Count)
+    In.push_back(countInput(K));
   LoweredOp L = lowerOp(OpKind::MomentumUpdate, In, K.Attrs, 2);
   REQUIRE_FALSE(L.LowerError);
   CHECK(L.Call.Kernel == "momentum_update");
   auto P = paramsAs<mote_rt::MomentumP>(L.Call);
   const int64_t *T = Step ? L.in<int64_t>(3) : nullptr;
+  const int64_t *C = K.Count ? L.in<int64_t>(4) : nullptr;
   std::vector<float> Y(L.outElems(0)), VO(L.outElems(1));
   mote_rt::momentum_update<float>(P, L.in<float>(0), L.in<float>(1),
-                                  L.in<float>(2), T, Y.data(), VO.data());
+                                  L.in<float>(2), T, C, Y.data(), VO.data());
   checkSame(L.Run.Results[0], Y);
   checkSame(L.Run.Results[1], VO);
   auto XD = K.X.data<float>();
   auto VD = V.data<float>();
   std::vector<float> XB(XD.begin(), XD.end()), VB(VD.begin(), VD.end());
   mote_rt::momentum_update<float>(P, XB.data(), L.in<float>(1), VB.data(), T,
-                                  XB.data(), VB.data());
+                                  C, XB.data(), VB.data());
   checkSame(L.Run.Results[0], XB);
   checkSame(L.Run.Results[1], VB);
 }
@@ -613,14 +638,17 @@ void checkMomentum(const UpdateCase &K, std::optional<int64_t> Step) {
 void checkAdam(const UpdateCase &K, int64_t Step) {
   Tensor V = randomF32(K.X.shape(), 103);
   Tensor H = randomF32(K.X.shape(), 104, 0.0f, 0.5f);
-  LoweredOp L = lowerOp(OpKind::AdamUpdate, {K.X, K.G, V, H, i64({}, {Step})},
-                        K.Attrs, 3);
+  std::vector<std::optional<Tensor>> In = {K.X, K.G, V, H, i64({}, {Step})};
+  if (K.Count)
+    In.push_back(countInput(K));
+  LoweredOp L = lowerOp(OpKind::AdamUpdate, In, K.Attrs, 3);
   REQUIRE_FALSE(L.LowerError);
   CHECK(L.Call.Kernel == "adam_update");
   auto P = paramsAs<mote_rt::AdamP>(L.Call);
+  const int64_t *C = K.Count ? L.in<int64_t>(5) : nullptr;
   std::vector<float> Y(L.outElems(0)), VO(L.outElems(1)), HO(L.outElems(2));
   mote_rt::adam_update<float>(P, L.in<float>(0), L.in<float>(1), L.in<float>(2),
-                              L.in<float>(3), L.in<int64_t>(4), Y.data(),
+                              L.in<float>(3), L.in<int64_t>(4), C, Y.data(),
                               VO.data(), HO.data());
   checkSame(L.Run.Results[0], Y);
   checkSame(L.Run.Results[1], VO);
@@ -631,8 +659,8 @@ void checkAdam(const UpdateCase &K, int64_t Step) {
   std::vector<float> XB(XD.begin(), XD.end()), VB(VD.begin(), VD.end()),
       HB(HD.begin(), HD.end());
   mote_rt::adam_update<float>(P, XB.data(), L.in<float>(1), VB.data(),
-                              HB.data(), L.in<int64_t>(4), XB.data(), VB.data(),
-                              HB.data());
+                              HB.data(), L.in<int64_t>(4), C, XB.data(),
+                              VB.data(), HB.data());
   checkSame(L.Run.Results[0], XB);
   checkSame(L.Run.Results[1], VB);
   checkSame(L.Run.Results[2], HB);
@@ -687,4 +715,109 @@ TEST_CASE("kernel adam_update matches the interpreter, also in place",
   checkAdam({Full.X, Full.G, All}, 7);
   checkAdam(partialCase(true, Def), 3);
   checkAdam(partialCase(false, All), 12);
+}
+
+TEST_CASE("kernel updates accumulated every N steps apply at count N - 1 "
+          "only, as the interpreter",
+          "[kernel]") {
+  AttrMap A = attrs({{"lr", 0.1f}, {"norm_coefficient", 0.01f}});
+  UpdateCase Full = {randomF32({4, 3}, 115), randomF32({4, 3}, 116), A};
+  for (int64_t Count : {0, 1, 2}) {
+    checkSgd(accumulated(Full, 3, Count));
+    checkSgd(accumulated(partialCase(true, A), 3, Count));
+    checkMomentum(accumulated(Full, 3, Count), std::nullopt);
+    checkMomentum(accumulated(partialCase(false, A), 3, Count), int64_t(2));
+    checkAdam(accumulated(Full, 3, Count), 4);
+  }
+  // Not due: the interpreter passes X through; due: it moves.
+  auto Moved = [&](int64_t Count) {
+    UpdateCase K = accumulated(Full, 3, Count);
+    OpRun R = runOp(OpKind::SgdUpdate, {K.X, K.G, countInput(K)}, K.Attrs);
+    REQUIRE_FALSE(R.Error);
+    return !(R.Results[0].data<float>()[0] == K.X.data<float>()[0]);
+  };
+  CHECK_FALSE(Moved(0));
+  CHECK_FALSE(Moved(1));
+  CHECK(Moved(2));
+}
+
+TEST_CASE("GradAccumulate's type rule and the updates' every", "[kernel]") {
+  Tensor X = randomF32({4, 3}, 117), G = randomF32({4, 3}, 118);
+  Tensor C = i64({}, {0});
+  CHECK(mentions(runOp(OpKind::GradAccumulate, {X, randomF32({3, 4}, 119), C})
+                     .Error,
+                 "gradient is"));
+  CHECK(mentions(runOp(OpKind::GradAccumulate, {X, G, randomF32({1}, 120)})
+                     .Error,
+                 "accumulation count must be an i64 scalar"));
+  // A sliced accumulator needs channels naming its extent.
+  Tensor A2 = randomF32({2, 3}, 121);
+  CHECK(mentions(runOp(OpKind::GradAccumulate, {A2, G, C}).Error,
+                 "gradient is"));
+  CHECK_FALSE(runOp(OpKind::GradAccumulate, {A2, G, C},
+                    attrs({{"axis", int64_t(0)}, {"channels", int64_t(2)}}))
+                  .Error);
+  CHECK(mentions(runOp(OpKind::GradAccumulate, {A2, G, C},
+                       attrs({{"axis", int64_t(0)}, {"channels", int64_t(3)}}))
+                     .Error,
+                 "must hold 3 channels"));
+  AttrMap Every = attrs({{"lr", 0.1f}, {"every", int64_t(4)}});
+  CHECK(mentions(runOp(OpKind::SgdUpdate, {X, G}, Every).Error,
+                 "needs the accumulation count as input 2"));
+  CHECK(mentions(runOp(OpKind::SgdUpdate, {X, G, C}, attrs({{"lr", 0.1f}}))
+                     .Error,
+                 "needs every > 1"));
+  CHECK(mentions(runOp(OpKind::SgdUpdate, {X, G, C},
+                       attrs({{"lr", 0.1f}, {"every", int64_t(0)}}))
+                     .Error,
+                 "every must be at least 1"));
+}
+
+namespace {
+
+/// Runs GradAccumulate through the interpreter and the kernel, into a
+/// fresh buffer and in place, at \p Count.
+void checkAccumulate(const Tensor &A, const Tensor &G, int64_t Count,
+                     AttrMap Attrs) {
+  LoweredOp L =
+      lowerOp(OpKind::GradAccumulate, {A, G, i64({}, {Count})}, Attrs);
+  REQUIRE_FALSE(L.LowerError);
+  CHECK(L.Call.Kernel == "grad_accumulate");
+  auto P = paramsAs<mote_rt::GradAccumulateP>(L.Call);
+  std::vector<float> Y(L.outElems(0));
+  mote_rt::grad_accumulate<float>(P, L.in<float>(0), L.in<float>(1),
+                                  L.in<int64_t>(2), Y.data());
+  checkSame(L.Run.Results[0], Y);
+  auto AD = A.data<float>();
+  std::vector<float> InPlace(AD.begin(), AD.end());
+  mote_rt::grad_accumulate<float>(P, InPlace.data(), L.in<float>(1),
+                                  L.in<int64_t>(2), InPlace.data());
+  checkSame(L.Run.Results[0], InPlace);
+  // Count 0 starts a new sum: the old accumulator is not read.
+  auto R = L.Run.Results[0].data<float>();
+  auto GD = G.data<float>();
+  int64_t Channels = Attrs.getInt("channels", -1);
+  if (Count == 0 && Channels == -1)
+    CHECK(R[1] == Attrs.getFloat("scale", 1.0f) * GD[1]);
+  if (Count != 0 && Channels == -1)
+    CHECK(R[1] != Attrs.getFloat("scale", 1.0f) * GD[1]);
+}
+
+} // namespace
+
+TEST_CASE("kernel grad_accumulate matches the interpreter, also in place and "
+          "on a channel slice",
+          "[kernel]") {
+  Tensor A = randomF32({4, 3}, 122), G = randomF32({4, 3}, 123);
+  for (int64_t Count : {0, 1, 5}) {
+    checkAccumulate(A, G, Count, attrs({{"scale", 0.25f}}));
+    checkAccumulate(A, G, Count, {});
+    // Channels 2 of 4 on axis 1 of [3, 4, 2]: the gradient sliced or full.
+    AttrMap S = attrs(
+        {{"scale", 0.5f}, {"axis", int64_t(1)}, {"channels", int64_t(2)}});
+    checkAccumulate(randomF32({3, 2, 2}, 124), randomF32({3, 4, 2}, 125),
+                    Count, S);
+    checkAccumulate(randomF32({3, 2, 2}, 124), randomF32({3, 2, 2}, 126),
+                    Count, S);
+  }
 }

@@ -129,6 +129,11 @@ int runPlan(const ParsedArgs &Args) {
                "({} bytes of intermediate tensors never whole; {} MACs "
                "recomputed at band edges)\n",
                T.Chains, T.Bands, T.IntermediateBytes, T.ExtraMacs);
+  if (const PassContext::AccumulateStats &A = M->Passes.Accumulate;
+      A.Accumulators)
+    fmt::print("accumulated: the update applies every {} steps to the mean "
+               "gradient; {} accumulators ({} bytes, in the arena)\n",
+               M->Options.Train.Accumulate, A.Accumulators, A.Bytes);
   return writeReports(Args, *M, {});
 }
 

@@ -40,6 +40,27 @@
 // baseline QAS corrects). The arithmetic is float, operation for operation
 // as runtime-stub/mote_rt/optim.h has it.
 //
+// Accumulated gradients (--accumulate N, passes/AddOptimizer.cpp): an
+// update with `every = N > 1` takes the accumulation count C (an i64
+// scalar: the micro-batches summed so far) as its last input, after the
+// optional step count, and applies only when C == N - 1; at every other
+// count X and the state pass through unchanged. Its gradient is then the
+// accumulator GradAccumulate keeps:
+//
+//   GradAccumulate(A, G, C):  A' = (C == 0 ? 0 : A) + scale * G
+//
+// with scale = 1/N, so the update applies the mean of the N gradients;
+// AccumulateCount advances the count (and Adam's step count T when the
+// update applied):
+//
+//   AccumulateCount(C, [T]):  C' = C + 1 == every ? 0 : C + 1
+//                             T' = T + (C + 1 == every ? 1 : 0)
+//
+// (no integer division: on some targets that is a run-time call). For
+// a partial-channel update A holds the trained slices only (`channels` on
+// `axis`, as the update's), and G has that extent or the full one (then its
+// first slices are read).
+//
 // Lowering: mote_rt::sgd_update / momentum_update / adam_update<T>
 // (runtime-stub/mote_rt/optim.h). The generated code runs them in place
 // (new parameter and state written over the old buffers), which the kernels
@@ -62,12 +83,14 @@ constexpr AttrSpec SgdAttrs[] = {{"lr", AttrKind::Float, true},
                                  {"norm_coefficient", AttrKind::Float},
                                  {"axis", AttrKind::Int},
                                  {"channels", AttrKind::Int},
-                                 {"scaling", AttrKind::String}};
+                                 {"scaling", AttrKind::String},
+                                 {"every", AttrKind::Int}};
 constexpr AttrSpec MomentumAttrs[] = {
     {"lr", AttrKind::Float, true}, {"alpha", AttrKind::Float},
     {"beta", AttrKind::Float},     {"mode", AttrKind::String},
     {"norm_coefficient", AttrKind::Float}, {"axis", AttrKind::Int},
-    {"channels", AttrKind::Int},   {"scaling", AttrKind::String}};
+    {"channels", AttrKind::Int},   {"scaling", AttrKind::String},
+    {"every", AttrKind::Int}};
 constexpr AttrSpec AdamAttrs[] = {
     {"lr", AttrKind::Float, true},
     {"alpha", AttrKind::Float},
@@ -76,7 +99,35 @@ constexpr AttrSpec AdamAttrs[] = {
     {"norm_coefficient", AttrKind::Float},
     {"norm_coefficient_post", AttrKind::Float},
     {"axis", AttrKind::Int},
-    {"channels", AttrKind::Int}};
+    {"channels", AttrKind::Int},
+    {"every", AttrKind::Int}};
+constexpr AttrSpec CountAttrs[] = {{"every", AttrKind::Int, true}};
+constexpr AttrSpec AccumulateAttrs[] = {{"scale", AttrKind::Float},
+                                        {"axis", AttrKind::Int},
+                                        {"channels", AttrKind::Int}};
+
+/// The input index of an update's accumulation count (the last slot).
+size_t countIndex(OpKind K) {
+  return K == OpKind::SgdUpdate ? 2 : K == OpKind::MomentumUpdate ? 4 : 5;
+}
+
+/// Whether update \p N applies at this step: not accumulated, or its count
+/// input is every - 1.
+bool updateDue(const Node &N, std::span<const Tensor *const> In) {
+  int64_t Every = N.attrs().getInt("every", 1);
+  size_t C = countIndex(N.op());
+  return Every <= 1 || C >= In.size() || !In[C] ||
+         In[C]->getAsInt(0) == Every - 1;
+}
+
+/// An update that is not due: X and the \p NumState states unchanged.
+Status passThroughUpdate(std::span<const Tensor *const> In,
+                         std::span<Tensor> Out, size_t NumState) {
+  Out[0] = *In[0];
+  for (size_t I = 0; I < NumState; ++I)
+    Out[1 + I] = *In[2 + I];
+  return ok();
+}
 
 /// Checks X, G (and the state inputs, same type as X) and the channel
 /// slice; returns the result types: X's type, once per result.
@@ -132,12 +183,28 @@ Expected<std::vector<TensorType>> inferUpdate(const Node &N, size_t NumState,
                                  G.str(), X.str(), Channels, Axis));
   }
   for (size_t I = 2 + NumState; I < N.numInputs(); ++I) {
+    if (!N.input(I))
+      continue;
     const TensorType &T = N.inType(I);
     if (T.Elem != DType::I64 || T.numElements() != 1)
-      return opError(fmt::format("the step count must be an i64 scalar, got "
-                                 "{}",
+      return opError(fmt::format("the {} count must be an i64 scalar, got {}",
+                                 I == countIndex(N.op()) ? "accumulation"
+                                                         : "step",
                                  T.str()));
   }
+  int64_t Every = N.attrs().getInt("every", 1);
+  size_t Count = countIndex(N.op());
+  bool HasCount = Count < N.numInputs() && N.input(Count);
+  if (Every < 1)
+    return opError(fmt::format("every must be at least 1, got {}", Every));
+  if (Every > 1 && !HasCount)
+    return opError(fmt::format("every = {} needs the accumulation count as "
+                               "input {}",
+                               Every, Count));
+  if (Every == 1 && HasCount)
+    return opError(fmt::format("input {} (the accumulation count) needs "
+                               "every > 1",
+                               Count));
   std::vector<TensorType> R(NumResults, Real);
   R[0] = X;
   return R;
@@ -418,15 +485,129 @@ namespace {
 
 Status kernelSgd(const Node &N, std::span<const Tensor *const> In,
                  std::span<Tensor> Out) {
+  if (!updateDue(N, In))
+    return passThroughUpdate(In, Out, 0);
   return applySgdUpdate(N.attrs(), In, Out);
 }
 Status kernelMomentum(const Node &N, std::span<const Tensor *const> In,
                       std::span<Tensor> Out) {
+  if (!updateDue(N, In))
+    return passThroughUpdate(In, Out, 1);
   return applyMomentumUpdate(N.attrs(), In, Out);
 }
 Status kernelAdam(const Node &N, std::span<const Tensor *const> In,
                   std::span<Tensor> Out) {
+  if (!updateDue(N, In))
+    return passThroughUpdate(In, Out, 2);
   return applyAdamUpdate(N.attrs(), In, Out);
+}
+
+Expected<std::vector<TensorType>> inferAccumulate(const Node &N) {
+  const TensorType &A = N.inType(0), &G = N.inType(1);
+  if (!isFloat(A.Elem))
+    return opError(fmt::format("the accumulator must be a float tensor, got "
+                               "{}",
+                               A.str()));
+  bool Fits = G == A;
+  if (N.attrs().has("channels")) {
+    int64_t Axis = N.attrs().getInt("axis", 0);
+    int64_t Channels = N.attrs().getInt("channels", -1);
+    if (Axis < 0 || Axis >= int64_t(A.rank()))
+      return opError(fmt::format("axis {} is out of range for {}", Axis,
+                                 A.str()));
+    if (A.Dims[size_t(Axis)] != Channels)
+      return opError(fmt::format("the accumulator {} must hold {} channels "
+                                 "on axis {}",
+                                 A.str(), Channels, Axis));
+    Shape Full = G.Dims;
+    if (G.Elem == A.Elem && Full.size() == A.Dims.size() &&
+        Full[size_t(Axis)] >= Channels) {
+      Full[size_t(Axis)] = Channels;
+      Fits = Full == A.Dims;
+    }
+  }
+  if (!Fits)
+    return opError(fmt::format("gradient is {} but the accumulator is {}",
+                               G.str(), A.str()));
+  const TensorType &C = N.inType(2);
+  if (C.Elem != DType::I64 || C.numElements() != 1)
+    return opError(fmt::format("the accumulation count must be an i64 "
+                               "scalar, got {}",
+                               C.str()));
+  return std::vector<TensorType>{A};
+}
+
+Expected<std::vector<TensorType>> inferCount(const Node &N) {
+  if (N.attrs().getInt("every", 0) < 2)
+    return opError(fmt::format("every must be at least 2, got {}",
+                               N.attrs().getInt("every", 0)));
+  if (N.numOutputs() != N.numInputs())
+    return opError(fmt::format("{} inputs but {} results; each count has "
+                               "its new value",
+                               N.numInputs(), N.numOutputs()));
+  std::vector<TensorType> R;
+  for (size_t I = 0; I < N.numInputs(); ++I) {
+    const TensorType &T = N.inType(I);
+    if (T.Elem != DType::I64 || T.numElements() != 1)
+      return opError(fmt::format("the {} count must be an i64 scalar, got {}",
+                                 I == 0 ? "accumulation" : "step", T.str()));
+    R.push_back(T);
+  }
+  return R;
+}
+
+Status kernelCount(const Node &N, std::span<const Tensor *const> In,
+                   std::span<Tensor> Out) {
+  const int64_t Next = In[0]->getAsInt(0) + 1;
+  const bool Due = Next >= N.attrs().getInt("every", 2);
+  Out[0] = *In[0];
+  Out[0].setFromDouble(0, double(Due ? 0 : Next));
+  if (In.size() > 1) {
+    Out[1] = *In[1];
+    Out[1].setFromDouble(0, double(In[1]->getAsInt(0) + (Due ? 1 : 0)));
+  }
+  return ok();
+}
+
+/// The accumulator as [Outer, Run] and the gradient as [Outer, GRow]: the
+/// first Run elements of each gradient row are summed.
+struct AccumulateRegion {
+  int64_t Outer, Run, GRow;
+  float Scale;
+};
+AccumulateRegion accumulateRegion(const Node &N) {
+  const Shape &AS = N.inType(0).Dims, &GS = N.inType(1).Dims;
+  AccumulateRegion P{.Outer = 1,
+                     .Run = N.inType(0).numElements(),
+                     .GRow = N.inType(0).numElements(),
+                     .Scale = N.attrs().getFloat("scale", 1.0f)};
+  if (N.attrs().has("channels")) {
+    size_t Axis = size_t(N.attrs().getInt("axis", 0));
+    int64_t Outer = 1, Inner = 1;
+    for (size_t D = 0; D < Axis; ++D)
+      Outer *= AS[D];
+    for (size_t D = Axis + 1; D < AS.size(); ++D)
+      Inner *= AS[D];
+    P.Outer = Outer;
+    P.Run = AS[Axis] * Inner;
+    P.GRow = GS[Axis] * Inner;
+  }
+  return P;
+}
+
+Status kernelAccumulate(const Node &N, std::span<const Tensor *const> In,
+                        std::span<Tensor> Out) {
+  const AccumulateRegion P = accumulateRegion(N);
+  const double Scale = P.Scale;
+  const bool Fresh = In[2]->getAsInt(0) == 0;
+  Out[0] = *In[0];
+  for (int64_t O = 0; O < P.Outer; ++O)
+    for (int64_t I = 0; I < P.Run; ++I) {
+      int64_t AI = O * P.Run + I, GI = O * P.GRow + I;
+      Out[0].setFromDouble(AI, (Fresh ? 0.0 : In[0]->getAsDouble(AI)) +
+                                   Scale * In[1]->getAsDouble(GI));
+    }
+  return ok();
 }
 
 //===----------------------------------------------------------------------===//
@@ -459,11 +640,16 @@ Expected<kparams::RegionP> lowerUpdateRegion(const Node &N, const char *Kernel,
   C.Header = "mote_rt/optim.h";
   C.Kernel = Kernel;
   C.TypeArgs = {N.inType(0).Elem};
-  return kparams::RegionP{.Outer = Outer, .Run = Run, .XRow = XRow, .GRow = GRow};
+  return kparams::RegionP{.Outer = Outer,
+                          .Run = Run,
+                          .XRow = XRow,
+                          .GRow = GRow,
+                          .Every = int32_t(N.attrs().getInt("every", 1))};
 }
 
-/// sgd_update<T>(SgdP, x, g, x'): {region, lr, norm_coefficient};
-/// qsgd_update<T>(QSgdP, x, g, x') for a quantized x.
+/// sgd_update<T>(SgdP, x, g, count or nullptr, x'): {region, lr,
+/// norm_coefficient}; qsgd_update<T>(QSgdP, x, g, count, x') for a
+/// quantized x.
 Status lowerSgd(const Node &N, KernelCall &C) {
   bool Quantized = N.inType(0).isQuantized();
   Expected<kparams::RegionP> R =
@@ -481,8 +667,8 @@ Status lowerSgd(const Node &N, KernelCall &C) {
   return ok();
 }
 
-/// momentum_update<T>(MomentumP, x, g, v, step or nullptr, x', v'):
-/// {region, lr, alpha, beta, norm_coefficient, nesterov}.
+/// momentum_update<T>(MomentumP, x, g, v, step or nullptr, count or
+/// nullptr, x', v'): {region, lr, alpha, beta, norm_coefficient, nesterov}.
 Status lowerMomentum(const Node &N, KernelCall &C) {
   bool Quantized = N.inType(0).isQuantized();
   Expected<kparams::RegionP> R = lowerUpdateRegion(
@@ -502,14 +688,12 @@ Status lowerMomentum(const Node &N, KernelCall &C) {
                                     .Q = qstepParams(N.inType(0), A)});
   else
     C.setParams(P);
-  // The step count is optional: always pass its slot (nullptr if absent).
-  C.Operands = {{false, 0}, {false, 1}, {false, 2},
-                {false, 3}, {true, 0},  {true, 1}};
   return ok();
 }
 
-/// adam_update<T>(AdamP, x, g, v, h, step, x', v', h'): {region, lr, alpha,
-/// beta, epsilon, norm_coefficient, norm_coefficient_post}.
+/// adam_update<T>(AdamP, x, g, v, h, step, count or nullptr, x', v', h'):
+/// {region, lr, alpha, beta, epsilon, norm_coefficient,
+/// norm_coefficient_post}.
 Status lowerAdam(const Node &N, KernelCall &C) {
   Expected<kparams::RegionP> R = lowerUpdateRegion(N, "adam_update", C);
   if (!R)
@@ -526,12 +710,40 @@ Status lowerAdam(const Node &N, KernelCall &C) {
   return ok();
 }
 
+/// accumulate_count<int64_t>(AccumulateCountP, c, step or nullptr, c',
+/// step' or nullptr): {every}.
+Status lowerCount(const Node &N, KernelCall &C) {
+  C.Header = "mote_rt/optim.h";
+  C.Kernel = "accumulate_count";
+  C.TypeArgs = {DType::I64};
+  C.setParams(kparams::AccumulateCountP{
+      .Every = int32_t(N.attrs().getInt("every", 2))});
+  C.Operands = {{false, 0}, {false, 1}, {true, 0}, {true, 1}};
+  return ok();
+}
+
+/// grad_accumulate<T>(GradAccumulateP, a, g, count, a'): {outer, run, grow,
+/// scale}.
+Status lowerAccumulate(const Node &N, KernelCall &C) {
+  if (Status S = requireKernelElements(N); !S)
+    return S;
+  C.Header = "mote_rt/optim.h";
+  C.Kernel = "grad_accumulate";
+  C.TypeArgs = {N.inType(0).Elem};
+  const AccumulateRegion R = accumulateRegion(N);
+  C.setParams(kparams::GradAccumulateP{.Outer = int32_t(R.Outer),
+                                       .Run = int32_t(R.Run),
+                                       .GRow = int32_t(R.GRow),
+                                       .Scale = R.Scale});
+  return ok();
+}
+
 } // namespace
 
 extern const OpDef OpDef_SgdUpdate = {
     .Name = "SgdUpdate",
     .MinInputs = 2,
-    .MaxInputs = 2,
+    .MaxInputs = 3,
     .MinOutputs = 1,
     .MaxOutputs = 1,
     .Attrs = SgdAttrs,
@@ -546,7 +758,7 @@ extern const OpDef OpDef_SgdUpdate = {
 extern const OpDef OpDef_MomentumUpdate = {
     .Name = "MomentumUpdate",
     .MinInputs = 3,
-    .MaxInputs = 4,
+    .MaxInputs = 5,
     .MinOutputs = 2,
     .MaxOutputs = 2,
     .Attrs = MomentumAttrs,
@@ -560,7 +772,7 @@ extern const OpDef OpDef_MomentumUpdate = {
 extern const OpDef OpDef_AdamUpdate = {
     .Name = "AdamUpdate",
     .MinInputs = 5,
-    .MaxInputs = 5,
+    .MaxInputs = 6,
     .MinOutputs = 3,
     .MaxOutputs = 3,
     .Attrs = AdamAttrs,
@@ -569,6 +781,36 @@ extern const OpDef OpDef_AdamUpdate = {
     .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "Adam (ONNX Adam semantics)",
     .Lower = lowerAdam,
+};
+
+extern const OpDef OpDef_AccumulateCount = {
+    .Name = "AccumulateCount",
+    .MinInputs = 1,
+    .MaxInputs = 2,
+    .MinOutputs = 1,
+    .MaxOutputs = 2,
+    .Attrs = CountAttrs,
+    .Infer = inferCount,
+    .Kernel = kernelCount,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "the accumulation count C + 1 modulo `every`, and the step "
+               "count T + 1 when C + 1 reached `every`",
+    .Lower = lowerCount,
+};
+
+extern const OpDef OpDef_GradAccumulate = {
+    .Name = "GradAccumulate",
+    .MinInputs = 3,
+    .MaxInputs = 3,
+    .MinOutputs = 1,
+    .MaxOutputs = 1,
+    .Attrs = AccumulateAttrs,
+    .Infer = inferAccumulate,
+    .Kernel = kernelAccumulate,
+    .Flags = OpFlagNotDifferentiable,
+    .Summary = "(C == 0 ? 0 : A) + scale * G: the sum of the micro-batches' "
+               "gradients an update with `every` applies",
+    .Lower = lowerAccumulate,
 };
 
 } // namespace mote
