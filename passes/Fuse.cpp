@@ -126,17 +126,14 @@ bool fuseActivation(Graph &G, PassContext &Ctx, Node *Act) {
 }
 
 /// The update reading \p Grad as its gradient, if it is Grad's only use
-/// (and the parameter is float, unless \p Quantized: the fused Gemm
-/// kernels update float weights only; the conv ones SGD and momentum steps
-/// on int8 weights too).
-Node *soleUpdateUser(const Graph &G, const Value *Grad,
-                     bool Quantized = false) {
+/// (and not Adam on a quantized parameter: the fused kernels take SGD and
+/// momentum steps on int8 weights).
+Node *soleUpdateUser(const Graph &G, const Value *Grad) {
   std::vector<Node *> Us = G.users(Grad);
   // An accumulated update reads the accumulator, not a gradient.
   if (Us.size() != 1 || !isParameterUpdate(*Us[0]) ||
       Us[0]->attrs().getInt("every", 1) > 1 ||
-      (Us[0]->inType(0).isQuantized() &&
-       (!Quantized || Us[0]->op() == OpKind::AdamUpdate)) ||
+      (Us[0]->inType(0).isQuantized() && Us[0]->op() == OpKind::AdamUpdate) ||
       Us[0]->input(1) != Grad || Us[0]->input(0) == Grad || G.isOutput(Grad))
     return nullptr;
   for (size_t I = 2; I < Us[0]->numInputs(); ++I)
@@ -228,7 +225,7 @@ Expected<bool> replaceWithUpdate(Graph &G, PassContext &Ctx, Node *GW,
 Expected<bool> fuseConvWeightUpdate(Graph &G, PassContext &Ctx, Node *GW) {
   if (GW->op() != OpKind::ConvGradWeight)
     return false;
-  Node *Upd = soleUpdateUser(G, GW->output(0), /*Quantized=*/true);
+  Node *Upd = soleUpdateUser(G, GW->output(0));
   if (!Upd || Upd->attrs().getInt("axis", 0) != 0)
     return false;
   Value *W = Upd->input(0);
@@ -261,7 +258,14 @@ Node *gemmWeightUpdate(const Graph &G, Node *GW) {
   if (!Upd)
     return nullptr;
   const TensorType &W = Upd->inType(0), &Grad = GW->output(0)->type();
-  if (W.rank() != 2 || W.Elem != Grad.Elem || W.Dims[1] != Grad.Dims[1])
+  // An int8 or uint8 weight, per tensor or per row, as the quantized
+  // kernels take it, with an f32 gradient.
+  if (W.isQuantized() &&
+      ((W.Elem != DType::I8 && W.Elem != DType::U8) ||
+       (W.Quant->perAxis() && W.Quant->Axis != 0) || Grad.Elem != DType::F32))
+    return nullptr;
+  const DType WElem = W.isQuantized() ? DType::F32 : W.Elem;
+  if (W.rank() != 2 || WElem != Grad.Elem || W.Dims[1] != Grad.Dims[1])
     return nullptr;
   if (updatesAll(*Upd))
     return W.Dims[0] == Grad.Dims[0] ? Upd : nullptr;
@@ -276,7 +280,8 @@ Node *gemmWeightUpdate(const Graph &G, Node *GW) {
 /// SgdUpdate become one Gemm with the weight as C.
 Expected<bool> fuseGemmWeightSgd(Graph &G, PassContext &Ctx, Node *GW) {
   Node *Upd = gemmWeightUpdate(G, GW);
-  if (!Upd || Upd->op() != OpKind::SgdUpdate || !updatesAll(*Upd))
+  if (!Upd || Upd->op() != OpKind::SgdUpdate || !updatesAll(*Upd) ||
+      Upd->inType(0).isQuantized())
     return false;
   double Lr = Upd->attrs().getFloat("lr", 0);
   double Norm = Upd->attrs().getFloat("norm_coefficient", 0);

@@ -16,6 +16,8 @@
 //         of its row of A' and column of B' (the batch is K, so the sums are
 //         short), then committed to W and the optimizer state. G is never
 //         stored; rows M .. Rows-1 pass through (copied unless in place).
+//         gemm_grad_weight_qsgd / _qmomentum: the same for an int8 or uint8
+//         weight, moved by whole integer steps (optim.h's QStep).
 //
 // gemm and matmul run one of two loop forms, chosen so the innermost loop is
 // contiguous: with B' = B ([K, N] row-major) a row of Y accumulates
@@ -259,6 +261,40 @@ MOTE_RT_KERNEL void gemm_grad_weight_adam(const GemmUpdateP &P, const T *A,
                       Step);
   detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
     S(W, G, V, H, WOut, VOut, HOut, I);
+  });
+}
+
+/// SGD on a quantized weight W [Rows, N] (TW: int8 or uint8): each
+/// element's f32 gradient applied in integer steps as it is finished, as
+/// qsgd_update does (optim.h), so neither G nor a float copy of W is
+/// stored. Operands: A, B, W, W' (W' may be W).
+template <class T, class TW>
+MOTE_RT_KERNEL void gemm_grad_weight_qsgd(const QGemmUpdateP &Q, const T *A,
+                                          const T *B, const TW *W, TW *WOut) {
+  const GemmUpdateP &P = Q.Gemm;
+  detail::copyFrozenRows<TW, 1>(P, {W}, {WOut});
+  const optim_detail::QSgdStep<TW> S{{Q.Q}, P.Update.Lr, P.Update.Decay};
+  detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
+    S(W, float(G), WOut, I);
+  });
+}
+
+/// Momentum on a quantized weight with f32 state V (as qmomentum_update).
+/// Operands: A, B, W, V, step count (nullptr: 1), W', V'.
+template <class T, class TW>
+MOTE_RT_KERNEL void gemm_grad_weight_qmomentum(const QGemmUpdateP &Q,
+                                               const T *A, const T *B,
+                                               const TW *W, const float *V,
+                                               const int64_t *Step, TW *WOut,
+                                               float *VOut) {
+  const GemmUpdateP &P = Q.Gemm;
+  detail::copyFrozenRows<TW, 1>(P, {W}, {WOut});
+  detail::copyFrozenRows<float, 1>(P, {V}, {VOut});
+  const UpdateStepP &U = P.Update;
+  const optim_detail::QMomentumStep<TW> S(Q.Q, U.Lr, U.Alpha, U.Beta, U.Decay,
+                                          U.Nesterov, Step);
+  detail::gemmGradWeight(P, A, B, [&](int32_t I, T G) MOTE_RT_LAMBDA {
+    S(W, float(G), V, WOut, VOut, I);
   });
 }
 

@@ -731,6 +731,113 @@ TEST_CASE("kernel gemm_grad_weight_sgd / _momentum / _adam match the "
   }
 }
 
+TEST_CASE("kernel gemm_grad_weight_qsgd and _qmomentum step an int8 weight "
+          "as the unfused update does",
+          "[kernel][fuse][quant]") {
+  // G = scale A' B' [M, 7] for W [R, 7] int8, per row or per tensor.
+  const int64_t N = 7, K = 3;
+  for (int64_t M : {int64_t(5), int64_t(3)}) {
+    const int64_t R = 5;
+    for (bool PerRow : {true, false}) {
+      QuantParams Q{PerRow ? 0 : -1, {}, {}};
+      for (int64_t I = 0; I < (PerRow ? R : 1); ++I) {
+        Q.Scale.push_back(0.01f * float(I + 1));
+        Q.ZeroPoint.push_back(int32_t(I % 3) - 1);
+      }
+      TensorType WT(DType::I8, {R, N}, Q);
+      std::vector<double> Codes;
+      for (int64_t I = 0; I < WT.numElements(); ++I)
+        Codes.push_back(double((I * 37) % 251 - 125));
+      Tensor W = quantized(WT, Codes);
+      Tensor A = randomF32({K, M}, 1), B = randomF32({N, K}, 2);
+      Tensor V = randomF32({R, N}, 4);
+      for (bool Momentum : {false, true}) {
+        INFO("M " << M << ", per row " << PerRow << ", momentum "
+                  << Momentum);
+        AttrMap At = attrs({{"transA", int64_t(1)},
+                            {"transB", int64_t(1)},
+                            {"scale", 2.0f},
+                            {"lr", 0.05f},
+                            {"norm_coefficient", 0.25f}});
+        if (Momentum) {
+          At.set("alpha", 0.5f);
+          At.set("mode", std::string("nesterov"));
+        }
+        OpKind Op = Momentum ? OpKind::GemmGradWeightMomentum
+                             : OpKind::GemmGradWeightSgd;
+        std::vector<std::optional<Tensor>> In = {A, B, W};
+        if (Momentum)
+          In.push_back(V);
+        LoweredOp L = lowerOp(Op, In, At, Momentum ? 2 : 1);
+        REQUIRE_FALSE(L.LowerError);
+        CHECK(L.Run.Types[0] == WT);
+
+        // The interpreter: exactly the Gemm's gradient, then the update op.
+        OpRun G = runOp(OpKind::Gemm, {A, B},
+                        attrs({{"transA", int64_t(1)},
+                               {"transB", int64_t(1)},
+                               {"alpha", 2.0f}}));
+        REQUIRE_FALSE(G.Error);
+        AttrMap UA;
+        for (const char *Name : {"lr", "norm_coefficient", "alpha", "mode"})
+          if (const AttrValue *Val = At.find(Name))
+            UA.set(Name, *Val);
+        if (M < R) {
+          UA.set("axis", int64_t(0));
+          UA.set("channels", M);
+        }
+        std::vector<std::optional<Tensor>> UIn = {W, G.Results[0]};
+        if (Momentum)
+          UIn.push_back(V);
+        OpRun U = runOp(Momentum ? OpKind::MomentumUpdate : OpKind::SgdUpdate,
+                        UIn, UA, Momentum ? 2 : 1);
+        REQUIRE_FALSE(U.Error);
+        CHECK(L.Run.Results[0].toInts() == U.Results[0].toInts());
+
+        // The kernel, in place: within one step of the interpreter (a
+        // rounding tie), most codes of the trained rows moving.
+        std::vector<int8_t> WO(L.in<int8_t>(2),
+                               L.in<int8_t>(2) + W.numElements());
+        std::vector<float> VO(V.data<float>().begin(), V.data<float>().end());
+        CHECK(L.Call.Kernel == (Momentum ? "gemm_grad_weight_qmomentum"
+                                         : "gemm_grad_weight_qsgd"));
+        auto P = paramsAs<mote_rt::QGemmUpdateP>(L.Call);
+        if (Momentum)
+          mote_rt::gemm_grad_weight_qmomentum<float, int8_t>(
+              P, L.in<float>(0), L.in<float>(1), WO.data(), VO.data(),
+              nullptr, WO.data(), VO.data());
+        else
+          mote_rt::gemm_grad_weight_qsgd<float, int8_t>(
+              P, L.in<float>(0), L.in<float>(1), WO.data(), WO.data());
+        Ints Want = L.Run.Results[0].toInts();
+        size_t Moved = 0, Off = 0;
+        for (size_t I = 0; I < WO.size(); ++I) {
+          INFO("element " << I);
+          CHECK(std::abs(int64_t(WO[I]) - Want[I]) <= 1);
+          Off += int64_t(WO[I]) != Want[I];
+          Moved += Want[I] != int64_t(Codes[I]);
+          if (int64_t(I) >= M * N)
+            CHECK(Want[I] == int64_t(Codes[I])); // frozen rows
+        }
+        CHECK(Off * 20 <= WO.size());
+        CHECK(Moved * 2 >= size_t(M * N));
+        if (Momentum)
+          checkClose(L.Run.Results[1], VO);
+      }
+    }
+  }
+  // Adam does not update a quantized weight.
+  Tensor W8 = quantized(TensorType(DType::I8, {2, 3}, QuantParams{-1, {0.1f}, {0}}),
+                        {1, 2, 3, 4, 5, 6});
+  OpRun R = runOp(OpKind::GemmGradWeightAdam,
+                  {randomF32({1, 2}, 1), randomF32({1, 3}, 2), W8,
+                   randomF32({2, 3}, 3), randomF32({2, 3}, 4), i64({}, {1})},
+                  attrs({{"transA", int64_t(1)}, {"lr", 0.1f}}), 3);
+  REQUIRE(R.Error);
+  CHECK(R.Error->str().find("Adam does not update the quantized weight") !=
+        std::string::npos);
+}
+
 TEST_CASE("fused weight-gradient updates reject mismatched state",
           "[kernel][fuse]") {
   Tensor X = randomF32({1, 2, 5, 5}, 1), W = randomF32({3, 2, 3, 3}, 2);

@@ -18,7 +18,12 @@
 // partial-channel update along axis 0) and the rest, with their optimizer
 // state, pass through. The interpreter computes G in double.
 //
-// Lowering: mote_rt::gemm_grad_weight_sgd / _momentum / _adam<T>
+// W may be quantized (int8 or uint8, per tensor or per row) for SGD and
+// momentum: G is f32 and W moves by whole integer steps, as the update ops
+// move it (`scaling`; the momentum is f32).
+//
+// Lowering: mote_rt::gemm_grad_weight_sgd / _momentum / _adam<T>, and
+// gemm_grad_weight_qsgd / _qmomentum<T, TW> for a quantized W
 // (runtime-stub/mote_rt/gemm.h), which apply the update to each element of
 // G as it is finished, in place on a device.
 //
@@ -42,13 +47,27 @@ UpdateKind updateKind(const Node &N) {
 }
 
 Expected<GemmGeometry> gemmGradGeometry(const Node &N) {
-  if (Status S = requireFloatOperands(N, {0, 1, 2}); !S)
+  if (Status S = requireFloatOperands(N, {0, 1}); !S)
     return S.takeError();
   Expected<GemmGeometry> G = gemmGeometry(N);
   if (!G)
     return G.takeError();
   const TensorType &W = N.inType(2);
-  if (W.Elem != N.inType(0).Elem || W.rank() != 2 || W.Dims[1] != G->N ||
+  if (W.isQuantized()) {
+    if ((W.Elem != DType::I8 && W.Elem != DType::U8) ||
+        (W.Quant->perAxis() && W.Quant->Axis != 0) ||
+        N.inType(0).Elem != DType::F32)
+      return opError(fmt::format("a quantized weight must be int8 or uint8, "
+                                 "per tensor or per row (axis 0), with f32 "
+                                 "operands; got {} and {}",
+                                 W.str(), N.inType(0).str()));
+    if (updateKind(N) == UpdateKind::Adam)
+      return opError(fmt::format("Adam does not update the quantized weight "
+                                 "{}; use SGD or momentum",
+                                 W.str()));
+  }
+  const DType WElem = W.isQuantized() ? DType::F32 : W.Elem;
+  if (WElem != N.inType(0).Elem || W.rank() != 2 || W.Dims[1] != G->N ||
       W.Dims[0] < G->M || G->M < 1)
     return opError(fmt::format("the weight W {} must be a {} matrix [R, {}] "
                                "with R >= M = {} (the gradient is [{}, {}])",
@@ -62,8 +81,13 @@ Expected<GemmGeometry> gemmGradGeometry(const Node &N) {
 Expected<std::vector<TensorType>> inferGemmGrad(const Node &N) {
   if (Expected<GemmGeometry> G = gemmGradGeometry(N); !G)
     return G.takeError();
-  return std::vector<TensorType>(1 + numUpdateStates(updateKind(N)),
-                                 N.inType(2));
+  // The new weight, then the state (f32 for a quantized weight).
+  const TensorType &W = N.inType(2);
+  std::vector<TensorType> R(1 + numUpdateStates(updateKind(N)),
+                            W.isQuantized() ? TensorType(DType::F32, W.Dims)
+                                            : W);
+  R[0] = W;
+  return R;
 }
 
 template <class E>
@@ -121,32 +145,41 @@ Status lowerGemmGrad(const Node &N, KernelCall &C) {
   if (Status S = requireKernelSizes(N); !S)
     return S;
   const AttrMap &A = N.attrs();
+  const TensorType &W = N.inType(2);
   C.Header = "mote_rt/gemm.h";
   C.TypeArgs = {N.inType(0).Elem};
   static constexpr const char *Kernels[] = {"gemm_grad_weight_sgd",
                                              "gemm_grad_weight_momentum",
                                              "gemm_grad_weight_adam"};
+  static constexpr const char *QKernels[] = {"gemm_grad_weight_qsgd",
+                                              "gemm_grad_weight_qmomentum"};
   UpdateKind K = updateKind(N);
-  C.Kernel = Kernels[size_t(K)];
+  C.Kernel = W.isQuantized() ? QKernels[size_t(K)] : Kernels[size_t(K)];
+  if (W.isQuantized())
+    C.TypeArgs.push_back(W.Elem);
   // A'(i, k) = A[i * AStrideM + k * AStrideK], B'(k, j) = B[k * BStrideK +
   // j * BStrideN].
-  C.setParams(kparams::GemmUpdateP{.M = G->M,
-                                   .N = G->N,
-                                   .K = G->K,
-                                   .AStrideM = G->TransA ? 1 : G->K,
-                                   .AStrideK = G->TransA ? G->M : 1,
-                                   .BStrideK = G->TransB ? 1 : G->N,
-                                   .BStrideN = G->TransB ? G->K : 1,
-                                   .Rows = N.inType(2).Dims[0],
-                                   .Scale = A.getFloat("scale", 1.0f),
-                                   .Update = updateStepParams(K, A)});
+  kparams::GemmUpdateP P{.M = G->M,
+                         .N = G->N,
+                         .K = G->K,
+                         .AStrideM = G->TransA ? 1 : G->K,
+                         .AStrideK = G->TransA ? G->M : 1,
+                         .BStrideK = G->TransB ? 1 : G->N,
+                         .BStrideN = G->TransB ? G->K : 1,
+                         .Rows = W.Dims[0],
+                         .Scale = A.getFloat("scale", 1.0f),
+                         .Update = updateStepParams(K, A)};
+  if (W.isQuantized())
+    C.setParams(kparams::QGemmUpdateP{.Gemm = P, .Q = qstepParams(W, A)});
+  else
+    C.setParams(P);
   return ok();
 }
 
 #define MOTE_GEMM_GRAD_ATTRS                                                   \
   {"transA", AttrKind::Int}, {"transB", AttrKind::Int},                        \
       {"scale", AttrKind::Float}, {"lr", AttrKind::Float, /*Required=*/true},  \
-      {"norm_coefficient", AttrKind::Float}
+      {"norm_coefficient", AttrKind::Float}, {"scaling", AttrKind::String}
 
 constexpr AttrSpec SgdAttrs[] = {MOTE_GEMM_GRAD_ATTRS};
 constexpr AttrSpec MomentumAttrs[] = {
@@ -177,7 +210,7 @@ extern const OpDef OpDef_GemmGradWeightSgd = {
     .Kernel = kernelGemmGrad,
     .Macs = macsGemmGrad,
     .Grad = nullptr,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "weight W [R, N] after one SGD step on its gradient scale A' "
                "B' [M, N] (a Gemm weight gradient + SgdUpdate fused; the "
                "first M rows train)",
@@ -195,7 +228,7 @@ extern const OpDef OpDef_GemmGradWeightMomentum = {
     .Kernel = kernelGemmGrad,
     .Macs = macsGemmGrad,
     .Grad = nullptr,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "weight W and momentum V after one momentum step on the "
                "gradient scale A' B' (a Gemm weight gradient + "
                "MomentumUpdate fused; the first M rows train)",
@@ -213,7 +246,7 @@ extern const OpDef OpDef_GemmGradWeightAdam = {
     .Kernel = kernelGemmGrad,
     .Macs = macsGemmGrad,
     .Grad = nullptr,
-    .Flags = OpFlagNotDifferentiable,
+    .Flags = OpFlagNotDifferentiable | OpFlagQuantAware,
     .Summary = "weight W and Adam moments V, H after one Adam step on the "
                "gradient scale A' B' (a Gemm weight gradient + AdamUpdate "
                "fused; the first M rows train)",
